@@ -1,0 +1,50 @@
+# cxstream: every target does its own set-up, so `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run broker worker test test-unit lint schemas-check topics-apply clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cxstream needs Python >= 3.11 (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install cxstream with its dev tools (idempotent; a no-op when nothing changed)
+
+run: install ## Run the whole service on the embedded broker (or on CXSTREAM_KAFKA_BOOTSTRAP); Ctrl-C stops everything
+	$(BIN)/cxstream run $(ARGS)
+
+broker: install ## Run the embedded Kafka-wire broker alone and print its bootstrap address
+	$(BIN)/cxstream broker $(ARGS)
+
+worker: install ## Run one worker against CXSTREAM_KAFKA_BOOTSTRAP (embedded broker when unset)
+	$(BIN)/cxstream worker $(ARGS)
+
+topics-apply: install ## Create the declared topics on the configured cluster and report drift
+	$(BIN)/cxstream topics apply
+
+schemas-check: install ## Parse every Avro schema and check backward compatibility against main
+	$(BIN)/cxstream schemas check
+
+test: install ## Run the whole test suite (unit + integration on the embedded broker)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-unit: install ## Run the tests that need no broker
+	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
+
+lint: install ## ruff (lint + format check) and mypy on src
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+clean: ## Remove the virtualenv, caches and local state
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .cxstream test-artifacts

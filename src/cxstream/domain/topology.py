@@ -1,0 +1,168 @@
+"""The declared topology: teams and topics. Pure data and rules; loading from YAML lives in ``config/``."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from cxstream.domain.durations import parse_duration_ms
+
+TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
+TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
+
+ESCALATION_PREFIX = "cx.escalations."
+RAW_PREFIX = "cx.raw."
+_FOREVER = "forever"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CleanupPolicy(StrEnum):
+    DELETE = "delete"
+    COMPACT = "compact"
+    COMPACT_DELETE = "compact,delete"
+
+
+class KeyFormat(StrEnum):
+    STRING = "string"
+    BYTES = "bytes"
+    NONE = "none"
+
+
+class Team(_Strict):
+    id: TeamId
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class ValueSpec(_Strict):
+    format: Literal["avro", "raw"]
+    schema_: str | None = Field(None, alias="schema", description="Avro full name, e.g. cxstream.CanonicalEvent")
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", value):
+            raise ValueError(f"{value!r} is not an Avro full name")
+        return value
+
+    @model_validator(mode="after")
+    def _schema_matches_format(self) -> ValueSpec:
+        if self.format == "avro" and not self.schema_:
+            raise ValueError("an avro value needs a schema")
+        if self.format == "raw" and self.schema_:
+            raise ValueError("a raw value takes no schema")
+        return self
+
+
+class TopicSpec(_Strict):
+    name: TopicName
+    description: str = Field(min_length=10)
+    owner: TeamId
+    partitions: int = Field(ge=1, le=1000)
+    replication: int = Field(3, ge=1, le=10)
+    retention: str = Field("7d", description="a duration (7d, 12h) or 'forever'")
+    cleanup_policy: CleanupPolicy = CleanupPolicy.DELETE
+    key: KeyFormat = KeyFormat.STRING
+    value: ValueSpec
+    example: Path | None = Field(None, description="example payload, relative to the topology file")
+    config: dict[str, str] = Field(default_factory=dict, description="further broker topic configs")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if value != _FOREVER:
+            parse_duration_ms(value)
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _no_shadowing(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in ("retention.ms", "cleanup.policy"):
+            if key in value:
+                raise ValueError(f"set {key} through the 'retention' / 'cleanup_policy' fields")
+        return value
+
+    @property
+    def retention_ms(self) -> int:
+        return -1 if self.retention == _FOREVER else parse_duration_ms(self.retention)
+
+    def broker_configs(self) -> dict[str, str]:
+        """Topic configs as a Kafka CreateTopics request carries them."""
+        return {"cleanup.policy": self.cleanup_policy.value, "retention.ms": str(self.retention_ms), **self.config}
+
+
+class TopologyFile(_Strict):
+    """What one YAML file in ``topologies/`` may hold; sections from several files are merged."""
+
+    teams: list[Team] = Field(default_factory=list)
+    topics: list[TopicSpec] = Field(default_factory=list)
+
+
+Loc = tuple[str | int, ...]
+
+
+class Problem(BaseModel):
+    """A rule broken by a declared item, with the path to it inside its section."""
+
+    loc: Loc
+    message: str
+
+
+def check_topology(teams: list[Team], topics: list[TopicSpec], schema_names: set[str]) -> list[Problem]:
+    """Cross-item rules that no single model can check. ``loc`` indexes the merged lists."""
+    problems: list[Problem] = []
+    team_ids: dict[str, int] = {}
+    for i, team in enumerate(teams):
+        if team.id in team_ids:
+            problems.append(Problem(loc=("teams", i, "id"), message=f"team {team.id!r} is declared twice"))
+        team_ids.setdefault(team.id, i)
+    names: set[str] = set()
+    for i, topic in enumerate(topics):
+        if topic.name in names:
+            problems.append(Problem(loc=("topics", i, "name"), message=f"topic {topic.name!r} is declared twice"))
+        names.add(topic.name)
+        if topic.owner not in team_ids:
+            problems.append(
+                Problem(loc=("topics", i, "owner"), message=f"unknown team {topic.owner!r}; declare it under teams")
+            )
+        if topic.name.startswith(ESCALATION_PREFIX):
+            team = topic.name.removeprefix(ESCALATION_PREFIX)
+            if team not in team_ids:
+                problems.append(
+                    Problem(loc=("topics", i, "name"), message=f"escalation topic for unknown team {team!r}")
+                )
+        if topic.value.schema_ and topic.value.schema_ not in schema_names:
+            known = ", ".join(sorted(schema_names)) or "none"
+            problems.append(
+                Problem(
+                    loc=("topics", i, "value", "schema"),
+                    message=f"no schema {topic.value.schema_!r} in the catalog (known: {known})",
+                )
+            )
+        if topic.cleanup_policy is not CleanupPolicy.DELETE and topic.key is KeyFormat.NONE:
+            problems.append(Problem(loc=("topics", i, "key"), message="a compacted topic needs a key"))
+    return problems
+
+
+class Topology(_Strict):
+    teams: tuple[Team, ...]
+    topics: tuple[TopicSpec, ...]
+
+    def topic(self, name: str) -> TopicSpec:
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise KeyError(f"topic {name!r} is not declared in the topology")
+
+    def raw_topics(self) -> tuple[TopicSpec, ...]:
+        return tuple(t for t in self.topics if t.name.startswith(RAW_PREFIX))
+
+    def escalation_topics(self) -> tuple[TopicSpec, ...]:
+        return tuple(t for t in self.topics if t.name.startswith(ESCALATION_PREFIX))
