@@ -125,9 +125,7 @@ class Settings(BaseSettings):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{ENV_PREFIX}{name.upper()}: no such file: {path}")
         if self.broker_heartbeat_interval >= self.broker_session_timeout:
-            raise ValueError(
-                "CXSTREAM_BROKER_HEARTBEAT_INTERVAL must be shorter than CXSTREAM_BROKER_SESSION_TIMEOUT"
-            )
+            raise ValueError("CXSTREAM_BROKER_HEARTBEAT_INTERVAL must be shorter than CXSTREAM_BROKER_SESSION_TIMEOUT")
         return self
 
     @property

@@ -95,7 +95,11 @@ class TopicSpec(_Strict):
 
     def broker_configs(self) -> dict[str, str]:
         """Topic configs as a Kafka CreateTopics request carries them."""
-        return {"cleanup.policy": self.cleanup_policy.value, "retention.ms": str(self.retention_ms), **self.config}
+        return {
+            "cleanup.policy": self.cleanup_policy.value,
+            "retention.ms": str(self.retention_ms),
+            **self.config,
+        }
 
 
 class TopologyFile(_Strict):
@@ -130,13 +134,16 @@ def check_topology(teams: list[Team], topics: list[TopicSpec], schema_names: set
         names.add(topic.name)
         if topic.owner not in team_ids:
             problems.append(
-                Problem(loc=("topics", i, "owner"), message=f"unknown team {topic.owner!r}; declare it under teams")
+                Problem(
+                    loc=("topics", i, "owner"),
+                    message=f"unknown team {topic.owner!r}; declare it under teams",
+                )
             )
         if topic.name.startswith(ESCALATION_PREFIX):
-            team = topic.name.removeprefix(ESCALATION_PREFIX)
-            if team not in team_ids:
+            receiver = topic.name.removeprefix(ESCALATION_PREFIX)
+            if receiver not in team_ids:
                 problems.append(
-                    Problem(loc=("topics", i, "name"), message=f"escalation topic for unknown team {team!r}")
+                    Problem(loc=("topics", i, "name"), message=f"escalation topic for unknown team {receiver!r}")
                 )
         if topic.value.schema_ and topic.value.schema_ not in schema_names:
             known = ", ".join(sorted(schema_names)) or "none"

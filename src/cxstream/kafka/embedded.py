@@ -48,6 +48,15 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+def port_in_use(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -93,6 +102,9 @@ class EmbeddedBroker:
         last_error: EmbeddedBrokerError | None = None
         for _ in range(attempts):
             self.port = self._requested_port or free_port()
+            if self._requested_port and port_in_use(self.port):
+                # a probe would reach whatever listens there and mistake it for this broker
+                raise EmbeddedBrokerError(f"port {self.port} on {HOST} is already in use; choose another with --port")
             try:
                 self._spawn()
                 self._wait_ready()
@@ -142,10 +154,12 @@ class EmbeddedBroker:
                 )
             try:
                 metadata_request(HOST, self.port, timeout=1.0)
-                return
             except ProbeError as exc:
                 last = str(exc)
                 time.sleep(0.05)
+                continue
+            if self._proc.poll() is None:  # the answer came from our process, not a squatter
+                return
         raise EmbeddedBrokerError(
             f"embedded broker on port {self.port} did not answer within {self.startup_timeout:.0f} s ({last})"
         )

@@ -8,7 +8,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from cxstream.domain.topology import Topology, TopicSpec
+from cxstream.domain.topology import TopicSpec, Topology
 
 _TOPIC_ALREADY_EXISTS = 36
 _COMPARED_CONFIGS = ("cleanup.policy", "retention.ms")
@@ -135,7 +135,9 @@ class TopicAdmin:
                     report.errors.append(f"create failed: error {code}: {message}")
                 rf = effective_replication(spec, brokers)
                 if report.status == "created" and rf < spec.replication:
-                    report.warnings.append(f"replication {rf} (cluster has {brokers} broker(s)), declared {spec.replication}")
+                    report.warnings.append(
+                        f"replication {rf} (cluster has {brokers} broker(s)), declared {spec.replication}"
+                    )
                 reports[spec.name] = report
         return [reports[s.name] for s in topology.topics]
 
@@ -149,7 +151,9 @@ class TopicAdmin:
                 reports.append(TopicReport(spec, "missing"))
                 continue
             errors, warnings = compare(spec, actual[spec.name], brokers)
-            reports.append(TopicReport(spec, "drift" if errors or warnings else "ok", actual[spec.name], errors, warnings))
+            reports.append(
+                TopicReport(spec, "drift" if errors or warnings else "ok", actual[spec.name], errors, warnings)
+            )
         declared = {s.name for s in topology.topics}
         undeclared = [a for name, a in sorted(actual.items()) if name.startswith("cx.") and name not in declared]
         return reports, undeclared

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -45,7 +45,7 @@ def parse_schema_text(text: str, origin: str) -> tuple[str, Any, bytes]:
     except Exception as exc:  # fastavro raises several unrelated types
         raise SchemaError(f"{origin}: invalid Avro schema: {exc}") from exc
     digest = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
-    return str(parsed["name"]), parsed, digest[::-1]
+    return str(cast(dict[str, Any], parsed)["name"]), parsed, digest[::-1]
 
 
 class SchemaCatalog:

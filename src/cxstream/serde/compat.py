@@ -37,7 +37,8 @@ def backward_problems(new_text: str, old_text: str) -> list[str]:
     """Why data written with ``old_text`` cannot be read with ``new_text`` (empty when it can)."""
     reader = parse_with_reference(new_text, "new")
     writer = parse_with_reference(old_text, "old")
-    result = avro.compatibility.ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    checker = avro.compatibility.ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+    result = checker.get_compatibility(reader, writer)
     if result.compatibility is avro.compatibility.SchemaCompatibilityType.compatible:
         return []
     found = zip(result.incompatibilities, result.messages, result.locations, strict=False)

@@ -1,0 +1,70 @@
+"""Sends a consumed Faust event to ``cx.dlq`` with its reasons and original bytes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+
+from cxstream.domain.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import DEAD_LETTERS
+
+DLQ_TOPIC = "cx.dlq"
+log = get_logger(__name__)
+
+
+def _headers(message: Any) -> dict[str, bytes]:
+    raw = message.headers or {}
+    items = raw.items() if isinstance(raw, dict) else raw
+    return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items}
+
+
+def _as_bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+class DeadLetterSink:
+    def __init__(self, app: faust.App, value_serializer: str) -> None:
+        self.topic = app.topic(DLQ_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=value_serializer)
+
+    async def send(
+        self,
+        event: Any,
+        *,
+        source: str,
+        stage: Stage,
+        reasons: Iterable[Reason],
+        event_id: str | None = None,
+    ) -> None:
+        message = event.message
+        position = SourcePosition(message.topic, message.partition, message.offset, _ms(message.timestamp))
+        record = dead_letter_record(
+            source=source,
+            stage=stage,
+            reasons=reasons,
+            position=position,
+            value=_as_bytes(message.value),
+            key=_as_bytes(message.key),
+            headers=_headers(message),
+            now_ms=int(time.time() * 1000),
+            event_id=event_id,
+        )
+        await self.topic.send(key=source.encode(), value=record)
+        DEAD_LETTERS.labels(source=source, stage=stage.value).inc()
+        log.warning(
+            "dead_lettered",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            stage=stage.value,
+            rules=[r["rule_id"] for r in record["reasons"]],
+        )
+
+
+def _ms(timestamp: float | None) -> int | None:
+    return int(timestamp * 1000) if timestamp else None

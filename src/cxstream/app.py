@@ -1,0 +1,117 @@
+"""Composition root: settings + topology + schemas -> one Faust app with every agent and view registered.
+
+Nothing here runs at import time; :func:`create_app` builds a fresh app each call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.serializers import codecs
+
+from cxstream import __version__
+from cxstream.agents import events_monitor
+from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
+from cxstream.agents.sensor import PrometheusSensor
+from cxstream.config.topology import load_topology
+from cxstream.domain.topology import Topology
+from cxstream.kafka.connection import aiokafka_options, faust_credentials
+from cxstream.observability.metrics import BUILD_INFO
+from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
+from cxstream.serde.catalog import SchemaCatalog
+from cxstream.serde.registry import SchemaRegistryClient
+from cxstream.settings import Settings
+from cxstream.web import health
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything read from configuration, validated, before any Kafka connection."""
+
+    settings: Settings
+    topology: Topology
+    catalog: SchemaCatalog
+    codecs: CodecFactory
+
+    def codec(self, topic: str) -> AvroCodec:
+        spec = self.topology.topic(topic)
+        if spec.value.schema_ is None:
+            raise ValueError(f"topic {topic} carries raw bytes, not Avro")
+        return self.codecs.for_topic(topic, spec.value.schema_)
+
+
+def load_context(settings: Settings) -> Context:
+    """Raises ConfigError / SchemaError naming the file and field at fault."""
+    catalog = SchemaCatalog.from_dir(settings.schema_dir)
+    topology = load_topology(settings.topology_dir, catalog.names())
+    registry = None
+    if settings.schema_registry_url is not None:
+        password = settings.schema_registry_password
+        registry = SchemaRegistryClient(
+            str(settings.schema_registry_url),
+            settings.schema_registry_username,
+            password.get_secret_value() if password else None,
+        )
+    return Context(settings, topology, catalog, CodecFactory(catalog, registry))
+
+
+class FaustAvroCodec(codecs.Codec):
+    """Adapts an :class:`AvroCodec` to Faust's codec interface."""
+
+    def __init__(self, avro: AvroCodec, **kwargs: Any) -> None:
+        self.avro = avro
+        super().__init__(**kwargs)
+
+    def _dumps(self, obj: Any) -> bytes:
+        return self.avro.encode(obj)
+
+    def _loads(self, data: bytes) -> Any:
+        try:
+            return self.avro.decode(data)
+        except DecodeError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+def codec_name(topic: str) -> str:
+    return f"avro:{topic}"
+
+
+def register_codecs(ctx: Context) -> None:
+    """Registers ``avro:<topic>`` with Faust for every Avro topic of the topology."""
+    for spec in ctx.topology.topics:
+        if spec.value.format == "avro":
+            codecs.register(codec_name(spec.name), FaustAvroCodec(ctx.codec(spec.name)))
+
+
+def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
+    settings = ctx.settings
+    events = ctx.topology.topic(events_monitor.EVENTS_TOPIC)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()],
+        broker_credentials=faust_credentials(settings),
+        broker_client_id=settings.kafka_client_id,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        consumer_auto_offset_reset="earliest",
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=events.partitions,
+        topic_replication_factor=max(1, min(3, brokers)),
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        autodiscover=False,
+    )
+    register_codecs(ctx)
+    app.sensors.add(PrometheusSensor())
+    dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
+    events_monitor.register(app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters)
+    readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
+    health.register(app, readiness)
+    BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
+    return app

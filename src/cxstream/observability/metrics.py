@@ -1,0 +1,76 @@
+"""Every Prometheus metric of cxstream, defined once, each with its help text.
+
+Code elsewhere imports these objects; it never creates metrics of its own. Names follow the Prometheus
+conventions (``_total`` counters, base units, ``cxstream_`` prefix).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+BUILD_INFO = Info(
+    "cxstream_build",
+    "Version of cxstream and the worker's application id.",
+    registry=REGISTRY,
+)
+
+# --- Kafka traffic (all agents, from the Faust sensor) -----------------------------------------
+MESSAGES_IN = Counter(
+    "cxstream_messages_in_total",
+    "Kafka messages consumed by this worker, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+MESSAGES_OUT = Counter(
+    "cxstream_messages_out_total",
+    "Kafka messages this worker produced and the broker acknowledged, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+SEND_ERRORS = Counter(
+    "cxstream_send_errors_total",
+    "Kafka produce requests that failed, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+
+# --- Consumer group -----------------------------------------------------------------------------
+REBALANCES = Counter(
+    "cxstream_rebalances_total",
+    "Consumer-group rebalances this worker went through.",
+    registry=REGISTRY,
+)
+REBALANCE_SECONDS = Histogram(
+    "cxstream_rebalance_duration_seconds",
+    "Time from the start of a rebalance to its end (including table recovery).",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+    registry=REGISTRY,
+)
+READY = Gauge(
+    "cxstream_ready",
+    "1 when the worker is ready: broker reachable, partitions assigned, tables recovered.",
+    registry=REGISTRY,
+)
+
+# --- Canonical events ---------------------------------------------------------------------------
+EVENTS = Counter(
+    "cxstream_events_total",
+    "Canonical events read from cx.events, by source and event type.",
+    ["source", "event_type"],
+    registry=REGISTRY,
+)
+EVENT_INGEST_DELAY = Histogram(
+    "cxstream_event_ingest_delay_seconds",
+    "Ingest time minus event time of canonical events: how late sources deliver.",
+    ["source"],
+    buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400),
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "cxstream_dead_letters_total",
+    "Records sent to the dead-letter topic, by source and stage.",
+    ["source", "stage"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,79 @@
+"""Running things: the Kafka cluster to use (external or embedded), topics, and the Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+from cxstream.app import Context, create_app
+from cxstream.domain.topology import Topology
+from cxstream.kafka.connection import aiokafka_options
+from cxstream.kafka.embedded import EmbeddedBroker
+from cxstream.kafka.topics import TopicAdmin, TopicReport
+from cxstream.observability.logging import get_logger, logging_dict_config
+from cxstream.settings import Settings
+
+log = get_logger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message says what to fix."""
+
+
+@contextlib.contextmanager
+def kafka_cluster(settings: Settings) -> Iterator[str]:
+    """The bootstrap address to use: the configured cluster, or an embedded broker for the duration."""
+    if not settings.embedded:
+        yield settings.kafka_bootstrap
+        return
+    with EmbeddedBroker(settings.embedded_broker_port) as broker:
+        log.info(
+            "embedded_broker_started",
+            bootstrap=broker.bootstrap,
+            pid=broker.pid,
+            note="memory storage: stopping it loses every topic",
+        )
+        yield broker.bootstrap
+
+
+async def apply_topics(settings: Settings, topology: Topology, bootstrap: str) -> tuple[list[TopicReport], int]:
+    async with TopicAdmin(aiokafka_options(settings, bootstrap)) as admin:
+        reports = await admin.apply(topology)
+        return reports, await admin.broker_count()
+
+
+def ensure_topics(settings: Settings, topology: Topology, bootstrap: str) -> int:
+    """Create missing topics; refuse to start on drift that would break processing. Returns broker count."""
+    reports, brokers = asyncio.run(apply_topics(settings, topology, bootstrap))
+    for report in reports:
+        if report.status == "created":
+            log.info("topic_created", topic=report.spec.name, partitions=report.spec.partitions)
+        for warning in report.warnings:
+            log.warning("topic_drift", topic=report.spec.name, detail=warning)
+    failed = [f"{r.spec.name}: {e}" for r in reports for e in r.errors]
+    if failed:
+        raise StartupError("topics do not match the topology:\n  " + "\n  ".join(failed))
+    return brokers
+
+
+def run_worker(ctx: Context, bootstrap: str) -> None:
+    """Apply topics, then run one Faust worker until SIGINT/SIGTERM. Raises SystemExit when done."""
+    import faust
+
+    brokers = ensure_topics(ctx.settings, ctx.topology, bootstrap)
+    app = create_app(ctx, bootstrap, brokers=brokers)
+    worker = faust.Worker(
+        app,
+        loglevel=ctx.settings.log_level,
+        logging_config=logging_dict_config(ctx.settings),
+        redirect_stdouts=False,
+        quiet=True,
+    )
+    log.info(
+        "worker_starting",
+        app_id=ctx.settings.app_id,
+        bootstrap=bootstrap,
+        web=f"http://{ctx.settings.web_host}:{ctx.settings.web_port}/",
+    )
+    worker.execute_from_commandline()

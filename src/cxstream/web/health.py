@@ -1,0 +1,102 @@
+"""``/healthz`` (the process answers), ``/readyz`` (broker reachable, partitions assigned, tables recovered)
+and ``/metrics`` (Prometheus text exposition) on the worker's web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cxstream.observability.metrics import READY, REGISTRY
+
+_PROBE_TTL = 3.0
+_PROBE_TIMEOUT = 3.0
+
+
+@dataclass
+class BrokerProbe:
+    """Asks the cluster for its brokers, at most once per ``_PROBE_TTL`` seconds."""
+
+    client_options: dict[str, Any]
+    _client: AIOKafkaAdminClient | None = None
+    _checked_at: float = -1e9
+    _result: tuple[bool, str] = (False, "not checked yet")
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def check(self) -> tuple[bool, str]:
+        async with self._lock:
+            if time.monotonic() - self._checked_at < _PROBE_TTL:
+                return self._result
+            self._result = await self._ask()
+            self._checked_at = time.monotonic()
+            return self._result
+
+    async def _ask(self) -> tuple[bool, str]:
+        try:
+            if self._client is None:
+                client = AIOKafkaAdminClient(**self.client_options, request_timeout_ms=int(_PROBE_TIMEOUT * 1000))
+                await asyncio.wait_for(client.start(), _PROBE_TIMEOUT)
+                self._client = client
+            cluster = await asyncio.wait_for(self._client.describe_cluster(), _PROBE_TIMEOUT)
+            return True, f"{len(cluster.get('brokers', []))} broker(s)"
+        except Exception as exc:
+            await self.close()
+            return False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing a broken client is best effort
+                await client.close()
+
+
+@dataclass
+class Readiness:
+    app: faust.App
+    probe: BrokerProbe
+    assigned: bool = False
+
+    def on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        self.assigned = True
+
+    async def report(self) -> tuple[bool, dict[str, Any]]:
+        broker_ok, broker_detail = await self.probe.check()
+        tables: Any = self.app.tables
+        recovered = bool(tables.recovery.completed.is_set()) if self.assigned else False
+        rebalancing = bool(self.app.rebalancing)
+        checks: dict[str, dict[str, Any]] = {
+            "broker": {"ok": broker_ok, "detail": broker_detail},
+            "partitions_assigned": {
+                "ok": self.assigned and not rebalancing,
+                "detail": "rebalancing" if rebalancing else ("assigned" if self.assigned else "waiting for the group"),
+            },
+            "tables_recovered": {"ok": recovered, "detail": "recovered" if recovered else "recovering"},
+        }
+        ready = all(c["ok"] for c in checks.values())
+        READY.set(1 if ready else 0)
+        return ready, checks
+
+
+def register(app: faust.App, readiness: Readiness) -> None:
+    app.on_partitions_assigned.connect(readiness.on_assigned)
+
+    @app.page("/healthz")
+    async def healthz(view: Any, request: Any) -> Any:
+        return view.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(view: Any, request: Any) -> Any:
+        ready, checks = await readiness.report()
+        return view.json({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(view: Any, request: Any) -> Any:
+        await readiness.report()  # keep cxstream_ready current for scrapers
+        return view.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
