@@ -88,3 +88,9 @@ def test_outside_git_every_schema_is_parsed_and_reported_new(tmp_path: Path) -> 
     verdicts, note = check_schemas(tmp_path / "schemas", "main")
     assert note.startswith("no comparison")
     assert {v.status for v in verdicts} == {"new"}
+
+
+def test_repository_schemas_stay_backward_compatible_with_main() -> None:
+    """The same check as `cxstream schemas check`: a branch that breaks readers fails the suite."""
+    verdicts, _ = check_schemas(ROOT / "schemas", "main")
+    assert [v for v in verdicts if not v.ok] == []
