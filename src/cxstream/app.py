@@ -12,11 +12,14 @@ import faust
 from faust.serializers import codecs
 
 from cxstream import __version__
-from cxstream.agents import events_monitor
+from cxstream.agents import events_monitor, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.config.topology import load_topology
+from cxstream.connectors import registry as connector_registry
+from cxstream.connectors.base import Connector
 from cxstream.domain.topology import Topology
+from cxstream.domain.validation import Validator
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
 from cxstream.observability.metrics import BUILD_INFO
 from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
@@ -34,6 +37,8 @@ class Context:
     topology: Topology
     catalog: SchemaCatalog
     codecs: CodecFactory
+    connectors: dict[str, Connector]  # by raw topic
+    validator: Validator
 
     def codec(self, topic: str) -> AvroCodec:
         spec = self.topology.topic(topic)
@@ -45,7 +50,7 @@ class Context:
 def load_context(settings: Settings) -> Context:
     """Raises ConfigError / SchemaError naming the file and field at fault."""
     catalog = SchemaCatalog.from_dir(settings.schema_dir)
-    topology = load_topology(settings.topology_dir, catalog.names())
+    topology = load_topology(settings.topology_dir, catalog.names(), connector_registry.installed())
     registry = None
     if settings.schema_registry_url is not None:
         password = settings.schema_registry_password
@@ -54,7 +59,9 @@ def load_context(settings: Settings) -> Context:
             settings.schema_registry_username,
             password.get_secret_value() if password else None,
         )
-    return Context(settings, topology, catalog, CodecFactory(catalog, registry))
+    validator = Validator(topology.validation, topology.reference, (t.id for t in topology.teams))
+    connectors = connector_registry.build(topology.connectors)
+    return Context(settings, topology, catalog, CodecFactory(catalog, registry), connectors, validator)
 
 
 class FaustAvroCodec(codecs.Codec):
@@ -111,6 +118,9 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     app.sensors.add(PrometheusSensor())
     dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
     events_monitor.register(app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters)
+    normalize.register(
+        app, ctx.connectors, ctx.validator, codec_name(events_monitor.EVENTS_TOPIC), dead_letters, events.partitions
+    )
     readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
     health.register(app, readiness)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})

@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from cxstream.connectors.registry import ConnectorLoadError
     from cxstream.serde.catalog import SchemaError
 
     args = build_parser().parse_args(argv)
@@ -197,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         return handler(settings, args)
-    except (SettingsError, ConfigError, SchemaError) as exc:
+    except (SettingsError, ConfigError, SchemaError, ConnectorLoadError) as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except KeyboardInterrupt:
         return 130

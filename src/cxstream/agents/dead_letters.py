@@ -16,7 +16,7 @@ DLQ_TOPIC = "cx.dlq"
 log = get_logger(__name__)
 
 
-def _headers(message: Any) -> dict[str, bytes]:
+def message_headers(message: Any) -> dict[str, bytes]:
     raw = message.headers or {}
     items = raw.items() if isinstance(raw, dict) else raw
     return {str(k): (v if isinstance(v, bytes) else str(v).encode()) for k, v in items}
@@ -50,7 +50,7 @@ class DeadLetterSink:
             position=position,
             value=_as_bytes(message.value),
             key=_as_bytes(message.key),
-            headers=_headers(message),
+            headers=message_headers(message),
             now_ms=int(time.time() * 1000),
             event_id=event_id,
         )

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.validation import Reference, ValidationSpec
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
@@ -102,11 +103,27 @@ class TopicSpec(_Strict):
         }
 
 
+class ConnectorSpec(_Strict):
+    """A source connector to run: its entry-point name and its options (checked by the connector)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,40}$")]
+    enabled: bool = True
+    options: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def raw_topic(self) -> str:
+        return f"{RAW_PREFIX}{self.name}"
+
+
 class TopologyFile(_Strict):
-    """What one YAML file in ``topologies/`` may hold; sections from several files are merged."""
+    """What one YAML file in ``topologies/`` may hold. List sections from several files are concatenated;
+    ``reference`` and ``validation`` may each appear in one file only."""
 
     teams: list[Team] = Field(default_factory=list)
     topics: list[TopicSpec] = Field(default_factory=list)
+    connectors: list[ConnectorSpec] = Field(default_factory=list)
+    reference: Reference | None = None
+    validation: ValidationSpec | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -119,7 +136,13 @@ class Problem(BaseModel):
     message: str
 
 
-def check_topology(teams: list[Team], topics: list[TopicSpec], schema_names: set[str]) -> list[Problem]:
+def check_topology(
+    teams: list[Team],
+    topics: list[TopicSpec],
+    schema_names: set[str],
+    connectors: list[ConnectorSpec] | None = None,
+    known_connectors: set[str] | None = None,
+) -> list[Problem]:
     """Cross-item rules that no single model can check. ``loc`` indexes the merged lists."""
     problems: list[Problem] = []
     team_ids: dict[str, int] = {}
@@ -155,12 +178,29 @@ def check_topology(teams: list[Team], topics: list[TopicSpec], schema_names: set
             )
         if topic.cleanup_policy is not CleanupPolicy.DELETE and topic.key is KeyFormat.NONE:
             problems.append(Problem(loc=("topics", i, "key"), message="a compacted topic needs a key"))
+    connector_names: set[str] = set()
+    for i, connector in enumerate(connectors or []):
+        if connector.name in connector_names:
+            problems.append(Problem(loc=("connectors", i, "name"), message=f"connector {connector.name!r} is declared twice"))
+        connector_names.add(connector.name)
+        if known_connectors is not None and connector.name not in known_connectors:
+            known = ", ".join(sorted(known_connectors)) or "none"
+            problems.append(
+                Problem(loc=("connectors", i, "name"), message=f"no installed connector {connector.name!r} (installed: {known})")
+            )
+        if connector.raw_topic not in names:
+            problems.append(
+                Problem(loc=("connectors", i, "name"), message=f"its raw topic {connector.raw_topic} is not declared")
+            )
     return problems
 
 
 class Topology(_Strict):
     teams: tuple[Team, ...]
     topics: tuple[TopicSpec, ...]
+    connectors: tuple[ConnectorSpec, ...] = ()
+    reference: Reference = Reference()
+    validation: ValidationSpec = ValidationSpec()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:

@@ -74,3 +74,41 @@ DEAD_LETTERS = Counter(
     ["source", "stage"],
     registry=REGISTRY,
 )
+
+# --- Source accounting: received = normalized + dead-lettered + duplicates + ignored ------------------
+RECORDS_RECEIVED = Counter(
+    "cxstream_records_received_total",
+    "Raw records read from cx.raw.<source>, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+RECORDS_NORMALIZED = Counter(
+    "cxstream_records_normalized_total",
+    "Raw records that became one or more canonical events on cx.events, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+RECORDS_DUPLICATE = Counter(
+    "cxstream_records_duplicate_total",
+    "Raw records dropped because every event id in them was already seen within the duplicate horizon.",
+    ["source"],
+    registry=REGISTRY,
+)
+RECORDS_IGNORED = Counter(
+    "cxstream_records_ignored_total",
+    "Raw records that carry no CX signal (e.g. a CRM contact update), by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+EVENTS_PUBLISHED = Counter(
+    "cxstream_events_published_total",
+    "Canonical events published to cx.events, by source and event type.",
+    ["source", "event_type"],
+    registry=REGISTRY,
+)
+VALIDATION_FINDINGS = Counter(
+    "cxstream_validation_findings_total",
+    "Validation rule violations, by source, rule and action (reject or flag).",
+    ["source", "rule", "action"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,91 @@
+"""Raw records -> canonical Avro events on ``cx.events``; everything else to ``cx.dlq``. Nothing is lost:
+every record received is counted as normalized, dead-lettered, duplicate or ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from cxstream.agents.dead_letters import DeadLetterSink, message_headers
+from cxstream.connectors.base import Connector, RawContext
+from cxstream.connectors.pipeline import normalize_record
+from cxstream.domain.dead_letter import Reason, Stage
+from cxstream.domain.validation import Validator, is_duplicate
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import (
+    EVENTS_PUBLISHED,
+    RECORDS_DUPLICATE,
+    RECORDS_IGNORED,
+    RECORDS_NORMALIZED,
+    RECORDS_RECEIVED,
+    VALIDATION_FINDINGS,
+)
+
+ORIGIN_HEADER = "cxstream-origin"
+MANUAL_ORIGIN = b"manual"
+SEEN_TABLE = "cxstream-seen-event-ids"
+log = get_logger(__name__)
+
+
+def register(
+    app: faust.App,
+    connectors: dict[str, Connector],
+    validator: Validator,
+    events_serializer: str,
+    dead_letters: DeadLetterSink,
+    partitions: int,
+) -> None:
+    if not connectors:
+        return
+    raw_topics = app.topic(
+        *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    events = app.topic("cx.events", key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
+    seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=int, partitions=partitions)
+    horizon_ms = int(validator.duplicate_horizon.total_seconds() * 1000)
+
+    @app.agent(raw_topics, name="cxstream.normalize")
+    async def normalize(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            connector = connectors[message.topic]
+            source = connector.name
+            RECORDS_RECEIVED.labels(source=source).inc()
+            try:
+                await _handle(event, connector, source)
+            except Exception as exc:  # a bug must cost one record (kept in cx.dlq), never the agent
+                log.exception("normalize_failed", topic=message.topic, partition=message.partition, offset=message.offset)
+                await dead_letters.send(
+                    event, source=source, stage=Stage.PROCESS, reasons=[Reason("process.normalize", f"{type(exc).__name__}: {exc}")]
+                )
+
+    async def _handle(event: Any, connector: Connector, source: str) -> None:
+        message = event.message
+        headers = message_headers(message)
+        context = RawContext(
+            ingest_time=datetime.now(UTC), manual=headers.get(ORIGIN_HEADER) == MANUAL_ORIGIN, headers=headers
+        )
+        outcome = normalize_record(connector, message.value or b"", context, validator)
+        for finding in outcome.findings:
+            VALIDATION_FINDINGS.labels(source=source, rule=finding.rule_id, action=finding.action.value).inc()
+        if outcome.rejects:
+            assert outcome.stage is not None
+            await dead_letters.send(event, source=source, stage=outcome.stage, reasons=outcome.rejects)
+            return
+        if outcome.ignored:
+            RECORDS_IGNORED.labels(source=source).inc()
+            return
+        now_ms = int(time.time() * 1000)
+        fresh = [e for e in outcome.events if not is_duplicate(seen.get(e.event_id), now_ms, horizon_ms)]
+        if not fresh:
+            RECORDS_DUPLICATE.labels(source=source).inc()
+            return
+        for canonical in fresh:
+            await events.send(key=canonical.key.encode(), value=canonical.to_record())
+            seen[canonical.event_id] = now_ms
+            EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()
+        RECORDS_NORMALIZED.labels(source=source).inc()

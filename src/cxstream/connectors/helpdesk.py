@@ -1,0 +1,192 @@
+"""Helpdesk records shaped like Zendesk.
+
+* event webhooks ``zen:event-type:ticket.*`` (``detail`` = the ticket, ``event`` = the change):
+  ``ticket.created`` -> TICKET_CREATED; ``ticket.status_changed`` to solved -> TICKET_SOLVED, from solved/closed
+  back to an open status -> TICKET_REOPENED; ``ticket.comment_added`` public by staff -> TICKET_REPLY.
+* ticket metric events (``metric: reply_time``, ``type: fulfill``, ``instance_id: 1``) -> TICKET_FIRST_REPLY.
+* satisfaction ratings (``satisfaction_rating`` object) -> SURVEY_RESPONSE, CSAT: ``good``/``bad`` become 5/1,
+  which keeps the top-2-box share exact; a numeric 1-5 score is kept as is.
+
+Region and site come from ticket custom fields, team from the group, through ``topologies/connectors.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
+from cxstream.connectors.fields import lookup, need_object, opt_int, opt_str, opt_time, req_str, req_time
+from cxstream.domain.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+
+_EVENT_PREFIX = "zen:event-type:"
+_OPEN = {"new", "open", "pending", "hold"}
+_DONE = {"solved", "closed"}
+
+
+class HelpdeskOptions(ConnectorOptions):
+    region_field: int | None = Field(None, description="custom field id holding the region")
+    site_field: int | None = Field(None, description="custom field id holding the site")
+    groups: dict[str, str] = Field(default_factory=dict, description="group id -> team")
+    default_team: str = "customer-service"
+
+
+class ZendeskConnector(Connector):
+    name = "helpdesk"
+    description = "Zendesk-shaped ticket events, ticket metric events and satisfaction ratings"
+    options_model = HelpdeskOptions
+
+    def record_key(self, payload: Any) -> str | None:
+        if not isinstance(payload, dict):
+            return None
+        for path in ("detail.id", "ticket_id", "satisfaction_rating.ticket_id"):
+            value = lookup(payload, path)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)
+        return None
+
+    def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
+        record = need_object(payload)
+        if isinstance(record.get("satisfaction_rating"), dict):
+            return [self._rating(record["satisfaction_rating"], context, raw)]
+        if "metric" in record and "instance_id" in record:
+            return self._metric_event(record, context, raw)
+        kind = opt_str(record, "type")
+        if kind is None:
+            raise MappingError("type is required (a zen:event-type:ticket.* event)", "required.type")
+        kind = kind.removeprefix(_EVENT_PREFIX)
+        if not kind.startswith("ticket."):
+            return []
+        return self._ticket_event(kind, record, context, raw)
+
+    @property
+    def _opts(self) -> HelpdeskOptions:
+        assert isinstance(self.options, HelpdeskOptions)
+        return self.options
+
+    def _custom(self, ticket: dict[str, Any], field_id: int | None) -> str | None:
+        fields = ticket.get("custom_fields")
+        if field_id is None or not isinstance(fields, list):
+            return None
+        for item in fields:
+            if isinstance(item, dict) and item.get("id") == field_id and isinstance(item.get("value"), str):
+                return str(item["value"]).strip().lower() or None
+        return None
+
+    def _ticket_context(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        group = opt_str(ticket, "group_id")
+        return {
+            "customer_id": opt_str(ticket, "requester_id"),
+            "account_id": opt_str(ticket, "organization_id"),
+            "region": self._custom(ticket, self._opts.region_field),
+            "site": self._custom(ticket, self._opts.site_field),
+            "team": self._opts.groups.get(group, self._opts.default_team) if group else self._opts.default_team,
+            "channel": opt_str(ticket, "via.channel", lower=True),
+            "journey_stage": "support",
+            "touchpoint": "ticket_resolution",
+        }
+
+    def _ticket_event(self, kind: str, record: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
+        ticket = need_object(record.get("detail"), "detail")
+        ticket_id = req_str(ticket, "id")
+        event_id = req_str(record, "id")
+        when = req_time(record, "time")
+        change = record.get("event") if isinstance(record.get("event"), dict) else {}
+        agent = opt_str(ticket, "assignee_id")
+        if kind == "ticket.created":
+            event_type = EventType.TICKET_CREATED
+        elif kind == "ticket.status_changed":
+            current = (opt_str(change, "current", lower=True) or opt_str(change, "current.status", lower=True) or "")
+            previous = (opt_str(change, "previous", lower=True) or opt_str(change, "previous.status", lower=True) or "")
+            if current == "solved":
+                event_type = EventType.TICKET_SOLVED
+            elif previous in _DONE and current in _OPEN:
+                event_type = EventType.TICKET_REOPENED
+            else:
+                return []
+        elif kind == "ticket.comment_added":
+            comment = change.get("comment") if isinstance(change.get("comment"), dict) else {}
+            if comment.get("is_public") is not True or lookup(comment, "author.is_staff") is not True:
+                return []
+            event_type = EventType.TICKET_REPLY
+            agent = opt_str(comment, "author.id") or agent
+        else:
+            return []
+        return [
+            CanonicalEvent(
+                event_id=f"helpdesk:{event_id}",
+                event_type=event_type,
+                event_time=when,
+                ingest_time=context.ingest_time,
+                source=self.name,
+                source_record_id=event_id,
+                agent_id=agent,
+                operation=Operation(
+                    ticket_id=ticket_id,
+                    status=opt_str(ticket, "status", lower=True),
+                    priority=opt_str(ticket, "priority", lower=True),
+                    created_at=opt_time(ticket, "created_at"),
+                    actual_at=when if event_type is not EventType.TICKET_CREATED else None,
+                ),
+                attributes={"group_id": g} if (g := opt_str(ticket, "group_id")) else {},
+                raw_payload=raw,
+                **self._ticket_context(ticket),
+            )
+        ]
+
+    def _metric_event(self, record: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
+        if (
+            opt_str(record, "metric") != "reply_time"
+            or opt_str(record, "type") != "fulfill"
+            or opt_int(record, "instance_id") != 1
+        ):
+            return []
+        record_id = req_str(record, "id")
+        ticket_id = req_str(record, "ticket_id")
+        when = req_time(record, "time")
+        return [
+            CanonicalEvent(
+                event_id=f"helpdesk:metric:{record_id}",
+                event_type=EventType.TICKET_FIRST_REPLY,
+                event_time=when,
+                ingest_time=context.ingest_time,
+                source=self.name,
+                source_record_id=record_id,
+                journey_stage="support",
+                touchpoint="ticket_resolution",
+                operation=Operation(ticket_id=ticket_id, actual_at=when),
+                raw_payload=raw,
+            )
+        ]
+
+    def _rating(self, rating: dict[str, Any], context: RawContext, raw: bytes) -> CanonicalEvent:
+        rating_id = req_str(rating, "id")
+        value = rating.get("score")
+        if value in ("good", "bad"):
+            score = 5 if value == "good" else 1
+        else:
+            number = opt_int(rating, "score")
+            if number is None:
+                raise MappingError(f"score {value!r:.40} is not good, bad or 1-5", "mapping.score")
+            score = number
+        group = opt_str(rating, "group_id")
+        return CanonicalEvent(
+            event_id=f"helpdesk:rating:{rating_id}",
+            event_type=EventType.SURVEY_RESPONSE,
+            event_time=req_time(rating, "created_at"),
+            ingest_time=context.ingest_time,
+            source=self.name,
+            source_record_id=rating_id,
+            customer_id=opt_str(rating, "requester_id"),
+            agent_id=opt_str(rating, "assignee_id"),
+            team=self._opts.groups.get(group, self._opts.default_team) if group else self._opts.default_team,
+            region=opt_str(rating, "region", lower=True),
+            site=opt_str(rating, "site", lower=True),
+            channel=opt_str(rating, "channel", lower=True),
+            journey_stage="support",
+            touchpoint="ticket_resolution",
+            survey=Survey.on_standard_scale(SurveyMetric.CSAT, score, opt_str(rating, "comment"), opt_str(rating, "language", lower=True)),
+            operation=Operation(ticket_id=opt_str(rating, "ticket_id")),
+            raw_payload=raw,
+        )

@@ -1,0 +1,143 @@
+"""The canonical event: one CX signal or operational fact, whatever system it came from.
+
+Mirrors ``schemas/CanonicalEvent.avsc``; :meth:`CanonicalEvent.to_record` gives the Avro record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class EventType(StrEnum):
+    SURVEY_RESPONSE = "SURVEY_RESPONSE"
+    COMPLAINT = "COMPLAINT"
+    COMMENT = "COMMENT"
+    ORDER_CREATED = "ORDER_CREATED"
+    ORDER_GOODS_ISSUED = "ORDER_GOODS_ISSUED"
+    ORDER_DELIVERED = "ORDER_DELIVERED"
+    TICKET_CREATED = "TICKET_CREATED"
+    TICKET_REPLY = "TICKET_REPLY"  # a public agent reply
+    TICKET_FIRST_REPLY = "TICKET_FIRST_REPLY"
+    TICKET_SOLVED = "TICKET_SOLVED"
+    TICKET_REOPENED = "TICKET_REOPENED"
+    OTHER = "OTHER"
+
+
+class SurveyMetric(StrEnum):
+    CSAT = "CSAT"
+    CES = "CES"
+    NPS = "NPS"
+
+
+#: The scale each survey metric is asked on (DESIGN.md: CSAT 1-5, CES 1-7, NPS 0-10).
+SCALES: dict[SurveyMetric, tuple[int, int]] = {
+    SurveyMetric.CSAT: (1, 5),
+    SurveyMetric.CES: (1, 7),
+    SurveyMetric.NPS: (0, 10),
+}
+
+TICKET_TYPES = frozenset(
+    {EventType.TICKET_CREATED, EventType.TICKET_REPLY, EventType.TICKET_FIRST_REPLY, EventType.TICKET_SOLVED, EventType.TICKET_REOPENED}
+)
+ORDER_TYPES = frozenset({EventType.ORDER_CREATED, EventType.ORDER_GOODS_ISSUED, EventType.ORDER_DELIVERED})
+
+MANUAL_FLAG = "manual"
+
+
+def utc(value: datetime) -> datetime:
+    """Aware UTC at millisecond precision (what Avro timestamp-millis keeps)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    aware = aware.astimezone(UTC)
+    return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Survey(_Model):
+    metric: SurveyMetric
+    score: int
+    scale_min: int
+    scale_max: int
+    verbatim: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def on_standard_scale(
+        cls, metric: SurveyMetric, score: int, verbatim: str | None = None, language: str | None = None
+    ) -> Survey:
+        low, high = SCALES[metric]
+        return cls(metric=metric, score=score, scale_min=low, scale_max=high, verbatim=verbatim, language=language)
+
+
+class Operation(_Model):
+    order_id: str | None = None
+    delivery_id: str | None = None
+    ticket_id: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    created_at: datetime | None = None
+    promised_at: datetime | None = None
+    actual_at: datetime | None = None
+
+    @field_validator("created_at", "promised_at", "actual_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return utc(value) if value is not None else None
+
+
+class CanonicalEvent(_Model):
+    event_id: str = Field(min_length=1, max_length=512)
+    event_type: EventType
+    event_time: datetime
+    ingest_time: datetime
+    source: str = Field(min_length=1)
+    source_record_id: str = Field(min_length=1)
+    customer_id: str | None = None
+    account_id: str | None = None
+    customer_segment: str | None = None
+    region: str | None = None
+    site: str | None = None
+    team: str | None = None
+    channel: str | None = None
+    journey_stage: str | None = None
+    touchpoint: str | None = None
+    agent_id: str | None = None
+    survey: Survey | None = None
+    operation: Operation | None = None
+    comment: str | None = None
+    quality_flags: tuple[str, ...] = ()
+    attributes: dict[str, str] = Field(default_factory=dict)
+    raw_content_type: str = "application/json"
+    raw_payload: bytes = b""
+
+    @field_validator("event_time", "ingest_time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return utc(value)
+
+    def with_flags(self, *flags: str) -> CanonicalEvent:
+        merged = tuple(dict.fromkeys((*self.quality_flags, *flags)))
+        return self.model_copy(update={"quality_flags": merged})
+
+    @property
+    def key(self) -> str:
+        """Kafka key on ``cx.events``: the customer when known (per-customer order), else the event."""
+        return self.customer_id or self.event_id
+
+    def to_record(self) -> dict[str, Any]:
+        record = self.model_dump(mode="python")
+        record["event_type"] = self.event_type.value
+        record["quality_flags"] = list(self.quality_flags)
+        if self.survey is not None:
+            record["survey"]["metric"] = self.survey.metric.value
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CanonicalEvent:
+        return cls.model_validate(record)
