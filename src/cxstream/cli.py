@@ -79,15 +79,53 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
                     f"{' (embedded)' if settings.embedded else ''}\n"
                     f"  metrics  http://{settings.web_host}:{settings.web_port}/metrics\n"
                     f"  ready    http://{settings.web_host}:{settings.web_port}/readyz\n"
-                    "Ctrl-C stops everything.",
+                    + (
+                        f"  demo     {args.demo_rate:g} records/s, incident {args.incident} after {args.incident_after:g} s\n"
+                        if args.demo_rate > 0
+                        else ""
+                    )
+                    + "Ctrl-C stops everything.",
                     file=sys.stderr,
                     flush=True,
                 )
-            run_worker(ctx, bootstrap)
+            demo_args = None
+            if args.command == "run" and args.demo_rate > 0:
+                demo_args = ["--rate", str(args.demo_rate), "--incident-after", str(args.incident_after)]
+                demo_args += ["--incident", args.incident] if args.incident != "none" else []
+            run_worker(ctx, bootstrap, demo_args)
     except (StartupError, EmbeddedBrokerError) as exc:
         return _fail(str(exc), EXIT_FAILED)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_FAILED
+    return EXIT_OK
+
+
+# --- demo ---------------------------------------------------------------------------------------------
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from cxstream.demo.producer import run_demo
+    from cxstream.demo.traffic import DemoTraffic
+    from cxstream.kafka.connection import aiokafka_options
+
+    if settings.embedded:
+        return _fail("CXSTREAM_KAFKA_BOOTSTRAP is not set: point it at a cluster, or use `cxstream run`", EXIT_CONFIG)
+    start = datetime.now(UTC) + timedelta(seconds=args.incident_after)
+    try:
+        traffic = DemoTraffic(args.seed, args.malformed, args.incident, start)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    if args.incident:
+        print(f"demo: incident {args.incident} starts in {args.incident_after:.0f} s", file=sys.stderr, flush=True)
+    try:
+        sent = asyncio.run(
+            run_demo(aiokafka_options(settings, settings.kafka_bootstrap), traffic, args.rate, args.duration or None)
+        )
+    except KeyboardInterrupt:
+        return EXIT_OK
+    print(f"demo: done, {sent.total()} records sent", file=sys.stderr)
     return EXIT_OK
 
 
@@ -170,13 +208,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cxstream {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="the whole service: broker (embedded unless configured), topics, worker")
+    p = sub.add_parser("run", help="the whole service: broker (embedded unless configured), topics, demo, worker")
+    p.add_argument("--demo-rate", type=float, default=20.0, help="demo records per second; 0 runs no demo")
+    p.add_argument("--incident", default="delivery-delay-emea", help="demo incident, or none")
+    p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the demo incident starts")
     p.set_defaults(handler=cmd_worker)
     p = sub.add_parser("worker", help="one Faust worker (starts the embedded broker if none is configured)")
     p.set_defaults(handler=cmd_worker)
     p = sub.add_parser("broker", help="run the embedded Kafka-wire broker and print its bootstrap address")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default 9092)")
     p.set_defaults(handler=cmd_broker)
+    p = sub.add_parser("demo", help="produce realistic CRM, ERP and helpdesk traffic to the raw topics")
+    p.add_argument("--rate", type=float, default=20.0, help="records per second (default 20)")
+    p.add_argument("--duration", type=float, default=0, help="seconds to run; 0 runs until stopped")
+    p.add_argument("--seed", type=int, default=7, help="random seed: the same seed gives the same records")
+    p.add_argument("--malformed", type=float, default=0.02, help="share of malformed records (default 0.02)")
+    p.add_argument("--incident", default=None, help="delivery-delay-emea or slow-support-apac")
+    p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the incident starts")
+    p.set_defaults(handler=cmd_demo)
     p = sub.add_parser("topics", help="declared topics on the configured cluster")
     p.add_argument("action", choices=["apply", "list"])
     p.set_defaults(handler=cmd_topics)

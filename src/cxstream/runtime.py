@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Iterator, Sequence
 
 from cxstream.app import Context, create_app
 from cxstream.domain.topology import Topology
@@ -12,6 +14,7 @@ from cxstream.kafka.connection import aiokafka_options
 from cxstream.kafka.embedded import EmbeddedBroker
 from cxstream.kafka.topics import TopicAdmin, TopicReport
 from cxstream.observability.logging import get_logger, logging_dict_config
+from cxstream.process import spawn_child, stop_child
 from cxstream.settings import Settings
 
 log = get_logger(__name__)
@@ -57,11 +60,25 @@ def ensure_topics(settings: Settings, topology: Topology, bootstrap: str) -> int
     return brokers
 
 
-def run_worker(ctx: Context, bootstrap: str) -> None:
-    """Apply topics, then run one Faust worker until SIGINT/SIGTERM. Raises SystemExit when done."""
+def run_worker(ctx: Context, bootstrap: str, demo_args: Sequence[str] | None = None) -> None:
+    """Apply topics, start the demo source when asked, then run one Faust worker until SIGINT/SIGTERM.
+    Raises SystemExit when done; the demo process stops with the worker."""
+    brokers = ensure_topics(ctx.settings, ctx.topology, bootstrap)
+    demo = None
+    if demo_args is not None:
+        env = {**os.environ, "CXSTREAM_KAFKA_BOOTSTRAP": bootstrap}
+        demo = spawn_child([sys.executable, "-m", "cxstream.cli", "demo", *demo_args], env=env)
+        log.info("demo_started", pid=demo.pid, args=" ".join(demo_args))
+    try:
+        _run_faust(ctx, bootstrap, brokers)
+    finally:
+        if demo is not None:
+            stop_child(demo)
+
+
+def _run_faust(ctx: Context, bootstrap: str, brokers: int) -> None:
     import faust
 
-    brokers = ensure_topics(ctx.settings, ctx.topology, bootstrap)
     app = create_app(ctx, bootstrap, brokers=brokers)
     worker = faust.Worker(
         app,

@@ -58,9 +58,14 @@ def register(
             try:
                 await _handle(event, connector, source)
             except Exception as exc:  # a bug must cost one record (kept in cx.dlq), never the agent
-                log.exception("normalize_failed", topic=message.topic, partition=message.partition, offset=message.offset)
+                log.exception(
+                    "normalize_failed", topic=message.topic, partition=message.partition, offset=message.offset
+                )
                 await dead_letters.send(
-                    event, source=source, stage=Stage.PROCESS, reasons=[Reason("process.normalize", f"{type(exc).__name__}: {exc}")]
+                    event,
+                    source=source,
+                    stage=Stage.PROCESS,
+                    reasons=[Reason("process.normalize", f"{type(exc).__name__}: {exc}")],
                 )
 
     async def _handle(event: Any, connector: Connector, source: str) -> None:

@@ -29,7 +29,11 @@ class SalesforceConnector(Connector):
 
     def record_key(self, payload: Any) -> str | None:
         if isinstance(payload, dict):
-            header = (payload.get("payload") or {}).get("ChangeEventHeader") if isinstance(payload.get("payload"), dict) else None
+            header = (
+                (payload.get("payload") or {}).get("ChangeEventHeader")
+                if isinstance(payload.get("payload"), dict)
+                else None
+            )
             if isinstance(header, dict) and isinstance(header.get("transactionKey"), str):
                 return str(header["transactionKey"])
             if isinstance(payload.get("Id"), str):
@@ -123,7 +127,10 @@ class SalesforceConnector(Connector):
         else:
             events = [
                 CanonicalEvent(
-                    **common, event_id=f"crm:case:{record_id}:created", event_type=EventType.TICKET_CREATED, event_time=created
+                    **common,
+                    event_id=f"crm:case:{record_id}:created",
+                    event_type=EventType.TICKET_CREATED,
+                    event_time=created,
                 )
             ]
         closed = opt_time(record, "ClosedDate")

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
-from cxstream.connectors.fields import need_object, opt_date_end, opt_str, opt_time, req_str
+from cxstream.connectors.fields import need_object, opt_date_end, opt_date_start, opt_str, opt_time, req_str
 from cxstream.domain.events import CanonicalEvent, EventType, Operation
 
 
@@ -64,7 +64,7 @@ class SapConnector(Connector):
 
     def _order(self, doc: dict[str, Any], context: RawContext, raw: bytes) -> CanonicalEvent:
         order = req_str(doc, "SalesOrder")
-        created = opt_time(doc, "CreationDateTime") or opt_date_end(doc, "CreationDate")
+        created = opt_time(doc, "CreationDateTime") or opt_date_start(doc, "CreationDate")
         if created is None:
             raise MappingError("CreationDate or CreationDateTime is required", "required.CreationDate")
         return CanonicalEvent(
@@ -91,7 +91,7 @@ class SapConnector(Connector):
     def _delivery(self, doc: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
         delivery = req_str(doc, "DeliveryDocument")
         delivered = opt_time(doc, "ProofOfDeliveryDate")
-        issued = opt_date_end(doc, "ActualGoodsMovementDate")
+        issued = opt_date_start(doc, "ActualGoodsMovementDate")
         if delivered is not None:
             kind, when, promised, suffix = EventType.ORDER_DELIVERED, delivered, "DeliveryDate", "delivered"
             stage, touchpoint = "delivery", "delivery"
@@ -115,7 +115,7 @@ class SapConnector(Connector):
                     order_id=opt_str(doc, "ReferenceSDDocument"),
                     delivery_id=delivery,
                     status=opt_str(doc, "OverallGoodsMovementStatus"),
-                    created_at=opt_time(doc, "CreationDateTime") or opt_date_end(doc, "CreationDate"),
+                    created_at=opt_time(doc, "CreationDateTime") or opt_date_start(doc, "CreationDate"),
                     promised_at=opt_date_end(doc, promised),
                     actual_at=when,
                 ),

@@ -97,16 +97,31 @@ def req_time(payload: dict[str, Any], path: str) -> datetime:
     return value
 
 
-def opt_date_end(payload: dict[str, Any], path: str) -> datetime | None:
-    """A calendar date (``2026-11-22`` or OData) as the last millisecond of that day, UTC: a promise
-    "delivered on the 22nd" is kept by anything up to midnight."""
+def _calendar_date(payload: dict[str, Any], path: str) -> date | datetime | None:
     value = lookup(payload, path)
     if value is None or value == "":
         return None
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         try:
-            day = date.fromisoformat(value.strip())
+            return date.fromisoformat(value.strip())
         except ValueError:
             raise MappingError(f"{path}: {value!r} is not a date", "mapping.time") from None
-        return datetime.combine(day, time.max, tzinfo=UTC) - timedelta(microseconds=999)
     return parse_time(value, path)
+
+
+def opt_date_end(payload: dict[str, Any], path: str) -> datetime | None:
+    """A promised calendar date (``2026-11-22`` or OData) as the last millisecond of that day, UTC: a promise
+    "delivered on the 22nd" is kept by anything up to midnight. Full timestamps are kept as they are."""
+    value = _calendar_date(payload, path)
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.combine(value, time.max, tzinfo=UTC) - timedelta(microseconds=999)
+
+
+def opt_date_start(payload: dict[str, Any], path: str) -> datetime | None:
+    """An actual calendar date as the first moment of that day, UTC: the time is unknown, and the start
+    is the only instant that can never lie in the future."""
+    value = _calendar_date(payload, path)
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.combine(value, time.min, tzinfo=UTC)

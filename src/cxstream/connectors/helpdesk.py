@@ -97,8 +97,8 @@ class ZendeskConnector(Connector):
         if kind == "ticket.created":
             event_type = EventType.TICKET_CREATED
         elif kind == "ticket.status_changed":
-            current = (opt_str(change, "current", lower=True) or opt_str(change, "current.status", lower=True) or "")
-            previous = (opt_str(change, "previous", lower=True) or opt_str(change, "previous.status", lower=True) or "")
+            current = opt_str(change, "current", lower=True) or opt_str(change, "current.status", lower=True) or ""
+            previous = opt_str(change, "previous", lower=True) or opt_str(change, "previous.status", lower=True) or ""
             if current == "solved":
                 event_type = EventType.TICKET_SOLVED
             elif previous in _DONE and current in _OPEN:
@@ -186,7 +186,9 @@ class ZendeskConnector(Connector):
             channel=opt_str(rating, "channel", lower=True),
             journey_stage="support",
             touchpoint="ticket_resolution",
-            survey=Survey.on_standard_scale(SurveyMetric.CSAT, score, opt_str(rating, "comment"), opt_str(rating, "language", lower=True)),
+            survey=Survey.on_standard_scale(
+                SurveyMetric.CSAT, score, opt_str(rating, "comment"), opt_str(rating, "language", lower=True)
+            ),
             operation=Operation(ticket_id=opt_str(rating, "ticket_id")),
             raw_payload=raw,
         )

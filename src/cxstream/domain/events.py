@@ -41,7 +41,13 @@ SCALES: dict[SurveyMetric, tuple[int, int]] = {
 }
 
 TICKET_TYPES = frozenset(
-    {EventType.TICKET_CREATED, EventType.TICKET_REPLY, EventType.TICKET_FIRST_REPLY, EventType.TICKET_SOLVED, EventType.TICKET_REOPENED}
+    {
+        EventType.TICKET_CREATED,
+        EventType.TICKET_REPLY,
+        EventType.TICKET_FIRST_REPLY,
+        EventType.TICKET_SOLVED,
+        EventType.TICKET_REOPENED,
+    }
 )
 ORDER_TYPES = frozenset({EventType.ORDER_CREATED, EventType.ORDER_GOODS_ISSUED, EventType.ORDER_DELIVERED})
 

@@ -181,12 +181,17 @@ def check_topology(
     connector_names: set[str] = set()
     for i, connector in enumerate(connectors or []):
         if connector.name in connector_names:
-            problems.append(Problem(loc=("connectors", i, "name"), message=f"connector {connector.name!r} is declared twice"))
+            problems.append(
+                Problem(loc=("connectors", i, "name"), message=f"connector {connector.name!r} is declared twice")
+            )
         connector_names.add(connector.name)
         if known_connectors is not None and connector.name not in known_connectors:
             known = ", ".join(sorted(known_connectors)) or "none"
             problems.append(
-                Problem(loc=("connectors", i, "name"), message=f"no installed connector {connector.name!r} (installed: {known})")
+                Problem(
+                    loc=("connectors", i, "name"),
+                    message=f"no installed connector {connector.name!r} (installed: {known})",
+                )
             )
         if connector.raw_topic not in names:
             problems.append(

@@ -180,12 +180,22 @@ class Validator:
         if kind is RuleKind.NOT_FUTURE:
             ahead = event.event_time - event.ingest_time
             if ahead > self.skew:
-                return [(f"event time {_iso(event.event_time)} is {_span(ahead)} after ingest (allowed skew {self.spec.clock_skew})", rule.id)]
+                return [
+                    (
+                        f"event time {_iso(event.event_time)} is {_span(ahead)} after ingest (allowed skew {self.spec.clock_skew})",
+                        rule.id,
+                    )
+                ]
             return []
         if kind is RuleKind.HORIZON:
             behind = event.ingest_time - event.event_time
             if behind > self.horizon:
-                return [(f"event time {_iso(event.event_time)} is {_span(behind)} before ingest (horizon {self.spec.horizon})", rule.id)]
+                return [
+                    (
+                        f"event time {_iso(event.event_time)} is {_span(behind)} before ingest (horizon {self.spec.horizon})",
+                        rule.id,
+                    )
+                ]
             return []
         if kind is RuleKind.TIME_ORDER:
             return self._time_order(event, rule.id)
@@ -214,7 +224,12 @@ class Validator:
             return []
         low, high = SCALES[survey.metric]
         if (survey.scale_min, survey.scale_max) != (low, high):
-            return [(f"{survey.metric.value} is asked on {low}-{high}, got scale {survey.scale_min}-{survey.scale_max}", flag)]
+            return [
+                (
+                    f"{survey.metric.value} is asked on {low}-{high}, got scale {survey.scale_min}-{survey.scale_max}",
+                    flag,
+                )
+            ]
         if not low <= survey.score <= high:
             return [(f"{survey.metric.value} score {survey.score} outside {low}-{high}", flag)]
         return []

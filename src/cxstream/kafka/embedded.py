@@ -10,9 +10,7 @@ The broker runs in its own process group and is asked by the kernel to die with 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -21,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 
 from cxstream.kafka.probe import ProbeError, metadata_request
+from cxstream.process import spawn_child, stop_child
 
-_PR_SET_PDEATHSIG = 1
 HOST = "127.0.0.1"
 
 
@@ -55,14 +53,6 @@ def port_in_use(port: int, host: str = HOST) -> bool:
         except OSError:
             return True
         return False
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() == 1:  # parent already gone before prctl took effect
-            os._exit(1)
 
 
 class EmbeddedBroker:
@@ -127,14 +117,7 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        self._proc = spawn_child(cmd, stdout=self._log, stderr=subprocess.STDOUT)
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -167,20 +150,8 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the broker's process group, SIGKILL it if it lingers."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:
-            with contextlib.suppress(ProcessLookupError):  # reap anything left in its group
-                os.killpg(proc.pid, signal.SIGKILL)
+        if proc is not None:
+            stop_child(proc, timeout)
 
     def close(self) -> None:
         self.stop()

@@ -6,8 +6,9 @@ conventions (``_total`` counters, base units, ``cxstream_`` prefix).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
+disable_created_metrics()  # no *_created series: they double the exposition and no dashboard uses them
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 BUILD_INFO = Info(

@@ -1,0 +1,388 @@
+"""Realistic demo traffic: raw CRM (Salesforce), ERP (SAP) and helpdesk (Zendesk) records across regions, sites
+and teams, with a share of malformed records and optional incidents. Pure and seeded: the same seed and
+clock give the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# region -> (sales organisation, shipping point, contact-centre site, fulfilment site)
+REGIONS: dict[str, tuple[str, str, str, str]] = {
+    "emea": ("NL01", "AMS1", "lis-1", "ams-1"),
+    "amer": ("US01", "CHI1", "aus-1", "chi-1"),
+    "apac": ("SG01", "SIN1", "mnl-1", "sin-1"),
+}
+REGION_WEIGHTS = {"emea": 0.45, "amer": 0.35, "apac": 0.20}
+HELPDESK_GROUPS = {"360004419": "customer-service", "360004420": "billing", "360004421": "field-service"}
+REGION_FIELD, SITE_FIELD = 360011, 360012
+
+VERBATIMS = {
+    "late": [
+        "Parcel arrived {days} days late and nobody told me.",
+        "Third late delivery this month, I am thinking of cancelling.",
+        "The tracking said delivered but it came {days} days later.",
+    ],
+    "slow_support": ["Waited two days for a first answer.", "Had to call three times before anyone helped."],
+    "good": ["Fast delivery, thanks!", "Agent was friendly and solved it at once.", "Easy to order, arrived on time."],
+    "billing": ["I was charged twice for one order.", "Refund still not on my card after two weeks."],
+    "rude": ["The agent was rude and hung up on me."],
+}
+
+INCIDENTS = {
+    "delivery-delay-emea": "deliveries in emea slip by 2-5 days; CSAT after delivery and NPS there fall; complaints rise",
+    "slow-support-apac": "first replies in apac take hours; helpdesk CSAT there falls",
+}
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    source: str  # connector name: the record goes to cx.raw.<source>
+    key: bytes | None
+    value: bytes
+    kind: str  # what the generator meant it to be, e.g. "erp.delivered" or "malformed.json"
+
+    @property
+    def topic(self) -> str:
+        return f"cx.raw.{self.source}"
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sf(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+class DemoTraffic:
+    """Call :meth:`next` for one raw record at a given time."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        malformed_share: float = 0.02,
+        incident: str | None = None,
+        incident_start: datetime | None = None,
+        customers_per_region: int = 400,
+    ) -> None:
+        if incident is not None and incident not in INCIDENTS:
+            raise ValueError(f"unknown incident {incident!r} (known: {', '.join(INCIDENTS)})")
+        if not 0 <= malformed_share <= 1:
+            raise ValueError("malformed_share must be between 0 and 1")
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.malformed_share = malformed_share
+        self.incident = incident
+        self.incident_start = incident_start
+        self.customers = {
+            region: [f"CUST-{region[:2].upper()}{i:05d}" for i in range(customers_per_region)] for region in REGIONS
+        }
+        self._counter = 0
+        self._recent: list[RawRecord] = []
+        self._kinds: list[tuple[float, Callable[[datetime, str], RawRecord]]] = [
+            (0.12, self._sales_order),
+            (0.10, self._goods_issued),
+            (0.16, self._delivered),
+            (0.18, self._delivery_survey),
+            (0.05, self._nps_survey),
+            (0.10, self._ticket_created),
+            (0.08, self._ticket_reply),
+            (0.05, self._first_reply_metric),
+            (0.07, self._ticket_solved),
+            (0.05, self._rating),
+            (0.02, self._complaint),
+            (0.02, self._canonical_ces),
+        ]
+
+    # --- driving ----------------------------------------------------------------------------------
+
+    def incident_active(self, now: datetime, name: str) -> bool:
+        return self.incident == name and (self.incident_start is None or now >= self.incident_start)
+
+    def next(self, now: datetime) -> RawRecord:
+        self._counter += 1
+        if self.rng.random() < self.malformed_share:
+            record = self._malformed(now)
+        else:
+            region = self.rng.choices(list(REGION_WEIGHTS), weights=list(REGION_WEIGHTS.values()))[0]
+            record = self.rng.choices([f for _, f in self._kinds], weights=[w for w, _ in self._kinds])[0](now, region)
+        self._recent = [*self._recent[-49:], record]
+        return record
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}{self.seed:03d}{self._counter:08d}"
+
+    def _customer(self, region: str) -> str:
+        return self.rng.choice(self.customers[region])
+
+    def _json(self, source: str, payload: dict[str, Any], key: str | None, kind: str) -> RawRecord:
+        return RawRecord(
+            source, key.encode() if key else None, json.dumps(payload, separators=(",", ":")).encode(), kind
+        )
+
+    def _late_days(self, now: datetime, region: str) -> int:
+        if self.incident_active(now, "delivery-delay-emea") and region == "emea" and self.rng.random() < 0.7:
+            return self.rng.randint(2, 5)
+        return 1 if self.rng.random() < 0.08 else 0
+
+    # --- ERP ------------------------------------------------------------------------------------------
+
+    def _sales_order(self, now: datetime, region: str) -> RawRecord:
+        org, *_ = REGIONS[region]
+        order = self._id("45")
+        payload = {
+            "DocumentType": "SalesOrder",
+            "SalesOrder": order,
+            "SalesOrderType": "OR",
+            "SalesOrganization": org,
+            "DistributionChannelName": self.rng.choice(["Web", "App", "Phone"]),
+            "SoldToParty": self._customer(region),
+            "CreationDate": f"/Date({_ms(now)})/",
+            "RequestedDeliveryDate": (now + timedelta(days=self.rng.randint(1, 4))).date().isoformat(),
+            "OverallSDProcessStatus": "A",
+            "TotalNetAmount": f"{self.rng.uniform(15, 900):.2f}",
+            "TransactionCurrency": {"emea": "EUR", "amer": "USD", "apac": "SGD"}[region],
+        }
+        return self._json("erp", payload, order, "erp.order")
+
+    def _delivery(self, now: datetime, region: str, delivered: bool) -> RawRecord:
+        org, point, *_ = REGIONS[region]
+        late = self._late_days(now, region) if delivered else 0
+        promised = (now - timedelta(days=late)).date()
+        delivery = self._id("80")
+        payload: dict[str, Any] = {
+            "DocumentType": "OutboundDelivery",
+            "DeliveryDocument": delivery,
+            "ReferenceSDDocument": self._id("45"),
+            "SoldToParty": self._customer(region),
+            "ShippingPoint": point,
+            "SalesOrganization": org,
+            "PlannedGoodsIssueDate": (promised - timedelta(days=2)).isoformat(),
+            "ActualGoodsMovementDate": (now - timedelta(days=late + 1 if delivered else 0)).date().isoformat(),
+            "DeliveryDate": promised.isoformat(),
+            "OverallGoodsMovementStatus": "C",
+            "LastChangeDateTime": _iso(now),
+        }
+        if delivered:
+            payload["ProofOfDeliveryDate"] = _iso(now)
+        return self._json("erp", payload, delivery, "erp.delivered" if delivered else "erp.goods_issued")
+
+    def _goods_issued(self, now: datetime, region: str) -> RawRecord:
+        return self._delivery(now, region, delivered=False)
+
+    def _delivered(self, now: datetime, region: str) -> RawRecord:
+        return self._delivery(now, region, delivered=True)
+
+    # --- CRM ------------------------------------------------------------------------------------------
+
+    def _survey(
+        self, now: datetime, region: str, metric: str, score: int, comment: str | None, **extra: str
+    ) -> RawRecord:
+        *_, site = REGIONS[region]
+        record_id = self._id("a0B")
+        payload = {
+            "attributes": {"type": "Survey_Response__c"},
+            "Id": record_id,
+            "CreatedDate": _sf(now - timedelta(seconds=self.rng.randint(0, 120))),
+            "Contact__c": self._customer(region),
+            "Survey_Type__c": metric,
+            "Score__c": score,
+            "Comment__c": comment,
+            "Language__c": "en",
+            "Region__c": region.upper(),
+            "Site__c": site.upper(),
+            "Channel__c": "Email",
+            **extra,
+        }
+        return self._json("crm", payload, record_id, f"crm.survey.{metric.lower()}")
+
+    def _delivery_survey(self, now: datetime, region: str) -> RawRecord:
+        late = self._late_days(now, region)
+        if late:
+            score = self.rng.choices([1, 2, 3, 4, 5], weights=[35, 30, 20, 10, 5])[0]
+            comment = self.rng.choice(VERBATIMS["late"]).format(days=late)
+        else:
+            score = self.rng.choices([1, 2, 3, 4, 5], weights=[2, 3, 8, 37, 50])[0]
+            comment = self.rng.choice(VERBATIMS["good"]) if self.rng.random() < 0.3 else None
+        return self._survey(
+            now, region, "CSAT", score, comment,
+            Journey_Stage__c="delivery", Touchpoint__c="delivery", Team__c="logistics",
+        )  # fmt: skip
+
+    def _nps_survey(self, now: datetime, region: str) -> RawRecord:
+        slipping = self.incident_active(now, "delivery-delay-emea") and region == "emea"
+        weights = [6, 3, 3, 4, 5, 6, 9, 14, 15, 18, 17] if slipping else [1, 1, 1, 1, 2, 3, 5, 12, 20, 27, 27]
+        score = self.rng.choices(range(11), weights=weights)[0]
+        comment = self.rng.choice(VERBATIMS["late"]).format(days=3) if score <= 6 and slipping else None
+        return self._survey(
+            now, region, "NPS", score, comment, Journey_Stage__c="relationship", Team__c="cx-operations"
+        )
+
+    def _complaint(self, now: datetime, region: str) -> RawRecord:
+        *_, site = REGIONS[region]
+        case_id = self._id("500")
+        slipping = self.incident_active(now, "delivery-delay-emea") and region == "emea"
+        theme = "late" if slipping or self.rng.random() < 0.4 else self.rng.choice(["billing", "rude"])
+        payload = {
+            "attributes": {"type": "Case"},
+            "Id": case_id,
+            "CaseNumber": f"{self._counter:08d}",
+            "ContactId": self._customer(region),
+            "OwnerId": f"005AG{self.rng.randint(1, 40):04d}",
+            "Type": "Complaint",
+            "Origin": self.rng.choice(["Phone", "Email", "Web"]),
+            "Status": "New",
+            "Priority": "High" if theme != "billing" else "Medium",
+            "Subject": "Complaint",
+            "Description": self.rng.choice(VERBATIMS[theme]).format(days=3),
+            "Region__c": region.upper(),
+            "Site__c": site.upper(),
+            "Team__c": "logistics" if theme == "late" else ("billing" if theme == "billing" else "customer-service"),
+            "CreatedDate": _sf(now),
+        }
+        return self._json("crm", payload, case_id, "crm.complaint")
+
+    # --- helpdesk -----------------------------------------------------------------------------------
+
+    def _ticket(self, region: str, status: str, created: datetime, assignee: str | None) -> dict[str, Any]:
+        *_, contact_site, _ = REGIONS[region]
+        group = self.rng.choices(list(HELPDESK_GROUPS), weights=[70, 20, 10])[0]
+        return {
+            "id": str(40000 + self._counter),
+            "requester_id": self._customer(region),
+            "assignee_id": assignee,
+            "group_id": group,
+            "status": status,
+            "priority": self.rng.choice(["LOW", "NORMAL", "NORMAL", "HIGH"]),
+            "via": {"channel": self.rng.choice(["web_form", "email", "chat"])},
+            "created_at": _iso(created),
+            "updated_at": _iso(created),
+            "custom_fields": [{"id": REGION_FIELD, "value": region}, {"id": SITE_FIELD, "value": contact_site}],
+        }
+
+    def _agent(self, region: str) -> str:
+        return f"9{list(REGIONS).index(region)}{self.rng.randint(1, 60):04d}"
+
+    def _zen(self, now: datetime, kind: str, ticket: dict[str, Any], event: dict[str, Any], label: str) -> RawRecord:
+        payload = {
+            "type": f"zen:event-type:{kind}",
+            "account_id": 2117,
+            "id": self._id("01JD"),
+            "time": _iso(now),
+            "zendesk_event_version": "2022-11-06",
+            "subject": f"zen:ticket:{ticket['id']}",
+            "detail": ticket,
+            "event": event,
+        }
+        return self._json("helpdesk", payload, str(ticket["id"]), label)
+
+    def _support_wait(self, now: datetime, region: str) -> timedelta:
+        if self.incident_active(now, "slow-support-apac") and region == "apac":
+            return timedelta(hours=self.rng.uniform(4, 30))
+        return timedelta(minutes=self.rng.expovariate(1 / 45))
+
+    def _ticket_created(self, now: datetime, region: str) -> RawRecord:
+        return self._zen(now, "ticket.created", self._ticket(region, "NEW", now, None), {}, "helpdesk.created")
+
+    def _ticket_reply(self, now: datetime, region: str) -> RawRecord:
+        agent = self._agent(region)
+        ticket = self._ticket(region, "OPEN", now - self._support_wait(now, region), agent)
+        comment = {"id": self._id("77"), "is_public": True, "author": {"id": agent, "is_staff": True}}
+        return self._zen(now, "ticket.comment_added", ticket, {"comment": comment}, "helpdesk.reply")
+
+    def _first_reply_metric(self, now: datetime, region: str) -> RawRecord:
+        payload = {
+            "id": int(self._id("9")),
+            "ticket_id": 40000 + self._counter,
+            "metric": "reply_time",
+            "instance_id": 1,
+            "type": "fulfill",
+            "time": _iso(now),
+        }
+        return self._json("helpdesk", payload, str(payload["ticket_id"]), "helpdesk.first_reply")
+
+    def _ticket_solved(self, now: datetime, region: str) -> RawRecord:
+        ticket = self._ticket(region, "SOLVED", now - self._support_wait(now, region) * 3, self._agent(region))
+        return self._zen(
+            now, "ticket.status_changed", ticket, {"current": "SOLVED", "previous": "OPEN"}, "helpdesk.solved"
+        )
+
+    def _rating(self, now: datetime, region: str) -> RawRecord:
+        slow = self._support_wait(now, region) > timedelta(hours=3)
+        good = self.rng.random() < (0.35 if slow else 0.85)
+        rating = {
+            "id": int(self._id("3")),
+            "assignee_id": self._agent(region),
+            "group_id": "360004419",
+            "requester_id": self._customer(region),
+            "ticket_id": 40000 + self._counter,
+            "score": "good" if good else "bad",
+            "comment": self.rng.choice(VERBATIMS["good" if good else "slow_support"]),
+            "region": region,
+            "site": REGIONS[region][2],
+            "created_at": _iso(now),
+        }
+        return self._json("helpdesk", {"satisfaction_rating": rating}, str(rating["ticket_id"]), "helpdesk.rating")
+
+    # --- canonical --------------------------------------------------------------------------------
+
+    def _canonical_ces(self, now: datetime, region: str) -> RawRecord:
+        event_id = self._id("app:ces:")
+        payload = {
+            "event_id": event_id,
+            "event_type": "SURVEY_RESPONSE",
+            "event_time": _iso(now),
+            "customer_id": self._customer(region),
+            "region": region,
+            "site": REGIONS[region][2],
+            "team": "customer-service",
+            "channel": "app",
+            "journey_stage": "support",
+            "touchpoint": "ticket_resolution",
+            "survey": {"metric": "CES", "score": self.rng.choices(range(1, 8), weights=[3, 4, 6, 10, 20, 30, 27])[0],
+                       "scale_min": 1, "scale_max": 7},
+            "source": "mobile-app",
+        }  # fmt: skip
+        return self._json("canonical", payload, event_id, "canonical.ces")
+
+    # --- malformed --------------------------------------------------------------------------------
+
+    def _malformed(self, now: datetime) -> RawRecord:
+        choice = self.rng.randrange(7)
+        if choice == 0:
+            return RawRecord(
+                "helpdesk", b"bad", b'{"type": "zen:event-type:ticket.created", "detail": {', "malformed.json"
+            )
+        if choice == 1:
+            return RawRecord("crm", None, b"\xff\xfe\x00Survey\x00", "malformed.utf8")
+        if choice == 2:  # a solved ticket without its agent
+            record = self._ticket_solved(now, "emea")
+            payload = json.loads(record.value)
+            payload["detail"]["assignee_id"] = None
+            return RawRecord("helpdesk", record.key, json.dumps(payload).encode(), "malformed.missing_agent")
+        if choice == 3:  # a clock a day ahead
+            record = self._delivery_survey(now, "amer")
+            payload = json.loads(record.value)
+            payload["CreatedDate"] = _sf(now + timedelta(days=1))
+            return RawRecord("crm", record.key, json.dumps(payload).encode(), "malformed.future")
+        if choice == 4:  # NPS 11
+            record = self._nps_survey(now, "apac")
+            payload = json.loads(record.value)
+            payload["Score__c"] = 11
+            return RawRecord("crm", record.key, json.dumps(payload).encode(), "malformed.score")
+        if choice == 5:
+            return RawRecord("erp", b"x", b'{"DocumentType": "OutboundDelivery"}', "malformed.missing_id")
+        if self._recent:  # a retry of something already sent
+            again = self.rng.choice(self._recent)
+            return RawRecord(again.source, again.key, again.value, "duplicate")
+        return RawRecord("erp", None, b"[]", "malformed.shape")
