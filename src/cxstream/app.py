@@ -26,7 +26,7 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health
+from cxstream.web import health, ingest
 
 
 @dataclass(frozen=True)
@@ -123,5 +123,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     )
     readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
     health.register(app, readiness)
+    ingest.register(app, settings, ctx.connectors)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -80,7 +80,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
                     f"  metrics  http://{settings.web_host}:{settings.web_port}/metrics\n"
                     f"  ready    http://{settings.web_host}:{settings.web_port}/readyz\n"
                     + (
-                        f"  demo     {args.demo_rate:g} records/s, incident {args.incident} after {args.incident_after:g} s\n"
+                        f"  demo     {args.demo_rate:g} records/s, "
+                        f"incident {args.incident} after {args.incident_after:g} s\n"
                         if args.demo_rate > 0
                         else ""
                     )
@@ -126,6 +127,102 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     print(f"demo: done, {sent.total()} records sent", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- connectors, import, dead letters ------------------------------------------------------------------
+
+
+def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
+    from cxstream.connectors.registry import installed
+
+    ctx = _context(settings)
+    enabled = {c.name for c in ctx.connectors.values()}
+    print(f"{'name':12} {'raw topic':20} {'enabled':8} description")
+    for name, cls in sorted(installed().items()):
+        print(f"{name:12} {'cx.raw.' + name:20} {'yes' if name in enabled else 'no':8} {cls.description}")
+    return EXIT_OK
+
+
+def _require_cluster(settings: Settings, what: str) -> int | None:
+    if settings.embedded:
+        return _fail(f"CXSTREAM_KAFKA_BOOTSTRAP is not set: {what} needs the cluster the worker uses", EXIT_CONFIG)
+    return None
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cxstream.connectors.files import file_format
+    from cxstream.kafka.connection import aiokafka_options
+    from cxstream.kafka.tools import import_file
+
+    ctx = _context(settings)
+    if (code := _require_cluster(settings, "import")) is not None:
+        return code
+    connector = next((c for c in ctx.connectors.values() if c.name == args.source), None)
+    if connector is None:
+        names = ", ".join(sorted(c.name for c in ctx.connectors.values()))
+        return _fail(f"no enabled connector {args.source!r} (enabled: {names})", EXIT_CONFIG)
+    path = Path(args.file)
+    try:
+        file_format(path)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    options = aiokafka_options(settings, settings.kafka_bootstrap)
+    report = asyncio.run(import_file(options, connector, path))
+    print(f"{report.sent} records from {path} sent to {connector.raw_topic}, marked manual")
+    if report.unparseable_lines:
+        shown = ", ".join(map(str, report.unparseable_lines[:10]))
+        print(
+            f"{len(report.unparseable_lines)} could not be parsed (lines {shown}...): "
+            "they will be in cx.dlq with the reason"
+        )
+    return EXIT_OK
+
+
+def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from cxstream.kafka.connection import aiokafka_options
+    from cxstream.kafka.tools import read_dead_letters, replay, summarize
+
+    ctx = _context(settings)
+    if (code := _require_cluster(settings, "dlq")) is not None:
+        return code
+    options = aiokafka_options(settings, settings.kafka_bootstrap)
+    records, undecodable = asyncio.run(read_dead_letters(options, ctx.codec("cx.dlq")))
+
+    def keep(record: dict[str, Any]) -> bool:
+        return (
+            (args.source is None or record["source"] == args.source)
+            and (args.stage is None or record["stage"] == args.stage.upper())
+            and (args.rule is None or any(r["rule_id"] == args.rule for r in record["reasons"]))
+        )
+
+    if args.action == "inspect":
+        summary = summarize([r for r in records if keep(r)])
+        if not summary.total:
+            print("no dead letters" + (" matching the filter" if len(records) else ""))
+            return EXIT_OK
+        first = datetime.fromtimestamp((summary.first_seen or 0) / 1000, UTC).isoformat(timespec="seconds")
+        last = datetime.fromtimestamp((summary.last_seen or 0) / 1000, UTC).isoformat(timespec="seconds")
+        print(f"{summary.total} dead letters, first {first}, last {last}")
+        print(f"{'source':12} {'stage':10} {'rule':26} {'count':>7}  example")
+        for (source, stage, rule), count in summary.by_reason.most_common():
+            example = summary.example[(source, stage, rule)].replace("\n", " ")[:90]
+            print(f"{source:12} {stage:10} {rule:26} {count:>7}  {example}")
+        if undecodable:
+            print(f"{undecodable} messages on cx.dlq did not decode as DeadLetter records")
+        return EXIT_OK
+    counts = asyncio.run(replay(options, records, keep, dry_run=args.dry_run))
+    verb = "would re-submit" if args.dry_run else "re-submitted"
+    for topic, count in sorted(counts.items()):
+        print(f"{verb} {count} records to {topic}")
+    if not counts:
+        print("nothing to replay")
     return EXIT_OK
 
 
@@ -226,6 +323,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--incident", default=None, help="delivery-delay-emea or slow-support-apac")
     p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the incident starts")
     p.set_defaults(handler=cmd_demo)
+    p = sub.add_parser("connectors", help="installed source connectors and whether the topology enables them")
+    p.add_argument("action", choices=["list"])
+    p.set_defaults(handler=cmd_connectors)
+    p = sub.add_parser("import", help="send a CSV or JSON Lines file of offline/manual records to a raw topic")
+    p.add_argument("--source", required=True, help="connector name, e.g. canonical or crm")
+    p.add_argument("file", help=".csv, .tsv, .jsonl or .ndjson")
+    p.set_defaults(handler=cmd_import)
+    p = sub.add_parser("dlq", help="summarize or replay the dead-letter topic")
+    p.add_argument("action", choices=["inspect", "replay"])
+    p.add_argument("--source", default=None, help="only this source")
+    p.add_argument("--stage", default=None, help="only this stage (decode, normalize, validate, ...)")
+    p.add_argument("--rule", default=None, help="only records refused by this rule id")
+    p.add_argument("--dry-run", action="store_true", help="replay: say what would be re-submitted")
+    p.set_defaults(handler=cmd_dlq)
     p = sub.add_parser("topics", help="declared topics on the configured cluster")
     p.add_argument("action", choices=["apply", "list"])
     p.set_defaults(handler=cmd_topics)

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     broker_heartbeat_interval: Seconds = 1.0
     broker_rebalance_timeout: Seconds = 20.0
 
+    # HTTP ingest (POST /ingest/{source})
+    ingest_token: SecretStr | None = Field(
+        None, description="bearer token for POST /ingest/{source}; unset disables it"
+    )
+    ingest_max_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="largest accepted body")
+
     # Logs
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise"

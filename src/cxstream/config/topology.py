@@ -68,9 +68,9 @@ def load_topology(
                 singletons[section] = (path, value)
     known = set(known_connectors) if known_connectors is not None else None
     for problem in check_topology(teams, topics, set(schema_names), connectors, known):
-        section, index, *rest = problem.loc
-        source, loc = origins[str(section)][int(index)]
-        problems.append(source.problem((*loc, *rest), problem.message))
+        where, index, *rest = problem.loc
+        origin, loc = origins[str(where)][int(index)]
+        problems.append(origin.problem((*loc, *rest), problem.message))
     if problems:
         raise ConfigError(problems)
     reference = singletons.get("reference", (None, Reference()))[1]

@@ -92,7 +92,7 @@ class ZendeskConnector(Connector):
         ticket_id = req_str(ticket, "id")
         event_id = req_str(record, "id")
         when = req_time(record, "time")
-        change = record.get("event") if isinstance(record.get("event"), dict) else {}
+        change: dict[str, Any] = record["event"] if isinstance(record.get("event"), dict) else {}
         agent = opt_str(ticket, "assignee_id")
         if kind == "ticket.created":
             event_type = EventType.TICKET_CREATED
@@ -106,7 +106,7 @@ class ZendeskConnector(Connector):
             else:
                 return []
         elif kind == "ticket.comment_added":
-            comment = change.get("comment") if isinstance(change.get("comment"), dict) else {}
+            comment: dict[str, Any] = change["comment"] if isinstance(change.get("comment"), dict) else {}
             if comment.get("is_public") is not True or lookup(comment, "author.is_staff") is not True:
                 return []
             event_type = EventType.TICKET_REPLY

@@ -35,7 +35,7 @@ VERBATIMS = {
 }
 
 INCIDENTS = {
-    "delivery-delay-emea": "deliveries in emea slip by 2-5 days; CSAT after delivery and NPS there fall; complaints rise",
+    "delivery-delay-emea": "deliveries in emea slip 2-5 days; CSAT after delivery and NPS there fall; complaints rise",
     "slow-support-apac": "first replies in apac take hours; helpdesk CSAT there falls",
 }
 
@@ -208,6 +208,7 @@ class DemoTraffic:
 
     def _delivery_survey(self, now: datetime, region: str) -> RawRecord:
         late = self._late_days(now, region)
+        comment: str | None
         if late:
             score = self.rng.choices([1, 2, 3, 4, 5], weights=[35, 30, 20, 10, 5])[0]
             comment = self.rng.choice(VERBATIMS["late"]).format(days=late)

@@ -182,7 +182,8 @@ class Validator:
             if ahead > self.skew:
                 return [
                     (
-                        f"event time {_iso(event.event_time)} is {_span(ahead)} after ingest (allowed skew {self.spec.clock_skew})",
+                        f"event time {_iso(event.event_time)} is {_span(ahead)} after ingest "
+                        f"(allowed skew {self.spec.clock_skew})",
                         rule.id,
                     )
                 ]
@@ -192,7 +193,8 @@ class Validator:
             if behind > self.horizon:
                 return [
                     (
-                        f"event time {_iso(event.event_time)} is {_span(behind)} before ingest (horizon {self.spec.horizon})",
+                        f"event time {_iso(event.event_time)} is {_span(behind)} before ingest "
+                        f"(horizon {self.spec.horizon})",
                         rule.id,
                     )
                 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
-disable_created_metrics()  # no *_created series: they double the exposition and no dashboard uses them
+disable_created_metrics()  # type: ignore[no-untyped-call] # no *_created series: they double the exposition and no dashboard uses them
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 BUILD_INFO = Info(
@@ -111,5 +111,11 @@ VALIDATION_FINDINGS = Counter(
     "cxstream_validation_findings_total",
     "Validation rule violations, by source, rule and action (reject or flag).",
     ["source", "rule", "action"],
+    registry=REGISTRY,
+)
+INGEST_REQUESTS = Counter(
+    "cxstream_ingest_requests_total",
+    "POST /ingest/{source} requests, by source and HTTP status.",
+    ["source", "status"],
     registry=REGISTRY,
 )

@@ -1,0 +1,65 @@
+"""Offline and manual records (paper forms, field-technician logs) from CSV or JSON Lines files.
+
+JSON Lines: each non-blank line is sent byte for byte. CSV: each row becomes a JSON object; a column named
+``survey.score`` fills ``{"survey": {"score": ...}}``; empty cells are left out, never filled in, so the
+validation rules flag what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    line: int
+    value: bytes
+
+
+def _nest(row: dict[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for column, cell in row.items():
+        if column is None or cell is None or cell.strip() == "":
+            continue
+        target = out
+        *parents, leaf = column.strip().split(".")
+        for part in parents:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"column {column!r} nests under {part!r}, which is also a plain column")
+            target = child
+        target[leaf] = cell.strip()
+    return out
+
+
+def file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    raise ValueError(f"{path}: unknown file type {suffix or '(none)'}; use .csv, .tsv, .jsonl or .ndjson")
+
+
+def read_records(path: Path) -> Iterator[FileRecord]:
+    kind = file_format(path)
+    if kind == "jsonl":
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield FileRecord(number, line.rstrip(b"\r\n"))
+        return
+    text = path.read_text(encoding="utf-8-sig")
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    for row in reader:
+        yield FileRecord(reader.line_num, json.dumps(_nest(row), separators=(",", ":")).encode())
+
+
+def count_records(path: Path) -> int:
+    return sum(1 for _ in read_records(path))

@@ -1,0 +1,182 @@
+"""Operator tools that read or write topics directly: file import, dead-letter inspection and replay."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from cxstream.connectors.base import Connector, MappingError
+from cxstream.connectors.files import count_records, read_records
+from cxstream.serde.avro import AvroCodec, DecodeError
+
+ORIGIN_HEADER = "cxstream-origin"
+REPLAY_HEADER = "cxstream-replay-of"
+
+
+class Progress:
+    """A one-line progress bar on a terminal, a line per tenth otherwise."""
+
+    def __init__(self, total: int, out: TextIO = sys.stderr, label: str = "records") -> None:
+        self.total, self.out, self.label = total, out, label
+        self.done = 0
+        self.started = time.monotonic()
+        self._tty = out.isatty()
+        self._next_tenth = 1
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        rate = self.done / max(time.monotonic() - self.started, 1e-6)
+        if self._tty:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            print(f"\r[{bar}] {self.done}/{self.total} {self.label} ({rate:.0f}/s)", end="", file=self.out, flush=True)
+        elif self.total and self.done * 10 >= self._next_tenth * self.total:
+            self._next_tenth = self.done * 10 // self.total + 1
+            print(f"{self.done}/{self.total} {self.label} ({rate:.0f}/s)", file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self._tty:
+            print(file=self.out)
+
+
+@dataclass
+class ImportReport:
+    sent: int = 0
+    unparseable_lines: list[int] = field(default_factory=list)
+
+
+async def import_file(
+    client_options: dict[str, Any], connector: Connector, path: Path, out: TextIO = sys.stderr
+) -> ImportReport:
+    """Send every record of ``path`` to the connector's raw topic, marked manual. Unparseable lines are sent
+    too: the normalize agent dead-letters them with the reason, so nothing in the file is lost."""
+    total = count_records(path)
+    progress = Progress(total, out)
+    report = ImportReport()
+    producer = AIOKafkaProducer(**client_options, acks="all", linger_ms=20)
+    await producer.start()
+    headers = [(ORIGIN_HEADER, b"manual"), ("cxstream-import-file", path.name.encode())]
+    try:
+        pending = []
+        for record in read_records(path):
+            try:
+                key = connector.record_key(connector.parse(record.value))
+            except MappingError:
+                key = None
+                report.unparseable_lines.append(record.line)
+            pending.append(
+                await producer.send(
+                    connector.raw_topic, record.value, key=key.encode() if key else None, headers=headers
+                )
+            )
+            report.sent += 1
+            progress.advance()
+            if len(pending) >= 500:
+                for future in pending:
+                    await future
+                pending.clear()
+        for future in pending:
+            await future
+    finally:
+        progress.close()
+        await producer.stop()
+    return report
+
+
+async def read_to_end(client_options: dict[str, Any], topic: str) -> AsyncIterator[Any]:
+    """Every message of ``topic`` from the beginning up to its end at the time of the call; no group."""
+    consumer = AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster metadata
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=2000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset < ends[tp]:
+                        yield message
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class DeadLetterSummary:
+    total: int = 0
+    undecodable: int = 0
+    by_source: Counter[str] = field(default_factory=Counter)
+    by_reason: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, stage, rule)
+    example: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    first_seen: int | None = None
+    last_seen: int | None = None
+
+
+def summarize(records: list[dict[str, Any]]) -> DeadLetterSummary:
+    summary = DeadLetterSummary()
+    for record in records:
+        summary.total += 1
+        summary.by_source[record["source"]] += 1
+        seen = int(record["first_seen_at"].timestamp() * 1000)
+        summary.first_seen = seen if summary.first_seen is None else min(summary.first_seen, seen)
+        summary.last_seen = seen if summary.last_seen is None else max(summary.last_seen, seen)
+        for reason in record["reasons"]:
+            key = (record["source"], record["stage"], reason["rule_id"])
+            summary.by_reason[key] += 1
+            summary.example.setdefault(key, reason["message"])
+    return summary
+
+
+async def read_dead_letters(
+    client_options: dict[str, Any], codec: AvroCodec, topic: str = "cx.dlq"
+) -> tuple[list[dict[str, Any]], int]:
+    """Decoded dead letters and the count of messages on the topic that did not decode."""
+    records, bad = [], 0
+    async for message in read_to_end(client_options, topic):
+        try:
+            records.append(codec.decode(message.value))
+        except DecodeError:
+            bad += 1
+    return records, bad
+
+
+async def replay(
+    client_options: dict[str, Any],
+    records: list[dict[str, Any]],
+    keep: Callable[[dict[str, Any]], bool],
+    dry_run: bool = False,
+) -> Counter[str]:
+    """Re-submit the original bytes of the selected dead letters to their source topics, with their key and
+    headers plus ``cxstream-replay-of``. Events are de-duplicated by id downstream, so replaying twice is safe."""
+    chosen = [r for r in records if keep(r)]
+    counts: Counter[str] = Counter(r["source_topic"] for r in chosen)
+    if dry_run or not chosen:
+        return counts
+    producer = AIOKafkaProducer(**client_options, acks="all")
+    await producer.start()
+    try:
+        for record in chosen:
+            headers = [(k, v) for k, v in record["original_headers"].items() if k != REPLAY_HEADER]
+            headers.append((REPLAY_HEADER, record["dead_letter_id"].encode()))
+            await producer.send_and_wait(
+                record["source_topic"], record["original_value"], key=record["original_key"], headers=headers
+            )
+    finally:
+        await producer.stop()
+    return counts
