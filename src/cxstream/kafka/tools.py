@@ -92,7 +92,12 @@ async def import_file(
 
 
 async def read_to_end(client_options: dict[str, Any], topic: str) -> AsyncIterator[Any]:
-    """Every message of ``topic`` from the beginning up to its end at the time of the call; no group."""
+    """Every message of ``topic`` from the beginning up to its end when reading starts; no group.
+
+    The end of a partition is the larger of the ListOffsets answer and the high watermark of the first fetch
+    response: some Kafka-wire brokers (the embedded one among them) answer ListOffsets with the base offset
+    of the last record batch plus one, which would cut off the rest of that batch.
+    """
     consumer = AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -102,16 +107,22 @@ async def read_to_end(client_options: dict[str, Any], topic: str) -> AsyncIterat
             return
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if ends[tp] > 0}
+        settled: set[TopicPartition] = set()
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=2000)
+            for tp in remaining - settled:
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    ends[tp] = max(ends[tp], highwater)
+                    settled.add(tp)
             for tp, messages in batch.items():
                 for message in messages:
                     if message.offset < ends[tp]:
                         yield message
             for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
+                if tp in settled and await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
