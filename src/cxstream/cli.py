@@ -18,6 +18,10 @@ from cxstream.settings import Settings, SettingsError, load_settings
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _fail(message: str, code: int) -> int:
     print(f"cxstream: {message}", file=sys.stderr)
     return code
@@ -173,7 +177,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_CONFIG)
     options = aiokafka_options(settings, settings.kafka_bootstrap)
     report = asyncio.run(import_file(options, connector, path))
-    print(f"{report.sent} records from {path} sent to {connector.raw_topic}, marked manual")
+    print(f"{_count(report.sent, 'record')} from {path} sent to {connector.raw_topic}, marked manual")
     if report.unparseable_lines:
         shown = ", ".join(map(str, report.unparseable_lines[:10]))
         print(
@@ -220,7 +224,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     counts = asyncio.run(replay(options, records, keep, dry_run=args.dry_run))
     verb = "would re-submit" if args.dry_run else "re-submitted"
     for topic, count in sorted(counts.items()):
-        print(f"{verb} {count} records to {topic}")
+        print(f"{verb} {_count(count, 'record')} to {topic}")
     if not counts:
         print("nothing to replay")
     return EXIT_OK
@@ -236,7 +240,8 @@ def _print_reports(reports: Sequence[Any], undeclared: Sequence[Any] = ()) -> No
         spec, actual = r.spec, r.actual
         parts = f"{actual.partitions if actual else '-'}/{spec.partitions}"
         reps = f"{actual.replication if actual else '-'}/{spec.replication}"
-        notes = "; ".join([*r.errors, *r.warnings])
+        capped = [f"replication capped at {r.capped_replication}"] if r.capped_replication is not None else []
+        notes = "; ".join([*r.errors, *r.warnings, *capped])
         print(
             f"{spec.name:34} {r.status:8} {parts:>12} {reps:>12}  "
             f"{spec.cleanup_policy.value:8} {spec.retention:9}  {notes}"

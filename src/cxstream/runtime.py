@@ -49,9 +49,13 @@ async def apply_topics(settings: Settings, topology: Topology, bootstrap: str) -
 def ensure_topics(settings: Settings, topology: Topology, bootstrap: str) -> int:
     """Create missing topics; refuse to start on drift that would break processing. Returns broker count."""
     reports, brokers = asyncio.run(apply_topics(settings, topology, bootstrap))
+    created = [r.spec.name for r in reports if r.status == "created"]
+    if created:
+        log.info("topics_created", topics=created, count=len(created))
+    capped = [r.spec.name for r in reports if r.capped_replication is not None]
+    if capped:
+        log.info("replication_capped", brokers=brokers, topics=capped, count=len(capped))
     for report in reports:
-        if report.status == "created":
-            log.info("topic_created", topic=report.spec.name, partitions=report.spec.partitions)
         for warning in report.warnings:
             log.warning("topic_drift", topic=report.spec.name, detail=warning)
     failed = [f"{r.spec.name}: {e}" for r in reports for e in r.errors]

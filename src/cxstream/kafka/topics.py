@@ -28,7 +28,8 @@ class TopicReport:
     status: str  # created | ok | drift | missing | error
     actual: ActualTopic | None = None
     errors: list[str] = field(default_factory=list)  # drift that breaks processing
-    warnings: list[str] = field(default_factory=list)  # drift worth knowing, or adjustments made
+    warnings: list[str] = field(default_factory=list)  # drift worth knowing
+    capped_replication: int | None = None  # created with fewer replicas than declared: the cluster is smaller
 
     @property
     def failed(self) -> bool:
@@ -135,9 +136,7 @@ class TopicAdmin:
                     report.errors.append(f"create failed: error {code}: {message}")
                 rf = effective_replication(spec, brokers)
                 if report.status == "created" and rf < spec.replication:
-                    report.warnings.append(
-                        f"replication {rf} (cluster has {brokers} broker(s)), declared {spec.replication}"
-                    )
+                    report.capped_replication = rf
                 reports[spec.name] = report
         return [reports[s.name] for s in topology.topics]
 
