@@ -92,6 +92,11 @@ def register_codecs(ctx: Context) -> None:
             codecs.register(codec_name(spec.name), FaustAvroCodec(ctx.codec(spec.name)))
 
 
+#: Largest message a worker fetches or produces: a raw record far over the ingest limit must still reach
+#: cx.dlq with its original bytes. Raw and dead-letter topics declare the same max.message.bytes.
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+
+
 def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     settings = ctx.settings
     events = ctx.topology.topic(events_monitor.EVENTS_TOPIC)
@@ -104,6 +109,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
         consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=events.partitions,
