@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxstream.app import load_context
+from cxstream.connectors.base import Connector, MappingError, RawContext
+from cxstream.domain.events import EventType, SurveyMetric
+from cxstream.serde.avro import CodecFactory
+from cxstream.serde.catalog import SchemaCatalog
+from cxstream.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = load_context(Settings())
+CONNECTORS: dict[str, Connector] = {c.name: c for c in CONTEXT.connectors.values()}
+NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+CTX = RawContext(NOW)
+EVENT_CODEC = CodecFactory(SchemaCatalog.from_dir(ROOT / "schemas")).for_topic("cx.events", "cxstream.CanonicalEvent")
+
+EXPECTED = {
+    "crm/survey_response.json": [EventType.SURVEY_RESPONSE],
+    "crm/case_complaint.json": [EventType.COMPLAINT, EventType.TICKET_SOLVED],
+    "crm/case_change_event.json": [EventType.TICKET_SOLVED],
+    "crm/contact.json": [],
+    "erp/sales_order.json": [EventType.ORDER_CREATED],
+    "erp/outbound_delivery_goods_issued.json": [EventType.ORDER_GOODS_ISSUED],
+    "erp/outbound_delivery_delivered.json": [EventType.ORDER_DELIVERED],
+    "helpdesk/ticket_created.json": [EventType.TICKET_CREATED],
+    "helpdesk/comment_added.json": [EventType.TICKET_REPLY],
+    "helpdesk/first_reply_metric.json": [EventType.TICKET_FIRST_REPLY],
+    "helpdesk/status_solved.json": [EventType.TICKET_SOLVED],
+    "helpdesk/satisfaction_rating.json": [EventType.SURVEY_RESPONSE],
+    "canonical/survey_response.json": [EventType.SURVEY_RESPONSE],
+}
+
+
+def events_of(name: str) -> list[Any]:
+    path = ROOT / "examples/raw" / name
+    return CONNECTORS[path.parent.name].normalize(path.read_bytes(), CTX)
+
+
+def test_every_sample_payload_is_covered() -> None:
+    samples = {p.relative_to(ROOT / "examples/raw").as_posix() for p in (ROOT / "examples/raw").glob("*/*.json")}
+    assert samples == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_sample_maps_to_the_expected_events_and_encodes(name: str) -> None:
+    events = events_of(name)
+    assert [e.event_type for e in events] == EXPECTED[name]
+    raw = (ROOT / "examples/raw" / name).read_bytes()
+    for event in events:
+        assert event.raw_payload == raw
+        assert event.ingest_time == NOW
+        assert event.source == name.split("/")[0]
+        assert EVENT_CODEC.decode(EVENT_CODEC.encode(event.to_record()))["event_id"] == event.event_id
+    assert [e.event_id for e in events] == [e.event_id for e in events_of(name)]  # deterministic: replays dedupe
+
+
+def test_salesforce_survey_fields() -> None:
+    [event] = events_of("crm/survey_response.json")
+    assert event.survey is not None
+    assert (event.survey.metric, event.survey.score, event.survey.scale_min, event.survey.scale_max) == (
+        SurveyMetric.NPS, 3, 0, 10,
+    )  # fmt: skip
+    assert (event.region, event.site, event.customer_id) == ("emea", "ams-1", "0035g00000AbCdEAAV")
+    assert event.survey.verbatim == "Third time the parcel arrived late, and nobody called back."
+    assert event.event_time == datetime(2026, 11, 23, 9, 14, 5, tzinfo=UTC)
+
+
+def test_sap_delivery_promise_is_the_end_of_the_promised_day() -> None:
+    [event] = events_of("erp/outbound_delivery_delivered.json")
+    assert event.operation is not None
+    assert event.operation.promised_at == datetime(2026, 11, 22, 23, 59, 59, 999000, tzinfo=UTC)
+    assert event.operation.actual_at == datetime(2026, 11, 24, 15, 2, tzinfo=UTC)
+    assert (event.region, event.site, event.team) == ("emea", "ams-1", "logistics")  # via connectors.yaml tables
+
+
+def test_zendesk_binary_rating_keeps_the_top_box_share() -> None:
+    [bad] = events_of("helpdesk/satisfaction_rating.json")
+    assert bad.survey is not None and bad.survey.score == 1 and bad.survey.metric is SurveyMetric.CSAT
+    payload = json.loads((ROOT / "examples/raw/helpdesk/satisfaction_rating.json").read_text())
+    payload["satisfaction_rating"]["score"] = "good"
+    [good] = CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+    assert good.survey is not None and good.survey.score == 5
+
+
+def test_zendesk_status_changes() -> None:
+    payload = json.loads((ROOT / "examples/raw/helpdesk/status_solved.json").read_text())
+    payload["event"] = {"current": "OPEN", "previous": "SOLVED"}
+    [reopened] = CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+    assert reopened.event_type is EventType.TICKET_REOPENED
+    payload["event"] = {"current": "PENDING", "previous": "OPEN"}
+    assert CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX) == []
+
+
+def test_salesforce_change_event_fans_out_per_record_id() -> None:
+    payload = json.loads((ROOT / "examples/raw/crm/case_change_event.json").read_text())
+    payload["payload"]["ChangeEventHeader"]["recordIds"] = ["500A", "500B"]
+    events = CONNECTORS["crm"].normalize(json.dumps(payload).encode(), CTX)
+    assert [e.source_record_id for e in events] == ["500A", "500B"]
+    assert len({e.event_id for e in events}) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "rule"),
+    [
+        (b"\xff\xfe\x00", "decode.utf8"),
+        (b'{"a": ', "decode.json"),
+        (b'{"a": NaN}', "decode.json"),
+        (b"[" * 10_000 + b"]" * 10_000, "decode.json"),
+        (b'{"x": "' + b"a" * (10 * 1024 * 1024) + b'"}', "decode.size"),
+        (b'"just a string"', "mapping.shape"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "decode.json"),
+    ],
+)
+def test_hostile_bytes_become_mapping_errors(raw: bytes, rule: str) -> None:
+    for connector in CONNECTORS.values():
+        with pytest.raises(MappingError) as caught:
+            connector.normalize(raw, CTX)
+        assert caught.value.rule_id == rule
+
+
+def test_deep_nesting_inside_a_valid_field() -> None:
+    deep = "[" * 10_000 + "]" * 10_000
+    raw = ('{"attributes": {"type": "Survey_Response__c"}, "Id": ' + deep + "}").encode()
+    with pytest.raises(MappingError):
+        CONNECTORS["crm"].normalize(raw, CTX)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=st.binary(max_size=400))
+def test_arbitrary_bytes_never_raise_anything_else(raw: bytes) -> None:
+    for connector in CONNECTORS.values():
+        with contextlib.suppress(MappingError):
+            connector.normalize(raw, CTX)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=json_values)
+def test_arbitrary_json_never_raises_anything_else(value: Any) -> None:
+    raw = json.dumps(value).encode()
+    for connector in CONNECTORS.values():
+        with contextlib.suppress(MappingError):
+            connector.normalize(raw, CTX)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), name=st.sampled_from(sorted(EXPECTED)))
+def test_samples_with_any_field_replaced_never_raise_anything_else(data: st.DataObject, name: str) -> None:
+    """Real payload shapes with one field (at any depth) swapped for arbitrary JSON: the mapper must either
+    map it or refuse it with a MappingError."""
+    payload = json.loads((ROOT / "examples/raw" / name).read_text())
+    target = payload
+    while isinstance(target, dict) and target:
+        key = data.draw(st.sampled_from(sorted(target)))
+        if isinstance(target[key], dict) and data.draw(st.booleans()):
+            target = target[key]
+            continue
+        target[key] = data.draw(json_values)
+        break
+    connector = CONNECTORS[name.split("/")[0]]
+    try:
+        events = connector.normalize(json.dumps(payload).encode(), CTX)
+    except MappingError:
+        return
+    for event in events:
+        EVENT_CODEC.encode(event.to_record())  # whatever maps must also fit the Avro schema
+
+
+def test_canonical_refuses_fields_cxstream_owns() -> None:
+    raw = json.dumps({"event_id": "x", "event_type": "COMMENT", "event_time": "2026-11-24T10:00:00Z", "ingest_time": 0})
+    with pytest.raises(MappingError, match="set by cxstream"):
+        CONNECTORS["canonical"].normalize(raw.encode(), CTX)
+
+
+def test_canonical_validation_errors_name_the_field() -> None:
+    raw = json.dumps({"event_id": "x", "event_type": "NOPE", "event_time": (NOW - timedelta(hours=1)).isoformat()})
+    with pytest.raises(MappingError, match="canonical field event_type") as caught:
+        CONNECTORS["canonical"].normalize(raw.encode(), CTX)
+    assert caught.value.rule_id == "mapping.canonical"

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from cxstream.app import load_context
+from cxstream.connectors.base import RawContext
+from cxstream.connectors.pipeline import normalize_record
+from cxstream.demo.traffic import DemoTraffic
+from cxstream.settings import Settings
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+CONTEXT = load_context(Settings())
+
+#: what each malformed kind must be refused by
+EXPECTED_REJECTION = {
+    "malformed.json": "decode.json",
+    "malformed.utf8": "decode.utf8",
+    "malformed.missing_agent": "required.agent_id",
+    "malformed.future": "time.not_future",
+    "malformed.score": "score.range",
+    "malformed.missing_id": "required.DeliveryDocument",
+    "malformed.shape": "mapping.shape",
+}
+
+
+def test_same_seed_same_records() -> None:
+    a, b = DemoTraffic(seed=3), DemoTraffic(seed=3)
+    assert [a.next(NOW) for _ in range(300)] == [b.next(NOW) for _ in range(300)]
+    assert [DemoTraffic(seed=4).next(NOW) for _ in range(5)] != [DemoTraffic(seed=3).next(NOW) for _ in range(5)]
+
+
+def test_every_record_is_what_the_generator_meant() -> None:
+    traffic = DemoTraffic(seed=11, malformed_share=0.15, incident="delivery-delay-emea")
+    seen: Counter[str] = Counter()
+    for _ in range(2000):
+        record = traffic.next(NOW)
+        outcome = normalize_record(CONTEXT.connectors[record.topic], record.value, RawContext(NOW), CONTEXT.validator)
+        seen[record.kind.split(".")[0]] += 1
+        if record.kind in EXPECTED_REJECTION:
+            assert [r.rule_id for r in outcome.rejects] == [EXPECTED_REJECTION[record.kind]], record
+        elif record.kind != "duplicate":
+            assert len(outcome.events) == 1 and not outcome.rejects, (record, outcome)
+    assert seen["malformed"] > 200 and seen["duplicate"] > 10 and {"crm", "erp", "helpdesk", "canonical"} <= set(seen)
+
+
+def _late_share(traffic: DemoTraffic, at: datetime, region: str) -> float:
+    days = [traffic._late_days(at, region) for _ in range(2000)]
+    return sum(1 for d in days if d >= 2) / len(days)
+
+
+def test_incident_slips_emea_deliveries_only_after_it_starts() -> None:
+    traffic = DemoTraffic(seed=5, incident="delivery-delay-emea", incident_start=NOW)
+    before = _late_share(traffic, NOW - timedelta(seconds=1), "emea")
+    during = _late_share(traffic, NOW, "emea")
+    elsewhere = _late_share(traffic, NOW, "amer")
+    assert before == 0.0 and elsewhere == 0.0
+    assert 0.6 < during < 0.8  # 70 % of emea deliveries slip 2-5 days
