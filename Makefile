@@ -42,8 +42,8 @@ test-unit: install ## Run the tests that need no broker
 	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
 
 lint: install ## ruff (lint + format check) and mypy on src
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 	$(BIN)/mypy
 
 clean: ## Remove the virtualenv, caches and local state
