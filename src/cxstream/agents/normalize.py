@@ -11,7 +11,7 @@ from typing import Any
 import faust
 
 from cxstream.agents.dead_letters import DeadLetterSink, message_headers
-from cxstream.connectors.base import Connector, RawContext
+from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
 from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.domain.validation import Validator, is_duplicate
@@ -25,8 +25,6 @@ from cxstream.observability.metrics import (
     VALIDATION_FINDINGS,
 )
 
-ORIGIN_HEADER = "cxstream-origin"
-MANUAL_ORIGIN = b"manual"
 SEEN_TABLE = "cxstream-seen-event-ids"
 log = get_logger(__name__)
 

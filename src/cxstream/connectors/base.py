@@ -22,6 +22,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from cxstream.domain.events import CanonicalEvent
 
 RAW_TOPIC_PREFIX = "cx.raw."
+
+#: Kafka header on raw records saying how they arrived; records from ``cxstream import`` are ``manual``.
+ORIGIN_HEADER = "cxstream-origin"
+MANUAL_ORIGIN = b"manual"
+WEBHOOK_ORIGIN = b"webhook"
 MAX_RECORD_BYTES = 1024 * 1024
 
 

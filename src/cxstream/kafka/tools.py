@@ -12,11 +12,10 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from cxstream.connectors.base import Connector, MappingError
+from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, MappingError
 from cxstream.connectors.files import count_records, read_records
 from cxstream.serde.avro import AvroCodec, DecodeError
 
-ORIGIN_HEADER = "cxstream-origin"
 REPLAY_HEADER = "cxstream-replay-of"
 
 
@@ -63,7 +62,7 @@ async def import_file(
     report = ImportReport()
     producer = AIOKafkaProducer(**client_options, acks="all", linger_ms=20)
     await producer.start()
-    headers = [(ORIGIN_HEADER, b"manual"), ("cxstream-import-file", path.name.encode())]
+    headers = [(ORIGIN_HEADER, MANUAL_ORIGIN), ("cxstream-import-file", path.name.encode())]
     try:
         pending = []
         for record in read_records(path):

@@ -14,13 +14,12 @@ from typing import Any
 import faust
 from faust.web import View
 
-from cxstream.connectors.base import Connector, MappingError
+from cxstream.connectors.base import ORIGIN_HEADER, WEBHOOK_ORIGIN, Connector, MappingError
 from cxstream.connectors.payloads import split_json_body
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import INGEST_REQUESTS
 from cxstream.settings import Settings
 
-ORIGIN_HEADER = "cxstream-origin"
 log = get_logger(__name__)
 
 
@@ -83,7 +82,7 @@ def register(app: faust.App, settings: Settings, connectors: dict[str, Connector
                 key = connector.record_key(connector.parse(record))
                 futures.append(
                     await topics[source].send(
-                        key=key.encode() if key else None, value=record, headers={ORIGIN_HEADER: b"webhook"}
+                        key=key.encode() if key else None, value=record, headers={ORIGIN_HEADER: WEBHOOK_ORIGIN}
                     )
                 )
             await asyncio.gather(*futures)
