@@ -14,19 +14,22 @@ from faust.serializers import codecs
 from cxstream import __version__
 from cxstream.agents import events_monitor, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
+from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
+from cxstream.domain.enrichment import Enricher
 from cxstream.domain.topology import Topology
 from cxstream.domain.validation import Validator
+from cxstream.domain.verbatim import VerbatimAnalyzer
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
 from cxstream.observability.metrics import BUILD_INFO
 from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest
+from cxstream.web import health, ingest, live
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Context:
     codecs: CodecFactory
     connectors: dict[str, Connector]  # by raw topic
     validator: Validator
+    enricher: Enricher
 
     def codec(self, topic: str) -> AvroCodec:
         spec = self.topology.topic(topic)
@@ -61,7 +65,8 @@ def load_context(settings: Settings) -> Context:
         )
     validator = Validator(topology.validation, topology.reference, (t.id for t in topology.teams))
     connectors = connector_registry.build(topology.connectors)
-    return Context(settings, topology, catalog, CodecFactory(catalog, registry), connectors, validator)
+    enricher = Enricher(topology.journey, VerbatimAnalyzer(topology.verbatims))
+    return Context(settings, topology, catalog, CodecFactory(catalog, registry), connectors, validator, enricher)
 
 
 class FaustAvroCodec(codecs.Codec):
@@ -124,12 +129,20 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     register_codecs(ctx)
     app.sensors.add(PrometheusSensor())
     dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
-    events_monitor.register(app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters)
+    metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions)
+    events_monitor.register(app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables)
     normalize.register(
-        app, ctx.connectors, ctx.validator, codec_name(events_monitor.EVENTS_TOPIC), dead_letters, events.partitions
+        app,
+        ctx.connectors,
+        ctx.validator,
+        codec_name(events_monitor.EVENTS_TOPIC),
+        dead_letters,
+        events.partitions,
+        ctx.enricher,
     )
     readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
     health.register(app, readiness)
     ingest.register(app, settings, ctx.connectors)
+    live.register(app, metric_tables, events_monitor.EVENTS_TOPIC, events.partitions)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

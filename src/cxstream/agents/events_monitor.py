@@ -1,5 +1,7 @@
-"""Watches ``cx.events``: every record must decode with the canonical schema; the ones that do not go to
-the dead-letter topic with the reason. Counts events by source and type and measures source delay.
+"""Reads ``cx.events`` once for everything done per canonical event: every record must decode with the
+canonical schema (the ones that do not go to the dead-letter topic with the reason); events are counted by
+source and type, source delay is measured, and the live metric tables are updated. Events too late for
+their windows are counted and dead-lettered with the reason.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from typing import Any
 import faust
 
 from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.dead_letter import Reason, Stage
+from cxstream.domain.events import CanonicalEvent
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS
+from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, LATE_EVENTS
 from cxstream.serde.avro import AvroCodec, DecodeError
 
 EVENTS_TOPIC = "cx.events"
 log = get_logger(__name__)
 
 
-def register(app: faust.App, codec: AvroCodec, dead_letters: DeadLetterSink) -> None:
+def register(
+    app: faust.App, codec: AvroCodec, dead_letters: DeadLetterSink, metrics: MetricTables | None = None
+) -> None:
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
     @app.agent(topic, name="cxstream.events-monitor")
@@ -34,6 +40,8 @@ def register(app: faust.App, codec: AvroCodec, dead_letters: DeadLetterSink) -> 
                 continue
             try:
                 observe(record)
+                if metrics is not None and metrics.enabled:
+                    await _update_metrics(event, CanonicalEvent.from_record(record))
             except Exception as exc:  # one odd record must never stop the agent
                 log.exception("events_monitor_failed", offset=event.message.offset)
                 await dead_letters.send(
@@ -43,6 +51,24 @@ def register(app: faust.App, codec: AvroCodec, dead_letters: DeadLetterSink) -> 
                     reasons=[Reason("process.events_monitor", f"{type(exc).__name__}: {exc}")],
                     event_id=record.get("event_id"),
                 )
+
+    async def _update_metrics(event: Any, canonical: CanonicalEvent) -> None:
+        assert metrics is not None
+        message = event.message
+        if metrics.is_late(canonical):
+            if metrics.matches(canonical, message.partition):
+                LATE_EVENTS.labels(source=canonical.source).inc()
+                reason = Reason(
+                    "metrics.late",
+                    f"{canonical.event_id} from {canonical.source}: event time {canonical.event_time.isoformat()} "
+                    f"arrived {canonical.ingest_time.isoformat()}, after its bucket's end + grace "
+                    f"({metrics.spec.grace})",
+                )
+                await dead_letters.send(
+                    event, source=EVENTS_TOPIC, stage=Stage.LATE, reasons=[reason], event_id=canonical.event_id
+                )
+            return
+        metrics.apply(canonical, message.partition, message.offset)
 
 
 def observe(record: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from cxstream.agents.dead_letters import DeadLetterSink, message_headers
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
 from cxstream.domain.dead_letter import Reason, Stage
+from cxstream.domain.enrichment import Enricher
 from cxstream.domain.validation import Validator, is_duplicate
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import (
@@ -36,6 +37,7 @@ def register(
     events_serializer: str,
     dead_letters: DeadLetterSink,
     partitions: int,
+    enrich: Enricher | None = None,
 ) -> None:
     if not connectors:
         return
@@ -72,7 +74,7 @@ def register(
         context = RawContext(
             ingest_time=datetime.now(UTC), manual=headers.get(ORIGIN_HEADER) == MANUAL_ORIGIN, headers=headers
         )
-        outcome = normalize_record(connector, message.value or b"", context, validator)
+        outcome = normalize_record(connector, message.value or b"", context, validator, enrich)
         for finding in outcome.findings:
             VALIDATION_FINDINGS.labels(source=source, rule=finding.rule_id, action=finding.action.value).inc()
         if outcome.rejects:

@@ -8,8 +8,17 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cxstream.config.yaml_source import ConfigError, Loc, YamlSource, load_yaml
-from cxstream.domain.topology import ConnectorSpec, Team, TopicSpec, Topology, TopologyFile, check_topology
-from cxstream.domain.validation import Reference, ValidationSpec
+from cxstream.domain.topology import (
+    ConnectorSpec,
+    Team,
+    TopicSpec,
+    Topology,
+    TopologyFile,
+    check_singletons,
+    check_topology,
+)
+
+SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics")
 
 
 def topology_files(directory: Path) -> list[Path]:
@@ -29,7 +38,7 @@ def load_topology(
     teams: list[Team] = []
     topics: list[TopicSpec] = []
     connectors: list[ConnectorSpec] = []
-    singletons: dict[str, tuple[Path, Reference | ValidationSpec]] = {}
+    singletons: dict[str, tuple[YamlSource, object]] = {}
     # where each merged item came from: (source, loc inside that source)
     origins: dict[str, list[tuple[YamlSource, Loc]]] = {"teams": [], "topics": [], "connectors": []}
     for path in topology_files(directory):
@@ -57,15 +66,15 @@ def load_topology(
         for i, connector in enumerate(parsed.connectors):
             connectors.append(connector)
             origins["connectors"].append((source, ("connectors", i)))
-        for section in ("reference", "validation"):
+        for section in SINGLE_SECTIONS:
             value = getattr(parsed, section)
             if value is None:
                 continue
             if section in singletons:
-                first = singletons[section][0]
+                first = singletons[section][0].path
                 problems.append(source.problem((section,), f"{section} is already declared in {first}"))
             else:
-                singletons[section] = (path, value)
+                singletons[section] = (source, value)
     known = set(known_connectors) if known_connectors is not None else None
     for problem in check_topology(teams, topics, set(schema_names), connectors, known):
         where, index, *rest = problem.loc
@@ -73,16 +82,20 @@ def load_topology(
         problems.append(origin.problem((*loc, *rest), problem.message))
     if problems:
         raise ConfigError(problems)
-    reference = singletons.get("reference", (None, Reference()))[1]
-    validation = singletons.get("validation", (None, ValidationSpec()))[1]
-    assert isinstance(reference, Reference) and isinstance(validation, ValidationSpec)
-    return Topology(
-        teams=tuple(teams),
-        topics=tuple(topics),
-        connectors=tuple(connectors),
-        reference=reference,
-        validation=validation,
+    topology = Topology.model_validate(
+        {
+            "teams": tuple(teams),
+            "topics": tuple(topics),
+            "connectors": tuple(connectors),
+            **{section: value for section, (_, value) in singletons.items()},
+        }
     )
+    for problem in check_singletons(topology):
+        section = str(problem.loc[0])
+        problems.append(singletons[section][0].problem(problem.loc, problem.message))
+    if problems:
+        raise ConfigError(problems)
+    return topology
 
 
 def example_path(directory: Path, topic: TopicSpec) -> Path | None:

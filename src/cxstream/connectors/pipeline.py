@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
@@ -28,12 +29,21 @@ class Outcome:
         return not self.events and not self.rejects
 
 
-def normalize_record(connector: Connector, raw: bytes, context: RawContext, validator: Validator) -> Outcome:
+def normalize_record(
+    connector: Connector,
+    raw: bytes,
+    context: RawContext,
+    validator: Validator,
+    enrich: Callable[[CanonicalEvent], CanonicalEvent] | None = None,
+) -> Outcome:
+    """Map, enrich (journey tags, verbatim drivers), then validate."""
     try:
         events = connector.normalize(raw, context)
     except MappingError as exc:
         stage = Stage.DECODE if exc.rule_id.startswith("decode.") else Stage.NORMALIZE
         return Outcome(rejects=(Reason(exc.rule_id, str(exc)),), stage=stage)
+    if enrich is not None:
+        events = [enrich(event) for event in events]
     kept: list[CanonicalEvent] = []
     rejects: list[Reason] = []
     all_findings: list[Finding] = []

@@ -10,7 +10,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.journey import JourneyMap
+from cxstream.domain.metrics import MetricsSpec
 from cxstream.domain.validation import Reference, ValidationSpec
+from cxstream.domain.verbatim import VerbatimSpec
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
@@ -117,13 +120,17 @@ class ConnectorSpec(_Strict):
 
 class TopologyFile(_Strict):
     """What one YAML file in ``topologies/`` may hold. List sections from several files are concatenated;
-    ``reference`` and ``validation`` may each appear in one file only."""
+    the other sections (``reference``, ``validation``, ``journey``, ``verbatims``, ``metrics``) may each appear
+    in one file only."""
 
     teams: list[Team] = Field(default_factory=list)
     topics: list[TopicSpec] = Field(default_factory=list)
     connectors: list[ConnectorSpec] = Field(default_factory=list)
     reference: Reference | None = None
     validation: ValidationSpec | None = None
+    journey: JourneyMap | None = None
+    verbatims: VerbatimSpec | None = None
+    metrics: MetricsSpec | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -206,6 +213,9 @@ class Topology(_Strict):
     connectors: tuple[ConnectorSpec, ...] = ()
     reference: Reference = Reference()
     validation: ValidationSpec = ValidationSpec()
+    journey: JourneyMap = JourneyMap()
+    verbatims: VerbatimSpec = VerbatimSpec()
+    metrics: MetricsSpec = MetricsSpec()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -218,3 +228,39 @@ class Topology(_Strict):
 
     def escalation_topics(self) -> tuple[TopicSpec, ...]:
         return tuple(t for t in self.topics if t.name.startswith(ESCALATION_PREFIX))
+
+
+def check_singletons(topology: Topology) -> list[Problem]:
+    """Rules between the single sections: metrics against teams and the journey map, the journey map against
+    the reference data."""
+    problems: list[Problem] = []
+    teams = {t.id for t in topology.teams}
+    stages = {s.id for s in topology.journey.stages}
+    reference = topology.reference
+    for i, stage in enumerate(topology.journey.stages):
+        if reference.journey_stages and stage.id not in reference.journey_stages:
+            problems.append(
+                Problem(loc=("journey", "stages", i, "id"), message=f"{stage.id!r} is not in reference.journey_stages")
+            )
+        for j, touchpoint in enumerate(stage.touchpoints):
+            if reference.touchpoints and touchpoint not in reference.touchpoints:
+                problems.append(
+                    Problem(
+                        loc=("journey", "stages", i, "touchpoints", j),
+                        message=f"{touchpoint!r} is not in reference.touchpoints",
+                    )
+                )
+    for i, definition in enumerate(topology.metrics.definitions):
+        if definition.owner not in teams:
+            problems.append(
+                Problem(loc=("metrics", "definitions", i, "owner"), message=f"no team {definition.owner!r}")
+            )
+        for j, stage_id in enumerate(definition.journey_stages):
+            if stage_id not in stages:
+                problems.append(
+                    Problem(
+                        loc=("metrics", "definitions", i, "journey_stages", j),
+                        message=f"{stage_id!r} is not a journey stage",
+                    )
+                )
+    return problems

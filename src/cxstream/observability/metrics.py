@@ -119,3 +119,28 @@ INGEST_REQUESTS = Counter(
     ["source", "status"],
     registry=REGISTRY,
 )
+
+# --- live CX metric tables -------------------------------------------------------------------------------
+METRIC_UPDATES = Counter(
+    "cxstream_metric_updates_total",
+    "Metric table cells updated (one per event, definition and time grain), by definition.",
+    ["definition"],
+    registry=REGISTRY,
+)
+METRIC_UPDATES_SKIPPED = Counter(
+    "cxstream_metric_updates_skipped_total",
+    "Metric updates skipped because the cell had already applied that cx.events offset (replay after a restart).",
+    ["definition"],
+    registry=REGISTRY,
+)
+LATE_EVENTS = Counter(
+    "cxstream_late_events_total",
+    "Events that arrived after their bucket's end + grace: dead-lettered, in no window, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+METRIC_CELLS_EXPIRED = Counter(
+    "cxstream_metric_cells_expired_total",
+    "Metric table cells deleted because no window reads them any more.",
+    registry=REGISTRY,
+)

@@ -1,0 +1,35 @@
+"""What normalization adds to every event after its connector mapped it: the journey stage and touchpoint
+when the source did not say, and the drivers and sentiment of its verbatim comment (as attributes)."""
+
+from __future__ import annotations
+
+from cxstream.domain.events import CanonicalEvent
+from cxstream.domain.journey import JourneyMap
+from cxstream.domain.verbatim import VerbatimAnalyzer
+
+DRIVERS_ATTRIBUTE = "drivers"
+SENTIMENT_ATTRIBUTE = "sentiment"
+
+
+class Enricher:
+    def __init__(self, journey: JourneyMap, analyzer: VerbatimAnalyzer) -> None:
+        self.journey = journey
+        self.analyzer = analyzer
+
+    def __call__(self, event: CanonicalEvent) -> CanonicalEvent:
+        event = self.journey.tag(event)
+        survey = event.survey
+        text = (survey.verbatim if survey else None) or event.comment
+        if not text or DRIVERS_ATTRIBUTE in event.attributes:
+            return event
+        analysis = self.analyzer.analyze(text, survey.language if survey else None)
+        attributes = dict(event.attributes)
+        attributes[DRIVERS_ATTRIBUTE] = ",".join(analysis.drivers)
+        if analysis.sentiment is not None:
+            attributes[SENTIMENT_ATTRIBUTE] = f"{analysis.sentiment:.3f}"
+        return event.model_copy(update={"attributes": attributes})
+
+
+def drivers_of(event: CanonicalEvent) -> tuple[str, ...]:
+    value = event.attributes.get(DRIVERS_ATTRIBUTE, "")
+    return tuple(d for d in value.split(",") if d)

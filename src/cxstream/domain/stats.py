@@ -1,0 +1,265 @@
+"""Sufficient statistics and the intervals every number carries (DESIGN.md, "Statistics").
+
+:class:`Sufficient` is what tables store: counts per integer score, and count, sum, sum of squares and hits
+of a measured quantity. Merging is addition, so windows and scopes roll up exactly and any statistic can be
+derived later. The estimators below turn one into a value with its sample size and interval:
+
+* CSAT: top-2-box share (4-5 on 1-5), Wilson score interval;
+* CES: mean effort (1-7) with a Student t interval; also the share of "easy" answers (5-7), Wilson;
+* NPS: %promoters (9-10) - %detractors (0-6), margin z * sqrt((p + d - (p - d)^2) / n), in points;
+* durations: mean with a t interval; SLA compliance as hits / n with a Wilson interval;
+* rates: hits / n with a Wilson interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+
+@dataclass
+class Sufficient:
+    """Mergeable statistics of one scope in one time bucket. ``hist`` counts integer scores; ``n``, ``mean``
+    and ``m2`` (sum of squared deviations from the mean) describe a measured quantity, ``hits`` counts the
+    measurements or trials that meet a condition. Mean and m2 rather than sums of squares: the update
+    (Welford) and the merge (Chan et al.) stay accurate when values are large and close together."""
+
+    hist: dict[int, int] = field(default_factory=dict)
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    hits: int = 0
+
+    def add_score(self, score: int) -> None:
+        self.hist[score] = self.hist.get(score, 0) + 1
+
+    def add_value(self, value: float, hit: bool = False) -> None:
+        self.n += 1
+        delta = value - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (value - self.mean)
+        self.hits += int(hit)
+
+    def add_trial(self, hit: bool) -> None:
+        """One trial of a rate (e.g. a resolved ticket) and whether it counts (e.g. it was reopened)."""
+        self.n += 1
+        self.hits += int(hit)
+
+    def merge(self, other: Sufficient) -> Sufficient:
+        self.hist = {k: self.hist.get(k, 0) + other.hist.get(k, 0) for k in self.hist.keys() | other.hist.keys()}
+        n = self.n + other.n
+        if n:
+            delta = other.mean - self.mean
+            self.mean += delta * other.n / n
+            self.m2 += other.m2 + delta * delta * self.n * other.n / n
+        self.n = n
+        self.hits += other.hits
+        return self
+
+    @property
+    def responses(self) -> int:
+        return sum(self.hist.values())
+
+    def count_between(self, low: int, high: int) -> int:
+        return sum(c for s, c in self.hist.items() if low <= s <= high)
+
+    def to_json(self) -> dict[str, Any]:
+        """Compact, JSON-safe form for table values (score keys as strings)."""
+        out: dict[str, Any] = {}
+        if self.hist:
+            out["h"] = {str(k): v for k, v in sorted(self.hist.items())}
+        if self.n:
+            out.update(n=self.n, m=self.mean, v=self.m2, k=self.hits)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Sufficient:
+        return cls(
+            hist={int(k): int(v) for k, v in (data.get("h") or {}).items()},
+            n=int(data.get("n", 0)),
+            mean=float(data.get("m", 0.0)),
+            m2=float(data.get("v", 0.0)),
+            hits=int(data.get("k", 0)),
+        )
+
+    @classmethod
+    def merged(cls, parts: Iterable[Sufficient]) -> Sufficient:
+        out = cls()
+        for part in parts:
+            out.merge(part)
+        return out
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A number as shown to a user: value, sample size, interval at ``confidence``. ``value`` is None when
+    ``n`` is below the minimum sample ("insufficient sample")."""
+
+    value: float | None
+    n: int
+    low: float | None
+    high: float | None
+    confidence: float
+    min_n: int
+    unit: str
+
+    @property
+    def insufficient(self) -> bool:
+        return self.value is None
+
+    def describe(self, digits: int = 1) -> str:
+        if self.value is None:
+            return f"insufficient sample (n={self.n}, minimum {self.min_n})"
+        level = round(self.confidence * 100)
+        assert self.low is not None and self.high is not None
+        return (
+            f"{self.value:.{digits}f}{self.unit} (n={self.n}, {level}% CI "
+            f"{self.low:.{digits}f}-{self.high:.{digits}f}{self.unit})"
+        )
+
+
+def z_value(confidence: float) -> float:
+    """Two-sided standard normal quantile: 1.959964 for 0.95."""
+    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+
+
+def wilson(hits: int, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval for a proportion hits/n (n > 0)."""
+    z = z_value(confidence)
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+
+    def nonzero(value: float) -> float:
+        return value if abs(value) > 1e-300 else 1e-300
+
+    qab, qap, qam = a + b, a + 1, a - 1
+    c, d = 1.0, 1 / nonzero(1 - qab * x / qap)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1 / nonzero(1 + aa * d)
+        c = nonzero(1 + aa / c)
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1 / nonzero(1 + aa * d)
+        c = nonzero(1 + aa / c)
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1 - math.exp(log_front) * _betacf(b, a, 1 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Quantile of Student's t with ``df`` degrees of freedom (0 < p < 1), by bisection to 1e-12."""
+    if not 0 < p < 1:
+        raise ValueError("p must be in (0, 1)")
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        low, high = high, high * 2
+    for _ in range(200):
+        mid = (low + high) / 2
+        if t_cdf(mid, df) < p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12 * max(1.0, high):
+            break
+    return (low + high) / 2
+
+
+def mean_interval(n: int, mean: float, m2: float, confidence: float) -> tuple[float, float, float]:
+    """(mean, low, high) with a Student t interval; the interval collapses to the mean when n < 2."""
+    if n < 2:
+        return mean, mean, mean
+    variance = max(0.0, m2 / (n - 1))
+    half = t_quantile(1 - (1 - confidence) / 2, n - 1) * math.sqrt(variance / n)
+    return mean, mean - half, mean + half
+
+
+def _insufficient(n: int, confidence: float, min_n: int, unit: str) -> Estimate:
+    return Estimate(None, n, None, None, confidence, min_n, unit)
+
+
+def proportion(hits: int, n: int, *, confidence: float, min_n: int, scale: float = 100.0, unit: str = "%") -> Estimate:
+    """hits/n (as a percentage by default) with its Wilson interval."""
+    if n == 0 or n < min_n:
+        return _insufficient(n, confidence, min_n, unit)
+    low, high = wilson(hits, n, confidence)
+    return Estimate(hits / n * scale, n, low * scale, high * scale, confidence, min_n, unit)
+
+
+def csat(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
+    """Share of 4-5 answers on 1-5 (top-2-box), in percent."""
+    return proportion(stats.count_between(4, 5), stats.responses, confidence=confidence, min_n=min_n)
+
+
+def ces_mean(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
+    """Mean effort score on 1-7 with a t interval."""
+    n = stats.responses
+    if n == 0 or n < min_n:
+        return _insufficient(n, confidence, min_n, "")
+    mean = sum(s * c for s, c in stats.hist.items()) / n
+    m2 = sum(c * (s - mean) ** 2 for s, c in stats.hist.items())
+    mean, low, high = mean_interval(n, mean, m2, confidence)
+    return Estimate(mean, n, low, high, confidence, min_n, "")
+
+
+def ces_easy(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
+    """Share of "easy" answers (5-7 on 1-7), in percent."""
+    return proportion(stats.count_between(5, 7), stats.responses, confidence=confidence, min_n=min_n)
+
+
+def nps(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
+    """Net promoter score in points (-100..100) with the margin of DESIGN.md."""
+    n = stats.responses
+    if n == 0 or n < min_n:
+        return _insufficient(n, confidence, min_n, "")
+    p = stats.count_between(9, 10) / n
+    d = stats.count_between(0, 6) / n
+    value = (p - d) * 100
+    margin = z_value(confidence) * math.sqrt(max(0.0, p + d - (p - d) ** 2) / n) * 100
+    return Estimate(value, n, max(-100.0, value - margin), min(100.0, value + margin), confidence, min_n, "")
+
+
+def mean_value(stats: Sufficient, *, confidence: float, min_n: int, unit: str = "") -> Estimate:
+    """Mean of a measured quantity (e.g. minutes to first response) with a t interval."""
+    if stats.n == 0 or stats.n < min_n:
+        return _insufficient(stats.n, confidence, min_n, unit)
+    mean, low, high = mean_interval(stats.n, stats.mean, stats.m2, confidence)
+    return Estimate(mean, stats.n, low, high, confidence, min_n, unit)
+
+
+def hit_rate(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
+    """hits / n in percent: SLA compliance of a duration, or a rate such as reopened / resolved."""
+    return proportion(stats.hits, stats.n, confidence=confidence, min_n=min_n)

@@ -1,0 +1,121 @@
+"""Read-only JSON over the live metric tables (the war-room API builds on these):
+
+* ``GET /api/metrics`` - the definitions and windows;
+* ``GET /api/metrics/{definition}/{window}?region=emea&closed=1&back=0`` - one window of one definition,
+  rolled up over every finest scope that matches the given dimensions: value, n, interval, SLA compliance,
+  top drivers among detractors, window bounds and whether the window is final;
+* ``GET /api/metrics/{definition}/{window}/history?count=12`` - the last windows, newest first.
+
+A worker answers from the ``cx.events`` partitions it holds; ``partitions`` says how many of how many, so a
+client never takes part of the data for all of it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from cxstream.agents.metric_tables import MetricTables
+from cxstream.domain.metrics import WindowValue, history, read_window
+from cxstream.domain.stats import Estimate
+
+RESERVED = {"closed", "back", "count"}
+
+
+def estimate_json(estimate: Estimate | None) -> dict[str, Any] | None:
+    if estimate is None:
+        return None
+    return {
+        "value": estimate.value,
+        "n": estimate.n,
+        "low": estimate.low,
+        "high": estimate.high,
+        "confidence": estimate.confidence,
+        "min_n": estimate.min_n,
+        "unit": estimate.unit.strip(),
+        "insufficient": estimate.insufficient,
+        "text": estimate.describe(),
+    }
+
+
+def window_json(value: WindowValue) -> dict[str, Any]:
+    return {
+        "definition": value.definition,
+        "indicator": value.indicator.value,
+        "window": value.window,
+        "start": value.start.isoformat(),
+        "end": value.end.isoformat(),
+        "final": value.final,
+        "scope": dict(value.scope),
+        "estimate": estimate_json(value.estimate),
+        "sla": estimate_json(value.sla),
+        "easy": estimate_json(value.easy),
+        "top_drivers": [{"driver": d, "count": c} for d, c in value.top_drivers],
+    }
+
+
+def register(app: faust.App, tables: MetricTables, events_topic: str, partitions: int) -> None:
+    spec = tables.spec
+
+    def held() -> dict[str, int]:
+        assigned = app.assignor.assigned_actives() if app.assignor else set()
+        return {"held": sum(1 for tp in assigned if tp.topic == events_topic), "total": partitions}
+
+    def parse(request: Any, definition: str, window: str) -> tuple[dict[str, str], dict[str, Any]] | str:
+        try:
+            spec.definition(definition)
+            spec.window(window)
+        except KeyError as exc:
+            return str(exc.args[0])
+        where = {k: v for k, v in request.query.items() if k not in RESERVED}
+        return where, dict(request.query)
+
+    @app.page("/api/metrics")
+    async def catalog(view: Any, request: Any) -> Any:
+        return view.json(
+            {
+                "windows": [w.model_dump(mode="json") for w in spec.windows],
+                "definitions": [d.model_dump(mode="json") for d in spec.definitions],
+                "confidence": spec.confidence,
+                "min_n": spec.min_n,
+                "grace": spec.grace,
+            }
+        )
+
+    @app.page("/api/metrics/{definition}/{window}")
+    async def one_window(view: Any, request: Any, definition: str, window: str) -> Any:
+        parsed = parse(request, definition, window)
+        if isinstance(parsed, str):
+            return view.json({"error": parsed}, status=404)
+        where, query = parsed
+        try:
+            value = read_window(
+                spec,
+                tables.snapshot(),
+                definition,
+                window,
+                now=datetime.now(UTC),
+                where=where,
+                closed=query.get("closed") in ("1", "true", "yes"),
+                back=int(query.get("back", "0")),
+            )
+        except (KeyError, ValueError) as exc:
+            return view.json({"error": str(exc.args[0] if exc.args else exc)}, status=400)
+        return view.json({**window_json(value), "partitions": held()})
+
+    @app.page("/api/metrics/{definition}/{window}/history")
+    async def window_history(view: Any, request: Any, definition: str, window: str) -> Any:
+        parsed = parse(request, definition, window)
+        if isinstance(parsed, str):
+            return view.json({"error": parsed}, status=404)
+        where, query = parsed
+        try:
+            count = max(1, min(500, int(query.get("count", "12"))))
+            values = history(
+                spec, tables.snapshot(), definition, window, now=datetime.now(UTC), count=count, where=where
+            )
+        except (KeyError, ValueError) as exc:
+            return view.json({"error": str(exc.args[0] if exc.args else exc)}, status=400)
+        return view.json({"windows": [window_json(v) for v in values], "partitions": held()})

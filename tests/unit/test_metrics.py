@@ -1,0 +1,191 @@
+"""Metric tables as pure functions: which events count, how cells update, how windows and scopes read back."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxstream.app import load_context
+from cxstream.config.topology import load_topology
+from cxstream.config.yaml_source import ConfigError
+from cxstream.domain.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+from cxstream.domain.metrics import (
+    CellKey,
+    MetricsSpec,
+    apply_update,
+    cells,
+    history,
+    is_expired,
+    is_late,
+    read_window,
+    updates_for,
+)
+from cxstream.domain.stats import Sufficient
+from cxstream.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = load_context(Settings()).topology.metrics
+NOW = datetime(2026, 11, 24, 10, 2, 30, tzinfo=UTC)
+
+
+def survey(
+    metric: SurveyMetric, score: int, *, minutes_ago: float = 10, stage: str = "delivery", **kw: Any
+) -> CanonicalEvent:
+    when = NOW - timedelta(minutes=minutes_ago)
+    base: dict[str, Any] = {
+        "event_id": f"e{random.random()}", "event_type": EventType.SURVEY_RESPONSE, "event_time": when,
+        "ingest_time": when + timedelta(seconds=5), "source": "crm", "source_record_id": "r", "team": "logistics",
+        "region": "emea", "site": "ams-1", "journey_stage": stage, "touchpoint": "delivery", "channel": "email",
+        "survey": Survey.on_standard_scale(metric, score),
+    }  # fmt: skip
+    base.update(kw)
+    return CanonicalEvent.model_validate(base)
+
+
+def table_after(events: list[tuple[CanonicalEvent, int, int]], spec: MetricsSpec = SPEC) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for event, partition, offset in events:
+        for update in updates_for(spec, event, partition):
+            key = update.key.encode()
+            value = apply_update(table.get(key), update, offset)
+            if value is not None:
+                table[key] = value
+    return table
+
+
+def test_a_delivery_csat_answer_writes_one_cell_per_grain() -> None:
+    updates = updates_for(SPEC, survey(SurveyMetric.CSAT, 5), partition=2)
+    assert [(u.key.definition, u.key.grain) for u in updates] == [
+        ("csat.delivery", 300_000),
+        ("csat.delivery", 3_600_000),
+    ]
+    assert updates[0].key.scope == ("logistics", "emea", "ams-1", "delivery", "delivery", "email")
+    assert updates[0].key.partition == 2 and updates[0].delta.hist == {5: 1}
+
+
+def test_events_outside_every_definition_write_nothing() -> None:
+    assert updates_for(SPEC, survey(SurveyMetric.CSAT, 5, stage="billing", touchpoint="billing"), 0) == []
+    comment = survey(SurveyMetric.CSAT, 5).model_copy(update={"event_type": EventType.COMMENT, "survey": None})
+    assert updates_for(SPEC, comment, 0) == []
+
+
+def test_replaying_an_offset_changes_nothing() -> None:
+    event = survey(SurveyMetric.NPS, 3, stage="relationship")
+    once = table_after([(event, 0, 7)])
+    twice = table_after([(event, 0, 7), (event, 0, 7), (event, 0, 5)])
+    assert once == twice and len(once) == 2
+
+
+def test_durations_and_sla() -> None:
+    created = NOW - timedelta(hours=30)
+    solved = CanonicalEvent.model_validate({
+        "event_id": "t1", "event_type": EventType.TICKET_SOLVED, "event_time": NOW - timedelta(minutes=5),
+        "ingest_time": NOW, "source": "helpdesk", "source_record_id": "t1", "journey_stage": "support",
+        "operation": Operation(ticket_id="1", created_at=created, actual_at=NOW - timedelta(minutes=5)),
+    })  # fmt: skip
+    by_definition = {u.key.definition: u.delta for u in updates_for(SPEC, solved, 0)}
+    resolution = by_definition["resolution"]
+    assert resolution.n == 1 and resolution.hits == 0  # 29 h 55 min: outside the 24 h SLA
+    assert resolution.mean == pytest.approx(29 + 55 / 60)
+    assert by_definition["reopen_rate"].n == 1 and by_definition["reopen_rate"].hits == 0
+
+
+def test_late_events_are_judged_on_their_own_ingest_time() -> None:
+    on_time = survey(SurveyMetric.CSAT, 4, minutes_ago=60 * 5)
+    late = on_time.model_copy(update={"ingest_time": NOW + timedelta(hours=2)})
+    assert not is_late(SPEC, on_time) and is_late(SPEC, late)
+
+
+def test_windows_roll_up_exactly_over_scopes_partitions_and_buckets() -> None:
+    rng = random.Random(4)
+    events = []
+    truth: dict[str, list[int]] = {"emea": [], "apac": []}
+    for offset in range(600):
+        region = rng.choice(["emea", "apac"])
+        score = rng.randint(1, 5)
+        minutes = rng.uniform(0, 55)
+        site = {"emea": rng.choice(["ams-1", "lis-1"]), "apac": "sin-1"}[region]
+        events.append(
+            (survey(SurveyMetric.CSAT, score, minutes_ago=minutes, region=region, site=site), offset % 6, offset)
+        )
+        truth[region].append(score)
+    store = cells(table_after(events).items())
+    whole = read_window(SPEC, store, "csat.delivery", "1d", now=NOW)
+    all_scores = truth["emea"] + truth["apac"]
+    assert whole.estimate.n == 600
+    assert whole.estimate.value == pytest.approx(100 * sum(s >= 4 for s in all_scores) / 600, abs=1e-9)
+    emea = read_window(SPEC, store, "csat.delivery", "1h", now=NOW, where={"region": "emea"})
+    assert emea.estimate.n == len(truth["emea"])
+    assert emea.estimate.value == pytest.approx(100 * sum(s >= 4 for s in truth["emea"]) / len(truth["emea"]))
+    with pytest.raises(KeyError, match="no dimension"):
+        read_window(SPEC, store, "nps.relationship", "1h", now=NOW, where={"touchpoint": "delivery"})
+
+
+def test_current_closed_and_history_windows() -> None:
+    events = [(survey(SurveyMetric.CSAT, 5, minutes_ago=m), 0, i) for i, m in enumerate([1, 6, 11, 61, 300])]
+    store = cells(table_after(events).items())
+    current = read_window(SPEC, store, "csat.delivery", "1h", now=NOW)
+    assert current.end == datetime(2026, 11, 24, 10, 5, tzinfo=UTC) and current.estimate.n == 3
+    assert not current.final
+    closed = read_window(SPEC, store, "csat.delivery", "1h", now=NOW, closed=True)
+    assert closed.final and closed.end <= NOW - timedelta(hours=6)
+    windows = history(SPEC, store, "csat.delivery", "1h", now=NOW, count=3)
+    assert [w.end for w in windows] == [current.end - timedelta(minutes=5 * i) for i in range(3)]
+    assert current.estimate.insufficient and current.estimate.describe().startswith("insufficient sample (n=3")
+
+
+def test_detractor_drivers_are_counted_per_window() -> None:
+    table: dict[str, Any] = {}
+    for offset, (score, drivers) in enumerate(
+        [(1, ("delivery", "waiting_time")), (2, ("delivery",)), (5, ("delivery",))]
+    ):
+        for update in updates_for(SPEC, survey(SurveyMetric.CSAT, score), 0, drivers):
+            table[update.key.encode()] = apply_update(table.get(update.key.encode()), update, offset)
+    value = read_window(SPEC, cells(table.items()), "csat.delivery", "1h", now=NOW)
+    assert value.top_drivers == (("delivery", 2), ("waiting_time", 1))  # the promoter's drivers do not count
+
+
+def test_expired_cells() -> None:
+    now_ms = int(NOW.timestamp() * 1000)
+    fine = CellKey("csat.delivery", 300_000, now_ms - 6 * 3_600_000, 0, ())
+    old = CellKey("csat.delivery", 300_000, now_ms - 8 * 3_600_000, 0, ())
+    week = CellKey("csat.delivery", 3_600_000, now_ms - 6 * 86_400_000, 0, ())
+    assert not is_expired(fine, now_ms, SPEC) and is_expired(old, now_ms, SPEC) and not is_expired(week, now_ms, SPEC)
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.tuples(st.integers(0, 10), st.integers(0, 5)), min_size=1, max_size=80))
+def test_any_partitioning_gives_the_same_window(parts: list[tuple[int, int]]) -> None:
+    events = [(survey(SurveyMetric.NPS, s, stage="relationship"), p, i) for i, (s, p) in enumerate(parts)]
+    one = read_window(
+        SPEC, cells(table_after([(e, 0, i) for e, _, i in events]).items()), "nps.relationship", "1h", now=NOW
+    )
+    many = read_window(SPEC, cells(table_after(events).items()), "nps.relationship", "1h", now=NOW)
+    assert one.estimate == many.estimate
+
+
+def test_bad_metric_definitions_name_file_line_and_field(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(ROOT / "topologies", tmp_path / "t")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    path = tmp_path / "t/metrics.yaml"
+    path.write_text(
+        path.read_text().replace("owner: logistics\n", "owner: warehouse\n", 1).replace("hop: 5m", "hop: 7m")
+    )
+    with pytest.raises(ConfigError) as failure:
+        load_topology(tmp_path / "t", {"cxstream.CanonicalEvent"})
+    text = str(failure.value)
+    assert "metrics.yaml:" in text and "whole multiples of its bucket" in text
+
+
+def test_sufficient_values_survive_the_table_encoding() -> None:
+    stats = Sufficient()
+    stats.add_value(3.5, hit=True)
+    assert Sufficient.from_json(stats.to_json()) == stats
