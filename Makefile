@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run broker worker test test-unit lint schemas-check topics-apply clean
+.PHONY: help install run broker worker test test-unit bench lint schemas-check topics-apply clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,9 +41,12 @@ test: install ## Run the whole test suite (unit + integration on the embedded br
 test-unit: install ## Run the tests that need no broker
 	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
 
+bench: install ## Throughput and peak memory of raw -> metrics on the embedded broker, against a minimal Faust agent
+	$(BIN)/python bench/ingest_metrics.py $(ARGS)
+
 lint: install ## ruff (lint + format check) and mypy on src
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
 	$(BIN)/mypy
 
 clean: ## Remove the virtualenv, caches and local state

@@ -143,3 +143,8 @@ def test_below_the_minimum_sample_there_is_no_number() -> None:
     assert estimate.describe() == "insufficient sample (n=3, minimum 30)"
     shown = csat(histogram([5] * 20 + [1] * 20), confidence=CONF, min_n=30).describe()
     assert shown.startswith("50.0% (n=40, 95% CI ")
+
+
+def test_hits_without_trials_survive_the_table_encoding() -> None:
+    reopens = Sufficient(hits=2)  # reopened tickets in a cell where none was solved
+    assert Sufficient.from_json(reopens.to_json()).hits == 2

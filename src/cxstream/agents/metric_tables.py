@@ -1,8 +1,17 @@
 """The live metric table: Faust wiring around :mod:`cxstream.domain.metrics`.
 
-One table, ``cxstream-metrics``, co-partitioned with ``cx.events``; keys and values are described in the
-domain module. Updates happen inside the ``events-monitor`` agent's iteration, so each event is read once
-for counting, validation and metrics.
+Two tables, co-partitioned with ``cx.events`` (a duplicate of an event has the same key, so the same
+partition):
+
+* ``cxstream-metrics``: the cells, as described in the domain module, each with the last offset applied;
+* ``cxstream-metrics-seen``: event id -> the offset it was applied at, written after the event's cells.
+  Upstream delivery is at-least-once, so after a crash the same event can reach ``cx.events`` twice at
+  different offsets; the second is dropped here. The same offset again is a replay: skipped when the entry
+  exists (every cell was written), otherwise each cell's own applied offset decides. Entries expire with
+  the grace period: an older duplicate is late anyway.
+
+Updates happen inside the ``events-monitor`` agent's iteration, so each event is read once for counting,
+validation and metrics.
 """
 
 from __future__ import annotations
@@ -15,10 +24,17 @@ import faust
 
 from cxstream.domain.enrichment import drivers_of
 from cxstream.domain.events import CanonicalEvent
-from cxstream.domain.metrics import Cell, CellKey, MetricsSpec, apply_update, cells, is_expired, is_late, updates_for
-from cxstream.observability.metrics import METRIC_CELLS_EXPIRED, METRIC_UPDATES, METRIC_UPDATES_SKIPPED
+from cxstream.domain.metrics import Cell, MetricsSpec, apply_update, cells, housekeeping, is_late, updates_for
+from cxstream.observability.metrics import (
+    METRIC_CELLS_EXPIRED,
+    METRIC_CELLS_FOLDED,
+    METRIC_DUPLICATES,
+    METRIC_UPDATES,
+    METRIC_UPDATES_SKIPPED,
+)
 
 TABLE = "cxstream-metrics"
+SEEN_TABLE = "cxstream-metrics-seen"
 PURGE_EVERY_S = 60.0
 
 
@@ -26,6 +42,7 @@ class MetricTables:
     def __init__(self, app: faust.App, spec: MetricsSpec, partitions: int) -> None:
         self.spec = spec
         self.table = app.Table(TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+        self.seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
         self._last_purge: dict[int, float] = {}
 
     @property
@@ -41,8 +58,19 @@ class MetricTables:
     def apply(self, event: CanonicalEvent, partition: int, offset: int) -> int:
         """Apply one event; returns the number of cells written. Must run inside the agent's iteration over
         ``cx.events`` (table writes go to the changelog partition of the current event)."""
+        updates = updates_for(self.spec, event, partition, drivers_of(event))
+        if not updates:
+            return 0
+        prior = self.seen.get(event.event_id)
+        if prior is not None:
+            if int(prior[0]) != offset:
+                METRIC_DUPLICATES.inc()
+            else:
+                METRIC_UPDATES_SKIPPED.labels(definition=updates[0].key.definition).inc(len(updates))
+            self._maybe_purge(partition)
+            return 0
         written = 0
-        for update in updates_for(self.spec, event, partition, drivers_of(event)):
+        for update in updates:
             key = update.key.encode()
             value = apply_update(self.table.get(key), update, offset)
             if value is None:
@@ -51,25 +79,29 @@ class MetricTables:
             self.table[key] = value
             METRIC_UPDATES.labels(definition=update.key.definition).inc()
             written += 1
+        self.seen[event.event_id] = [offset, int(event.event_time.timestamp() * 1000), partition]
         self._maybe_purge(partition)
         return written
 
     def _maybe_purge(self, partition: int) -> None:
-        """Delete expired cells of this partition (only this one: deletions go to the current event's changelog
-        partition)."""
+        """Fold and expire this partition's cells, and forget its old event ids, about once a minute. Only this
+        partition: table changes go to the changelog partition of the event being processed."""
         now = time.monotonic()
         if now - self._last_purge.get(partition, 0.0) < PURGE_EVERY_S:
             return
         self._last_purge[partition] = now
         now_ms = int(time.time() * 1000)
-        expired = []
-        for key in list(self.table.keys()):
-            cell = CellKey.decode(key)
-            if cell.partition == partition and is_expired(cell, now_ms, self.spec):
-                expired.append(key)
-        for key in expired:
+        plan = housekeeping(list(self.table.items()), partition, now_ms, self.spec)
+        for key, value in plan.writes.items():
+            self.table[key] = value
+        for key in plan.deletes:
             del self.table[key]
-        METRIC_CELLS_EXPIRED.inc(len(expired))
+        METRIC_CELLS_FOLDED.inc(len(plan.writes))
+        METRIC_CELLS_EXPIRED.inc(len(plan.deletes))
+        horizon = now_ms - self.spec.grace_ms - 2 * self.spec.finest_ms
+        stale = [k for k, v in list(self.seen.items()) if v is not None and v[2] == partition and v[1] < horizon]
+        for key in stale:
+            del self.seen[key]
 
     def snapshot(self) -> list[Cell]:
         """Every stored cell of the partitions this worker holds (for queries)."""

@@ -4,11 +4,13 @@ updates the tables, and how windows and scopes are read back.
 Storage layout, chosen for cost (each table write is also a changelog message):
 
 * one table key per (definition, time grain, bucket, source partition, finest scope): the event's values of all
-  the definition's dimensions. Two grains: 5-minute buckets feed the real-time windows and are kept only
-  as long as those need them; 1-hour buckets feed the lagging windows (day, week). An event costs one table
-  write per grain for each definition it matches (two in the shipped configuration), and no repartition
-  message: the key carries the ``cx.events`` partition it came from, so every key is written by exactly one
-  partition, in offset order.
+  the definition's dimensions. An event writes one cell per definition it matches, in the finest grain
+  (5-minute buckets), and no repartition message: the key carries the ``cx.events`` partition it came from,
+  so every key is written by exactly one partition, in offset order.
+* once no real-time window reads a 5-minute cell any more, it is folded into the 1-hour cell of the same
+  hour that feeds the lagging windows (day, week); the hourly cell lists the buckets it absorbed, so a fold
+  interrupted by a crash never counts a bucket twice. Lagging windows read hourly cells plus the 5-minute
+  cells not folded yet.
 * values are :class:`~cxstream.domain.stats.Sufficient` statistics plus the offset of the last event applied.
   A replay after a crash skips events at or below that offset: updates are idempotent per key, which makes
   them effectively-once without broker transactions.
@@ -325,18 +327,17 @@ def is_detractor(event: CanonicalEvent) -> bool:
 
 
 def updates_for(spec: MetricsSpec, event: CanonicalEvent, partition: int, drivers: Iterable[str] = ()) -> list[Update]:
-    """Table updates for one event: one per matching definition and time grain."""
+    """Table updates for one event: one per matching definition, in the finest grain."""
     event_ms = _ms(event.event_time)
+    grain = spec.finest_ms
     detractor_drivers = tuple(drivers) if is_detractor(event) else ()
     out = []
     for definition in spec.definitions:
         delta = measure(definition, event)
         if delta is None:
             continue
-        scope = scope_of(definition, event)
-        for grain in spec.grains:
-            key = CellKey(definition.id, grain, bucket_start(event_ms, grain), partition, scope)
-            out.append(Update(key, delta, detractor_drivers if definition.indicator in SURVEY_INDICATORS else ()))
+        key = CellKey(definition.id, grain, bucket_start(event_ms, grain), partition, scope_of(definition, event))
+        out.append(Update(key, delta, detractor_drivers if definition.indicator in SURVEY_INDICATORS else ()))
     return out
 
 
@@ -367,10 +368,64 @@ class Cell:
     key: CellKey
     stats: Sufficient
     drivers: Mapping[str, int]
+    absorbed: frozenset[int] = frozenset()  # coarse cells: the fine buckets folded into it
 
 
 def cells(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Cell]:
-    return [Cell(CellKey.decode(k), Sufficient.from_json(v), dict(v.get("d") or {})) for k, v in items if v is not None]
+    return [
+        Cell(CellKey.decode(k), Sufficient.from_json(v), dict(v.get("d") or {}), frozenset(v.get("f") or ()))
+        for k, v in items
+        if v is not None
+    ]
+
+
+def _merge_values(target: Mapping[str, Any] | None, fine: Mapping[str, Any], fine_bucket: int) -> dict[str, Any]:
+    stats = Sufficient.from_json(target or {}).merge(Sufficient.from_json(fine))
+    drivers: dict[str, int] = dict((target or {}).get("d") or {})
+    for driver, count in (fine.get("d") or {}).items():
+        drivers[driver] = drivers.get(driver, 0) + int(count)
+    absorbed = sorted({*((target or {}).get("f") or ()), fine_bucket})
+    value: dict[str, Any] = {**stats.to_json(), "f": absorbed}
+    if drivers:
+        value["d"] = drivers
+    return value
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """Table changes that keep the metric table small: values to write and keys to delete."""
+
+    writes: dict[str, dict[str, Any]]
+    deletes: list[str]
+
+
+def housekeeping(
+    items: Iterable[tuple[str, Mapping[str, Any]]], partition: int, now_ms: int, spec: MetricsSpec
+) -> Housekeeping:
+    """Fold the fine cells of ``partition`` that no real-time window reads any more into their coarse cell, and
+    delete cells no window reads at all. Only this partition's keys: the changes go to its changelog."""
+    grains = spec.grains
+    fine, coarse = grains[0] if grains else spec.finest_ms, grains[-1] if grains else spec.finest_ms
+    table = {k: v for k, v in items if v is not None}
+    writes: dict[str, dict[str, Any]] = {}
+    deletes: list[str] = []
+    for text, value in table.items():
+        key = CellKey.decode(text)
+        if key.partition != partition:
+            continue
+        if key.grain == fine and coarse != fine and key.bucket + fine < now_ms - spec.retention_ms(fine):
+            target = CellKey(key.definition, coarse, bucket_start(key.bucket, coarse), partition, key.scope).encode()
+            current = writes.get(target) or table.get(target)
+            if key.bucket not in ((current or {}).get("f") or ()):
+                writes[target] = _merge_values(current, value, key.bucket)
+            deletes.append(text)
+        elif is_expired(key, now_ms, spec):
+            deletes.append(text)
+    for target in [t for t in writes if is_expired(CellKey.decode(t), now_ms, spec)]:
+        del writes[target]
+        if target in table:
+            deletes.append(target)
+    return Housekeeping(writes, deletes)
 
 
 ScopeFilter = Mapping[str, str]
@@ -456,10 +511,14 @@ def read_window(
             raise KeyError(f"{definition_id} has no dimension {name!r} (it keeps {', '.join(definition.dimensions)})")
     stats = Sufficient()
     drivers: dict[str, int] = {}
-    for cell in all_cells:
+    materialized = [c for c in all_cells if c.key.definition == definition_id]
+    absorbed = {(c.key.partition, c.key.scope, b) for c in materialized if c.key.grain == grain for b in c.absorbed}
+    for cell in materialized:
         key = cell.key
-        if key.definition != definition_id or key.grain != grain or not start <= key.bucket < end:
+        if not start <= key.bucket < end or key.grain > grain:
             continue
+        if key.grain < grain and (key.partition, key.scope, key.bucket) in absorbed:
+            continue  # folded already; a fold cut short by a crash left it behind
         if not _matches(definition, key.scope, filt):
             continue
         stats.merge(cell.stats)

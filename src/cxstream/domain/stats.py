@@ -71,7 +71,7 @@ class Sufficient:
         out: dict[str, Any] = {}
         if self.hist:
             out["h"] = {str(k): v for k, v in sorted(self.hist.items())}
-        if self.n:
+        if self.n or self.hits:
             out.update(n=self.n, m=self.mean, v=self.m2, k=self.hits)
         return out
 

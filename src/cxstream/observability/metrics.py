@@ -140,7 +140,17 @@ LATE_EVENTS = Counter(
     registry=REGISTRY,
 )
 METRIC_CELLS_EXPIRED = Counter(
-    "cxstream_metric_cells_expired_total",
-    "Metric table cells deleted because no window reads them any more.",
+    "cxstream_metric_cells_removed_total",
+    "Metric table cells deleted: folded into an hourly cell, or read by no window any more.",
+    registry=REGISTRY,
+)
+METRIC_CELLS_FOLDED = Counter(
+    "cxstream_metric_cells_folded_total",
+    "Hourly metric cells written by folding 5-minute cells that no real-time window reads any more.",
+    registry=REGISTRY,
+)
+METRIC_DUPLICATES = Counter(
+    "cxstream_metric_duplicate_events_total",
+    "Events on cx.events whose id was already applied at another offset (upstream re-delivery): not counted again.",
     registry=REGISTRY,
 )

@@ -1,0 +1,179 @@
+"""``make bench``: sustained throughput and peak memory of cxstream's ingest -> metrics path on the embedded
+broker, next to a minimal Faust agent measured in the same run, and the ratio of the two.
+
+The cxstream figure covers everything a raw record costs: connector mapping, validation, de-duplication,
+the canonical Avro event on cx.events, and the metric table updates of the events-monitor agent. Records are
+produced before the worker starts, so the worker runs flat out; the clock starts at its first record and
+stops when its last event has been counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from cxstream.demo.traffic import DemoTraffic
+from cxstream.kafka.embedded import EmbeddedBroker, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("cxstream_") and " " in line:
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return totals
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_baseline(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
+    asyncio.run(create_topic(bootstrap, "bench.baseline", 6))
+    payload = b'{"event_id": "x", "score": 4}'
+    asyncio.run(produce(bootstrap, [("bench.baseline", str(i).encode(), payload) for i in range(count)]))
+    result = workdir / "baseline.json"
+    agent = [sys.executable, str(ROOT / "bench/minimal_agent.py"), bootstrap, "bench.baseline", str(count)]
+    out = subprocess.run([*agent, str(workdir), str(result)], capture_output=True, text=True, timeout=1800, check=False)
+    if not result.is_file():
+        raise SystemExit(f"baseline agent failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return dict(json.loads(result.read_text()))
+
+
+def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
+    traffic = DemoTraffic(seed=11, malformed_share=0.0)
+    now = datetime.now(UTC)
+    raw = [traffic.next(now) for _ in range(count)]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}
+    env.update(
+        CXSTREAM_KAFKA_BOOTSTRAP=bootstrap, CXSTREAM_WEB_PORT=str(port), CXSTREAM_LOG_LEVEL="WARNING",
+        CXSTREAM_LOG_FORMAT="json", CXSTREAM_DATA_DIR=str(workdir / "cxstream"), CXSTREAM_APP_ID="bench-cxstream",
+    )  # fmt: skip
+    # topics first (the worker's own apply), then the records, then the worker
+    subprocess.run([sys.executable, "-m", "cxstream.cli", "topics", "apply"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    asyncio.run(produce(bootstrap, [(r.topic, r.key, r.value) for r in raw]))
+    log = (workdir / "worker.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-m", "cxstream.cli", "worker"], env=env, cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        start = None
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise SystemExit(f"cxstream worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
+            try:
+                totals = scrape(port)
+            except OSError:
+                time.sleep(0.2)
+                continue
+            received = totals.get("cxstream_records_received_total", 0.0)
+            if start is None and received > 0:
+                start = time.monotonic()
+            published = totals.get("cxstream_events_published_total", 0.0)
+            counted = totals.get("cxstream_events_total", 0.0)
+            accounted = sum(
+                totals.get(name, 0.0)
+                for name in ("cxstream_records_normalized_total", "cxstream_dead_letters_total",
+                             "cxstream_records_duplicate_total", "cxstream_records_ignored_total")
+            )  # fmt: skip
+            if start is not None and accounted >= count and counted >= published > 0:
+                seconds = time.monotonic() - start
+                return {
+                    "events": count,
+                    "canonical_events": published,
+                    "metric_updates": totals.get("cxstream_metric_updates_total", 0.0),
+                    "seconds": seconds,
+                    "events_per_s": count / seconds,
+                    "peak_rss_mib": peak_rss_mib(worker.pid),
+                }
+            time.sleep(0.1)
+        raise SystemExit("cxstream did not finish within 30 minutes")
+    finally:
+        worker.terminate()
+        worker.wait(60)
+
+
+def summary(runs: list[dict[str, float]], key: str) -> str:
+    values = [r[key] for r in runs]
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:.0f} (n=1)"
+    return f"{mean:.0f} (n={len(values)}, range {min(values):.0f}-{max(values):.0f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="raw records per run (default 20000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, alternating (default 3)")
+    args = parser.parse_args()
+    print(f"{args.events} records per run, {args.repeat} runs of each, a fresh embedded broker per run, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    baseline: list[dict[str, float]] = []
+    ours: list[dict[str, float]] = []
+    for i in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+            baseline.append(run_baseline(broker.bootstrap, args.events, Path(tmp)))
+        with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+            ours.append(run_cxstream(broker.bootstrap, args.events, Path(tmp)))
+        b, o = baseline[-1]["events_per_s"], ours[-1]["events_per_s"]
+        print(f"run {i + 1}: minimal agent {b:.0f}/s, cxstream {o:.0f}/s")
+    print()
+    print(f"{'':44} {'records/s':>34} {'peak RSS MiB':>34}")
+    for name, runs in (("minimal Faust agent (count each message)", baseline),
+                       ("cxstream raw -> canonical -> metric tables", ours)):  # fmt: skip
+        print(f"{name:44} {summary(runs, 'events_per_s'):>34} {summary(runs, 'peak_rss_mib'):>34}")
+    ratios = [o["events_per_s"] / b["events_per_s"] for o, b in zip(ours, baseline, strict=True)]
+    spread = f", range {min(ratios):.3f}-{max(ratios):.3f}" if len(ratios) > 1 else ""
+    print()
+    mean_ratio = statistics.fmean(ratios)
+    print(f"throughput ratio cxstream / minimal agent: {mean_ratio:.3f} (n={len(ratios)} paired runs{spread})")
+    last = ours[-1]
+    print(
+        f"per run cxstream wrote {last['canonical_events']:.0f} canonical events and "
+        f"{last['metric_updates']:.0f} metric cell updates for {last['events']:.0f} raw records"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""The live metric tables against values computed here, independently, from the raw scores of a seeded
+stream: counts exactly, ratios within 1e-9, intervals as scipy computes them. Once without interruption,
+once with the worker killed (SIGKILL) mid-stream and restarted: both must equal the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import signal
+import statistics
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from scipy import stats as sp
+
+from cxstream.kafka.embedded import free_port
+from cxstream.kafka.tools import read_to_end
+from cxstream.serde.avro import CodecFactory
+from cxstream.serde.catalog import SchemaCatalog
+from tests.integration.procs import ROOT, eventually, http_get, ready, spawn, stop
+from tests.integration.test_ingest import scrape, total
+
+pytestmark = pytest.mark.integration
+DLQ = CodecFactory(SchemaCatalog.from_dir(ROOT / "schemas")).for_topic("cx.dlq", "cxstream.DeadLetter")
+SITES = {"emea": ["ams-1", "lis-1", "waw-1"], "amer": ["chi-1", "aus-1"], "apac": ["sin-1", "mnl-1"]}
+Z = sp.norm.ppf(0.975)
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def millis(value: datetime) -> datetime:
+    """Avro keeps times to the millisecond: so must the truth."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+@dataclass
+class Truth:
+    """What each definition must show, kept as raw observations with their event times."""
+
+    scores: dict[str, list[tuple[datetime, str, int]]] = field(default_factory=dict)  # csat/ces/nps
+    values: dict[str, list[tuple[datetime, str, float, bool]]] = field(default_factory=dict)  # durations
+    solved: list[tuple[datetime, str]] = field(default_factory=list)
+    reopened: list[tuple[datetime, str]] = field(default_factory=list)
+    late_ids: set[str] = field(default_factory=set)
+
+
+def seeded_stream(seed: int, now: datetime, count: int) -> tuple[list[bytes], Truth]:
+    rng = random.Random(seed)
+    truth = Truth()
+    records = []
+    for i in range(count):
+        region = rng.choice(list(SITES))
+        site = rng.choice(SITES[region])
+        late = i % 97 == 0
+        when = millis(now - (timedelta(hours=8) if late else timedelta(seconds=rng.uniform(60, 50 * 60))))
+        base: dict[str, Any] = {
+            "event_id": f"m{seed}-{i}", "event_time": iso(when), "customer_id": f"C-{rng.randint(1, 500)}",
+            "region": region, "site": site, "channel": rng.choice(["email", "app", "phone"]),
+        }  # fmt: skip
+        kind = rng.choices(["csat", "nps", "ces", "solved", "delivered", "reopened"], [30, 20, 15, 15, 15, 5])[0]
+        if late:
+            kind = "csat"
+            truth.late_ids.add(base["event_id"])
+        if kind in ("csat", "nps", "ces"):
+            scale = {"csat": (1, 5), "ces": (1, 7), "nps": (0, 10)}[kind]
+            score = rng.randint(*scale)
+            stage, team = {"csat": ("delivery", "logistics"), "ces": ("support", "customer-service"),
+                           "nps": ("relationship", "cx-operations")}[kind]  # fmt: skip
+            answer = {"metric": kind.upper(), "score": score, "scale_min": scale[0], "scale_max": scale[1]}
+            base.update(event_type="SURVEY_RESPONSE", journey_stage=stage, team=team, survey=answer)
+            if not late:
+                truth.scores.setdefault(kind, []).append((when, region, score))
+        elif kind in ("solved", "reopened"):
+            created = millis(when - timedelta(minutes=rng.uniform(30, 48 * 60)))
+            ticket = {"ticket_id": f"T-{i}", "created_at": iso(created), "actual_at": iso(when)}
+            event_type = "TICKET_SOLVED" if kind == "solved" else "TICKET_REOPENED"
+            base.update(event_type=event_type, agent_id="A-1", team="customer-service", journey_stage="support",
+                        operation=ticket)  # fmt: skip
+            if kind == "solved":
+                hours = (when - created).total_seconds() / 3600
+                truth.values.setdefault("resolution", []).append((when, region, hours, hours <= 24))
+                truth.solved.append((when, region))
+            else:
+                truth.reopened.append((when, region))
+        else:
+            promised = millis(when + timedelta(hours=rng.uniform(-72, 48)))
+            order = {"order_id": f"O-{i}", "delivery_id": f"D-{i}", "created_at": iso(promised - timedelta(days=3)),
+                     "promised_at": iso(promised), "actual_at": iso(when)}  # fmt: skip
+            base.update(event_type="ORDER_DELIVERED", team="logistics", journey_stage="delivery", operation=order)
+            hours = (when - promised).total_seconds() / 3600
+            truth.values.setdefault("delivery_delay", []).append((when, region, hours, hours <= 0))
+        records.append(json.dumps(base).encode())
+    return records, truth
+
+
+async def produce(bootstrap: str, records: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send("cx.raw.canonical", r, key=json.loads(r)["event_id"].encode()) for r in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def api(port: int, path: str) -> dict[str, Any]:
+    status, body = http_get(f"http://127.0.0.1:{port}{path}", timeout=30)
+    assert status == 200, body
+    return dict(json.loads(body))
+
+
+def in_window(when: datetime, window: dict[str, Any]) -> bool:
+    return datetime.fromisoformat(window["start"]) <= when < datetime.fromisoformat(window["end"])
+
+
+def wilson(hits: int, n: int) -> tuple[float, float]:
+    ci = sp.binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return 100 * ci.low, 100 * ci.high
+
+
+def expected(definition: str, truth: Truth, window: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """value, n, low, high (and sla hits) computed from the raw observations alone."""
+
+    def keep(when: datetime, where: str) -> bool:
+        return in_window(when, window) and region in (None, where)
+
+    kind = definition.split(".")[0]
+    if kind in ("csat", "ces", "nps"):
+        scores = [s for when, where, s in truth.scores[kind] if keep(when, where)]
+        n = len(scores)
+        if kind == "csat":
+            hits = sum(s >= 4 for s in scores)
+            return {"n": n, "value": 100 * hits / n, "interval": wilson(hits, n)}
+        if kind == "ces":
+            mean = statistics.fmean(scores)
+            low, high = sp.t.interval(0.95, n - 1, loc=mean, scale=sp.sem(scores))
+            return {"n": n, "value": mean, "interval": (low, high)}
+        p = sum(s >= 9 for s in scores) / n
+        d = sum(s <= 6 for s in scores) / n
+        margin = Z * math.sqrt((p + d - (p - d) ** 2) / n) * 100
+        return {"n": n, "value": 100 * (p - d), "interval": (100 * (p - d) - margin, 100 * (p - d) + margin)}
+    if definition == "reopen_rate":
+        n = sum(keep(w, r) for w, r in truth.solved)
+        hits = min(n, sum(keep(w, r) for w, r in truth.reopened))
+        return {"n": n, "value": 100 * hits / n, "interval": wilson(hits, n)}
+    rows = [(v, hit) for when, where, v, hit in truth.values[definition] if keep(when, where)]
+    values = [v for v, _ in rows]
+    n = len(values)
+    mean = statistics.fmean(values)
+    low, high = sp.t.interval(0.95, n - 1, loc=mean, scale=sp.sem(values))
+    hits = sum(hit for _, hit in rows)
+    return {"n": n, "value": mean, "interval": (low, high), "sla": (100 * hits / n, wilson(hits, n))}
+
+
+DEFINITIONS = ("csat.delivery", "ces.support", "nps.relationship", "resolution", "delivery_delay", "reopen_rate")
+
+
+def settled_counts(port: int, truth: Truth) -> dict[str, int] | None:
+    """API n per definition once every event is in; None while some are missing (more is an error)."""
+    counts = {}
+    for definition in DEFINITIONS:
+        window = api(port, f"/api/metrics/{definition}/1d")
+        want = expected(definition, truth, window, None)["n"]
+        have = window["estimate"]["n"]
+        assert have <= want, f"{definition}: {have} counted, only {want} sent"
+        if have < want:
+            return None
+        counts[definition] = have
+    return counts
+
+
+def worker_env(bootstrap: str, port: int, app_id: str, data: Path) -> dict[str, str]:
+    return {
+        "CXSTREAM_KAFKA_BOOTSTRAP": bootstrap,
+        "CXSTREAM_WEB_PORT": str(port),
+        "CXSTREAM_APP_ID": app_id,
+        "CXSTREAM_DATA_DIR": str(data),
+        "CXSTREAM_LOG_FORMAT": "json",
+    }
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["uninterrupted", "sigkill-and-restart"])
+def test_tables_equal_values_computed_from_the_raw_scores(bootstrap: str, tmp_path: Path, crash: bool) -> None:
+    port = free_port()
+    env = worker_env(bootstrap, port, f"cxstream-metrics-{uuid.uuid4().hex[:8]}", tmp_path / "data")
+    worker = spawn(["worker"], env, tmp_path / "worker-1.log")
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
+        records, truth = seeded_stream(seed=7, now=datetime.now(UTC), count=1600)
+        asyncio.run(produce(bootstrap, records))
+        if crash:  # kill it while it is still counting, then start a new worker with the same app id
+            eventually(lambda: total(scrape(port), "cxstream_metric_updates_total") > 0, 120, "counting to start")
+            stop(worker, signal.SIGKILL)
+            worker = spawn(["worker"], env, tmp_path / "worker-2.log")
+            eventually(lambda: worker.poll() is None and ready(port), 240, "the restarted worker to be ready")
+        eventually(lambda: settled_counts(port, truth), 240, "every event to be counted")
+
+        for definition in DEFINITIONS:
+            for region in (None, "emea"):
+                query = f"?region={region}" if region else ""
+                window = api(port, f"/api/metrics/{definition}/1d{query}")
+                want = expected(definition, truth, window, region)
+                got = window["estimate"]
+                assert got["n"] == want["n"], (definition, region)
+                assert got["value"] == pytest.approx(want["value"], rel=1e-9, abs=1e-9), (definition, region)
+                assert (got["low"], got["high"]) == pytest.approx(want["interval"], rel=1e-9, abs=1e-9)
+                if "sla" in want:
+                    assert window["sla"]["value"] == pytest.approx(want["sla"][0], abs=1e-9)
+                    assert (window["sla"]["low"], window["sla"]["high"]) == pytest.approx(want["sla"][1], abs=1e-9)
+                assert window["partitions"] == {"held": 6, "total": 6}
+
+        # events past their bucket's end + grace: in no window, dead-lettered with the reason
+        def late_letters() -> set[str] | None:
+            found = {DLQ.decode(m.value)["event_id"] for m in asyncio.run(_read(bootstrap, "cx.dlq"))}
+            found.discard(None)
+            return found if truth.late_ids <= found else None
+
+        assert eventually(late_letters, 60, "the late events in cx.dlq") >= truth.late_ids
+        assert worker.poll() is None
+    finally:
+        code = stop(worker, signal.SIGTERM)
+    assert code == 0
+
+
+async def _read(bootstrap: str, topic: str) -> list[Any]:
+    return [m async for m in read_to_end({"bootstrap_servers": bootstrap}, topic)]
