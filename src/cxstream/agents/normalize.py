@@ -15,6 +15,8 @@ from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, Ra
 from cxstream.connectors.pipeline import normalize_record
 from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.domain.enrichment import Enricher
+from cxstream.domain.events import CanonicalEvent
+from cxstream.domain.tickets import creation_ms, ticket_key, with_creation
 from cxstream.domain.validation import Validator, is_duplicate
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import (
@@ -27,6 +29,7 @@ from cxstream.observability.metrics import (
 )
 
 SEEN_TABLE = "cxstream-seen-event-ids"
+TICKETS_TABLE = "cxstream-ticket-created"
 log = get_logger(__name__)
 
 
@@ -46,7 +49,35 @@ def register(
     )
     events = app.topic("cx.events", key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
     seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=int, partitions=partitions)
+    # ticket -> [created ms, raw partition]: fills created_at into later events of the ticket (first replies)
+    tickets = app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
     horizon_ms = int(validator.duplicate_horizon.total_seconds() * 1000)
+    ticket_horizon_ms = int(validator.horizon.total_seconds() * 1000)
+    last_purge: dict[int, float] = {}
+
+    def enrich_with_tickets(canonical: CanonicalEvent) -> CanonicalEvent:
+        enriched = enrich(canonical) if enrich is not None else canonical
+        key = ticket_key(enriched)
+        known = tickets.get(key) if key is not None else None
+        return with_creation(enriched, int(known[0]) if known else None)
+
+    def remember_ticket(canonical: CanonicalEvent, partition: int) -> None:
+        created = creation_ms(canonical)
+        key = ticket_key(canonical)
+        if created is not None and key is not None and tickets.get(key) is None:
+            tickets[key] = [created, partition]
+
+    def forget_old_tickets(partition: int) -> None:
+        """About once a minute, this partition's tickets opened before the validation horizon: no event that
+        old is accepted any more. Only this partition (deletions go to its changelog partition)."""
+        now = time.monotonic()
+        if now - last_purge.get(partition, 0.0) < 60:
+            return
+        last_purge[partition] = now
+        oldest = int(time.time() * 1000) - ticket_horizon_ms
+        for key, value in list(tickets.items()):
+            if value is not None and value[1] == partition and value[0] < oldest:
+                del tickets[key]
 
     @app.agent(raw_topics, name="cxstream.normalize")
     async def normalize(stream: Any) -> None:
@@ -74,7 +105,7 @@ def register(
         context = RawContext(
             ingest_time=datetime.now(UTC), manual=headers.get(ORIGIN_HEADER) == MANUAL_ORIGIN, headers=headers
         )
-        outcome = normalize_record(connector, message.value or b"", context, validator, enrich)
+        outcome = normalize_record(connector, message.value or b"", context, validator, enrich_with_tickets)
         for finding in outcome.findings:
             VALIDATION_FINDINGS.labels(source=source, rule=finding.rule_id, action=finding.action.value).inc()
         if outcome.rejects:
@@ -92,5 +123,7 @@ def register(
         for canonical in fresh:
             await events.send(key=canonical.key.encode(), value=canonical.to_record())
             seen[canonical.event_id] = now_ms
+            remember_ticket(canonical, message.partition)
             EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()
         RECORDS_NORMALIZED.labels(source=source).inc()
+        forget_old_tickets(message.partition)

@@ -21,7 +21,14 @@ class CanonicalConnector(Connector):
     description = "JSON already in the canonical event model"
 
     def record_key(self, payload: Any) -> str | None:
-        if isinstance(payload, dict) and isinstance(payload.get("event_id"), str):
+        """The ticket id when there is one (a ticket's events stay in order on one partition, which the
+        ticket creation-time join relies on), else the event id."""
+        if not isinstance(payload, dict):
+            return None
+        operation = payload.get("operation")
+        if isinstance(operation, dict) and isinstance(operation.get("ticket_id"), str) and operation["ticket_id"]:
+            return str(operation["ticket_id"])
+        if isinstance(payload.get("event_id"), str):
             return str(payload["event_id"])
         return None
 

@@ -5,6 +5,7 @@ clock give the same records.
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 from collections.abc import Callable
@@ -89,6 +90,7 @@ class DemoTraffic:
         }
         self._counter = 0
         self._recent: list[RawRecord] = []
+        self._replies_due: list[tuple[datetime, str]] = []  # heap of (first reply time, ticket id)
         self._kinds: list[tuple[float, Callable[[datetime, str], RawRecord]]] = [
             (0.12, self._sales_order),
             (0.10, self._goods_issued),
@@ -293,7 +295,11 @@ class DemoTraffic:
         return timedelta(minutes=self.rng.expovariate(1 / 45))
 
     def _ticket_created(self, now: datetime, region: str) -> RawRecord:
-        return self._zen(now, "ticket.created", self._ticket(region, "NEW", now, None), {}, "helpdesk.created")
+        ticket = self._ticket(region, "NEW", now, None)
+        heapq.heappush(self._replies_due, (now + self._support_wait(now, region), str(ticket["id"])))
+        if len(self._replies_due) > 5_000:  # tickets that never get a tracked first reply: bound the memory
+            heapq.heappop(self._replies_due)
+        return self._zen(now, "ticket.created", ticket, {}, "helpdesk.created")
 
     def _ticket_reply(self, now: datetime, region: str) -> RawRecord:
         agent = self._agent(region)
@@ -302,9 +308,13 @@ class DemoTraffic:
         return self._zen(now, "ticket.comment_added", ticket, {"comment": comment}, "helpdesk.reply")
 
     def _first_reply_metric(self, now: datetime, region: str) -> RawRecord:
+        """The first public reply to a ticket created earlier, once its (region-dependent) wait is over."""
+        if not self._replies_due or self._replies_due[0][0] > now:
+            return self._ticket_created(now, region)
+        _, ticket_id = heapq.heappop(self._replies_due)
         payload = {
             "id": int(self._id("9")),
-            "ticket_id": 40000 + self._counter,
+            "ticket_id": int(ticket_id),
             "metric": "reply_time",
             "instance_id": 1,
             "type": "fulfill",

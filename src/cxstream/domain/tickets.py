@@ -1,0 +1,39 @@
+"""Ticket creation times for events that do not carry them.
+
+A helpdesk's "first reply" notice (e.g. a Zendesk ticket metric event) names the ticket but not when it was
+opened, and first-response time needs both. Normalization remembers when each ticket was created (from its
+creation event) and fills ``operation.created_at`` into later events of the same ticket that lack it. Raw
+records are keyed by ticket id, so a ticket's events share a raw partition and this needs no repartition.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cxstream.domain.events import CanonicalEvent, EventType, Operation
+
+
+def ticket_key(event: CanonicalEvent) -> str | None:
+    op = event.operation
+    if op is None or not op.ticket_id:
+        return None
+    return f"{event.source}:{op.ticket_id}"
+
+
+def creation_ms(event: CanonicalEvent) -> int | None:
+    """When the ticket of a creation event was opened (its created_at, else the event time)."""
+    if event.event_type is not EventType.TICKET_CREATED or ticket_key(event) is None:
+        return None
+    assert event.operation is not None
+    when = event.operation.created_at or event.event_time
+    return int(when.timestamp() * 1000)
+
+
+def with_creation(event: CanonicalEvent, created_ms: int | None) -> CanonicalEvent:
+    """The event with ``operation.created_at`` filled in, when it lacked it and the creation is known."""
+    op = event.operation
+    if created_ms is None or op is None or op.created_at is not None:
+        return event
+    created = datetime.fromtimestamp(created_ms / 1000, UTC)
+    operation = Operation.model_validate({**op.model_dump(), "created_at": created})
+    return event.model_copy(update={"operation": operation})
