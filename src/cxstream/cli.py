@@ -83,6 +83,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
                     f"{' (embedded)' if settings.embedded else ''}\n"
                     f"  metrics  http://{settings.web_host}:{settings.web_port}/metrics\n"
                     f"  ready    http://{settings.web_host}:{settings.web_port}/readyz\n"
+                    f"  live     http://{settings.web_host}:{settings.web_port}/api/metrics/csat.delivery/1h\n"
                     + (
                         f"  demo     {args.demo_rate:g} records/s, "
                         f"incident {args.incident} after {args.incident_after:g} s\n"

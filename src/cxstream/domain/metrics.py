@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -192,23 +193,23 @@ class MetricsSpec(_Strict):
     def grain_ms(self, window: WindowSpec) -> int:
         return parse_duration_ms(self.buckets[window.kind])
 
-    @property
+    @cached_property
     def grains(self) -> tuple[int, ...]:
-        """Bucket sizes in use, finest first."""
+        """Bucket sizes in use, finest first (computed once: read for every event)."""
         return tuple(sorted({self.grain_ms(w) for w in self.windows}))
 
-    @property
+    @cached_property
     def finest_ms(self) -> int:
         return self.grains[0] if self.grains else 300_000
+
+    @cached_property
+    def grace_ms(self) -> int:
+        return parse_duration_ms(self.grace)
 
     def retention_ms(self, grain: int) -> int:
         """How long buckets of this grain are needed: the longest window read from them, plus grace."""
         sizes = [w.size_ms for w in self.windows if self.grain_ms(w) == grain]
         return max(sizes, default=grain) + self.grace_ms
-
-    @property
-    def grace_ms(self) -> int:
-        return parse_duration_ms(self.grace)
 
     def window(self, window_id: str) -> WindowSpec:
         for window in self.windows:
