@@ -142,7 +142,7 @@ def test_below_the_minimum_sample_there_is_no_number() -> None:
     assert estimate.insufficient and estimate.n == 3
     assert estimate.describe() == "insufficient sample (n=3, minimum 30)"
     shown = csat(histogram([5] * 20 + [1] * 20), confidence=CONF, min_n=30).describe()
-    assert shown.startswith("50.0% (n=40, 95% CI ")
+    assert shown == "50.0% (n=40, 95% CI 35.2 to 64.8%)"
 
 
 def test_hits_without_trials_survive_the_table_encoding() -> None:

@@ -117,7 +117,7 @@ class Estimate:
         assert self.low is not None and self.high is not None
         return (
             f"{self.value:.{digits}f}{self.unit} (n={self.n}, {level}% CI "
-            f"{self.low:.{digits}f}-{self.high:.{digits}f}{self.unit})"
+            f"{self.low:.{digits}f} to {self.high:.{digits}f}{self.unit})"
         )
 
 
