@@ -178,6 +178,18 @@ def test_folding_keeps_every_window_exact_even_when_cut_short() -> None:
     again = housekeeping(folded.items(), 0, now_ms, SPEC)
     assert not again.writes and not again.deletes
 
+    # a consumer hours behind: an event accepted in time reaches a bucket after that bucket was folded
+    straggler = survey(SurveyMetric.CSAT, 1, minutes_ago=9 * 60)  # its bucket was folded
+    for update in updates_for(SPEC, straggler, 0):
+        folded[update.key.encode()] = apply_update(folded.get(update.key.encode()), update, 10_000)
+    day = read_window(SPEC, cells(folded.items()), "csat.delivery", "1d", now=NOW).estimate
+    assert day.n == before["1d"].n + 1
+    plan = housekeeping(folded.items(), 0, now_ms, SPEC)
+    assert len(plan.writes) == 1 and len(plan.deletes) == 1
+    folded.update(plan.writes)
+    del folded[plan.deletes[0]]
+    assert read_window(SPEC, cells(folded.items()), "csat.delivery", "1d", now=NOW).estimate == day
+
 
 def test_expired_cells() -> None:
     now_ms = int(NOW.timestamp() * 1000)

@@ -8,9 +8,10 @@ Storage layout, chosen for cost (each table write is also a changelog message):
   (5-minute buckets), and no repartition message: the key carries the ``cx.events`` partition it came from,
   so every key is written by exactly one partition, in offset order.
 * once no real-time window reads a 5-minute cell any more, it is folded into the 1-hour cell of the same
-  hour that feeds the lagging windows (day, week); the hourly cell lists the buckets it absorbed, so a fold
-  interrupted by a crash never counts a bucket twice. Lagging windows read hourly cells plus the 5-minute
-  cells not folded yet.
+  hour that feeds the lagging windows (day, week); the hourly cell records, per bucket absorbed, the last
+  offset it took in, so a fold interrupted by a crash never counts a bucket twice, while events that reach
+  a bucket after its fold (a consumer hours behind) are still counted and folded later. Lagging windows
+  read hourly cells plus the 5-minute cells not folded yet.
 * values are :class:`~cxstream.domain.stats.Sufficient` statistics plus the offset of the last event applied.
   A replay after a crash skips events at or below that offset: updates are idempotent per key, which makes
   them effectively-once without broker transactions.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -369,15 +370,32 @@ class Cell:
     key: CellKey
     stats: Sufficient
     drivers: Mapping[str, int]
-    absorbed: frozenset[int] = frozenset()  # coarse cells: the fine buckets folded into it
+    offset: int = -1  # fine cells: the last offset applied
+    absorbed: Mapping[int, int] = field(default_factory=dict)  # coarse cells: fine bucket -> last offset taken in
 
 
 def cells(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Cell]:
     return [
-        Cell(CellKey.decode(k), Sufficient.from_json(v), dict(v.get("d") or {}), frozenset(v.get("f") or ()))
+        Cell(
+            CellKey.decode(k),
+            Sufficient.from_json(v),
+            dict(v.get("d") or {}),
+            int(v.get("o", -1)),
+            {int(b): int(o) for b, o in (v.get("f") or {}).items()},
+        )
         for k, v in items
         if v is not None
     ]
+
+
+def _absorbed(value: Mapping[str, Any] | None) -> dict[str, int]:
+    return dict((value or {}).get("f") or {})
+
+
+def _already_folded(coarse: Mapping[str, Any] | None, fine_bucket: int, fine: Mapping[str, Any]) -> bool:
+    """The fine cell's content is in the coarse cell already (a fold cut short left it behind)."""
+    taken = _absorbed(coarse).get(str(fine_bucket))
+    return taken is not None and int(fine.get("o", -1)) <= taken
 
 
 def _merge_values(target: Mapping[str, Any] | None, fine: Mapping[str, Any], fine_bucket: int) -> dict[str, Any]:
@@ -385,7 +403,8 @@ def _merge_values(target: Mapping[str, Any] | None, fine: Mapping[str, Any], fin
     drivers: dict[str, int] = dict((target or {}).get("d") or {})
     for driver, count in (fine.get("d") or {}).items():
         drivers[driver] = drivers.get(driver, 0) + int(count)
-    absorbed = sorted({*((target or {}).get("f") or ()), fine_bucket})
+    absorbed = _absorbed(target)
+    absorbed[str(fine_bucket)] = max(absorbed.get(str(fine_bucket), -1), int(fine.get("o", -1)))
     value: dict[str, Any] = {**stats.to_json(), "f": absorbed}
     if drivers:
         value["d"] = drivers
@@ -417,7 +436,7 @@ def housekeeping(
         if key.grain == fine and coarse != fine and key.bucket + fine < now_ms - spec.retention_ms(fine):
             target = CellKey(key.definition, coarse, bucket_start(key.bucket, coarse), partition, key.scope).encode()
             current = writes.get(target) or table.get(target)
-            if key.bucket not in ((current or {}).get("f") or ()):
+            if not _already_folded(current, key.bucket, value):
                 writes[target] = _merge_values(current, value, key.bucket)
             deletes.append(text)
         elif is_expired(key, now_ms, spec):
@@ -513,12 +532,18 @@ def read_window(
     stats = Sufficient()
     drivers: dict[str, int] = {}
     materialized = [c for c in all_cells if c.key.definition == definition_id]
-    absorbed = {(c.key.partition, c.key.scope, b) for c in materialized if c.key.grain == grain for b in c.absorbed}
+    absorbed = {
+        (c.key.partition, c.key.scope, b): o
+        for c in materialized
+        if c.key.grain == grain
+        for b, o in c.absorbed.items()
+    }
     for cell in materialized:
         key = cell.key
         if not start <= key.bucket < end or key.grain > grain:
             continue
-        if key.grain < grain and (key.partition, key.scope, key.bucket) in absorbed:
+        taken = absorbed.get((key.partition, key.scope, key.bucket)) if key.grain < grain else None
+        if taken is not None and cell.offset <= taken:
             continue  # folded already; a fold cut short by a crash left it behind
         if not _matches(definition, key.scope, filt):
             continue
