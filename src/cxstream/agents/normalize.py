@@ -48,7 +48,8 @@ def register(
         *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     events = app.topic("cx.events", key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
-    seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=int, partitions=partitions)
+    # event id -> [first seen ms, raw partition]; expires after the duplicate horizon
+    seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
     # ticket -> [created ms, raw partition]: fills created_at into later events of the ticket (first replies)
     tickets = app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
     horizon_ms = int(validator.duplicate_horizon.total_seconds() * 1000)
@@ -67,17 +68,23 @@ def register(
         if created is not None and key is not None and tickets.get(key) is None:
             tickets[key] = [created, partition]
 
-    def forget_old_tickets(partition: int) -> None:
-        """About once a minute, this partition's tickets opened before the validation horizon: no event that
-        old is accepted any more. Only this partition (deletions go to its changelog partition)."""
+    def first_seen(event_id: str) -> int | None:
+        value = seen.get(event_id)
+        return int(value[0]) if value is not None else None
+
+    def forget(partition: int) -> None:
+        """About once a minute, this partition's event ids older than the duplicate horizon and its tickets
+        opened before the validation horizon (no event that old is accepted any more). Only this partition:
+        deletions go to the changelog partition of the record being processed."""
         now = time.monotonic()
         if now - last_purge.get(partition, 0.0) < 60:
             return
         last_purge[partition] = now
-        oldest = int(time.time() * 1000) - ticket_horizon_ms
-        for key, value in list(tickets.items()):
-            if value is not None and value[1] == partition and value[0] < oldest:
-                del tickets[key]
+        now_ms = int(time.time() * 1000)
+        for table, horizon in ((seen, horizon_ms), (tickets, ticket_horizon_ms)):
+            for key, value in list(table.items()):
+                if value is not None and value[1] == partition and value[0] < now_ms - horizon:
+                    del table[key]
 
     @app.agent(raw_topics, name="cxstream.normalize")
     async def normalize(stream: Any) -> None:
@@ -116,14 +123,14 @@ def register(
             RECORDS_IGNORED.labels(source=source).inc()
             return
         now_ms = int(time.time() * 1000)
-        fresh = [e for e in outcome.events if not is_duplicate(seen.get(e.event_id), now_ms, horizon_ms)]
+        fresh = [e for e in outcome.events if not is_duplicate(first_seen(e.event_id), now_ms, horizon_ms)]
         if not fresh:
             RECORDS_DUPLICATE.labels(source=source).inc()
             return
         for canonical in fresh:
             await events.send(key=canonical.key.encode(), value=canonical.to_record())
-            seen[canonical.event_id] = now_ms
+            seen[canonical.event_id] = [now_ms, message.partition]
             remember_ticket(canonical, message.partition)
             EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()
         RECORDS_NORMALIZED.labels(source=source).inc()
-        forget_old_tickets(message.partition)
+        forget(message.partition)
