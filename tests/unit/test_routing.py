@@ -1,0 +1,240 @@
+"""Routing semantics, case by case as Alertmanager documents them: matchers, first match and ``continue``,
+inheritance, grouping and its three timers, inhibition, silences, the default route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cxstream.domain.routing import (
+    AggregationGroup,
+    Dispatcher,
+    InhibitRule,
+    InhibitRuleSpec,
+    Matcher,
+    RootRouteSpec,
+    Route,
+    Silence,
+    fingerprint,
+    muted_by,
+)
+
+S, M = 1_000, 60_000
+
+TREE = yaml.safe_load("""
+receiver: cx-operations
+group_by: [metric, region]
+group_wait: 30s
+group_interval: 5m
+repeat_interval: 4h
+routes:
+  - matchers: [owner=logistics]
+    receiver: logistics
+    routes:
+      - matchers: [severity=critical, region=~emea|amer]
+        receiver: logistics-oncall
+        group_wait: 0s
+  - matchers: [owner=customer-service]
+    receiver: customer-service
+    continue: true
+  - matchers: [severity=critical]
+    receiver: cx-operations-leads
+    group_by: [...]
+  - matchers: [owner=customer-service]
+    receiver: never-reached
+""")
+ROOT = Route.build(RootRouteSpec.model_validate(TREE))
+
+
+def receivers(**labels: str) -> list[str]:
+    return [r.receiver for r in ROOT.match(labels)]
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "hit"),
+    [
+        ("severity=critical", {"severity": "critical"}, True),
+        ("severity!=critical", {}, True),  # a missing label is ""
+        ("region=~emea|amer", {"region": "emea"}, True),
+        ("region=~emea", {"region": "emea-north"}, False),  # regexes are anchored
+        ("region!~ap.*", {"region": "apac"}, False),
+        ('team="field-service"', {"team": "field-service"}, True),
+        ("site=", {}, True),
+    ],
+)
+def test_matchers(text: str, labels: dict[str, str], hit: bool) -> None:
+    assert Matcher.parse(text).matches(labels) is hit
+
+
+@pytest.mark.parametrize(
+    ("text", "why"), [("severity", "not a matcher"), ("1abc=x", "not a matcher"), ("region=~(emea", "bad regular")]
+)
+def test_bad_matchers_are_refused(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        Matcher.parse(text)
+
+
+def test_first_matching_child_wins_and_nested_routes_refine() -> None:
+    assert receivers(owner="logistics", severity="warning", region="emea") == ["logistics"]
+    assert receivers(owner="logistics", severity="critical", region="emea") == ["logistics-oncall"]
+    assert receivers(owner="logistics", severity="critical", region="apac") == ["logistics"]
+    # the logistics route matched and does not continue: the critical route below it is not reached
+    assert "cx-operations-leads" not in receivers(owner="logistics", severity="critical")
+
+
+def test_continue_lets_later_siblings_match_too() -> None:
+    assert receivers(owner="customer-service", severity="critical") == ["customer-service", "cx-operations-leads"]
+    assert receivers(owner="customer-service", severity="warning") == ["customer-service", "never-reached"]
+
+
+def test_unmatched_alerts_take_the_default_route() -> None:
+    assert receivers(owner="billing", severity="warning") == ["cx-operations"]
+    dispatcher = Dispatcher(ROOT)
+    dispatcher.receive({"owner": "billing", "metric": "csat"}, 0)
+    assert dispatcher.unmatched == 1
+
+
+def test_children_inherit_unset_settings() -> None:
+    oncall = ROOT.match({"owner": "logistics", "severity": "critical", "region": "emea"})[0]
+    assert oncall.group_by == ("metric", "region") and oncall.group_wait_ms == 0
+    assert (oncall.group_interval_ms, oncall.repeat_interval_ms) == (5 * M, 240 * M)
+    leads = ROOT.match({"severity": "critical"})[0]
+    assert leads.group_by == ("...",) and leads.group_wait_ms == 30 * S
+
+
+def test_group_keys() -> None:
+    logistics = ROOT.match({"owner": "logistics"})[0]
+    a = logistics.group_key({"metric": "csat", "region": "emea", "site": "ams-1"})
+    b = logistics.group_key({"metric": "csat", "region": "emea", "site": "lis-1"})
+    c = logistics.group_key({"metric": "csat", "region": "apac"})
+    assert a == b != c
+    leads = ROOT.match({"severity": "critical"})[0]
+    assert leads.group_key({"severity": "critical", "site": "x"}) != leads.group_key({"severity": "critical"})
+
+
+def alert(**labels: str) -> dict[str, str]:
+    return {"owner": "logistics", "metric": "csat", "region": "emea", "severity": "warning", **labels}
+
+
+def test_group_wait_gathers_then_group_interval_batches_changes_then_repeat() -> None:
+    dispatcher = Dispatcher(ROOT)
+    dispatcher.receive(alert(site="ams-1"), 0)
+    dispatcher.receive(alert(site="lis-1"), 10 * S)
+    assert dispatcher.due(29 * S) == []
+    [first] = dispatcher.due(30 * S)
+    assert first.receiver == "logistics" and len(first.firing) == 2 and not first.repeat
+    dispatcher.receive(alert(site="waw-1"), 40 * S)
+    assert dispatcher.due(5 * M) == []  # a change waits for the next group_interval tick
+    [second] = dispatcher.due(5 * M + 30 * S)
+    assert len(second.firing) == 3
+    assert dispatcher.due(5 * M + 30 * S + 5 * M) == []  # unchanged, repeat_interval not over
+    repeats = [n for t in range(2, 60) for n in dispatcher.due(30 * S + t * 5 * M)]
+    assert len(repeats) == 1 and repeats[0].repeat and repeats[0].at_ms >= 5 * M + 30 * S + 240 * M
+
+
+def test_resolved_alerts_are_reported_once_then_the_group_goes() -> None:
+    dispatcher = Dispatcher(ROOT)
+    dispatcher.receive(alert(), 0)
+    dispatcher.due(30 * S)
+    dispatcher.resolve(alert())
+    [note] = dispatcher.due(30 * S + 5 * M)
+    assert note.firing == () and len(note.resolved) == 1
+    assert dispatcher.groups == {}
+    assert dispatcher.due(30 * S + 10 * M) == []
+
+
+INHIBIT = InhibitRule.build(
+    InhibitRuleSpec(
+        source_matchers=("severity=critical",), target_matchers=("severity=warning",), equal=("metric", "region")
+    )
+)
+
+
+def test_critical_inhibits_warning_on_the_same_scope_only() -> None:
+    critical = alert(severity="critical")
+    assert INHIBIT.mutes(alert(), [critical])
+    assert not INHIBIT.mutes(alert(region="apac"), [critical])
+    assert not INHIBIT.mutes(alert(metric="nps"), [critical])
+    both = InhibitRule.build(
+        InhibitRuleSpec(source_matchers=("owner=logistics",), target_matchers=("owner=logistics",))
+    )
+    assert not both.mutes(alert(), [alert()])  # an alert does not inhibit itself
+    assert not both.mutes(alert(site="ams-1"), [alert(site="lis-1")])  # nor its two-sided peers
+    one_way = InhibitRule.build(InhibitRuleSpec(source_matchers=("owner=logistics",), target_matchers=("site=ams-1",)))
+    assert one_way.mutes(alert(site="ams-1", owner="billing"), [alert(site="lis-1")])
+
+
+def test_inhibited_alerts_are_held_back_until_the_source_resolves() -> None:
+    dispatcher = Dispatcher(ROOT, [INHIBIT])
+    dispatcher.receive(alert(severity="critical", owner="billing"), 0)
+    dispatcher.receive(alert(), 0)
+    notes = dispatcher.due(30 * S)
+    assert [n.receiver for n in notes] == ["cx-operations-leads"]  # the warning is muted
+    dispatcher.resolve(alert(severity="critical", owner="billing"))
+    later = dispatcher.due(30 * S + 5 * M)
+    assert {n.receiver for n in later} == {"cx-operations-leads", "logistics"}
+
+
+def test_silences() -> None:
+    silence = Silence("s1", (Matcher.parse("region=emea"),), 0, 60 * M, "ops-lead", "known carrier strike")
+    assert silence.mutes(alert(), 10 * M) and not silence.mutes(alert(), 60 * M)
+    assert not silence.mutes(alert(region="apac"), 10 * M)
+    assert muted_by(alert(), [], [], [silence], 1) == "silenced:s1"
+    for bad, why in (({"matchers": ()}, "matcher"), ({"ends_ms": 0}, "end after"), ({"comment": " "}, "says why")):
+        args: dict[str, Any] = {"id": "x", "matchers": (Matcher.parse("a=b"),), "starts_ms": 0, "ends_ms": 1,
+                                "created_by": "me", "comment": "why"}  # fmt: skip
+        with pytest.raises(ValueError, match=why):
+            Silence(**{**args, **bad})
+
+
+def test_a_silenced_group_notifies_when_the_silence_ends() -> None:
+    silence = Silence("s1", (Matcher.parse("owner=logistics"),), 0, 10 * M, "ops-lead", "maintenance")
+    dispatcher = Dispatcher(ROOT, silences=[silence])
+    dispatcher.receive(alert(), 0)
+    assert dispatcher.due(30 * S) == []
+    [note] = [n for t in range(1, 4) for n in dispatcher.due(30 * S + t * 5 * M)]
+    assert note.at_ms >= 10 * M and len(note.firing) == 1
+
+
+def test_the_root_route_takes_no_matchers_and_sets_the_timers() -> None:
+    with pytest.raises(ValueError, match="no matchers"):
+        RootRouteSpec.model_validate({"receiver": "x", "matchers": ["a=b"]})
+    with pytest.raises(ValueError, match="not a duration"):
+        RootRouteSpec.model_validate({"receiver": "x", "group_wait": "soon"})
+
+
+labels_strategy = st.dictionaries(
+    st.sampled_from(["owner", "severity", "region", "metric", "site"]),
+    st.sampled_from(["logistics", "customer-service", "critical", "warning", "emea", "apac", "csat", ""]),
+)
+
+
+@given(labels=labels_strategy)
+def test_every_alert_reaches_at_least_one_route_and_only_matching_ones(labels: dict[str, str]) -> None:
+    routes = ROOT.match(labels)
+    assert routes
+    by_path = {}
+
+    def index(route: Route) -> None:
+        by_path[route.path] = route
+        for child in route.routes:
+            index(child)
+
+    index(ROOT)
+    for route in routes:
+        parts = route.path.split(".")
+        for end in range(1, len(parts) + 1):  # the route and all its ancestors match
+            assert all(m.matches(labels) for m in by_path[".".join(parts[:end])].matchers)
+
+
+@given(labels=labels_strategy)
+def test_fingerprints_ignore_label_order(labels: dict[str, str]) -> None:
+    assert fingerprint(labels) == fingerprint(dict(reversed(list(labels.items()))))
+    group = AggregationGroup(ROOT, "k")
+    group.add(labels, 0)
+    group.add(dict(reversed(list(labels.items()))), 1)
+    assert len(group.firing) == 1
