@@ -149,6 +149,55 @@ def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _duration_text(ms: int) -> str:
+    from cxstream.domain.durations import format_duration_ms
+
+    return format_duration_ms(ms)
+
+
+def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
+    """``routes show``: the tree with inherited settings; ``routes test k=v ...``: where such a breach goes
+    (like ``amtool config routes test``)."""
+    from cxstream.domain.routing import Route
+    from cxstream.domain.topology import ESCALATION_PREFIX
+
+    ctx = _context(settings)
+    routing = ctx.topology.alerting.routing
+    if routing is None:
+        return _fail("no alerting.routing section in the topology", EXIT_CONFIG)
+    root, _ = routing.build()
+    if args.action == "show":
+
+        def show(route: Route, depth: int) -> None:
+            matchers = ", ".join(str(m) for m in route.matchers) or "(everything)"
+            print(
+                f"{'  ' * depth}{matchers} -> {route.receiver}{' (continue)' if route.continue_ else ''}  "
+                f"group_by={list(route.group_by)} wait={_duration_text(route.group_wait_ms)} "
+                f"interval={_duration_text(route.group_interval_ms)} repeat={_duration_text(route.repeat_interval_ms)}"
+            )
+            for child in route.routes:
+                show(child, depth + 1)
+
+        show(root, 0)
+        return EXIT_OK
+    labels: dict[str, str] = {}
+    for item in args.labels:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            return _fail(f"{item!r} is not a label such as severity=CRITICAL", EXIT_CONFIG)
+        labels[name] = value
+    routes = root.match(labels)
+    default = routes == [root] and bool(root.routes)
+    for route in routes:
+        print(
+            f"{route.receiver:20} {ESCALATION_PREFIX}{route.receiver:20} route {route.path}"
+            f"{' (default route)' if default else ''}  group {route.group_key(labels)}  "
+            f"wait {_duration_text(route.group_wait_ms)}, interval {_duration_text(route.group_interval_ms)}, "
+            f"repeat {_duration_text(route.repeat_interval_ms)}"
+        )
+    return EXIT_OK
+
+
 def _require_cluster(settings: Settings, what: str) -> int | None:
     if settings.embedded:
         return _fail(f"CXSTREAM_KAFKA_BOOTSTRAP is not set: {what} needs the cluster the worker uses", EXIT_CONFIG)
@@ -350,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["check"])
     p.add_argument("--against", default="main", help="git revision to check compatibility with (default main)")
     p.set_defaults(handler=cmd_schemas)
+    p = sub.add_parser("routes", help="the escalation routing tree: show it, or test where labels would go")
+    p.add_argument("action", choices=["show", "test"])
+    p.add_argument("labels", nargs="*", help="test: labels such as severity=CRITICAL region=emea owner=logistics")
+    p.set_defaults(handler=cmd_routes)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=cmd_config)
     return parser

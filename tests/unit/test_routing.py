@@ -24,6 +24,7 @@ from cxstream.domain.routing import (
 )
 
 S, M = 1_000, 60_000
+SCHEMAS = {f"cxstream.{n}" for n in ("CanonicalEvent", "DeadLetter", "Breach", "Escalation", "Case", "CaseAction")}
 
 TREE = yaml.safe_load("""
 receiver: cx-operations
@@ -238,3 +239,50 @@ def test_fingerprints_ignore_label_order(labels: dict[str, str]) -> None:
     group.add(labels, 0)
     group.add(dict(reversed(list(labels.items()))), 1)
     assert len(group.firing) == 1
+
+
+def test_the_shipped_alerting_file_routes_each_owner_to_its_team(capsys: pytest.CaptureFixture[str]) -> None:
+    from cxstream.cli import main
+
+    assert main(["routes", "test", "owner=logistics", "severity=CRITICAL", "region=emea", "rule=r"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("logistics") and "cx.escalations.logistics" in out and "wait 0s" in out
+    assert main(["routes", "test", "owner=marketing", "severity=WARNING"]) == 0
+    assert "(default route)" in capsys.readouterr().out
+    assert main(["routes", "show"]) == 0
+    assert "owner=customer-service -> customer-service" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "receiver: billing",
+            "receiver: finance",
+            r"alerting.yaml:\d+: alerting.routing.route.routes\[3\].receiver: no team 'finance'",
+        ),
+        ("metric: delivery_delay", "metric: delivery_time", r"alerting.thresholds\[1\].metric: no metric definition"),
+        (
+            "scope_by: [region]\n      warning: 12",
+            "scope_by: [carrier]\n      warning: 12",
+            r"does not keep dimension 'carrier'",
+        ),
+        ("matchers: [owner=billing]", "matchers: [owner=~(billing]", r"bad regular expression"),
+    ],
+)
+def test_alerting_mistakes_name_file_line_and_field(tmp_path: Any, old: str, new: str, message: str) -> None:
+    import shutil
+    from pathlib import Path
+
+    from cxstream.config.topology import load_topology
+    from cxstream.config.yaml_source import ConfigError
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "topologies", tmp_path / "topologies")
+    (tmp_path / "examples").symlink_to(root / "examples")
+    path = tmp_path / "topologies/alerting.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=message):
+        load_topology(tmp_path / "topologies", SCHEMAS)

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cxstream.domain.routing import Matcher, matches_all
+from cxstream.domain.routing import AlertingRoutes, Matcher, matches_all
 from cxstream.domain.stats import Estimate
 
 
@@ -217,3 +217,19 @@ def evaluate(
         updated = replace(state, severity=severity, streak=state.streak + 1)
         return updated, change(Status.UPDATED, severity, state.started_ms, state.open_id)
     return replace(state, streak=state.streak + 1 if severity else 0), None
+
+
+class Alerting(_Strict):
+    """``topologies/alerting.yaml``: threshold rules and the routing of what they raise."""
+
+    thresholds: tuple[ThresholdRule, ...] = ()
+    routing: AlertingRoutes | None = None
+
+    @field_validator("thresholds")
+    @classmethod
+    def _unique(cls, value: tuple[ThresholdRule, ...]) -> tuple[ThresholdRule, ...]:
+        ids = [rule.id for rule in value]
+        for rule_id in ids:
+            if ids.count(rule_id) > 1:
+                raise ValueError(f"threshold rule id {rule_id!r} is used twice")
+        return value

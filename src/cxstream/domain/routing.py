@@ -403,3 +403,27 @@ class Dispatcher:
             if group.empty:
                 del self.groups[key]
         return out
+
+
+class AlertingRoutes(_Strict):
+    """The ``alerting`` routing part of the topology: the tree and the inhibition rules. Receivers are team
+    ids; a team's receiver is its topic ``cx.escalations.<team>``."""
+
+    route: RootRouteSpec
+    inhibit_rules: tuple[InhibitRuleSpec, ...] = ()
+
+    def receivers(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every receiver named in the tree, with where it is named."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+
+        def walk(spec: RouteSpec, loc: tuple[str | int, ...]) -> None:
+            if spec.receiver is not None:
+                found.append(((*loc, "receiver"), spec.receiver))
+            for i, child in enumerate(spec.routes):
+                walk(child, (*loc, "routes", i))
+
+        walk(self.route, ("route",))
+        return found
+
+    def build(self) -> tuple[Route, tuple[InhibitRule, ...]]:
+        return Route.build(self.route), tuple(InhibitRule.build(r) for r in self.inhibit_rules)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from cxstream.domain.breaches import Alerting
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.journey import JourneyMap
 from cxstream.domain.metrics import MetricsSpec
@@ -120,8 +121,8 @@ class ConnectorSpec(_Strict):
 
 class TopologyFile(_Strict):
     """What one YAML file in ``topologies/`` may hold. List sections from several files are concatenated;
-    the other sections (``reference``, ``validation``, ``journey``, ``verbatims``, ``metrics``) may each appear
-    in one file only."""
+    the other sections (``reference``, ``validation``, ``journey``, ``verbatims``, ``metrics``, ``alerting``)
+    may each appear in one file only."""
 
     teams: list[Team] = Field(default_factory=list)
     topics: list[TopicSpec] = Field(default_factory=list)
@@ -131,6 +132,7 @@ class TopologyFile(_Strict):
     journey: JourneyMap | None = None
     verbatims: VerbatimSpec | None = None
     metrics: MetricsSpec | None = None
+    alerting: Alerting | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -216,6 +218,7 @@ class Topology(_Strict):
     journey: JourneyMap = JourneyMap()
     verbatims: VerbatimSpec = VerbatimSpec()
     metrics: MetricsSpec = MetricsSpec()
+    alerting: Alerting = Alerting()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -261,6 +264,43 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     Problem(
                         loc=("metrics", "definitions", i, "journey_stages", j),
                         message=f"{stage_id!r} is not a journey stage",
+                    )
+                )
+    problems.extend(_check_alerting(topology, teams))
+    return problems
+
+
+def _check_alerting(topology: Topology, teams: set[str]) -> list[Problem]:
+    """Threshold rules name a metric, one of its windows and its dimensions; every receiver is a team with
+    a declared escalation topic."""
+    problems: list[Problem] = []
+    metrics = topology.metrics
+    definitions = {d.id: d for d in metrics.definitions}
+    windows = {w.id for w in metrics.windows}
+    for i, rule in enumerate(topology.alerting.thresholds):
+        loc = ("alerting", "thresholds", i)
+        definition = definitions.get(rule.metric)
+        if definition is None:
+            problems.append(Problem(loc=(*loc, "metric"), message=f"no metric definition {rule.metric!r}"))
+            continue
+        if rule.window not in windows:
+            problems.append(Problem(loc=(*loc, "window"), message=f"no window {rule.window!r}"))
+        for j, name in enumerate(rule.scope_by):
+            if name not in definition.dimensions:
+                problems.append(
+                    Problem(loc=(*loc, "scope_by", j), message=f"{rule.metric} does not keep dimension {name!r}")
+                )
+    routing = topology.alerting.routing
+    if routing is not None:
+        topics = {t.name for t in topology.topics}
+        for where, receiver in routing.receivers():
+            if receiver not in teams:
+                problems.append(Problem(loc=("alerting", "routing", *where), message=f"no team {receiver!r}"))
+            elif f"{ESCALATION_PREFIX}{receiver}" not in topics:
+                problems.append(
+                    Problem(
+                        loc=("alerting", "routing", *where),
+                        message=f"team {receiver!r} has no topic {ESCALATION_PREFIX}{receiver}",
                     )
                 )
     return problems
