@@ -251,10 +251,29 @@ def test_tables_equal_values_computed_from_the_raw_scores(bootstrap: str, tmp_pa
         assert eventually(late_letters, 60, "the late events in cx.dlq") >= truth.late_ids
         if not crash:  # counters start again with a new process
             assert total(scrape(port), "cxstream_late_events_total") == len(truth.late_ids)
+            assert_api_answers(port, truth)
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)
     assert code == 0
+
+
+def assert_api_answers(port: int, truth: Truth) -> None:
+    """The read API: catalog, history, and clear refusals."""
+    catalog = api(port, "/api/metrics")
+    assert {d["id"] for d in catalog["definitions"]} >= set(DEFINITIONS)
+    assert {w["id"] for w in catalog["windows"]} == {"1h", "1d", "7d"}
+    windows = api(port, "/api/metrics/csat.delivery/1h/history?count=3")["windows"]
+    assert len(windows) == 3 and windows[0]["end"] > windows[1]["end"] > windows[2]["end"]
+    current = api(port, "/api/metrics/csat.delivery/1h")
+    assert windows[0]["estimate"] == current["estimate"]
+    status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/csat.nowhere/1h")
+    assert status == 404 and "csat.nowhere" in body
+    status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/nps.relationship/1h?touchpoint=delivery")
+    assert status == 400 and "no dimension 'touchpoint'" in body
+    week = api(port, "/api/metrics/csat.delivery/7d")
+    today = api(port, "/api/metrics/csat.delivery/1d")
+    assert week["estimate"]["n"] >= today["estimate"]["n"]
 
 
 async def _read(bootstrap: str, topic: str) -> list[Any]:

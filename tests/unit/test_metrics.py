@@ -138,6 +138,13 @@ def test_current_closed_and_history_windows() -> None:
     assert current.estimate.insufficient and current.estimate.describe().startswith("insufficient sample (n=3")
 
 
+def test_weeks_start_on_monday_and_days_at_midnight_utc() -> None:
+    week = read_window(SPEC, [], "csat.delivery", "7d", now=NOW)  # Tuesday 24 November 2026
+    assert week.start == datetime(2026, 11, 23, tzinfo=UTC) and week.end == datetime(2026, 11, 30, tzinfo=UTC)
+    day = read_window(SPEC, [], "csat.delivery", "1d", now=NOW, closed=True)
+    assert day.start == datetime(2026, 11, 23, tzinfo=UTC) and day.final
+
+
 def test_detractor_drivers_are_counted_per_window() -> None:
     table: dict[str, Any] = {}
     for offset, (score, drivers) in enumerate(

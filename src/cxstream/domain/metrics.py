@@ -491,15 +491,22 @@ def estimate_of(definition: MetricDefinition, stats: Sufficient, spec: MetricsSp
     return mean_value(stats, confidence=conf, min_n=min_n, unit=UNIT_NAMES[definition.indicator])
 
 
+WEEK_MS = 7 * 86_400_000
+MONDAY_MS = 4 * 86_400_000  # the Unix epoch was a Thursday: weeks start on Monday 00:00 UTC, as ISO weeks do
+
+
 def window_bounds(window: WindowSpec, now_ms: int, closed: bool, grace_ms: int) -> tuple[int, int]:
-    """The latest window of this spec that has started (or, with ``closed``, that is final), as [start, end)."""
+    """The latest window of this spec that has started (or, with ``closed``, that is final), as [start, end).
+    Windows are aligned to UTC: days at midnight, whole weeks on Monday."""
     hop = window.hop_ms
+    shift = MONDAY_MS if hop % WEEK_MS == 0 else 0
     if closed:
-        latest_end = now_ms - grace_ms
+        latest_end = now_ms - grace_ms - shift
         end = latest_end - latest_end % hop
     else:
-        end = now_ms - now_ms % hop + hop
-    return end - window.size_ms, end
+        local = now_ms - shift
+        end = local - local % hop + hop
+    return end - window.size_ms + shift, end + shift
 
 
 def read_window(
