@@ -12,7 +12,7 @@ import faust
 from faust.serializers import codecs
 
 from cxstream import __version__
-from cxstream.agents import events_monitor, normalize
+from cxstream.agents import breach_evaluator, events_monitor, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.sensor import PrometheusSensor
@@ -144,5 +144,14 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     health.register(app, readiness)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, events_monitor.EVENTS_TOPIC, events.partitions)
+    breach_evaluator.register(
+        app,
+        ctx.topology.alerting,
+        ctx.topology.metrics,
+        metric_tables,
+        codec_name(breach_evaluator.BREACHES_TOPIC),
+        events_monitor.EVENTS_TOPIC,
+        events.partitions,
+    )
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.routing import AlertingRoutes, Matcher, matches_all
 from cxstream.domain.stats import Estimate
 
@@ -164,6 +165,27 @@ class BreachState:
     last_window_end_ms: int | None = None
 
 
+def state_to_json(state: BreachState) -> dict[str, object]:
+    return {
+        "streak": state.streak,
+        "open_id": state.open_id,
+        "severity": state.severity.value if state.severity else None,
+        "started_ms": state.started_ms,
+        "last_window_end_ms": state.last_window_end_ms,
+    }
+
+
+def state_from_json(data: Mapping[str, object]) -> BreachState:
+    severity = data.get("severity")
+    return BreachState(
+        streak=int(str(data.get("streak", 0))),
+        open_id=str(data["open_id"]) if data.get("open_id") else None,
+        severity=Severity(str(severity)) if severity else None,
+        started_ms=int(str(data["started_ms"])) if data.get("started_ms") is not None else None,
+        last_window_end_ms=int(str(data["last_window_end_ms"])) if data.get("last_window_end_ms") is not None else None,
+    )
+
+
 @dataclass(frozen=True)
 class BreachChange:
     breach_id: str
@@ -224,6 +246,14 @@ class Alerting(_Strict):
 
     thresholds: tuple[ThresholdRule, ...] = ()
     routing: AlertingRoutes | None = None
+    evaluate_every: str = Field("15s", description="how often threshold rules read the windows that ended")
+
+    @field_validator("evaluate_every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        if parse_duration_ms(value) < 1000:
+            raise ValueError("evaluate at most once a second")
+        return value
 
     @field_validator("thresholds")
     @classmethod

@@ -495,13 +495,14 @@ WEEK_MS = 7 * 86_400_000
 MONDAY_MS = 4 * 86_400_000  # the Unix epoch was a Thursday: weeks start on Monday 00:00 UTC, as ISO weeks do
 
 
-def window_bounds(window: WindowSpec, now_ms: int, closed: bool, grace_ms: int) -> tuple[int, int]:
-    """The latest window of this spec that has started (or, with ``closed``, that is final), as [start, end).
-    Windows are aligned to UTC: days at midnight, whole weeks on Monday."""
+def window_bounds(window: WindowSpec, now_ms: int, closed: bool, grace_ms: int, ended: bool = False) -> tuple[int, int]:
+    """The latest window of this spec that has started, as [start, end); with ``ended``, the latest that has
+    ended; with ``closed``, the latest that is final (ended + grace). Windows are aligned to UTC: days at
+    midnight, whole weeks on Monday."""
     hop = window.hop_ms
     shift = MONDAY_MS if hop % WEEK_MS == 0 else 0
-    if closed:
-        latest_end = now_ms - grace_ms - shift
+    if closed or ended:
+        latest_end = now_ms - (grace_ms if closed else 0) - shift
         end = latest_end - latest_end % hop
     else:
         local = now_ms - shift
@@ -518,18 +519,20 @@ def read_window(
     now: datetime,
     where: ScopeFilter | None = None,
     closed: bool = False,
+    ended: bool = False,
     back: int = 0,
     top: int = 5,
 ) -> WindowValue:
     """One window of one definition, merged over every finest scope matching ``where`` (a roll-up).
 
-    ``closed`` reads the last final window instead of the current one; ``back`` steps further into the past
-    by whole hops (history)."""
+    ``closed`` reads the last final window instead of the current one, ``ended`` the last that has ended
+    (what alerts read: late events may still change it); ``back`` steps further into the past by whole hops
+    (history)."""
     definition = spec.definition(definition_id)
     window = spec.window(window_id)
     grain = spec.grain_ms(window)
     now_ms = _ms(now)
-    start, end = window_bounds(window, now_ms, closed, spec.grace_ms)
+    start, end = window_bounds(window, now_ms, closed, spec.grace_ms, ended)
     start -= back * window.hop_ms
     end -= back * window.hop_ms
     filt = dict(where or {})

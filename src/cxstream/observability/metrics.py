@@ -154,3 +154,23 @@ METRIC_DUPLICATES = Counter(
     "Events on cx.events whose id was already applied at another offset (upstream re-delivery): not counted again.",
     registry=REGISTRY,
 )
+
+# --- breaches -------------------------------------------------------------------------------------------------
+BREACHES = Counter(
+    "cxstream_breaches_total",
+    "Breach lifecycle records published to cx.breaches, by rule, status and severity.",
+    ["rule", "status", "severity"],
+    registry=REGISTRY,
+)
+BREACH_EVALUATIONS = Counter(
+    "cxstream_breach_evaluations_total",
+    "Threshold evaluation rounds, by outcome: done, or skipped because this worker holds only part of cx.events.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+OPEN_BREACHES = Gauge(
+    "cxstream_open_breaches",
+    "Breaches currently open, by rule and severity.",
+    ["rule", "severity"],
+    registry=REGISTRY,
+)

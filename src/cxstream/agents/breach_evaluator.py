@@ -1,0 +1,101 @@
+"""Threshold rules against the live windows, on a clock: a leader timer puts a tick on a one-partition
+internal topic; the agent that owns it reads the windows that ended, evaluates every rule and scope, keeps
+each scope's state in a changelog-backed table, and publishes the breach lifecycle to ``cx.breaches``.
+
+Ticks rather than a timer doing the work: Faust tables can only change inside stream iteration, and a tick
+replayed after a crash is harmless (a rule ignores windows it has already judged). A record sent again after
+a crash carries the same breach id and status, so consumers drop it.
+
+The windows must cover every ``cx.events`` partition: a worker holding only some skips the round and says
+so (``cxstream_breach_evaluations_total{outcome="skipped_partial"}``). With several workers, the metric table
+has to be made global first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from cxstream.agents.metric_tables import MetricTables
+from cxstream.domain.breaches import Alerting, state_from_json, state_to_json
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.evaluation import assess, breach_record
+from cxstream.domain.metrics import MetricsSpec
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import BREACH_EVALUATIONS, BREACHES, OPEN_BREACHES
+
+TICKS_TOPIC = "cxstream-breach-ticks"
+STATE_TABLE = "cxstream-breach-state"
+BREACHES_TOPIC = "cx.breaches"
+log = get_logger(__name__)
+
+
+def register(
+    app: faust.App,
+    alerting: Alerting,
+    metrics: MetricsSpec,
+    tables: MetricTables,
+    breaches_serializer: str,
+    events_topic: str,
+    events_partitions: int,
+) -> None:
+    if not alerting.thresholds:
+        return
+    owners = {d.id: d.owner for d in metrics.definitions}
+    ticks = app.topic(
+        TICKS_TOPIC, internal=True, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw",
+    )  # fmt: skip
+    states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
+    breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
+    every_s = parse_duration_ms(alerting.evaluate_every) / 1000
+
+    @app.timer(every_s, on_leader=True)  # type: ignore[untyped-decorator]  # faust.App.timer is not typed
+    async def tick() -> None:
+        await ticks.send(key=b"tick", value=str(int(datetime.now(UTC).timestamp() * 1000)).encode())
+
+    def holds_all() -> bool:
+        assigned = app.assignor.assigned_actives() if app.assignor else set()
+        return sum(1 for tp in assigned if tp.topic == events_topic) == events_partitions
+
+    @app.agent(ticks, name="cxstream.breach-evaluator")
+    async def evaluator(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                if not holds_all():
+                    BREACH_EVALUATIONS.labels(outcome="skipped_partial").inc()
+                    continue
+                now = datetime.fromtimestamp(int(event.value) / 1000, UTC)
+                await _round(now)
+                BREACH_EVALUATIONS.labels(outcome="done").inc()
+            except Exception:  # a bad round must not stop the next one
+                log.exception("breach_evaluation_failed")
+                BREACH_EVALUATIONS.labels(outcome="failed").inc()
+
+    async def _round(now: datetime) -> None:
+        cells = tables.snapshot()
+        known = {key: state_from_json(value) for key, value in list(states.items()) if value is not None}
+        open_count: Counter[tuple[str, str]] = Counter()
+        for rule in alerting.thresholds:
+            mine = {k: v for k, v in known.items() if k.startswith(f"{rule.id}|")}
+            changed, verdicts = assess(rule, metrics, cells, mine, now)
+            for verdict in verdicts:
+                record = breach_record(verdict, rule, owners.get(rule.metric, ""), now)
+                await breaches.send(key=verdict.change.breach_id.encode(), value=record)
+                BREACHES.labels(rule=rule.id, status=record["status"], severity=record["severity"]).inc()
+                log.info(
+                    "breach", breach_id=record["breach_id"], rule=rule.id, status=record["status"],
+                    severity=record["severity"], scope=record["scope"], n=record["n"],
+                )  # fmt: skip
+            for key, state in changed.items():
+                states[key] = state_to_json(state)
+                known[key] = state
+            for key, state in known.items():
+                if key.startswith(f"{rule.id}|") and state.open_id and state.severity:
+                    open_count[(rule.id, state.severity.value)] += 1
+        for rule in alerting.thresholds:
+            for severity in ("WARNING", "CRITICAL"):
+                OPEN_BREACHES.labels(rule=rule.id, severity=severity).set(open_count[(rule.id, severity)])
