@@ -150,6 +150,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         ctx.topology.metrics,
         metric_tables,
         codec_name(breach_evaluator.BREACHES_TOPIC),
+        codec_name,
         events_monitor.EVENTS_TOPIC,
         events.partitions,
     )

@@ -22,6 +22,7 @@ from tests.integration.test_metrics import iso, worker_env
 
 pytestmark = pytest.mark.integration
 READER = SingleObjectReader(ROOT / "schemas/Breach.avsc")
+ESCALATIONS = SingleObjectReader(ROOT / "schemas/Escalation.avsc")
 
 
 def answers(region: str, site: str, scores: list[int], tag: str) -> list[bytes]:
@@ -51,7 +52,11 @@ def breaches(bootstrap: str) -> list[dict[str, Any]]:
     return [READER.decode(m.value()) for m in consume_all(bootstrap, "cx.breaches", idle_polls=2)]
 
 
-def test_a_falling_metric_raises_one_breach_across_a_restart(bootstrap: str, tmp_path: Path) -> None:
+def escalations(bootstrap: str, team: str) -> list[dict[str, Any]]:
+    return [ESCALATIONS.decode(m.value()) for m in consume_all(bootstrap, f"cx.escalations.{team}", idle_polls=2)]
+
+
+def test_a_falling_metric_raises_one_breach_and_one_escalation_across_a_restart(bootstrap: str, tmp_path: Path) -> None:
     port = free_port()
     env = worker_env(bootstrap, port, f"cxstream-breach-{uuid.uuid4().hex[:8]}", tmp_path / "data")
     worker = spawn(["worker"], env, tmp_path / "worker-1.log")
@@ -72,6 +77,12 @@ def test_a_falling_metric_raises_one_breach_across_a_restart(bootstrap: str, tmp
         assert breach["labels"]["owner"] == "logistics"
         assert breach["value"] == pytest.approx(10.0) and breach["interval_high"] < 55
 
+        # the owner's team gets it at once (critical logistics route: group_wait 0s); nobody else does
+        [escalation] = eventually(lambda: escalations(bootstrap, "logistics") or None, 60, "the escalation")
+        assert escalation["breach_ids"] == [breach["breach_id"]] and escalation["severity"] == "CRITICAL"
+        assert escalation["labels"]["status"] == "firing" and "emea" in escalation["summary"]
+        assert escalations(bootstrap, "customer-service") == [] and escalations(bootstrap, "cx-operations") == []
+
         stop(worker, signal.SIGKILL)
         worker = spawn(["worker"], env, tmp_path / "worker-2.log")
         eventually(lambda: worker.poll() is None and ready(port), 240, "the restarted worker to be ready")
@@ -80,6 +91,8 @@ def test_a_falling_metric_raises_one_breach_across_a_restart(bootstrap: str, tmp
         after = breaches(bootstrap)
         assert {b["breach_id"] for b in after if b["status"] == "FIRING"} == {breach["breach_id"]}
         assert not [b for b in after if b["status"] == "RESOLVED"]
+        # neither lost nor sent again as a new one: a re-send after the crash would carry the same id
+        assert {e["escalation_id"] for e in escalations(bootstrap, "logistics")} == {escalation["escalation_id"]}
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)

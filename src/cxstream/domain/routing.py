@@ -388,6 +388,59 @@ class Dispatcher:
             if group is not None:
                 group.resolve(labels)
 
+    def withdraw(self, labels: Labels) -> None:
+        """Take an alert out without reporting it resolved (it is being replaced, e.g. by a new severity)."""
+        fp = fingerprint(labels)
+        for route in self.root.match(labels):
+            group = self.groups.get(route.group_key(labels))
+            if group is not None:
+                group.firing.pop(fp, None)
+
+    def to_json(self) -> dict[str, object]:
+        """The groups and their timers, for a changelog-backed table: a restarted worker goes on where the
+        dead one stopped."""
+        return {
+            "unmatched": self.unmatched,
+            "groups": {
+                key: {
+                    "route": g.route.path,
+                    "firing": g.firing,
+                    "resolved": g.resolved,
+                    "next": g.next_flush_ms,
+                    "last": g.last_sent_ms,
+                    "sent": sorted(g.sent_state),
+                }
+                for key, g in self.groups.items()
+            },
+        }
+
+    def restore(self, data: Mapping[str, object]) -> None:
+        routes: dict[str, Route] = {}
+
+        def index(route: Route) -> None:
+            routes[route.path] = route
+            for child in route.routes:
+                index(child)
+
+        index(self.root)
+        self.unmatched = int(str(data.get("unmatched", 0)))
+        self.groups = {}
+        groups = data.get("groups") or {}
+        assert isinstance(groups, Mapping)
+        for key, g in groups.items():
+            route = routes.get(g["route"])
+            if route is None:  # the tree changed since: the group starts again from its alerts
+                continue
+            self.groups[key] = AggregationGroup(
+                route=route,
+                key=key,
+                firing={fp: dict(labels) for fp, labels in g["firing"].items()},
+                resolved={fp: dict(labels) for fp, labels in g["resolved"].items()},
+                next_flush_ms=g["next"],
+                last_sent_ms=g["last"],
+                sent_state=frozenset(g["sent"]),
+            )
+
     def due(self, now_ms: int) -> list[Notification]:
         firing = [labels for group in self.groups.values() for labels in group.firing.values()]
         out = []

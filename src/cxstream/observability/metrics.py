@@ -174,3 +174,9 @@ OPEN_BREACHES = Gauge(
     ["rule", "severity"],
     registry=REGISTRY,
 )
+ESCALATIONS = Counter(
+    "cxstream_escalations_total",
+    "Escalation notifications published to cx.escalations.<team>, by receiver and severity.",
+    ["receiver", "severity"],
+    registry=REGISTRY,
+)
