@@ -143,7 +143,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
     health.register(app, readiness)
     ingest.register(app, settings, ctx.connectors)
-    live.register(app, metric_tables, events_monitor.EVENTS_TOPIC, events.partitions)
+    live.register(app, metric_tables, events_monitor.EVENTS_TOPIC)
     breach_evaluator.register(
         app,
         ctx.topology.alerting,
@@ -152,7 +152,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         codec_name(breach_evaluator.BREACHES_TOPIC),
         codec_name,
         events_monitor.EVENTS_TOPIC,
-        events.partitions,
     )
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

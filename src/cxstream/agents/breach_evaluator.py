@@ -48,7 +48,6 @@ def register(
     breaches_serializer: str,
     serializer_for: Callable[[str], str],
     events_topic: str,
-    events_partitions: int,
 ) -> None:
     if not alerting.thresholds:
         return
@@ -79,8 +78,8 @@ def register(
         await ticks.send(key=b"tick", value=str(int(datetime.now(UTC).timestamp() * 1000)).encode())
 
     def holds_all() -> bool:
-        assigned = app.assignor.assigned_actives() if app.assignor else set()
-        return sum(1 for tp in assigned if tp.topic == events_topic) == events_partitions
+        have, total = tables.coverage(events_topic)
+        return have == total
 
     @app.agent(ticks, name="cxstream.breach-evaluator")
     async def evaluator(stream: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import faust
 
+from cxstream.agents.housekeeping import PartitionClock, expire
 from cxstream.domain.enrichment import drivers_of
 from cxstream.domain.events import CanonicalEvent
 from cxstream.domain.metrics import Cell, MetricsSpec, apply_update, cells, housekeeping, is_late, updates_for
@@ -35,7 +36,6 @@ from cxstream.observability.metrics import (
 
 TABLE = "cxstream-metrics"
 SEEN_TABLE = "cxstream-metrics-seen"
-PURGE_EVERY_S = 60.0
 
 
 class MetricTables:
@@ -43,7 +43,10 @@ class MetricTables:
         self.spec = spec
         self.table = app.Table(TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
         self.seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
-        self._last_purge: dict[int, float] = {}
+        self._app = app
+        self._partitions = partitions
+        # cells fold or expire after the fine grain's retention; event ids after grace: purge on the shorter
+        self._clock = PartitionClock(min(spec.retention_ms(spec.finest_ms), spec.id_memory_ms))
 
     @property
     def enabled(self) -> bool:
@@ -84,12 +87,10 @@ class MetricTables:
         return written
 
     def _maybe_purge(self, partition: int) -> None:
-        """Fold and expire this partition's cells, and forget its old event ids, about once a minute. Only this
-        partition: table changes go to the changelog partition of the event being processed."""
-        now = time.monotonic()
-        if now - self._last_purge.get(partition, 0.0) < PURGE_EVERY_S:
+        """Fold and expire this partition's cells, and forget its old event ids (see ``agents.housekeeping``).
+        Only this partition: table changes go to the changelog partition of the event being processed."""
+        if not self._clock.due(partition):
             return
-        self._last_purge[partition] = now
         now_ms = int(time.time() * 1000)
         plan = housekeeping(list(self.table.items()), partition, now_ms, self.spec)
         for key, value in plan.writes.items():
@@ -98,10 +99,12 @@ class MetricTables:
             del self.table[key]
         METRIC_CELLS_FOLDED.inc(len(plan.writes))
         METRIC_CELLS_EXPIRED.inc(len(plan.deletes))
-        horizon = now_ms - self.spec.grace_ms - 2 * self.spec.finest_ms
-        stale = [k for k, v in list(self.seen.items()) if v is not None and v[2] == partition and v[1] < horizon]
-        for key in stale:
-            del self.seen[key]
+        expire(self.seen, partition, now_ms - self.spec.id_memory_ms, time_at=1, partition_at=2)
+
+    def coverage(self, events_topic: str) -> tuple[int, int]:
+        """(cx.events partitions this worker holds, partitions in all): reads are complete only when equal."""
+        assigned = self._app.assignor.assigned_actives() if self._app.assignor else set()
+        return sum(1 for tp in assigned if tp.topic == events_topic), self._partitions
 
     def snapshot(self) -> list[Cell]:
         """Every stored cell of the partitions this worker holds (for queries)."""

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 
 from cxstream.agents.dead_letters import DeadLetterSink, message_headers
+from cxstream.agents.housekeeping import PartitionClock, expire
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
 from cxstream.domain.dead_letter import Reason, Stage
@@ -54,7 +55,7 @@ def register(
     tickets = app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
     horizon_ms = int(validator.duplicate_horizon.total_seconds() * 1000)
     ticket_horizon_ms = int(validator.horizon.total_seconds() * 1000)
-    last_purge: dict[int, float] = {}
+    seen_clock, tickets_clock = PartitionClock(horizon_ms), PartitionClock(ticket_horizon_ms)
 
     def enrich_with_tickets(canonical: CanonicalEvent) -> CanonicalEvent:
         enriched = enrich(canonical) if enrich is not None else canonical
@@ -73,18 +74,13 @@ def register(
         return int(value[0]) if value is not None else None
 
     def forget(partition: int) -> None:
-        """About once a minute, this partition's event ids older than the duplicate horizon and its tickets
-        opened before the validation horizon (no event that old is accepted any more). Only this partition:
-        deletions go to the changelog partition of the record being processed."""
-        now = time.monotonic()
-        if now - last_purge.get(partition, 0.0) < 60:
-            return
-        last_purge[partition] = now
+        """This partition's event ids older than the duplicate horizon, and its tickets opened before the
+        validation horizon (no event that old is accepted any more); see ``agents.housekeeping``."""
         now_ms = int(time.time() * 1000)
-        for table, horizon in ((seen, horizon_ms), (tickets, ticket_horizon_ms)):
-            for key, value in list(table.items()):
-                if value is not None and value[1] == partition and value[0] < now_ms - horizon:
-                    del table[key]
+        if seen_clock.due(partition):
+            expire(seen, partition, now_ms - horizon_ms)
+        if tickets_clock.due(partition):
+            expire(tickets, partition, now_ms - ticket_horizon_ms)
 
     @app.agent(raw_topics, name="cxstream.normalize")
     async def normalize(stream: Any) -> None:

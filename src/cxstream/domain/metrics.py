@@ -207,6 +207,11 @@ class MetricsSpec(_Strict):
     def grace_ms(self) -> int:
         return parse_duration_ms(self.grace)
 
+    @cached_property
+    def id_memory_ms(self) -> int:
+        """How long event ids are remembered for de-duplication: an older event is late anyway."""
+        return self.grace_ms + 2 * self.finest_ms
+
     def retention_ms(self, grain: int) -> int:
         """How long buckets of this grain are needed: the longest window read from them, plus grace."""
         sizes = [w.size_ms for w in self.windows if self.grain_ms(w) == grain]

@@ -12,13 +12,14 @@ client never takes part of the data for all of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.metrics import WindowValue, history, read_window
+from cxstream.domain.metrics import MetricsSpec, WindowValue, history, read_window
 from cxstream.domain.stats import Estimate
 
 RESERVED = {"closed", "back", "count"}
@@ -56,12 +57,12 @@ def window_json(value: WindowValue) -> dict[str, Any]:
     }
 
 
-def register(app: faust.App, tables: MetricTables, events_topic: str, partitions: int) -> None:
+def register(app: faust.App, tables: MetricTables, events_topic: str) -> None:
     spec = tables.spec
 
     def held() -> dict[str, int]:
-        assigned = app.assignor.assigned_actives() if app.assignor else set()
-        return {"held": sum(1 for tp in assigned if tp.topic == events_topic), "total": partitions}
+        have, total = tables.coverage(events_topic)
+        return {"held": have, "total": total}
 
     def parse(request: Any, definition: str, window: str) -> tuple[dict[str, str], dict[str, Any]] | str:
         try:
@@ -84,38 +85,34 @@ def register(app: faust.App, tables: MetricTables, events_topic: str, partitions
             }
         )
 
-    @app.page("/api/metrics/{definition}/{window}")
-    async def one_window(view: Any, request: Any, definition: str, window: str) -> Any:
+    def answer(view: Any, request: Any, definition: str, window: str, read: Callable[..., Any]) -> Any:
+        """Shared by the window views: 404 for an unknown definition or window, 400 for a bad parameter."""
         parsed = parse(request, definition, window)
         if isinstance(parsed, str):
             return view.json({"error": parsed}, status=404)
         where, query = parsed
         try:
-            value = read_window(
-                spec,
-                tables.snapshot(),
-                definition,
-                window,
-                now=datetime.now(UTC),
-                where=where,
-                closed=query.get("closed") in ("1", "true", "yes"),
-                back=int(query.get("back", "0")),
-            )
+            body = read(spec, tables.snapshot(), definition, window, datetime.now(UTC), where, query)
         except (KeyError, ValueError) as exc:
             return view.json({"error": str(exc.args[0] if exc.args else exc)}, status=400)
-        return view.json({**window_json(value), "partitions": held()})
+        return view.json({**body, "partitions": held()})
+
+    def current(
+        spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any
+    ) -> Any:
+        closed = query.get("closed") in ("1", "true", "yes")
+        back = int(query.get("back", "0"))
+        return window_json(read_window(spec, cells, definition, window, now=now, where=where, closed=closed, back=back))
+
+    def past(spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any) -> Any:
+        count = max(1, min(500, int(query.get("count", "12"))))
+        values = history(spec, cells, definition, window, now=now, count=count, where=where)
+        return {"windows": [window_json(v) for v in values]}
+
+    @app.page("/api/metrics/{definition}/{window}")
+    async def one_window(view: Any, request: Any, definition: str, window: str) -> Any:
+        return answer(view, request, definition, window, current)
 
     @app.page("/api/metrics/{definition}/{window}/history")
     async def window_history(view: Any, request: Any, definition: str, window: str) -> Any:
-        parsed = parse(request, definition, window)
-        if isinstance(parsed, str):
-            return view.json({"error": parsed}, status=404)
-        where, query = parsed
-        try:
-            count = max(1, min(500, int(query.get("count", "12"))))
-            values = history(
-                spec, tables.snapshot(), definition, window, now=datetime.now(UTC), count=count, where=where
-            )
-        except (KeyError, ValueError) as exc:
-            return view.json({"error": str(exc.args[0] if exc.args else exc)}, status=400)
-        return view.json({"windows": [window_json(v) for v in values], "partitions": held()})
+        return answer(view, request, definition, window, past)
