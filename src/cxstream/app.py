@@ -12,7 +12,7 @@ import faust
 from faust.serializers import codecs
 
 from cxstream import __version__
-from cxstream.agents import breach_evaluator, events_monitor, normalize
+from cxstream.agents import alert_inputs, alerting, events_monitor, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.sensor import PrometheusSensor
@@ -130,7 +130,27 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     app.sensors.add(PrometheusSensor())
     dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
     metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions)
-    events_monitor.register(app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables)
+    alerts = ctx.topology.alerting
+    control = alerting.register(
+        app,
+        alerts,
+        ctx.topology.metrics,
+        metric_tables,
+        codec_name(alerting.BREACHES_TOPIC),
+        codec_name,
+        events_monitor.EVENTS_TOPIC,
+    )
+    if control is not None:
+        alert_inputs.register(
+            app,
+            control,
+            ctx.codec(alert_inputs.CASE_ACTIONS_TOPIC),
+            ctx.codec(alert_inputs.SILENCES_TOPIC),
+            dead_letters,
+        )
+    events_monitor.register(
+        app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables, alerts.hot_alerts, control
+    )
     normalize.register(
         app,
         ctx.connectors,
@@ -144,14 +164,5 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     health.register(app, readiness)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, events_monitor.EVENTS_TOPIC)
-    breach_evaluator.register(
-        app,
-        ctx.topology.alerting,
-        ctx.topology.metrics,
-        metric_tables,
-        codec_name(breach_evaluator.BREACHES_TOPIC),
-        codec_name,
-        events_monitor.EVENTS_TOPIC,
-    )
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

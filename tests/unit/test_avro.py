@@ -38,6 +38,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.Escalation",
         "cxstream.Case",
         "cxstream.CaseAction",
+        "cxstream.Silence",
     }
 
 

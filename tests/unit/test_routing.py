@@ -3,6 +3,7 @@ inheritance, grouping and its three timers, inhibition, silences, the default ro
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +23,10 @@ from cxstream.domain.routing import (
     fingerprint,
     muted_by,
 )
+from cxstream.serde.catalog import SchemaCatalog
 
 S, M = 1_000, 60_000
-SCHEMAS = {f"cxstream.{n}" for n in ("CanonicalEvent", "DeadLetter", "Breach", "Escalation", "Case", "CaseAction")}
+SCHEMAS = SchemaCatalog.from_dir(Path(__file__).resolve().parents[2] / "schemas").names()
 
 TREE = yaml.safe_load("""
 receiver: cx-operations
@@ -259,7 +261,23 @@ def test_the_shipped_alerting_file_routes_each_owner_to_its_team(capsys: pytest.
         (
             "receiver: billing",
             "receiver: finance",
-            r"alerting.yaml:\d+: alerting.routing.route.routes\[3\].receiver: no team 'finance'",
+            r"alerting.yaml:\d+: alerting.routing.route.routes\[0\].routes\[3\].receiver: no team 'finance'",
+        ),
+        (
+            "drivers_any: [churn_risk, legal, safety]",
+            "drivers_any: [churn_risk, lawsuit]",
+            r"alerting.yaml:\d+: alerting.hot_alerts\[0\].when.drivers_any\[1\]: no verbatim driver 'lawsuit'",
+        ),
+        (
+            "notify: director, receiver: cx-operations",
+            "notify: director, receiver: board",
+            r"alerting.escalation_policies\[0\].levels\[2\].receiver: no team 'board'",
+        ),
+        ("late_by_more_than: 3d", "late_by_more_than: three days", r"alerting.hot_alerts\[3\].when.late_by_more_than"),
+        (
+            "matchers: [severity=CRITICAL]\n      levels",
+            'matchers: ["severity=~("]\n      levels',
+            r"alerting.escalation_policies\[0\].matchers: .*bad regular expression",
         ),
         ("metric: delivery_delay", "metric: delivery_time", r"alerting.thresholds\[1\].metric: no metric definition"),
         (
@@ -271,6 +289,18 @@ def test_the_shipped_alerting_file_routes_each_owner_to_its_team(capsys: pytest.
     ],
 )
 def test_alerting_mistakes_name_file_line_and_field(tmp_path: Any, old: str, new: str, message: str) -> None:
+    _expect_config_error(tmp_path, "alerting.yaml", old, new, message)
+
+
+def test_a_metric_claimed_by_two_teams_fails_with_both_claims(tmp_path: Any) -> None:
+    message = (
+        r"metrics.yaml:20: metrics.definitions\[1\].id: metric 'csat.delivery' is claimed twice: by logistics "
+        r"\(definitions\[0\]\) and by customer-service here"
+    )
+    _expect_config_error(tmp_path, "metrics.yaml", "    - id: csat.support", "    - id: csat.delivery", message)
+
+
+def _expect_config_error(tmp_path: Any, name: str, old: str, new: str, message: str) -> None:
     import shutil
     from pathlib import Path
 
@@ -280,7 +310,7 @@ def test_alerting_mistakes_name_file_line_and_field(tmp_path: Any, old: str, new
     root = Path(__file__).resolve().parents[2]
     shutil.copytree(root / "topologies", tmp_path / "topologies")
     (tmp_path / "examples").symlink_to(root / "examples")
-    path = tmp_path / "topologies/alerting.yaml"
+    path = tmp_path / "topologies" / name
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))

@@ -1,22 +1,26 @@
 """Reads ``cx.events`` once for everything done per canonical event: every record must decode with the
 canonical schema (the ones that do not go to the dead-letter topic with the reason); events are counted by
-source and type, source delay is measured, and the live metric tables are updated. Events too late for
-their windows are counted and dead-lettered with the reason.
+source and type, source delay is measured, the live metric tables are updated, and the hot-alert rules are
+tried (what they raise goes to the routing side's control topic). Events too late for their windows are
+counted and dead-lettered with the reason.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
+from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.domain.events import CanonicalEvent
+from cxstream.domain.hot_alerts import HotAlertRule, detect
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, LATE_EVENTS
+from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
 from cxstream.serde.avro import AvroCodec, DecodeError
 
 EVENTS_TOPIC = "cx.events"
@@ -24,7 +28,12 @@ log = get_logger(__name__)
 
 
 def register(
-    app: faust.App, codec: AvroCodec, dead_letters: DeadLetterSink, metrics: MetricTables | None = None
+    app: faust.App,
+    codec: AvroCodec,
+    dead_letters: DeadLetterSink,
+    metrics: MetricTables | None = None,
+    hot_rules: Sequence[HotAlertRule] = (),
+    control: Control | None = None,
 ) -> None:
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
@@ -40,8 +49,12 @@ def register(
                 continue
             try:
                 observe(record)
+                canonical = None
                 if metrics is not None and metrics.enabled:
-                    await _update_metrics(event, CanonicalEvent.from_record(record))
+                    canonical = CanonicalEvent.from_record(record)
+                    await _update_metrics(event, canonical)
+                if hot_rules and control is not None:
+                    await _hot_alerts(canonical or CanonicalEvent.from_record(record))
             except Exception as exc:  # one odd record must never stop the agent
                 log.exception("events_monitor_failed", offset=event.message.offset)
                 await dead_letters.send(
@@ -51,6 +64,17 @@ def register(
                     reasons=[Reason("process.events_monitor", f"{type(exc).__name__}: {exc}")],
                     event_id=record.get("event_id"),
                 )
+
+    async def _hot_alerts(canonical: CanonicalEvent) -> None:
+        assert control is not None
+        alerts, stale = detect(hot_rules, canonical, datetime.now(UTC))
+        for alert in alerts:
+            await control.hot(alert)
+            HOT_ALERTS.labels(rule=alert.rule_id, outcome="raised").inc()
+        for rule_id in stale:
+            HOT_ALERTS.labels(rule=rule_id, outcome="stale").inc()
+        if stale:
+            log.info("hot_alert_stale", event_id=canonical.event_id, rules=stale)
 
     async def _update_metrics(event: Any, canonical: CanonicalEvent) -> None:
         assert metrics is not None

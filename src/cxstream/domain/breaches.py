@@ -16,8 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.routing import AlertingRoutes, Matcher, matches_all
+from cxstream.domain.routing import Matcher, matches_all
 from cxstream.domain.stats import Estimate
 
 
@@ -239,27 +238,3 @@ def evaluate(
         updated = replace(state, severity=severity, streak=state.streak + 1)
         return updated, change(Status.UPDATED, severity, state.started_ms, state.open_id)
     return replace(state, streak=state.streak + 1 if severity else 0), None
-
-
-class Alerting(_Strict):
-    """``topologies/alerting.yaml``: threshold rules and the routing of what they raise."""
-
-    thresholds: tuple[ThresholdRule, ...] = ()
-    routing: AlertingRoutes | None = None
-    evaluate_every: str = Field("15s", description="how often threshold rules read the windows that ended")
-
-    @field_validator("evaluate_every")
-    @classmethod
-    def _every(cls, value: str) -> str:
-        if parse_duration_ms(value) < 1000:
-            raise ValueError("evaluate at most once a second")
-        return value
-
-    @field_validator("thresholds")
-    @classmethod
-    def _unique(cls, value: tuple[ThresholdRule, ...]) -> tuple[ThresholdRule, ...]:
-        ids = [rule.id for rule in value]
-        for rule_id in ids:
-            if ids.count(rule_id) > 1:
-                raise ValueError(f"threshold rule id {rule_id!r} is used twice")
-        return value

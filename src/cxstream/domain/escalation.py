@@ -1,46 +1,53 @@
-"""From breaches to escalations: the routing dispatcher's alerts are the open breaches, and each notification
-it lets out becomes one ``cx.escalations.<team>`` record with a deterministic id."""
+"""From alerts to escalations. The desk holds everything the routing side remembers between rounds: the open
+alerts (threshold breaches and hot alerts), the Alertmanager-style dispatcher with its groups and timers, the
+silences, and each notified breach's place on its escalation ladder. It takes breaches, hot alerts,
+acknowledgements, silences and the time, and says which ``cx.breaches`` and ``cx.escalations.<team>``
+records to publish. Its whole state is JSON, kept by the agent in a changelog-backed table, so a restarted
+worker goes on where the dead one stopped.
+
+Every record id is deterministic (group + time for notifications, receiver + breach + level for ladder
+steps), so a record published again after a crash carries the same id and consumers drop it.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cxstream.domain.routing import Dispatcher, Notification
+from cxstream.domain.alerting import Alerting, EscalationPolicy
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.hot_alerts import HotAlert, hot_breach_record
+from cxstream.domain.routing import Dispatcher, InhibitRule, Labels, Notification, Route, Silence, muted_by
 
 SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+#: Case actions that show someone took the case: its breach's ladder stops.
+TAKING_ACTIONS = frozenset({"ACKNOWLEDGE", "DOCUMENT_ACTION", "RESOLVE", "CLOSE"})
+
+
+def case_id_for(breach_id: str) -> str:
+    """The follow-up case of a breach (one case per breach; acknowledging the case stops its ladder)."""
+    return "case-" + breach_id.removeprefix("br-")
 
 
 def alert_labels(breach: Mapping[str, Any]) -> dict[str, str]:
     return {**{str(k): str(v) for k, v in breach["labels"].items()}, "breach_id": str(breach["breach_id"])}
 
 
-def apply_breach(
-    dispatcher: Dispatcher, breach: Mapping[str, Any], alerts: MutableMapping[str, dict[str, str]], now_ms: int
-) -> None:
-    """Feed one ``cx.breaches`` record to the dispatcher. ``alerts`` remembers each open breach's labels, so a
-    severity change replaces the alert instead of resolving it."""
-    breach_id = str(breach["breach_id"])
-    labels = alert_labels(breach)
-    previous = alerts.get(breach_id)
-    status = breach["status"]
-    if status == "RESOLVED":
-        if previous is not None:
-            dispatcher.resolve(previous)
-            del alerts[breach_id]
-        return
-    if previous is not None and previous != labels:
-        dispatcher.withdraw(previous)
-    dispatcher.receive(labels, now_ms)
-    alerts[breach_id] = labels
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def escalation_record(note: Notification, summaries: Mapping[str, str]) -> dict[str, Any]:
-    """The ``cx.escalations.<team>`` record of one notification. The id depends only on the group and the
-    time of the notification, so a notification sent again after a crash has the same id."""
-    digest = hashlib.sha256(f"{note.receiver}|{note.group_key}|{note.at_ms}".encode()).hexdigest()[:20]
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def escalation_record(
+    note: Notification, summaries: Mapping[str, str], first_event_ms: int | None = None
+) -> dict[str, Any]:
+    """The ``cx.escalations.<team>`` record of one routed notification (ladder level 0)."""
     alerts = note.firing or note.resolved
     severity = max((a.get("severity", "WARNING") for a in alerts), key=lambda s: SEVERITY_ORDER.get(s, 0))
     common = {k: v for k, v in alerts[0].items() if k != "breach_id" and all(a.get(k) == v for a in alerts)}
@@ -51,14 +58,211 @@ def escalation_record(note: Notification, summaries: Mapping[str, str]) -> dict[
     else:
         summary = "resolved: " + "; ".join(lines)
     return {
-        "escalation_id": f"esc-{digest}",
+        "escalation_id": f"esc-{_digest(f'{note.receiver}|{note.group_key}|{note.at_ms}')}",
         "receiver": note.receiver,
         "group_key": note.group_key,
         "severity": severity,
         "level": 0,
         "breach_ids": breach_ids,
         "labels": {**common, "status": "firing" if note.firing else "resolved"},
-        "created_at": datetime.fromtimestamp(note.at_ms / 1000, UTC),
-        "first_event_time": None,
+        "created_at": _at(note.at_ms),
+        "first_event_time": _at(first_event_ms) if first_event_ms is not None and note.firing else None,
         "summary": summary,
     }
+
+
+@dataclass
+class LadderStep:
+    """Where one notified breach stands on its ladder: ``level`` was notified at ``since_ms``."""
+
+    policy: str
+    level: int
+    since_ms: int
+    receiver: str
+    group_key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Outcome:
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)  # ingest of the triggering event -> escalation
+
+
+class AlertDesk:
+    def __init__(
+        self, alerting: Alerting, routes: tuple[Route, tuple[InhibitRule, ...]], state: Mapping[str, Any]
+    ) -> None:
+        self.alerting = alerting
+        self.policies = {p.id: p for p in alerting.escalation_policies}
+        self.silences = {s["id"]: Silence.from_json(s) for s in (state.get("silences") or {}).values()}
+        root, inhibit = routes
+        self.inhibit = inhibit
+        self.dispatcher = Dispatcher(root, inhibit, self.silences.values())
+        self.dispatcher.restore(state.get("dispatcher") or {})
+        self.alerts: dict[str, dict[str, str]] = dict(state.get("alerts") or {})
+        self.summaries: dict[str, str] = dict(state.get("summaries") or {})
+        self.hot = {b: HotAlert.from_json(a) for b, a in (state.get("hot") or {}).items()}
+        self.ladders = {k: LadderStep(**v) for k, v in (state.get("ladders") or {}).items()}
+        self.acked: dict[str, dict[str, Any]] = dict(state.get("acked") or {})
+
+    # --- inputs --------------------------------------------------------------------------------------------
+
+    def on_breach(self, breach: Mapping[str, Any], now_ms: int) -> None:
+        """A ``cx.breaches`` record. ``alerts`` remembers each open breach's labels, so a severity change
+        replaces the alert instead of resolving it."""
+        breach_id = str(breach["breach_id"])
+        labels = alert_labels(breach)
+        previous = self.alerts.get(breach_id)
+        self.summaries[breach_id] = str(breach["summary"])
+        if breach["status"] == "RESOLVED":
+            if previous is not None:
+                self.dispatcher.resolve(previous)
+                del self.alerts[breach_id]
+            self._forget_ladder(breach_id)
+            return
+        if previous is not None and previous != labels:
+            self.dispatcher.withdraw(previous)
+        self.dispatcher.receive(labels, now_ms)
+        self.alerts[breach_id] = labels
+
+    def on_hot(self, alert: HotAlert, now_ms: int) -> dict[str, Any] | None:
+        """A hot alert from the event side: its FIRING breach record, or None when it is already known (the
+        event was processed again after a crash)."""
+        if alert.breach_id in self.hot:
+            return None
+        self.hot[alert.breach_id] = alert
+        record = hot_breach_record(alert, "FIRING", now_ms)
+        self.on_breach(record, now_ms)
+        return record
+
+    def on_ack(self, case_id: str, actor: str, at_ms: int) -> bool:
+        """Someone took the case of a breach: its ladder stops. True when it was climbing one."""
+        breach_id = next((b for b in [*self.alerts, *self.acked] if case_id_for(b) == case_id), None)
+        if breach_id is None or breach_id in self.acked:
+            return False
+        self.acked[breach_id] = {"by": actor, "at": at_ms}
+        climbing = [key for key in self.ladders if key.endswith(f"|{breach_id}")]
+        for key in climbing:
+            del self.ladders[key]
+        return bool(climbing)
+
+    def on_silence(self, silence: Silence) -> None:
+        """Added, changed or expired (an expired silence is sent again with its new end)."""
+        self.silences[silence.id] = silence
+        self.dispatcher.silences = list(self.silences.values())
+
+    # --- the clock -----------------------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> Outcome:
+        out = Outcome()
+        for breach_id, alert in sorted(self.hot.items()):
+            if alert.resolve_at_ms <= now_ms:
+                record = hot_breach_record(alert, "RESOLVED", now_ms)
+                self.on_breach(record, now_ms)
+                del self.hot[breach_id]
+                out.breaches.append(record)
+        for note in self.dispatcher.due(now_ms):
+            first = self._first_event(note.firing)
+            out.escalations.append(escalation_record(note, self.summaries, first[0] if first else None))
+            if first and not note.repeat:
+                out.latencies_s.append(max(0.0, (now_ms - first[1]) / 1000))
+            self._start_ladders(note)
+        out.escalations.extend(self._climb(now_ms))
+        self._prune(now_ms)
+        return out
+
+    def _first_event(self, alerts: Iterable[Labels]) -> tuple[int, int] | None:
+        """(event time, ingest time) of the earliest hot event among the alerts."""
+        hot = [self.hot[a["breach_id"]] for a in alerts if a.get("breach_id") in self.hot]
+        if not hot:
+            return None
+        first = min(hot, key=lambda a: a.event_ms)
+        return first.event_ms, first.ingest_ms
+
+    def _start_ladders(self, note: Notification) -> None:
+        for labels in note.firing:
+            breach_id = labels["breach_id"]
+            key = f"{note.receiver}|{breach_id}"
+            if key in self.ladders or breach_id in self.acked:
+                continue
+            policy = self.alerting.policy_for(labels)
+            if policy is not None:
+                self.ladders[key] = LadderStep(policy.id, 0, note.at_ms, note.receiver, note.group_key)
+
+    def _climb(self, now_ms: int) -> list[dict[str, Any]]:
+        firing = list(self.alerts.values())
+        out = []
+        for key in sorted(self.ladders):
+            step = self.ladders[key]
+            breach_id = key.split("|", 1)[1]
+            policy = self.policies.get(step.policy)
+            labels = self.alerts.get(breach_id)
+            if policy is None or labels is None or step.level >= len(policy.levels):
+                continue
+            level = policy.levels[step.level]
+            if now_ms - step.since_ms < parse_duration_ms(level.after):
+                continue
+            if muted_by(labels, firing, self.inhibit, self.silences.values(), now_ms):
+                continue  # muted meanwhile: the ladder waits, it does not page around a silence
+            step.level += 1
+            step.since_ms = now_ms
+            out.append(self._ladder_record(policy, step, breach_id, labels, level.receiver or step.receiver, now_ms))
+        return out
+
+    def _ladder_record(
+        self, policy: EscalationPolicy, step: LadderStep, breach_id: str, labels: Labels, receiver: str, now_ms: int
+    ) -> dict[str, Any]:
+        level = policy.levels[step.level - 1]
+        waited = level.after
+        return {
+            "escalation_id": f"esc-{_digest(f'{receiver}|{breach_id}|level{step.level}|{step.receiver}')}",
+            "receiver": receiver,
+            "group_key": step.group_key,
+            "severity": labels.get("severity", "WARNING"),
+            "level": step.level,
+            "breach_ids": [breach_id],
+            "labels": {
+                **{k: v for k, v in labels.items() if k != "breach_id"},
+                "status": "firing",
+                "policy": policy.id,
+                "notify": level.notify,
+                "case_id": case_id_for(breach_id),
+            },
+            "created_at": _at(now_ms),
+            "first_event_time": None,
+            "summary": f"not acknowledged after {waited}, paging {level.notify}: "
+            f"{self.summaries.get(breach_id, breach_id)}",
+        }
+
+    def _forget_ladder(self, breach_id: str) -> None:
+        for key in [k for k in self.ladders if k.endswith(f"|{breach_id}")]:
+            del self.ladders[key]
+        self.acked.pop(breach_id, None)
+
+    def _prune(self, now_ms: int) -> None:
+        for silence_id in [s.id for s in self.silences.values() if s.ends_ms <= now_ms]:
+            del self.silences[silence_id]
+        self.dispatcher.silences = list(self.silences.values())
+        pending = {
+            a["breach_id"] for g in self.dispatcher.groups.values() for a in [*g.firing.values(), *g.resolved.values()]
+        }
+        self.summaries = {b: t for b, t in self.summaries.items() if b in pending or b in self.alerts}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dispatcher": self.dispatcher.to_json(),
+            "alerts": self.alerts,
+            "summaries": self.summaries,
+            "hot": {b: a.to_json() for b, a in self.hot.items()},
+            "ladders": {k: s.to_json() for k, s in self.ladders.items()},
+            "acked": self.acked,
+            "silences": {s.id: s.to_json() for s in self.silences.values()},
+        }
+
+    @property
+    def unmatched(self) -> int:
+        return self.dispatcher.unmatched

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -265,6 +266,27 @@ class Silence:
 
     def mutes(self, labels: Labels, now_ms: int) -> bool:
         return self.active(now_ms) and matches_all(self.matchers, labels)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "matchers": [str(m) for m in self.matchers],
+            "starts_ms": self.starts_ms,
+            "ends_ms": self.ends_ms,
+            "created_by": self.created_by,
+            "comment": self.comment,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Silence:
+        return cls(
+            id=str(data["id"]),
+            matchers=tuple(Matcher.parse(str(m)) for m in data["matchers"]),
+            starts_ms=int(data["starts_ms"]),
+            ends_ms=int(data["ends_ms"]),
+            created_by=str(data["created_by"]),
+            comment=str(data["comment"]),
+        )
 
 
 def muted_by(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from cxstream.domain.breaches import Alerting
+from cxstream.domain.alerting import Alerting
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.journey import JourneyMap
 from cxstream.domain.metrics import MetricsSpec
@@ -253,7 +253,18 @@ def check_singletons(topology: Topology) -> list[Problem]:
                         message=f"{touchpoint!r} is not in reference.touchpoints",
                     )
                 )
+    claimed: dict[str, tuple[int, str]] = {}
     for i, definition in enumerate(topology.metrics.definitions):
+        if definition.id in claimed:
+            first, owner = claimed[definition.id]
+            problems.append(
+                Problem(
+                    loc=("metrics", "definitions", i, "id"),
+                    message=f"metric {definition.id!r} is claimed twice: by {owner} (definitions[{first}]) and by "
+                    f"{definition.owner} here; a metric has exactly one definition and one owning team",
+                )
+            )
+        claimed.setdefault(definition.id, (i, definition.owner))
         if definition.owner not in teams:
             problems.append(
                 Problem(loc=("metrics", "definitions", i, "owner"), message=f"no team {definition.owner!r}")
@@ -290,17 +301,27 @@ def _check_alerting(topology: Topology, teams: set[str]) -> list[Problem]:
                 problems.append(
                     Problem(loc=(*loc, "scope_by", j), message=f"{rule.metric} does not keep dimension {name!r}")
                 )
-    routing = topology.alerting.routing
-    if routing is not None:
-        topics = {t.name for t in topology.topics}
-        for where, receiver in routing.receivers():
-            if receiver not in teams:
-                problems.append(Problem(loc=("alerting", "routing", *where), message=f"no team {receiver!r}"))
-            elif f"{ESCALATION_PREFIX}{receiver}" not in topics:
-                problems.append(
-                    Problem(
-                        loc=("alerting", "routing", *where),
-                        message=f"team {receiver!r} has no topic {ESCALATION_PREFIX}{receiver}",
-                    )
-                )
+    drivers = {d for lexicon in topology.verbatims.lexicons for d in lexicon.drivers}
+    for i, hot in enumerate(topology.alerting.hot_alerts):
+        loc = ("alerting", "hot_alerts", i)
+        if hot.owner is not None and hot.owner not in teams:
+            problems.append(Problem(loc=(*loc, "owner"), message=f"no team {hot.owner!r}"))
+        for j, driver in enumerate(hot.when.drivers_any):
+            if driver not in drivers:
+                problems.append(Problem(loc=(*loc, "when", "drivers_any", j), message=f"no verbatim driver {driver!r}"))
+    receivers: list[tuple[Loc, str]] = []
+    if topology.alerting.routing is not None:
+        receivers += [(("alerting", "routing", *where), r) for where, r in topology.alerting.routing.receivers()]
+    for i, policy in enumerate(topology.alerting.escalation_policies):
+        receivers += [
+            (("alerting", "escalation_policies", i, "levels", j, "receiver"), level.receiver)
+            for j, level in enumerate(policy.levels)
+            if level.receiver is not None
+        ]
+    topics = {t.name for t in topology.topics}
+    for where, receiver in receivers:
+        if receiver not in teams:
+            problems.append(Problem(loc=where, message=f"no team {receiver!r}"))
+        elif f"{ESCALATION_PREFIX}{receiver}" not in topics:
+            problems.append(Problem(loc=where, message=f"team {receiver!r} has no topic {ESCALATION_PREFIX}{receiver}"))
     return problems

@@ -153,10 +153,10 @@ def summarize(records: list[dict[str, Any]]) -> DeadLetterSummary:
     return summary
 
 
-async def read_dead_letters(
-    client_options: dict[str, Any], codec: AvroCodec, topic: str = "cx.dlq"
+async def read_decoded(
+    client_options: dict[str, Any], codec: AvroCodec, topic: str
 ) -> tuple[list[dict[str, Any]], int]:
-    """Decoded dead letters and the count of messages on the topic that did not decode."""
+    """Every decoded record of ``topic`` in offset order per partition, and the count that did not decode."""
     records, bad = [], 0
     async for message in read_to_end(client_options, topic):
         try:
@@ -164,6 +164,24 @@ async def read_dead_letters(
         except DecodeError:
             bad += 1
     return records, bad
+
+
+async def read_dead_letters(
+    client_options: dict[str, Any], codec: AvroCodec, topic: str = "cx.dlq"
+) -> tuple[list[dict[str, Any]], int]:
+    """Decoded dead letters and the count of messages on the topic that did not decode."""
+    return await read_decoded(client_options, codec, topic)
+
+
+async def send_records(client_options: dict[str, Any], topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    """Produce (key, value) pairs and wait until the cluster has each one (acks=all)."""
+    producer = AIOKafkaProducer(**client_options, acks="all")
+    await producer.start()
+    try:
+        for key, value in items:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
 
 
 async def replay(

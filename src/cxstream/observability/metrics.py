@@ -176,7 +176,30 @@ OPEN_BREACHES = Gauge(
 )
 ESCALATIONS = Counter(
     "cxstream_escalations_total",
-    "Escalation notifications published to cx.escalations.<team>, by receiver and severity.",
-    ["receiver", "severity"],
+    "Escalations published to cx.escalations.<team>, by receiver, severity and ladder level (0: the team).",
+    ["receiver", "severity", "level"],
+    registry=REGISTRY,
+)
+HOT_ALERTS = Counter(
+    "cxstream_hot_alerts_total",
+    "Hot-alert rule matches on single events, by rule and outcome: raised, or stale (event older than max_age).",
+    ["rule", "outcome"],
+    registry=REGISTRY,
+)
+ESCALATION_LATENCY = Histogram(
+    "cxstream_escalation_latency_seconds",
+    "From the ingest of the event behind a hot alert to its first escalation being published.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+UNROUTED_ALERTS = Gauge(
+    "cxstream_unrouted_alerts",
+    "Alerts that no team route matched and only the default route took (since the routing state began).",
+    registry=REGISTRY,
+)
+ALERTING_INPUTS = Counter(
+    "cxstream_alerting_inputs_total",
+    "Messages handled by the routing side, by kind (tick, hot, ack, silence) and outcome.",
+    ["kind", "outcome"],
     registry=REGISTRY,
 )

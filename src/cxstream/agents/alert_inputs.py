@@ -1,0 +1,68 @@
+"""What people tell the routing side, forwarded to its control topic: acknowledgements (a case taken on
+``cx.case-actions`` stops its breach's ladder) and silences (``cx.silences``). A record that does not decode
+goes to the dead-letter topic with the reason; the agents go on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from cxstream.agents.alerting import Control
+from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.domain.dead_letter import Reason, Stage
+from cxstream.domain.escalation import TAKING_ACTIONS
+from cxstream.domain.silences import silence_from_record
+from cxstream.observability.logging import get_logger
+from cxstream.serde.avro import AvroCodec, DecodeError
+
+CASE_ACTIONS_TOPIC = "cx.case-actions"
+SILENCES_TOPIC = "cx.silences"
+log = get_logger(__name__)
+
+
+def register(
+    app: faust.App,
+    control: Control,
+    case_actions: AvroCodec,
+    silences: AvroCodec,
+    dead_letters: DeadLetterSink,
+) -> None:
+    def raw_topic(name: str) -> Any:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    async def decoded(event: Any, codec: AvroCodec, source: str) -> dict[str, Any] | None:
+        try:
+            return codec.decode(event.value)
+        except DecodeError as exc:
+            await dead_letters.send(event, source=source, stage=Stage.DECODE, reasons=[Reason("decode.avro", str(exc))])
+            return None
+
+    async def refuse(event: Any, source: str, exc: Exception) -> None:
+        log.exception("alert_input_failed", topic=source, offset=event.message.offset)
+        await dead_letters.send(
+            event, source=source, stage=Stage.PROCESS, reasons=[Reason("process.alert_input", f"{exc}")]
+        )
+
+    @app.agent(raw_topic(CASE_ACTIONS_TOPIC), name="cxstream.case-acks")
+    async def case_acks(stream: Any) -> None:
+        async for event in stream.events():
+            record = await decoded(event, case_actions, CASE_ACTIONS_TOPIC)
+            if record is None or record["action"] not in TAKING_ACTIONS:
+                continue
+            try:
+                at_ms = int(record["at"].timestamp() * 1000)
+                await control.ack(str(record["case_id"]), str(record["actor"]), at_ms)
+            except Exception as exc:  # one odd record must never stop the agent
+                await refuse(event, CASE_ACTIONS_TOPIC, exc)
+
+    @app.agent(raw_topic(SILENCES_TOPIC), name="cxstream.silences")
+    async def silences_in(stream: Any) -> None:
+        async for event in stream.events():
+            record = await decoded(event, silences, SILENCES_TOPIC)
+            if record is None:
+                continue
+            try:
+                await control.silence(silence_from_record(record))
+            except Exception as exc:  # e.g. a silence without author or reason
+                await refuse(event, SILENCES_TOPIC, exc)

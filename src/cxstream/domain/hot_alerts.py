@@ -1,0 +1,227 @@
+"""Hot alerts: single events that demand action at once, without waiting for a window to fill. A detractor
+whose verbatim names a critical driver (cancelling, legal action, safety), a detractor in a high-value
+segment, a delivery far past its promise. Every condition of a rule must hold; the alert fires once per
+rule and event (its id is derived from both, so a replayed event raises nothing new) and resolves by
+itself after ``resolve_after`` unless a case closes it sooner.
+
+Pure: the agent passes each canonical event and the time it is processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cxstream.domain.breaches import Severity
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.enrichment import drivers_of
+from cxstream.domain.events import CanonicalEvent, EventType
+from cxstream.domain.metrics import is_detractor
+from cxstream.domain.routing import Matcher, matches_all
+
+#: Event fields a hot-alert rule can match on, and that become labels of the alert.
+EVENT_LABELS = ("source", "region", "site", "team", "channel", "journey_stage", "touchpoint", "customer_segment")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Conditions(_Strict):
+    """All set conditions must hold."""
+
+    event_types: tuple[EventType, ...] = Field((), description="empty: any type")
+    detractor: bool = Field(False, description="a survey answer in its metric's detractor band")
+    drivers_any: tuple[str, ...] = Field((), description="the verbatim names at least one of these drivers")
+    segments: tuple[str, ...] = Field((), description="customer_segment is one of these")
+    late_by_more_than: str | None = Field(None, description="operation.actual_at - promised_at beyond this")
+    matchers: tuple[str, ...] = Field((), description="label matchers on the event's fields, e.g. region=~emea|apac")
+
+    @field_validator("late_by_more_than")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration_ms(value)
+        return value
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            matcher = Matcher.parse(item)
+            if matcher.label not in EVENT_LABELS:
+                raise ValueError(f"{item!r}: match on one of {', '.join(EVENT_LABELS)}")
+        return value
+
+
+class HotAlertRule(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.-]{1,60}$")
+    when: Conditions
+    severity: Severity = Severity.CRITICAL
+    owner: str | None = Field(None, description="owning team; default: the event's team")
+    resolve_after: str = Field("24h", description="resolved by itself after this long")
+    max_age: str = Field("1d", description="events older than this when processed raise nothing (back-fills)")
+    summary: str = ""
+
+    @field_validator("resolve_after", "max_age")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        if parse_duration_ms(value) <= 0:
+            raise ValueError("must be positive")
+        return value
+
+
+def event_labels(event: CanonicalEvent) -> dict[str, str]:
+    values = {name: getattr(event, name) for name in EVENT_LABELS}
+    return {name: str(value) for name, value in values.items() if value}
+
+
+def late_ms(event: CanonicalEvent) -> int | None:
+    operation = event.operation
+    if operation is None or operation.promised_at is None or operation.actual_at is None:
+        return None
+    return int((operation.actual_at - operation.promised_at).total_seconds() * 1000)
+
+
+def matches(rule: HotAlertRule, event: CanonicalEvent) -> bool:
+    when = rule.when
+    if when.event_types and event.event_type not in when.event_types:
+        return False
+    if when.detractor and not is_detractor(event):
+        return False
+    if when.drivers_any and not set(when.drivers_any) & set(drivers_of(event)):
+        return False
+    if when.segments and (event.customer_segment or "") not in when.segments:
+        return False
+    if when.late_by_more_than is not None:
+        late = late_ms(event)
+        if late is None or late <= parse_duration_ms(when.late_by_more_than):
+            return False
+    return matches_all((Matcher.parse(m) for m in when.matchers), event_labels(event))
+
+
+def hot_breach_id(rule_id: str, event_id: str) -> str:
+    return "br-" + hashlib.sha256(f"hot|{rule_id}|{event_id}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class HotAlert:
+    """What the detecting agent hands to the routing side. Times in epoch milliseconds (it travels as JSON)."""
+
+    breach_id: str
+    rule_id: str
+    severity: str
+    labels: dict[str, str]
+    event_id: str
+    event_ms: int
+    ingest_ms: int
+    detected_ms: int
+    resolve_at_ms: int
+    metric: str
+    value: float | None
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HotAlert:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _what(event: CanonicalEvent) -> tuple[str, float | None, str]:
+    """The metric label, the value and a sentence about the event."""
+    where = ", ".join(p for p in (event.region, event.site) if p) or "unknown region"
+    if event.survey is not None:
+        survey = event.survey
+        text = survey.verbatim or event.comment or ""
+        quote = f': "{text[:140]}"' if text else ""
+        return (
+            survey.metric.value.lower(),
+            float(survey.score),
+            f"{survey.metric.value} {survey.score} in {where}{quote}",
+        )
+    late = late_ms(event)
+    if late is not None:
+        return "delivery_delay", late / 3_600_000, f"{late / 86_400_000:.1f} days late in {where}"
+    text = event.comment or ""
+    return event.event_type.value.lower(), None, f"{event.event_type.value.lower()} in {where}: {text[:140]}"
+
+
+def detect(rules: Iterable[HotAlertRule], event: CanonicalEvent, now: datetime) -> tuple[list[HotAlert], list[str]]:
+    """The hot alerts one event raises, and the rules it matched but was too old for."""
+    alerts: list[HotAlert] = []
+    stale: list[str] = []
+    now_ms, event_ms = _ms(now), _ms(event.event_time)
+    for rule in rules:
+        if not matches(rule, event):
+            continue
+        if now_ms - event_ms > parse_duration_ms(rule.max_age):
+            stale.append(rule.id)
+            continue
+        metric, value, sentence = _what(event)
+        owner = rule.owner or event.team or ""
+        drivers = ",".join(drivers_of(event))
+        labels = {
+            **event_labels(event),
+            "rule": rule.id,
+            "kind": "HOT_ALERT",
+            "severity": rule.severity.value,
+            "metric": metric,
+            "owner": owner,
+            **({"drivers": drivers} if drivers else {}),
+        }
+        alerts.append(
+            HotAlert(
+                breach_id=hot_breach_id(rule.id, event.event_id),
+                rule_id=rule.id,
+                severity=rule.severity.value,
+                labels=labels,
+                event_id=event.event_id,
+                event_ms=event_ms,
+                ingest_ms=_ms(event.ingest_time),
+                detected_ms=now_ms,
+                resolve_at_ms=now_ms + parse_duration_ms(rule.resolve_after),
+                metric=metric,
+                value=value,
+                summary=f"{rule.summary or rule.id}: {sentence}",
+            )
+        )
+    return alerts, stale
+
+
+def hot_breach_record(alert: HotAlert, status: str, now_ms: int) -> dict[str, Any]:
+    """The ``cx.breaches`` record (schema ``cxstream.Breach``, kind HOT_ALERT) of a hot alert."""
+    scope = {k: alert.labels[k] for k in ("region", "site") if k in alert.labels}
+    return {
+        "breach_id": alert.breach_id,
+        "rule_id": alert.rule_id,
+        "kind": "HOT_ALERT",
+        "status": status,
+        "severity": alert.severity,
+        "metric": alert.metric,
+        "scope": scope,
+        "labels": dict(alert.labels),
+        "window_start": None,
+        "window_end": None,
+        "value": alert.value,
+        "interval_low": None,
+        "interval_high": None,
+        "confidence": None,
+        "n": 1,
+        "threshold": None,
+        "direction": "BELOW",
+        "started_at": datetime.fromtimestamp(alert.detected_ms / 1000, UTC),
+        "updated_at": datetime.fromtimestamp(now_ms / 1000, UTC),
+        "event_ids": [alert.event_id],
+        "summary": alert.summary if status != "RESOLVED" else f"resolved: {alert.summary}",
+    }

@@ -1,0 +1,78 @@
+"""Silences as records on ``cx.silences``: made by ``cxstream silence add``, ended early by ``silence
+expire`` (the same id sent again with its new end), listed from the topic (the latest record of an id wins)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from cxstream.domain.routing import Matcher, Silence
+
+
+class SilenceState(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def new_silence(matchers: Iterable[str], starts: datetime, ends: datetime, created_by: str, comment: str) -> Silence:
+    """Raises ValueError for a bad matcher, an end before the start, or a missing author or reason."""
+    parsed = tuple(Matcher.parse(m) for m in matchers)
+    text = "|".join([*(str(m) for m in parsed), str(_ms(starts)), str(_ms(ends)), created_by, comment])
+    silence_id = "sil-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return Silence(silence_id, parsed, _ms(starts), _ms(ends), created_by.strip(), comment.strip())
+
+
+def silence_record(silence: Silence, updated_at: datetime, updated_by: str | None = None) -> dict[str, Any]:
+    """The ``cx.silences`` record (schema ``cxstream.Silence``)."""
+    return {
+        "silence_id": silence.id,
+        "matchers": [str(m) for m in silence.matchers],
+        "starts_at": datetime.fromtimestamp(silence.starts_ms / 1000, UTC),
+        "ends_at": datetime.fromtimestamp(silence.ends_ms / 1000, UTC),
+        "created_by": silence.created_by,
+        "comment": silence.comment,
+        "updated_at": updated_at,
+        "updated_by": updated_by,
+    }
+
+
+def silence_from_record(record: Mapping[str, Any]) -> Silence:
+    return Silence(
+        id=str(record["silence_id"]),
+        matchers=tuple(Matcher.parse(str(m)) for m in record["matchers"]),
+        starts_ms=_ms(record["starts_at"]),
+        ends_ms=_ms(record["ends_at"]),
+        created_by=str(record["created_by"]),
+        comment=str(record["comment"]),
+    )
+
+
+def expired(record: Mapping[str, Any], now: datetime, by: str) -> dict[str, Any]:
+    """The record that ends a silence now (a silence that has not started yet ends at its start)."""
+    starts = record["starts_at"]
+    ends = max(starts, min(record["ends_at"], now))
+    if ends == starts:  # a silence must end after it starts: a pending one is cut to one millisecond
+        ends = datetime.fromtimestamp((_ms(starts) + 1) / 1000, UTC)
+    return {**record, "ends_at": ends, "updated_at": now, "updated_by": by}
+
+
+def latest(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The current record of each silence id, from the topic in offset order."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        out[str(record["silence_id"])] = dict(record)
+    return out
+
+
+def state_of(record: Mapping[str, Any], now: datetime) -> SilenceState:
+    if now < record["starts_at"]:
+        return SilenceState.PENDING
+    return SilenceState.ACTIVE if now < record["ends_at"] else SilenceState.EXPIRED
