@@ -78,12 +78,12 @@ def test_a_complaint_about_safety_and_a_key_account_detractor() -> None:
     assert fired(nps(8, customer_segment="enterprise")) == []  # a passive is no detractor
 
 
-def test_a_delivery_more_than_three_days_late() -> None:
-    assert fired(delivered(timedelta(days=3, hours=1))) == ["delivery.very-late"]
-    assert fired(delivered(timedelta(days=3))) == []  # more than three days, not three
-    [alert], _ = detect(RULES, delivered(timedelta(days=4)), NOW)
-    assert alert.labels["owner"] == "logistics" and alert.metric == "delivery_delay" and alert.value == 96.0
-    assert "4.0 days late in emea, ams-1" in alert.summary
+def test_a_delivery_more_than_five_days_late() -> None:
+    assert fired(delivered(timedelta(days=5, hours=1))) == ["delivery.very-late"]
+    assert fired(delivered(timedelta(days=5))) == []  # more than five days, not five
+    [alert], _ = detect(RULES, delivered(timedelta(days=6)), NOW)
+    assert alert.labels["owner"] == "logistics" and alert.metric == "delivery_delay" and alert.value == 144.0
+    assert "6.0 days late in emea, ams-1" in alert.summary
 
 
 def test_the_same_event_gives_the_same_alert_id_and_old_events_raise_nothing() -> None:

@@ -273,7 +273,7 @@ def test_the_shipped_alerting_file_routes_each_owner_to_its_team(capsys: pytest.
             "notify: director, receiver: board",
             r"alerting.escalation_policies\[0\].levels\[2\].receiver: no team 'board'",
         ),
-        ("late_by_more_than: 3d", "late_by_more_than: three days", r"alerting.hot_alerts\[3\].when.late_by_more_than"),
+        ("late_by_more_than: 5d", "late_by_more_than: five days", r"alerting.hot_alerts\[3\].when.late_by_more_than"),
         (
             "matchers: [severity=CRITICAL]\n      levels",
             'matchers: ["severity=~("]\n      levels',

@@ -166,7 +166,7 @@ def register(
         if kind == "ack":
             if current.on_ack(str(message["case_id"]), str(message["actor"]), int(message["at_ms"])):
                 log.info("ladder_stopped", case_id=message["case_id"], actor=message["actor"])
-            return None
+            return Outcome()
         if kind == "silence":
             current.on_silence(Silence.from_json(message["silence"]))
             return current.tick(now_ms)  # an expired silence may let a notification out at once

@@ -26,14 +26,23 @@ REGION_FIELD, SITE_FIELD = 360011, 360012
 VERBATIMS = {
     "late": [
         "Parcel arrived {days} days late and nobody told me.",
-        "Third late delivery this month, I am thinking of cancelling.",
+        "Third late delivery this month.",
         "The tracking said delivered but it came {days} days later.",
     ],
     "slow_support": ["Waited two days for a first answer.", "Had to call three times before anyone helped."],
     "good": ["Fast delivery, thanks!", "Agent was friendly and solved it at once.", "Easy to order, arrived on time."],
     "billing": ["I was charged twice for one order.", "Refund still not on my card after two weeks."],
     "rude": ["The agent was rude and hung up on me."],
+    # rare answers that must reach someone at once (hot alerts)
+    "critical": [
+        "Third late delivery this month, I am cancelling my account.",
+        "If my refund is not here by Friday my lawyer will contact you.",
+        "The heater you delivered gave off smoke when we switched it on. This is dangerous.",
+    ],
 }
+CRITICAL_SHARE = 0.01  # of detractors' comments
+SEGMENTS = {"consumer": 0.6675, "smb": 0.33, "enterprise": 0.002, "vip": 0.0005}
+VERY_LATE_SHARE = 0.0002  # of deliveries: a lost parcel found a week later
 
 INCIDENTS = {
     "delivery-delay-emea": "deliveries in emea slip 2-5 days; CSAT after delivery and NPS there fall; complaints rise",
@@ -135,6 +144,8 @@ class DemoTraffic:
     def _late_days(self, now: datetime, region: str) -> int:
         if self.incident_active(now, "delivery-delay-emea") and region == "emea" and self.rng.random() < 0.7:
             return self.rng.randint(2, 5)
+        if self.rng.random() < VERY_LATE_SHARE:
+            return self.rng.randint(6, 9)
         return 1 if self.rng.random() < 0.08 else 0
 
     # --- ERP ------------------------------------------------------------------------------------------
@@ -204,9 +215,13 @@ class DemoTraffic:
             "Region__c": region.upper(),
             "Site__c": site.upper(),
             "Channel__c": "Email",
+            "Segment__c": self.rng.choices(list(SEGMENTS), weights=list(SEGMENTS.values()))[0],
             **extra,
         }
         return self._json("crm", payload, record_id, f"crm.survey.{metric.lower()}")
+
+    def _detractor_comment(self, usual: str) -> str:
+        return self.rng.choice(VERBATIMS["critical"]) if self.rng.random() < CRITICAL_SHARE else usual
 
     def _delivery_survey(self, now: datetime, region: str) -> RawRecord:
         late = self._late_days(now, region)
@@ -214,6 +229,7 @@ class DemoTraffic:
         if late:
             score = self.rng.choices([1, 2, 3, 4, 5], weights=[35, 30, 20, 10, 5])[0]
             comment = self.rng.choice(VERBATIMS["late"]).format(days=late)
+            comment = self._detractor_comment(comment) if score <= 2 else comment
         else:
             score = self.rng.choices([1, 2, 3, 4, 5], weights=[2, 3, 8, 37, 50])[0]
             comment = self.rng.choice(VERBATIMS["good"]) if self.rng.random() < 0.3 else None
@@ -227,6 +243,7 @@ class DemoTraffic:
         weights = [6, 3, 3, 4, 5, 6, 9, 14, 15, 18, 17] if slipping else [1, 1, 1, 1, 2, 3, 5, 12, 20, 27, 27]
         score = self.rng.choices(range(11), weights=weights)[0]
         comment = self.rng.choice(VERBATIMS["late"]).format(days=3) if score <= 6 and slipping else None
+        comment = self._detractor_comment(comment) if score <= 6 and comment else comment
         return self._survey(
             now, region, "NPS", score, comment, Journey_Stage__c="relationship", Team__c="cx-operations"
         )
