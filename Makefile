@@ -41,8 +41,9 @@ test: install ## Run the whole test suite (unit + integration on the embedded br
 test-unit: install ## Run the tests that need no broker
 	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
 
-bench: install ## Throughput and peak memory of raw -> metrics on the embedded broker, against a minimal Faust agent
+bench: install ## Throughput, memory and event-to-escalation latency on the embedded broker, against minimal Faust agents
 	$(BIN)/python bench/ingest_metrics.py $(ARGS)
+	$(BIN)/python bench/escalation_latency.py
 
 lint: install ## ruff (lint + format check) and mypy on src
 	$(BIN)/ruff check src tests examples bench
