@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -76,6 +77,16 @@ class HotAlertRule(_Strict):
         return value
 
 
+@lru_cache(maxsize=256)
+def _ms_of(duration: str) -> int:  # rules are tried on every event: parse their texts once
+    return parse_duration_ms(duration)
+
+
+@lru_cache(maxsize=256)
+def _parsed(matchers: tuple[str, ...]) -> tuple[Matcher, ...]:
+    return tuple(Matcher.parse(m) for m in matchers)
+
+
 def event_labels(event: CanonicalEvent) -> dict[str, str]:
     values = {name: getattr(event, name) for name in EVENT_LABELS}
     return {name: str(value) for name, value in values.items() if value}
@@ -100,9 +111,9 @@ def matches(rule: HotAlertRule, event: CanonicalEvent) -> bool:
         return False
     if when.late_by_more_than is not None:
         late = late_ms(event)
-        if late is None or late <= parse_duration_ms(when.late_by_more_than):
+        if late is None or late <= _ms_of(when.late_by_more_than):
             return False
-    return matches_all((Matcher.parse(m) for m in when.matchers), event_labels(event))
+    return not when.matchers or matches_all(_parsed(when.matchers), event_labels(event))
 
 
 def hot_breach_id(rule_id: str, event_id: str) -> str:
@@ -165,7 +176,7 @@ def detect(rules: Iterable[HotAlertRule], event: CanonicalEvent, now: datetime) 
     for rule in rules:
         if not matches(rule, event):
             continue
-        if now_ms - event_ms > parse_duration_ms(rule.max_age):
+        if now_ms - event_ms > _ms_of(rule.max_age):
             stale.append(rule.id)
             continue
         metric, value, sentence = _what(event)
@@ -190,7 +201,7 @@ def detect(rules: Iterable[HotAlertRule], event: CanonicalEvent, now: datetime) 
                 event_ms=event_ms,
                 ingest_ms=_ms(event.ingest_time),
                 detected_ms=now_ms,
-                resolve_at_ms=now_ms + parse_duration_ms(rule.resolve_after),
+                resolve_at_ms=now_ms + _ms_of(rule.resolve_after),
                 metric=metric,
                 value=value,
                 summary=f"{rule.summary or rule.id}: {sentence}",
