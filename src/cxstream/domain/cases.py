@@ -1,0 +1,314 @@
+"""Follow-up cases: every escalated breach opens one, and it must end in a documented action, on time.
+
+A pure state machine. :func:`apply` takes the current case (or None) and one action and returns the new case,
+or raises :class:`Refused` with a rule id and a message when the action is not allowed in that state or
+lacks what it must carry. Nothing else changes a case, so every case state is reachable only through its
+recorded actions (the audit trail on ``cx.case-actions``).
+
+    OPEN --ACKNOWLEDGE--> ACKNOWLEDGED --DOCUMENT_ACTION--> ACTION_DOCUMENTED --RESOLVE--> RESOLVED --CLOSE--> CLOSED
+      ^                                                                                      |                |
+      +----------------------- REOPENED <------------------------- REOPEN -------------------+----------------+
+
+Resolving needs a root-cause category, the action taken and its owner (given then or documented before), and
+the outcome of a pending customer call-back. Closing a recurring case needs a supervisor's documented
+action (role ``supervisor`` and a comment). ASSIGN, COMMENT, FOLLOW_UP and OVERDUE change no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cxstream.domain.durations import parse_duration_ms
+
+
+class CaseState(StrEnum):
+    OPEN = "OPEN"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    ACTION_DOCUMENTED = "ACTION_DOCUMENTED"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+    REOPENED = "REOPENED"
+
+
+class ActionType(StrEnum):
+    OPEN = "OPEN"
+    ACKNOWLEDGE = "ACKNOWLEDGE"
+    ASSIGN = "ASSIGN"
+    DOCUMENT_ACTION = "DOCUMENT_ACTION"
+    RESOLVE = "RESOLVE"
+    CLOSE = "CLOSE"
+    REOPEN = "REOPEN"
+    COMMENT = "COMMENT"
+    FOLLOW_UP = "FOLLOW_UP"
+    OVERDUE = "OVERDUE"
+
+
+#: Which state each state-changing action needs, and where it leads.
+TRANSITIONS: dict[ActionType, tuple[frozenset[CaseState], CaseState]] = {
+    ActionType.ACKNOWLEDGE: (frozenset({CaseState.OPEN, CaseState.REOPENED}), CaseState.ACKNOWLEDGED),
+    ActionType.DOCUMENT_ACTION: (
+        frozenset({CaseState.ACKNOWLEDGED, CaseState.ACTION_DOCUMENTED}),
+        CaseState.ACTION_DOCUMENTED,
+    ),
+    ActionType.RESOLVE: (frozenset({CaseState.ACTION_DOCUMENTED}), CaseState.RESOLVED),
+    ActionType.CLOSE: (frozenset({CaseState.RESOLVED}), CaseState.CLOSED),
+    ActionType.REOPEN: (frozenset({CaseState.RESOLVED, CaseState.CLOSED}), CaseState.REOPENED),
+}
+DONE = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+SUPERVISOR = "supervisor"
+REMEMBERED_ACTIONS = 64  # action ids kept per case, so an action replayed after a crash is applied once
+
+
+class Refused(ValueError):
+    def __init__(self, rule_id: str, message: str) -> None:
+        super().__init__(f"{rule_id}: {message}")
+        self.rule_id = rule_id
+        self.message = message
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sla(_Strict):
+    acknowledge: str = Field(description="acknowledge within this after the case opens (or reopens)")
+    resolve: str = Field(description="resolve within this after the case opens (or reopens)")
+
+    @field_validator("acknowledge", "resolve")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration_ms(value) <= 0:
+            raise ValueError("must be positive")
+        return value
+
+
+class CasePolicy(_Strict):
+    """``cases:`` in the topology: SLA per severity, the call-back step of hot alerts, recurrence window."""
+
+    sla: dict[str, Sla] = Field(description="per severity: WARNING, CRITICAL (INFO optional)")
+    follow_up_within: str = Field("48h", description="hot-alert cases: call the customer back within this")
+    recurring_within: str = Field("30d", description="same customer, or same driver at the same site, again")
+
+    @field_validator("sla")
+    @classmethod
+    def _severities(cls, value: dict[str, Sla]) -> dict[str, Sla]:
+        unknown = set(value) - {"INFO", "WARNING", "CRITICAL"}
+        if unknown:
+            raise ValueError(f"unknown severity {sorted(unknown)[0]!r} (INFO, WARNING, CRITICAL)")
+        if not {"WARNING", "CRITICAL"} <= set(value):
+            raise ValueError("set an SLA for WARNING and CRITICAL")
+        return value
+
+    def sla_for(self, severity: str) -> Sla:
+        return self.sla.get(severity) or self.sla["WARNING"]
+
+
+@dataclass(frozen=True)
+class Action:
+    action_id: str
+    case_id: str
+    action: ActionType
+    actor: str
+    at_ms: int
+    comment: str | None = None
+    assignee: str | None = None
+    root_cause_category: str | None = None
+    action_taken: str | None = None
+    action_owner: str | None = None
+    outcome: str | None = None
+    role: str | None = None
+    # OPEN only: what the case is about
+    breach_id: str | None = None
+    escalation_id: str | None = None
+    team: str | None = None
+    severity: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    follow_up: bool = False  # a hot alert: the customer must be called back
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    team: str
+    severity: str
+    state: CaseState
+    opened_ms: int
+    acknowledge_due_ms: int
+    resolve_due_ms: int
+    updated_ms: int
+    breach_id: str | None = None
+    escalation_ids: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    acknowledged_ms: int | None = None
+    resolved_ms: int | None = None
+    closed_ms: int | None = None
+    assignee: str | None = None
+    root_cause_category: str | None = None
+    action_taken: str | None = None
+    action_owner: str | None = None
+    recurring: bool = False
+    follow_up_due_ms: int | None = None
+    follow_up_outcome: str | None = None
+    overdue: tuple[str, ...] = ()  # which SLA steps went overdue: acknowledge, resolve, follow_up
+    version: int = 0
+    last_action_id: str | None = None
+    applied: tuple[str, ...] = ()
+
+    @property
+    def documented(self) -> bool:
+        return bool(self.root_cause_category and self.action_taken and self.action_owner)
+
+
+def _need(value: str | None, rule: str, what: str) -> str:
+    if value is None or not value.strip():
+        raise Refused(rule, f"{what} is required")
+    return value.strip()
+
+
+def _open(action: Action, policy: CasePolicy) -> Case:
+    team = _need(action.team, "case.open_team", "the owning team")
+    severity = action.severity or "WARNING"
+    sla = policy.sla_for(severity)
+    at = action.at_ms
+    return Case(
+        case_id=action.case_id,
+        team=team,
+        severity=severity,
+        state=CaseState.OPEN,
+        opened_ms=at,
+        acknowledge_due_ms=at + parse_duration_ms(sla.acknowledge),
+        resolve_due_ms=at + parse_duration_ms(sla.resolve),
+        updated_ms=at,
+        breach_id=action.breach_id,
+        escalation_ids=(action.escalation_id,) if action.escalation_id else (),
+        labels=dict(action.labels),
+        follow_up_due_ms=at + parse_duration_ms(policy.follow_up_within) if action.follow_up else None,
+    )
+
+
+def apply(case: Case | None, action: Action, policy: CasePolicy) -> Case:
+    """The case after ``action``; raises :class:`Refused` when the action is not allowed."""
+    if case is not None and action.action_id in case.applied:
+        return case  # the same action again (replayed after a crash): applied once
+    kind = action.action
+    if case is None:
+        if kind is not ActionType.OPEN:
+            raise Refused("case.unknown", f"no case {action.case_id}: it must be opened by an escalation first")
+        return _stamp(_open(action, policy), action)
+    if kind is ActionType.OPEN:  # another escalation for the same breach attaches to its case
+        ids = case.escalation_ids
+        if action.escalation_id and action.escalation_id not in ids:
+            ids = (*ids, action.escalation_id)
+        return _stamp(replace(case, escalation_ids=ids), action)
+    if kind in TRANSITIONS:
+        allowed, target = TRANSITIONS[kind]
+        if case.state not in allowed:
+            names = ", ".join(sorted(s.value for s in allowed))
+            raise Refused("case.transition", f"{kind.value} needs the case in {names}; it is {case.state.value}")
+        return _stamp(_transition(case, action, target, policy), action)
+    return _stamp(_annotate(case, action), action)
+
+
+def _transition(case: Case, action: Action, target: CaseState, policy: CasePolicy) -> Case:
+    kind, at = action.action, action.at_ms
+    if kind is ActionType.ACKNOWLEDGE:
+        return replace(case, state=target, acknowledged_ms=at, assignee=action.assignee or case.assignee)
+    if kind is ActionType.DOCUMENT_ACTION:
+        return replace(
+            case,
+            state=target,
+            action_taken=_need(action.action_taken, "case.action_taken", "the action taken"),
+            action_owner=_need(action.action_owner, "case.action_owner", "the action's owner"),
+            root_cause_category=action.root_cause_category or case.root_cause_category,
+        )
+    if kind is ActionType.RESOLVE:
+        resolved = replace(
+            case,
+            state=target,
+            resolved_ms=at,
+            root_cause_category=_need(
+                action.root_cause_category or case.root_cause_category, "case.root_cause", "a root-cause category"
+            ),
+            action_taken=_need(action.action_taken or case.action_taken, "case.action_taken", "the action taken"),
+            action_owner=_need(action.action_owner or case.action_owner, "case.action_owner", "the action's owner"),
+        )
+        if case.follow_up_due_ms is not None and case.follow_up_outcome is None:
+            raise Refused("case.follow_up", "the customer call-back has no outcome yet (FOLLOW_UP with an outcome)")
+        return resolved
+    if kind is ActionType.CLOSE:
+        if case.recurring and (action.role != SUPERVISOR or not (action.comment or "").strip()):
+            raise Refused("case.recurring", "a recurring case closes only with a supervisor's documented action")
+        return replace(case, state=target, closed_ms=at)
+    # REOPEN: the clock starts again, the earlier documentation stays in the audit trail only
+    _need(action.comment, "case.reopen_reason", "a reason to reopen")
+    sla = policy.sla_for(case.severity)
+    return replace(
+        case,
+        state=target,
+        acknowledged_ms=None,
+        resolved_ms=None,
+        closed_ms=None,
+        root_cause_category=None,
+        action_taken=None,
+        action_owner=None,
+        acknowledge_due_ms=at + parse_duration_ms(sla.acknowledge),
+        resolve_due_ms=at + parse_duration_ms(sla.resolve),
+        overdue=(),
+    )
+
+
+def _annotate(case: Case, action: Action) -> Case:
+    kind = action.action
+    if kind is ActionType.ASSIGN:
+        if case.state is CaseState.CLOSED:
+            raise Refused("case.transition", "a closed case is not assigned; reopen it first")
+        return replace(case, assignee=_need(action.assignee, "case.assignee", "the assignee"))
+    if kind is ActionType.COMMENT:
+        _need(action.comment, "case.comment", "the comment")
+        return case
+    if kind is ActionType.FOLLOW_UP:
+        if case.follow_up_due_ms is None:
+            raise Refused("case.follow_up", "this case has no customer call-back step")
+        if case.state is CaseState.CLOSED:
+            raise Refused("case.transition", "a closed case takes no follow-up; reopen it first")
+        return replace(case, follow_up_outcome=_need(action.outcome, "case.follow_up", "the call-back outcome"))
+    # OVERDUE: recorded by the SLA timer, never by a person
+    step = _need(action.comment, "case.overdue", "the overdue step")
+    if not action.actor.startswith("timer:"):
+        raise Refused("case.overdue", "OVERDUE is recorded by the SLA timer only")
+    return case if step in case.overdue else replace(case, overdue=(*case.overdue, step))
+
+
+def _stamp(case: Case, action: Action) -> Case:
+    return replace(
+        case,
+        version=case.version + 1,
+        last_action_id=action.action_id,
+        updated_ms=max(case.updated_ms, action.at_ms),
+        applied=(*case.applied, action.action_id)[-REMEMBERED_ACTIONS:],
+    )
+
+
+def mark_recurring(case: Case) -> Case:
+    return replace(case, recurring=True)
+
+
+def due_steps(case: Case, now_ms: int) -> list[str]:
+    """SLA steps past due and not yet recorded overdue: acknowledge, resolve, follow_up."""
+    steps = []
+    if case.state in (CaseState.OPEN, CaseState.REOPENED) and now_ms >= case.acknowledge_due_ms:
+        steps.append("acknowledge")
+    if case.state not in DONE and now_ms >= case.resolve_due_ms:
+        steps.append("resolve")
+    if (
+        case.follow_up_due_ms is not None
+        and case.follow_up_outcome is None
+        and case.state is not CaseState.CLOSED
+        and now_ms >= case.follow_up_due_ms
+    ):
+        steps.append("follow_up")
+    return [s for s in steps if s not in case.overdue]

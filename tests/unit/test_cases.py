@@ -1,0 +1,198 @@
+"""The case state machine: the documented path, refusals with their rule ids, and properties over any
+sequence of actions (no invalid state is reachable; a resolved or closed case always has its documentation)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxstream.domain.cases import (
+    DONE,
+    REMEMBERED_ACTIONS,
+    TRANSITIONS,
+    Action,
+    ActionType,
+    Case,
+    CasePolicy,
+    CaseState,
+    Refused,
+    Sla,
+    apply,
+    due_steps,
+    mark_recurring,
+)
+
+POLICY = CasePolicy(
+    sla={"CRITICAL": Sla(acknowledge="15m", resolve="1d"), "WARNING": Sla(acknowledge="2h", resolve="3d")},
+    follow_up_within="48h",
+)
+M, H = 60_000, 3_600_000
+_counter = iter(range(10**9))
+
+
+def act(kind: ActionType, at: int = 0, **kw: object) -> Action:
+    return Action(f"act-{next(_counter)}", "case-1", kind, str(kw.pop("actor", "j.devries")), at, **kw)  # type: ignore[arg-type]
+
+
+def opened(severity: str = "CRITICAL", follow_up: bool = False) -> Case:
+    return apply(
+        None,
+        act(ActionType.OPEN, actor="system:routing", team="logistics", severity=severity, breach_id="br-1",
+            escalation_id="esc-1", labels={"region": "emea"}, follow_up=follow_up),
+        POLICY,
+    )  # fmt: skip
+
+
+def run(case: Case, *actions: Action) -> Case:
+    for action in actions:
+        case = apply(case, action, POLICY)
+    return case
+
+
+DOCUMENT = {"action_taken": "Second carrier for the backlog", "action_owner": "logistics-ops-lead"}
+
+
+def test_the_documented_path_from_open_to_closed() -> None:
+    case = opened()
+    assert (case.state, case.acknowledge_due_ms, case.resolve_due_ms) == (CaseState.OPEN, 15 * M, 24 * H)
+    case = run(
+        case,
+        act(ActionType.ACKNOWLEDGE, 5 * M, assignee="j.devries"),
+        act(ActionType.DOCUMENT_ACTION, H, **DOCUMENT),
+        act(ActionType.RESOLVE, 2 * H, root_cause_category="process:staffing"),
+        act(ActionType.CLOSE, 3 * H),
+    )
+    assert case.state is CaseState.CLOSED and case.documented and case.version == 5
+    assert (case.acknowledged_ms, case.resolved_ms, case.closed_ms) == (5 * M, 2 * H, 3 * H)
+
+
+@pytest.mark.parametrize(
+    ("actions", "rule"),
+    [
+        ([act(ActionType.RESOLVE, root_cause_category="x", **DOCUMENT)], "case.transition"),  # not acknowledged
+        ([act(ActionType.ACKNOWLEDGE), act(ActionType.DOCUMENT_ACTION, action_taken="x")], "case.action_owner"),
+        (
+            [act(ActionType.ACKNOWLEDGE), act(ActionType.DOCUMENT_ACTION, **DOCUMENT), act(ActionType.RESOLVE)],
+            "case.root_cause",
+        ),
+        ([act(ActionType.CLOSE)], "case.transition"),
+        ([act(ActionType.REOPEN, comment="again")], "case.transition"),
+        ([act(ActionType.COMMENT)], "case.comment"),
+        ([act(ActionType.FOLLOW_UP, outcome="reached")], "case.follow_up"),  # no call-back step here
+        ([act(ActionType.OVERDUE, comment="acknowledge")], "case.overdue"),  # people do not record overdue
+    ],
+)
+def test_refusals_name_their_rule(actions: list[Action], rule: str) -> None:
+    case = opened()
+    *before, last = actions
+    case = run(case, *before)
+    with pytest.raises(Refused) as refused:
+        apply(case, last, POLICY)
+    assert refused.value.rule_id == rule
+
+
+def test_an_unknown_case_and_a_second_escalation() -> None:
+    with pytest.raises(Refused, match=r"case\.unknown"):
+        apply(None, act(ActionType.ACKNOWLEDGE), POLICY)
+    case = apply(opened(), act(ActionType.OPEN, team="logistics", escalation_id="esc-2"), POLICY)
+    assert case.escalation_ids == ("esc-1", "esc-2") and case.state is CaseState.OPEN
+
+
+def test_a_recurring_case_closes_only_with_a_supervisors_documented_action() -> None:
+    case = run(
+        mark_recurring(opened()),
+        act(ActionType.ACKNOWLEDGE),
+        act(ActionType.DOCUMENT_ACTION, **DOCUMENT),
+        act(ActionType.RESOLVE, root_cause_category="carrier:capacity"),
+    )
+    with pytest.raises(Refused, match=r"case\.recurring"):
+        apply(case, act(ActionType.CLOSE), POLICY)
+    with pytest.raises(Refused, match=r"case\.recurring"):
+        apply(case, act(ActionType.CLOSE, role="supervisor"), POLICY)  # no documented action
+    closed = apply(case, act(ActionType.CLOSE, role="supervisor", comment="Carrier contract reviewed"), POLICY)
+    assert closed.state is CaseState.CLOSED
+
+
+def test_a_hot_alert_case_needs_its_call_back_outcome_before_it_resolves() -> None:
+    case = run(opened(follow_up=True), act(ActionType.ACKNOWLEDGE), act(ActionType.DOCUMENT_ACTION, **DOCUMENT))
+    assert case.follow_up_due_ms == 48 * H
+    with pytest.raises(Refused, match=r"case\.follow_up"):
+        apply(case, act(ActionType.RESOLVE, root_cause_category="delivery:late"), POLICY)
+    case = run(case, act(ActionType.FOLLOW_UP, outcome="reached"), act(ActionType.RESOLVE, root_cause_category="x"))
+    assert case.state is CaseState.RESOLVED and case.follow_up_outcome == "reached"
+
+
+def test_sla_steps_fall_due_once_and_a_reopen_restarts_the_clock() -> None:
+    case = opened(follow_up=True)
+    assert due_steps(case, 15 * M - 1) == [] and due_steps(case, 15 * M) == ["acknowledge"]
+    case = apply(case, act(ActionType.OVERDUE, 15 * M, actor="timer:sla", comment="acknowledge"), POLICY)
+    assert due_steps(case, 20 * M) == []  # recorded: not again
+    assert due_steps(case, 48 * H) == ["resolve", "follow_up"]
+    case = run(
+        case,
+        act(ActionType.ACKNOWLEDGE, H),
+        act(ActionType.DOCUMENT_ACTION, H, **DOCUMENT),
+        act(ActionType.FOLLOW_UP, H, outcome="no_answer"),
+        act(ActionType.RESOLVE, H, root_cause_category="x"),
+        act(ActionType.REOPEN, 2 * H, comment="customer called again"),
+    )
+    assert case.state is CaseState.REOPENED and not case.documented and case.overdue == ()
+    assert case.acknowledge_due_ms == 2 * H + 15 * M
+
+
+def test_an_action_replayed_after_a_crash_is_applied_once() -> None:
+    ack = act(ActionType.ACKNOWLEDGE, M)
+    case = run(opened(), ack)
+    assert apply(case, ack, POLICY) == case
+
+
+TEXT = st.sampled_from([None, "", "  ", "carrier", "j.devries", "reached", "process:staffing", "done"])
+
+
+def draw_action(data: st.DataObject, state: CaseState) -> Action:
+    """Any action; half of the time one whose kind the current state allows (so that long paths are
+    explored, not only refusals), with fields that may be missing, blank or present."""
+    plausible = [k for k, (allowed, _) in TRANSITIONS.items() if state in allowed]
+    kinds = plausible if plausible and data.draw(st.booleans()) else [k for k in ActionType if k is not ActionType.OPEN]
+    kind = data.draw(st.sampled_from(kinds))
+    text = [data.draw(TEXT) for _ in range(6)]
+    role = data.draw(st.sampled_from([None, "supervisor", "viewer"]))
+    actor = "timer:sla" if data.draw(st.booleans()) else "someone"
+    at = data.draw(st.integers(0, 10 * 24 * H))
+    return Action(f"act-{next(_counter)}", "case-1", kind, actor, at, *text, role)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), recurring=st.booleans(), follow_up=st.booleans(), steps=st.integers(0, 40))
+def test_no_sequence_of_actions_reaches_an_invalid_case(
+    data: st.DataObject, recurring: bool, follow_up: bool, steps: int
+) -> None:
+    case = opened(follow_up=follow_up)
+    case = mark_recurring(case) if recurring else case
+    applied = 1
+    accepted: list[Action] = []
+    for _ in range(steps):
+        action = draw_action(data, case.state)
+        try:
+            after = apply(case, action, POLICY)
+        except Refused:
+            continue
+        applied += 1
+        accepted.append(action)
+        if action.action is ActionType.CLOSE and case.recurring:
+            assert action.role == "supervisor" and (action.comment or "").strip()
+        case = after
+        assert isinstance(case.state, CaseState)
+        if case.state in DONE:  # a resolved case always has its documentation
+            assert case.documented and case.resolved_ms is not None
+            assert case.follow_up_due_ms is None or case.follow_up_outcome
+        if case.state is CaseState.CLOSED:
+            assert case.closed_ms is not None
+        acknowledged = case.state in {CaseState.ACKNOWLEDGED, CaseState.ACTION_DOCUMENTED} | DONE
+        assert (case.acknowledged_ms is not None) == acknowledged
+        if case.state is CaseState.ACTION_DOCUMENTED:
+            assert case.action_taken and case.action_owner
+    assert case.version == applied
+    for action in accepted[-REMEMBERED_ACTIONS:]:  # any accepted action again changes nothing
+        assert apply(case, action, POLICY) == case
