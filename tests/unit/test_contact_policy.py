@@ -121,3 +121,24 @@ def test_no_stream_breaks_the_policy(steps: list[tuple[str, str, int, str]], cap
             assert per_day[key] <= cap
     requests = sum(1 for kind, *_ in steps if kind == "request")
     assert sum(ledger.outcomes.values()) == requests  # every request is counted once: sent or one reason
+
+
+def test_the_shipped_triggers_turn_a_delivery_into_a_csat_invite_a_day_later(tmp_path: object) -> None:
+    from datetime import timedelta
+
+    from cxstream.app import load_context
+    from cxstream.domain.events import CanonicalEvent, EventType
+    from cxstream.domain.followup import invite_requests
+    from cxstream.settings import Settings
+    from tests.unit.test_metrics import NOW
+
+    followup = load_context(Settings()).topology.followup
+    delivered = CanonicalEvent.model_validate(
+        {"event_id": "d1", "event_type": EventType.ORDER_DELIVERED, "event_time": NOW, "ingest_time": NOW,
+         "source": "erp", "source_record_id": "8001", "customer_id": "C-1", "region": "emea", "site": "ams-1"}
+    )  # fmt: skip
+    [invite] = invite_requests(followup.invite_triggers, delivered)
+    assert invite.survey == "CSAT" and invite.customer_id == "C-1"
+    assert invite.at_ms == int((NOW + timedelta(days=1)).timestamp() * 1000)
+    assert invite.labels == {"region": "emea", "site": "ams-1", "trigger": "ORDER_DELIVERED"}
+    assert ContactLedger(followup.contact_policy).offer(invite).send

@@ -300,6 +300,11 @@ def test_a_metric_claimed_by_two_teams_fails_with_both_claims(tmp_path: Any) -> 
     _expect_config_error(tmp_path, "metrics.yaml", "    - id: csat.support", "    - id: csat.delivery", message)
 
 
+def test_a_contact_policy_capped_by_an_unknown_label_fails_at_its_line(tmp_path: Any) -> None:
+    message = r"cases.yaml:\d+: followup.contact_policy.cap_by\[0\]: invites carry no label 'country'"
+    _expect_config_error(tmp_path, "cases.yaml", "cap_by: [region]", "cap_by: [country]", message)
+
+
 def _expect_config_error(tmp_path: Any, name: str, old: str, new: str, message: str) -> None:
     import shutil
     from pathlib import Path

@@ -18,7 +18,7 @@ from cxstream.domain.topology import (
     check_topology,
 )
 
-SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting")
+SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup")
 
 
 def topology_files(directory: Path) -> list[Path]:

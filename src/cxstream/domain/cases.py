@@ -89,7 +89,13 @@ class Sla(_Strict):
 class CasePolicy(_Strict):
     """``cases:`` in the topology: SLA per severity, the call-back step of hot alerts, recurrence window."""
 
-    sla: dict[str, Sla] = Field(description="per severity: WARNING, CRITICAL (INFO optional)")
+    sla: dict[str, Sla] = Field(
+        default_factory=lambda: {
+            "CRITICAL": Sla(acknowledge="15m", resolve="1d"),
+            "WARNING": Sla(acknowledge="2h", resolve="3d"),
+        },
+        description="per severity: WARNING, CRITICAL (INFO optional)",
+    )
     follow_up_within: str = Field("48h", description="hot-alert cases: call the customer back within this")
     recurring_within: str = Field("30d", description="same customer, or same driver at the same site, again")
 

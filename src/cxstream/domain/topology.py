@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from cxstream.domain.alerting import Alerting
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.followup import INVITE_LABELS, FollowUp
 from cxstream.domain.journey import JourneyMap
 from cxstream.domain.metrics import MetricsSpec
 from cxstream.domain.validation import Reference, ValidationSpec
@@ -121,7 +122,8 @@ class ConnectorSpec(_Strict):
 
 class TopologyFile(_Strict):
     """What one YAML file in ``topologies/`` may hold. List sections from several files are concatenated;
-    the other sections (``reference``, ``validation``, ``journey``, ``verbatims``, ``metrics``, ``alerting``)
+    the other sections (``reference``, ``validation``, ``journey``, ``verbatims``, ``metrics``, ``alerting``,
+    ``followup``)
     may each appear in one file only."""
 
     teams: list[Team] = Field(default_factory=list)
@@ -133,6 +135,7 @@ class TopologyFile(_Strict):
     verbatims: VerbatimSpec | None = None
     metrics: MetricsSpec | None = None
     alerting: Alerting | None = None
+    followup: FollowUp | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -219,6 +222,7 @@ class Topology(_Strict):
     verbatims: VerbatimSpec = VerbatimSpec()
     metrics: MetricsSpec = MetricsSpec()
     alerting: Alerting = Alerting()
+    followup: FollowUp = FollowUp()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -278,6 +282,14 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     )
                 )
     problems.extend(_check_alerting(topology, teams))
+    for j, name in enumerate(topology.followup.contact_policy.cap_by):
+        if name not in (*INVITE_LABELS, "trigger"):
+            problems.append(
+                Problem(
+                    loc=("followup", "contact_policy", "cap_by", j),
+                    message=f"invites carry no label {name!r} (they carry {', '.join(INVITE_LABELS)}, trigger)",
+                )
+            )
     return problems
 
 
