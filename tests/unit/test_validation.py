@@ -113,6 +113,11 @@ def test_duplicates_within_the_horizon() -> None:
     assert not is_duplicate(None, 10 * day, 7 * day)
     assert is_duplicate(9 * day, 10 * day, 7 * day)
     assert not is_duplicate(2 * day, 10 * day, 7 * day)
+    # the same raw record read again after a crash is published again (readers drop it by event id) ...
+    assert not is_duplicate(9 * day, 10 * day, 7 * day, ("cx.raw.crm", 41), ("cx.raw.crm", 41))
+    # ... but the same event in another record, or in the same record re-sent, is a duplicate
+    assert is_duplicate(9 * day, 10 * day, 7 * day, ("cx.raw.crm", 41), ("cx.raw.crm", 97))
+    assert is_duplicate(9 * day, 10 * day, 7 * day, ("cx.raw.crm", 41), ("cx.raw.canonical", 41))
 
 
 def test_rule_declarations_are_checked() -> None:

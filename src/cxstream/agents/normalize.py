@@ -49,7 +49,7 @@ def register(
         *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     events = app.topic("cx.events", key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
-    # event id -> [first seen ms, raw partition]; expires after the duplicate horizon
+    # event id -> [first seen ms, raw partition, raw topic, raw offset]; expires after the duplicate horizon
     seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
     # ticket -> [created ms, raw partition]: fills created_at into later events of the ticket (first replies)
     tickets = app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
@@ -69,9 +69,12 @@ def register(
         if created is not None and key is not None and tickets.get(key) is None:
             tickets[key] = [created, partition]
 
-    def first_seen(event_id: str) -> int | None:
+    def duplicate(event_id: str, now_ms: int, message: Any) -> bool:
         value = seen.get(event_id)
-        return int(value[0]) if value is not None else None
+        if value is None:
+            return False
+        first = (str(value[2]), int(value[3])) if len(value) >= 4 else None
+        return is_duplicate(int(value[0]), now_ms, horizon_ms, first, (message.topic, message.offset))
 
     def forget(partition: int) -> None:
         """This partition's event ids older than the duplicate horizon, and its tickets opened before the
@@ -119,13 +122,13 @@ def register(
             RECORDS_IGNORED.labels(source=source).inc()
             return
         now_ms = int(time.time() * 1000)
-        fresh = [e for e in outcome.events if not is_duplicate(first_seen(e.event_id), now_ms, horizon_ms)]
+        fresh = [e for e in outcome.events if not duplicate(e.event_id, now_ms, message)]
         if not fresh:
             RECORDS_DUPLICATE.labels(source=source).inc()
             return
         for canonical in fresh:
             await events.send(key=canonical.key.encode(), value=canonical.to_record())
-            seen[canonical.event_id] = [now_ms, message.partition]
+            seen[canonical.event_id] = [now_ms, message.partition, message.topic, message.offset]
             remember_ticket(canonical, message.partition)
             EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()
         RECORDS_NORMALIZED.labels(source=source).inc()

@@ -237,9 +237,22 @@ class Validator:
         return []
 
 
-def is_duplicate(first_seen_ms: int | None, now_ms: int, horizon_ms: int) -> bool:
-    """An event id seen within the horizon is a duplicate; one seen longer ago counts as new again."""
-    return first_seen_ms is not None and now_ms - first_seen_ms <= horizon_ms
+def is_duplicate(
+    first_seen_ms: int | None,
+    now_ms: int,
+    horizon_ms: int,
+    first_position: tuple[str, int] | None = None,
+    position: tuple[str, int] | None = None,
+) -> bool:
+    """An event id seen within the horizon is a duplicate; one seen longer ago counts as new again.
+
+    Not a duplicate: the very record it was first seen in, read again (same raw topic and offset in the same
+    partition) because the worker died before committing its offset. Its event may or may not have reached
+    the output before the crash, so it is published again; readers drop the repeat by event id. Without
+    this, a crash between the de-duplication entry and the event reaching the broker would lose the event."""
+    if first_seen_ms is None or now_ms - first_seen_ms > horizon_ms:
+        return False
+    return first_position is None or first_position != position
 
 
 def _iso(value: datetime) -> str:
