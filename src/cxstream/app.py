@@ -12,7 +12,7 @@ import faust
 from faust.serializers import codecs
 
 from cxstream import __version__
-from cxstream.agents import alert_inputs, alerting, events_monitor, normalize
+from cxstream.agents import alert_inputs, alerting, cases, events_monitor, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.sensor import PrometheusSensor
@@ -144,12 +144,22 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         alert_inputs.register(
             app,
             control,
-            ctx.codec(alert_inputs.CASE_ACTIONS_TOPIC),
+            ctx.codec(alerting.CASE_ACTIONS_TOPIC),
             ctx.codec(alert_inputs.SILENCES_TOPIC),
             dead_letters,
         )
     events_monitor.register(
         app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables, alerts.hot_alerts, control
+    )
+    actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
+    cases.register(
+        app,
+        ctx.topology.followup.cases,
+        actions_topic.name,
+        ctx.codec(actions_topic.name),
+        codec_name(cases.CASES_TOPIC),
+        actions_topic.partitions,
+        dead_letters,
     )
     normalize.register(
         app,

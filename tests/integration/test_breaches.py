@@ -27,6 +27,7 @@ from tests.integration.test_metrics import iso, worker_env
 pytestmark = pytest.mark.integration
 READER = SingleObjectReader(ROOT / "schemas/Breach.avsc")
 ESCALATIONS = SingleObjectReader(ROOT / "schemas/Escalation.avsc")
+CASES = SingleObjectReader(ROOT / "schemas/Case.avsc")
 
 
 def answers(region: str, site: str, scores: list[int], tag: str) -> list[bytes]:
@@ -179,6 +180,13 @@ def test_a_hot_alert_climbs_its_ladder_across_a_restart_until_acknowledged_and_s
         assert "acknowledged by j.devries" in out
         eventually(lambda: total(scrape(port), "cxstream_alerting_inputs_total", kind="ack", outcome="done") >= 1,
                    60, "the acknowledgement to reach the routing side")  # fmt: skip
+
+        def case_states() -> list[str]:  # the escalation opened the breach's case; the acknowledgement moved it
+            found = [CASES.decode(m.value()) for m in consume_all(bootstrap, "cx.cases", idle_polls=2)]
+            return [c["state"] for c in found if c["breach_id"] == hot["breach_id"]]
+
+        states = eventually(lambda: (s := case_states()) and s[-1] == "ACKNOWLEDGED" and s, 60, "the case")
+        assert states[0] == "OPEN" and states.count("ACKNOWLEDGED") == 1
         rounds = total(scrape(port), "cxstream_alerting_inputs_total", kind="tick", outcome="done")
         eventually(lambda: total(scrape(port), "cxstream_alerting_inputs_total", kind="tick", outcome="done")
                    >= rounds + 15, 90, "30 more seconds of rounds, past the director's 20 s")  # fmt: skip

@@ -18,6 +18,7 @@ from cxstream.domain.cases import (
     CaseState,
     Refused,
     Sla,
+    action_from_record,
     apply,
     due_steps,
     mark_recurring,
@@ -196,3 +197,35 @@ def test_no_sequence_of_actions_reaches_an_invalid_case(
     assert case.version == applied
     for action in accepted[-REMEMBERED_ACTIONS:]:  # any accepted action again changes nothing
         assert apply(case, action, POLICY) == case
+
+
+def test_actions_and_cases_fit_their_schemas_and_survive_json() -> None:
+    from cxstream.app import load_context
+    from cxstream.domain.cases import action_record, case_from_json, case_record, case_to_json
+    from cxstream.settings import Settings
+
+    ctx = load_context(Settings())
+    actions, cases = ctx.codec("cx.case-actions"), ctx.codec("cx.cases")
+    opening = act(ActionType.OPEN, 1_795_790_000_000, actor="system:routing", team="logistics", severity="CRITICAL",
+                  breach_id="br-1", escalation_id="esc-1", labels={"region": "emea"}, follow_up=True)  # fmt: skip
+    assert action_from_record(actions.decode(actions.encode(action_record(opening)))) == opening
+    case = run(apply(None, opening, POLICY), act(ActionType.ACKNOWLEDGE, 1_795_790_060_000, assignee="j.devries"))
+    assert case_from_json(case_to_json(case)) == case
+    decoded = cases.decode(cases.encode(case_record(case)))
+    assert (decoded["state"], decoded["team"], decoded["version"]) == ("ACKNOWLEDGED", "logistics", 2)
+    assert decoded["acknowledge_due_at"].timestamp() * 1000 == 1_795_790_000_000 + 15 * M
+
+
+def test_every_escalated_breach_opens_its_case_once_and_later_escalations_join_it() -> None:
+    from tests.unit.test_escalation import breach, desk, hot
+
+    d = desk()
+    d.on_breach(breach("FIRING", "CRITICAL"), 0)
+    [opening] = d.tick(0).case_actions
+    assert (opening["action"], opening["case_id"], opening["team"]) == ("OPEN", "case-1", "logistics")
+    assert opening["follow_up"] is False and opening["severity"] == "CRITICAL"
+    case = apply(None, action_from_record(opening), POLICY)
+    d.on_hot(hot(at_ms=M), M)
+    [hot_open] = d.tick(M).case_actions
+    assert hot_open["follow_up"] is True and hot_open["team"] == "cx-operations"
+    assert case.state is CaseState.OPEN

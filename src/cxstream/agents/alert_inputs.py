@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from cxstream.agents.alerting import Control
+from cxstream.agents.alerting import CASE_ACTIONS_TOPIC, Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.domain.escalation import TAKING_ACTIONS
@@ -16,7 +16,6 @@ from cxstream.domain.silences import silence_from_record
 from cxstream.observability.logging import get_logger
 from cxstream.serde.avro import AvroCodec, DecodeError
 
-CASE_ACTIONS_TOPIC = "cx.case-actions"
 SILENCES_TOPIC = "cx.silences"
 log = get_logger(__name__)
 

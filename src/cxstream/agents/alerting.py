@@ -51,6 +51,7 @@ CONTROL_TOPIC = "cxstream-alerting-control"
 STATE_TABLE = "cxstream-breach-state"
 DESK_TABLE = "cxstream-escalation-state"
 BREACHES_TOPIC = "cx.breaches"
+CASE_ACTIONS_TOPIC = "cx.case-actions"
 log = get_logger(__name__)
 
 
@@ -100,6 +101,9 @@ def register(
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
+    case_actions = app.topic(
+        CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
+    )
     routes = alerting.routing.build()
     team_topics: dict[str, Any] = {}
     cache: dict[str, Any] = {}  # the desk built from the table value it was last saved as
@@ -196,6 +200,8 @@ def register(
             )  # fmt: skip
         for seconds in outcome.latencies_s:
             ESCALATION_LATENCY.observe(seconds)
+        for action in outcome.case_actions:
+            await case_actions.send(key=str(action["case_id"]).encode(), value=action)
 
     async def _thresholds(now: datetime) -> list[dict[str, Any]]:
         have, total = tables.coverage(events_topic)

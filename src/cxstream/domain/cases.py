@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -318,3 +319,96 @@ def due_steps(case: Case, now_ms: int) -> list[str]:
     ):
         steps.append("follow_up")
     return [s for s in steps if s not in case.overdue]
+
+
+# --- records --------------------------------------------------------------------------------------------------
+
+
+def _ms(value: object) -> int:
+    from datetime import datetime
+
+    assert isinstance(value, datetime)
+    return int(value.timestamp() * 1000)
+
+
+def action_from_record(record: Mapping[str, object]) -> Action:
+    """A ``cx.case-actions`` record (schema ``cxstream.CaseAction``) as an :class:`Action`."""
+
+    def text(name: str) -> str | None:
+        value = record.get(name)
+        return None if value is None else str(value)
+
+    labels = record.get("labels") or {}
+    assert isinstance(labels, Mapping)
+    return Action(
+        action_id=str(record["action_id"]),
+        case_id=str(record["case_id"]),
+        action=ActionType(str(record["action"])),
+        actor=str(record["actor"]),
+        at_ms=_ms(record["at"]),
+        comment=text("comment"),
+        assignee=text("assignee"),
+        root_cause_category=text("root_cause_category"),
+        action_taken=text("action_taken"),
+        action_owner=text("action_owner"),
+        outcome=text("outcome"),
+        role=text("role"),
+        breach_id=text("breach_id"),
+        escalation_id=text("escalation_id"),
+        team=text("team"),
+        severity=text("severity"),
+        labels={str(k): str(v) for k, v in labels.items()},
+        follow_up=bool(record.get("follow_up", False)),
+    )
+
+
+def action_record(action: Action) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    return {
+        "action_id": action.action_id, "case_id": action.case_id, "action": action.action.value,
+        "actor": action.actor, "at": datetime.fromtimestamp(action.at_ms / 1000, UTC), "comment": action.comment,
+        "assignee": action.assignee, "root_cause_category": action.root_cause_category,
+        "action_taken": action.action_taken, "action_owner": action.action_owner, "outcome": action.outcome,
+        "role": action.role, "breach_id": action.breach_id, "escalation_id": action.escalation_id,
+        "team": action.team, "severity": action.severity, "labels": dict(action.labels),
+        "follow_up": action.follow_up,
+    }  # fmt: skip
+
+
+def case_to_json(case: Case) -> dict[str, object]:
+    return {
+        **{name: getattr(case, name) for name in Case.__dataclass_fields__},
+        "state": case.state.value,
+        "labels": dict(case.labels),
+        "escalation_ids": list(case.escalation_ids),
+        "overdue": list(case.overdue),
+        "applied": list(case.applied),
+    }
+
+
+def case_from_json(data: Mapping[str, Any]) -> Case:
+    values: dict[str, Any] = {name: data[name] for name in Case.__dataclass_fields__ if name in data}
+    values["state"] = CaseState(str(data["state"]))
+    for name in ("escalation_ids", "overdue", "applied"):
+        values[name] = tuple(data.get(name) or ())
+    return Case(**values)
+
+
+def case_record(case: Case) -> dict[str, object]:
+    """The ``cx.cases`` record (schema ``cxstream.Case``): the current state of one case."""
+    from datetime import UTC, datetime
+
+    def at(ms: int | None) -> datetime | None:
+        return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+    return {
+        "case_id": case.case_id, "breach_id": case.breach_id, "escalation_ids": list(case.escalation_ids),
+        "team": case.team, "state": case.state.value, "severity": case.severity, "labels": dict(case.labels),
+        "opened_at": at(case.opened_ms), "acknowledge_due_at": at(case.acknowledge_due_ms),
+        "resolve_due_at": at(case.resolve_due_ms), "acknowledged_at": at(case.acknowledged_ms),
+        "resolved_at": at(case.resolved_ms), "closed_at": at(case.closed_ms), "assignee": case.assignee,
+        "root_cause_category": case.root_cause_category, "action_taken": case.action_taken,
+        "action_owner": case.action_owner, "recurring": case.recurring, "ladder_level": 0,
+        "last_action_id": case.last_action_id, "version": case.version, "updated_at": at(case.updated_ms),
+    }  # fmt: skip

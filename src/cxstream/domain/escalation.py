@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cxstream.domain.alerting import Alerting, EscalationPolicy
+from cxstream.domain.cases import Action, ActionType, action_record
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.hot_alerts import HotAlert, hot_breach_record
 from cxstream.domain.routing import Dispatcher, InhibitRule, Labels, Notification, Route, Silence, muted_by
@@ -71,6 +72,29 @@ def escalation_record(
     }
 
 
+def open_actions(note: Notification, escalation_id: str, hot: set[str]) -> list[dict[str, Any]]:
+    """The ``cx.case-actions`` OPEN record of each breach a notification escalates: it opens the breach's
+    case, or joins the open one (the case keeps every escalation id)."""
+    out = []
+    for labels in note.firing:
+        breach_id = labels["breach_id"]
+        action = Action(
+            action_id=f"act-{_digest(f'open|{escalation_id}|{breach_id}')}",
+            case_id=case_id_for(breach_id),
+            action=ActionType.OPEN,
+            actor="system:routing",
+            at_ms=note.at_ms,
+            breach_id=breach_id,
+            escalation_id=escalation_id,
+            team=note.receiver,
+            severity=labels.get("severity", "WARNING"),
+            labels={k: v for k, v in labels.items() if k != "breach_id"},
+            follow_up=breach_id in hot,
+        )
+        out.append(action_record(action))
+    return out
+
+
 @dataclass
 class LadderStep:
     """Where one notified breach stands on its ladder: ``level`` was notified at ``since_ms``."""
@@ -90,6 +114,7 @@ class Outcome:
     breaches: list[dict[str, Any]] = field(default_factory=list)
     escalations: list[dict[str, Any]] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)  # ingest of the triggering event -> escalation
+    case_actions: list[dict[str, Any]] = field(default_factory=list)  # OPEN: each escalated breach's case
 
 
 class AlertDesk:
@@ -167,7 +192,9 @@ class AlertDesk:
                 out.breaches.append(record)
         for note in self.dispatcher.due(now_ms):
             first = self._first_event(note.firing)
-            out.escalations.append(escalation_record(note, self.summaries, first[0] if first else None))
+            record = escalation_record(note, self.summaries, first[0] if first else None)
+            out.escalations.append(record)
+            out.case_actions.extend(open_actions(note, record["escalation_id"], set(self.hot)))
             if first and not note.repeat:
                 out.latencies_s.append(max(0.0, (now_ms - first[1]) / 1000))
             self._start_ladders(note)

@@ -203,3 +203,11 @@ ALERTING_INPUTS = Counter(
     ["kind", "outcome"],
     registry=REGISTRY,
 )
+
+# --- cases ----------------------------------------------------------------------------------------------------
+CASE_ACTIONS = Counter(
+    "cxstream_case_actions_total",
+    "Actions on cx.case-actions, by action and outcome: applied, refused (to cx.dlq), replayed, failed.",
+    ["action", "outcome"],
+    registry=REGISTRY,
+)
