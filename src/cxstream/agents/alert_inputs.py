@@ -14,7 +14,7 @@ from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.domain.escalation import TAKING_ACTIONS
 from cxstream.domain.silences import silence_from_record
 from cxstream.observability.logging import get_logger
-from cxstream.serde.avro import AvroCodec, DecodeError
+from cxstream.serde.avro import AvroCodec
 
 SILENCES_TOPIC = "cx.silences"
 log = get_logger(__name__)
@@ -30,13 +30,6 @@ def register(
     def raw_topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    async def decoded(event: Any, codec: AvroCodec, source: str) -> dict[str, Any] | None:
-        try:
-            return codec.decode(event.value)
-        except DecodeError as exc:
-            await dead_letters.send(event, source=source, stage=Stage.DECODE, reasons=[Reason("decode.avro", str(exc))])
-            return None
-
     async def refuse(event: Any, source: str, exc: Exception) -> None:
         log.exception("alert_input_failed", topic=source, offset=event.message.offset)
         await dead_letters.send(
@@ -46,7 +39,7 @@ def register(
     @app.agent(raw_topic(CASE_ACTIONS_TOPIC), name="cxstream.case-acks")
     async def case_acks(stream: Any) -> None:
         async for event in stream.events():
-            record = await decoded(event, case_actions, CASE_ACTIONS_TOPIC)
+            record = await dead_letters.decoded(event, case_actions, CASE_ACTIONS_TOPIC)
             if record is None or record["action"] not in TAKING_ACTIONS:
                 continue
             try:
@@ -58,7 +51,7 @@ def register(
     @app.agent(raw_topic(SILENCES_TOPIC), name="cxstream.silences")
     async def silences_in(stream: Any) -> None:
         async for event in stream.events():
-            record = await decoded(event, silences, SILENCES_TOPIC)
+            record = await dead_letters.decoded(event, silences, SILENCES_TOPIC)
             if record is None:
                 continue
             try:

@@ -22,7 +22,7 @@ from cxstream.domain.cases import (
 from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import CASE_ACTIONS
-from cxstream.serde.avro import AvroCodec, DecodeError
+from cxstream.serde.avro import AvroCodec
 
 CASES_TOPIC = "cx.cases"
 CASES_TABLE = "cxstream-cases"
@@ -45,12 +45,8 @@ def register(
     @app.agent(source, name="cxstream.cases")
     async def follow(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                record = actions.decode(event.value)
-            except DecodeError as exc:
-                await dead_letters.send(
-                    event, source=actions_topic, stage=Stage.DECODE, reasons=[Reason("decode.avro", str(exc))]
-                )
+            record = await dead_letters.decoded(event, actions, actions_topic)
+            if record is None:
                 continue
             kind = str(record.get("action"))
             try:

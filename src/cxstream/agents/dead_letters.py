@@ -11,6 +11,7 @@ import faust
 from cxstream.domain.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import DEAD_LETTERS
+from cxstream.serde.avro import AvroCodec, DecodeError
 
 DLQ_TOPIC = "cx.dlq"
 log = get_logger(__name__)
@@ -64,6 +65,14 @@ class DeadLetterSink:
             stage=stage.value,
             rules=[r["rule_id"] for r in record["reasons"]],
         )
+
+    async def decoded(self, event: Any, codec: AvroCodec, source: str) -> dict[str, Any] | None:
+        """The event's value decoded with ``codec``, or None once it has been dead-lettered as undecodable."""
+        try:
+            return codec.decode(event.value)
+        except DecodeError as exc:
+            await self.send(event, source=source, stage=Stage.DECODE, reasons=[Reason("decode.avro", str(exc))])
+            return None
 
 
 def _ms(timestamp: float | None) -> int | None:

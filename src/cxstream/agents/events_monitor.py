@@ -21,7 +21,7 @@ from cxstream.domain.events import CanonicalEvent
 from cxstream.domain.hot_alerts import HotAlertRule, detect
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
-from cxstream.serde.avro import AvroCodec, DecodeError
+from cxstream.serde.avro import AvroCodec
 
 EVENTS_TOPIC = "cx.events"
 log = get_logger(__name__)
@@ -40,12 +40,8 @@ def register(
     @app.agent(topic, name="cxstream.events-monitor")
     async def events_monitor(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                record = codec.decode(event.value)
-            except DecodeError as exc:
-                await dead_letters.send(
-                    event, source=EVENTS_TOPIC, stage=Stage.DECODE, reasons=[Reason("decode.avro", str(exc))]
-                )
+            record = await dead_letters.decoded(event, codec, EVENTS_TOPIC)
+            if record is None:
                 continue
             try:
                 observe(record)
