@@ -144,7 +144,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         alert_inputs.register(
             app,
             control,
-            ctx.codec(alerting.CASE_ACTIONS_TOPIC),
             ctx.codec(alert_inputs.SILENCES_TOPIC),
             dead_letters,
         )
@@ -160,6 +159,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         codec_name(cases.CASES_TOPIC),
         actions_topic.partitions,
         dead_letters,
+        control,
     )
     normalize.register(
         app,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from cxstream import __version__, cli_alerts
+from cxstream import __version__, cli_alerts, cli_cases
 from cxstream.config.yaml_source import ConfigError
 from cxstream.settings import Settings, SettingsError, load_settings
 
@@ -404,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labels", nargs="*", help="test: labels such as severity=CRITICAL region=emea owner=logistics")
     p.set_defaults(handler=cmd_routes)
     cli_alerts.add_parsers(sub)
+    cli_cases.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=cmd_config)
     return parser

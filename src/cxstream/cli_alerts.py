@@ -1,20 +1,16 @@
-"""``cxstream silence add|list|expire`` and ``cxstream cases ack``: what people tell the routing side, written
-to ``cx.silences`` and ``cx.case-actions`` on the cluster the workers use."""
+"""``cxstream silence add|list|expire``: silences written to ``cx.silences`` on the cluster the workers use."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
-import hashlib
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cxstream.settings import Settings
 
 SILENCES_TOPIC = "cx.silences"
-CASE_ACTIONS_TOPIC = "cx.case-actions"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -106,36 +102,6 @@ def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
-    from cxstream.domain.escalation import case_id_for
-
-    cluster = _cluster(settings)
-    if isinstance(cluster, int):
-        return cluster
-    ctx, options = cluster
-    from cxstream.kafka.tools import send_records
-
-    target = args.id
-    case_id = case_id_for(target) if target.startswith("br-") else target
-    if not re.fullmatch(r"case-[0-9a-f]{20}", case_id):
-        return _fail(f"{target!r} is neither a breach id (br-...) nor a case id (case-...)", EXIT_CONFIG)
-    now = datetime.now(UTC)
-    try:
-        actor = _author(args.author)
-    except ValueError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
-    action_id = "act-" + hashlib.sha256(f"{case_id}|ACKNOWLEDGE|{actor}|{now.isoformat()}".encode()).hexdigest()[:16]
-    record = {
-        "action_id": action_id, "case_id": case_id, "action": "ACKNOWLEDGE", "actor": actor, "at": now,
-        "comment": args.comment, "assignee": None, "root_cause_category": None, "action_taken": None,
-        "action_owner": None, "outcome": None,
-    }  # fmt: skip
-    codec = ctx.codec(CASE_ACTIONS_TOPIC)
-    asyncio.run(send_records(options, CASE_ACTIONS_TOPIC, [(case_id.encode(), codec.encode(record))]))
-    print(f"{case_id} acknowledged by {actor} ({action_id}); its escalation ladder stops")
-    return EXIT_OK
-
-
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("silence", help="mute alerts matching labels for a while: add, list or expire silences")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -151,10 +117,3 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("id", help="silence id (sil-...)")
     a.add_argument("--author", default=None, help="who ends it (default the login name)")
     p.set_defaults(handler=cmd_silence)
-    p = sub.add_parser("cases", help="follow-up cases of breaches")
-    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = actions.add_parser("ack", help="acknowledge a breach's case: its escalation ladder stops")
-    a.add_argument("id", help="breach id (br-...) or case id (case-...)")
-    a.add_argument("--author", default=None, help="who takes it (default the login name)")
-    a.add_argument("--comment", default=None)
-    p.set_defaults(handler=cmd_cases)

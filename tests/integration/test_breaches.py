@@ -123,10 +123,10 @@ def fast_ladders(tmp_path: Path) -> Path:
     return tmp_path / "topologies"
 
 
-def detractor(event_id: str, verbatim: str) -> bytes:
+def detractor(event_id: str, verbatim: str, customer: str = "C-77") -> bytes:
     return json.dumps({
         "event_id": event_id, "event_type": "SURVEY_RESPONSE", "event_time": iso(datetime.now(UTC)),
-        "customer_id": "C-77", "region": "emea", "site": "ams-1", "team": "cx-operations",
+        "customer_id": customer, "region": "emea", "site": "ams-1", "team": "cx-operations",
         "journey_stage": "relationship", "channel": "email",
         "survey": {"metric": "NPS", "score": 1, "scale_min": 0, "scale_max": 10, "verbatim": verbatim},
     }).encode()  # fmt: skip

@@ -21,7 +21,7 @@ from cxstream.domain.cases import (
     action_from_record,
     apply,
     due_steps,
-    mark_recurring,
+    overdue_actions,
 )
 
 POLICY = CasePolicy(
@@ -43,6 +43,10 @@ def opened(severity: str = "CRITICAL", follow_up: bool = False) -> Case:
             escalation_id="esc-1", labels={"region": "emea"}, follow_up=follow_up),
         POLICY,
     )  # fmt: skip
+
+
+def flagged(case: Case) -> Case:
+    return apply(case, act(ActionType.FLAG_RECURRING, actor="system:recurrence", comment="customer again"), POLICY)
 
 
 def run(case: Case, *actions: Action) -> Case:
@@ -102,7 +106,7 @@ def test_an_unknown_case_and_a_second_escalation() -> None:
 
 def test_a_recurring_case_closes_only_with_a_supervisors_documented_action() -> None:
     case = run(
-        mark_recurring(opened()),
+        flagged(opened()),
         act(ActionType.ACKNOWLEDGE),
         act(ActionType.DOCUMENT_ACTION, **DOCUMENT),
         act(ActionType.RESOLVE, root_cause_category="carrier:capacity"),
@@ -170,8 +174,8 @@ def test_no_sequence_of_actions_reaches_an_invalid_case(
     data: st.DataObject, recurring: bool, follow_up: bool, steps: int
 ) -> None:
     case = opened(follow_up=follow_up)
-    case = mark_recurring(case) if recurring else case
-    applied = 1
+    case = flagged(case) if recurring else case
+    applied = 2 if recurring else 1
     accepted: list[Action] = []
     for _ in range(steps):
         action = draw_action(data, case.state)
@@ -229,3 +233,33 @@ def test_every_escalated_breach_opens_its_case_once_and_later_escalations_join_i
     [hot_open] = d.tick(M).case_actions
     assert hot_open["follow_up"] is True and hot_open["team"] == "cx-operations"
     assert case.state is CaseState.OPEN
+
+
+def test_the_sla_timer_records_each_step_once_dated_when_it_fell_due() -> None:
+    case = opened(follow_up=True)
+    assert overdue_actions(case, 15 * M - 1) == []
+    [late] = overdue_actions(case, 16 * M)
+    assert (late.action, late.actor, late.comment, late.at_ms) == (
+        ActionType.OVERDUE,
+        "timer:sla",
+        "acknowledge",
+        15 * M,
+    )
+    assert (late.team, late.severity, late.breach_id) == ("logistics", "CRITICAL", "br-1")
+    assert overdue_actions(case, 16 * M)[0].action_id == late.action_id  # a repeated check: the same action
+    case = apply(case, late, POLICY)
+    assert case.overdue == ("acknowledge",) and overdue_actions(case, 20 * M) == []
+    assert [a.comment for a in overdue_actions(case, 48 * H)] == ["resolve", "follow_up"]
+
+
+@pytest.mark.parametrize("kind", [ActionType.OVERDUE, ActionType.ESCALATE, ActionType.FLAG_RECURRING])
+def test_only_cxstream_records_its_own_actions(kind: ActionType) -> None:
+    with pytest.raises(Refused, match=rf"case\.{kind.value.lower()}"):
+        apply(opened(), act(kind, comment="acknowledge", labels={"level": "1"}), POLICY)
+
+
+def test_escalations_raise_the_cases_ladder_level_and_never_lower_it() -> None:
+    case = opened()
+    for level in ("2", "1"):
+        case = apply(case, act(ActionType.ESCALATE, actor="system:routing", labels={"level": level}), POLICY)
+    assert case.ladder_level == 2 and case.state is CaseState.OPEN

@@ -1,5 +1,5 @@
-"""What people tell the routing side, forwarded to its control topic: acknowledgements (a case taken on
-``cx.case-actions`` stops its breach's ladder) and silences (``cx.silences``). A record that does not decode
+"""Silences from ``cx.silences``, forwarded to the routing side's control topic. (What happens to cases reaches
+it from the cases agent, once the state machine accepted the action.) A record that does not decode
 goes to the dead-letter topic with the reason; the agents go on."""
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ from typing import Any
 
 import faust
 
-from cxstream.agents.alerting import CASE_ACTIONS_TOPIC, Control
+from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.domain.dead_letter import Reason, Stage
-from cxstream.domain.escalation import TAKING_ACTIONS
 from cxstream.domain.silences import silence_from_record
 from cxstream.observability.logging import get_logger
 from cxstream.serde.avro import AvroCodec
@@ -23,7 +22,6 @@ log = get_logger(__name__)
 def register(
     app: faust.App,
     control: Control,
-    case_actions: AvroCodec,
     silences: AvroCodec,
     dead_letters: DeadLetterSink,
 ) -> None:
@@ -35,18 +33,6 @@ def register(
         await dead_letters.send(
             event, source=source, stage=Stage.PROCESS, reasons=[Reason("process.alert_input", f"{exc}")]
         )
-
-    @app.agent(raw_topic(CASE_ACTIONS_TOPIC), name="cxstream.case-acks")
-    async def case_acks(stream: Any) -> None:
-        async for event in stream.events():
-            record = await dead_letters.decoded(event, case_actions, CASE_ACTIONS_TOPIC)
-            if record is None or record["action"] not in TAKING_ACTIONS:
-                continue
-            try:
-                at_ms = int(record["at"].timestamp() * 1000)
-                await control.ack(str(record["case_id"]), str(record["actor"]), at_ms)
-            except Exception as exc:  # one odd record must never stop the agent
-                await refuse(event, CASE_ACTIONS_TOPIC, exc)
 
     @app.agent(raw_topic(SILENCES_TOPIC), name="cxstream.silences")
     async def silences_in(stream: Any) -> None:

@@ -30,7 +30,7 @@ from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.alerting import Alerting
 from cxstream.domain.breaches import state_from_json, state_to_json
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.escalation import AlertDesk, Outcome
+from cxstream.domain.escalation import ENDING_ACTIONS, AlertDesk, Outcome
 from cxstream.domain.evaluation import assess, breach_record
 from cxstream.domain.hot_alerts import HotAlert
 from cxstream.domain.metrics import MetricsSpec
@@ -71,8 +71,11 @@ class Control:
     async def hot(self, alert: HotAlert) -> None:
         await self._send({"kind": "hot", "alert": alert.to_json()})
 
-    async def ack(self, case_id: str, actor: str, at_ms: int) -> None:
-        await self._send({"kind": "ack", "case_id": case_id, "actor": actor, "at_ms": at_ms})
+    async def ack(self, case_id: str, actor: str, at_ms: int, action: str) -> None:
+        await self._send({"kind": "ack", "case_id": case_id, "actor": actor, "at_ms": at_ms, "action": action})
+
+    async def overdue(self, lapse: dict[str, Any]) -> None:
+        await self._send({"kind": "overdue", "lapse": lapse})
 
     async def silence(self, silence: Silence) -> None:
         await self._send({"kind": "silence", "silence": silence.to_json()})
@@ -168,9 +171,14 @@ def register(
             await _send_breach(fired)
             return current.tick(now_ms)
         if kind == "ack":
-            if current.on_ack(str(message["case_id"]), str(message["actor"]), int(message["at_ms"])):
-                log.info("ladder_stopped", case_id=message["case_id"], actor=message["actor"])
+            case_id = str(message["case_id"])
+            if current.on_ack(case_id, str(message["actor"]), int(message["at_ms"])):
+                log.info("ladder_stopped", case_id=case_id, actor=message["actor"])
+            if message.get("action") in ENDING_ACTIONS:
+                return current.on_case_ended(case_id, now_ms)
             return Outcome()
+        if kind == "overdue":
+            return current.on_overdue(message["lapse"], now_ms)
         if kind == "silence":
             current.on_silence(Silence.from_json(message["silence"]))
             return current.tick(now_ms)  # an expired silence may let a notification out at once

@@ -1,32 +1,67 @@
 """Cases from their actions: every record on ``cx.case-actions`` (keyed by case id) goes through the case
 state machine of :mod:`cxstream.domain.cases`; the case's state lives in a changelog-backed table and each
 change is published to the compacted ``cx.cases``. An action the machine refuses goes to the dead-letter topic
-with its rule id and message; the action stays on ``cx.case-actions`` as part of the audit trail."""
+with its rule id and message; the action stays on ``cx.case-actions`` as part of the audit trail.
+
+SLA timers: a leader timer puts one tick on each partition of an internal clock topic with as many partitions
+as ``cx.case-actions``, so each tick reaches the worker that holds that partition of the cases table (Faust
+assigns topics of equal partition count together). On a tick the agent checks the cases of that partition
+against their deadlines and records each lapse as an OVERDUE action on ``cx.case-actions``; the state comes
+from the changelog after a restart and the check from the clock, not from new actions.
+
+Accepted actions that concern a breach's escalation ladder (taking the case, a missed SLA step) go on to the
+routing side's control topic; a refused one changes nothing there.
+
+Recurrence: each opened case is sent, keyed by subject (customer, driver at a site), to an internal topic; the
+recurrence agent keeps each subject's recent cases in its own table and flags a case recurring with a
+FLAG_RECURRING action when the subject had another within the window.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
+from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.domain.cases import (
+    ActionType,
     CasePolicy,
     Refused,
     action_from_record,
+    action_record,
     apply,
     case_from_json,
     case_record,
     case_to_json,
+    overdue_actions,
 )
 from cxstream.domain.dead_letter import Reason, Stage
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.escalation import TAKING_ACTIONS, lapse_of
+from cxstream.domain.recurrence import flag_action, remember, subject_messages
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import CASE_ACTIONS
+from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, RECURRING_CASES
 from cxstream.serde.avro import AvroCodec
 
 CASES_TOPIC = "cx.cases"
 CASES_TABLE = "cxstream-cases"
+CLOCK_TOPIC = "cxstream-case-clock"
+SUBJECTS_TOPIC = "cxstream-case-subjects"
+SUBJECTS_TABLE = "cxstream-case-subjects-index"
+PARTITION = "_partition"  # kept with each case: which partition of the table holds it
 log = get_logger(__name__)
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def _raw(app: faust.App, name: str, **kw: Any) -> Any:
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", **kw)
 
 
 def register(
@@ -37,10 +72,29 @@ def register(
     cases_serializer: str,
     partitions: int,
     dead_letters: DeadLetterSink,
+    control: Control | None,
 ) -> None:
-    source = app.topic(actions_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    source = _raw(app, actions_topic)
     cases = app.topic(CASES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=cases_serializer)
     table = app.Table(CASES_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    clock = _raw(app, CLOCK_TOPIC, internal=True, partitions=partitions)
+    subjects = _raw(app, SUBJECTS_TOPIC, internal=True, partitions=partitions)
+    index = app.Table(SUBJECTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    window_ms = parse_duration_ms(policy.recurring_within)
+
+    async def tell_routing(record: dict[str, Any], kind: str) -> None:
+        """An accepted action that concerns the breach's ladder: taking the case stops it (resolving or closing
+        a hot alert's case also ends the alert), a missed SLA step makes it climb. Sent again when the action
+        is replayed after a crash; the routing side takes each once."""
+        if control is None:
+            return
+        if kind in TAKING_ACTIONS:
+            await control.ack(str(record["case_id"]), str(record["actor"]), int(record["at"].timestamp() * 1000), kind)
+        elif kind == ActionType.OVERDUE.value and record.get("breach_id") and record.get("team"):
+            await control.overdue(lapse_of(record))
+
+    async def record_action(record: dict[str, Any]) -> None:
+        await source.send(key=str(record["case_id"]).encode(), value=actions.encode(record))
 
     @app.agent(source, name="cxstream.cases")
     async def follow(stream: Any) -> None:
@@ -72,8 +126,52 @@ def register(
                 continue
             if after == before:
                 CASE_ACTIONS.labels(action=kind, outcome="replayed").inc()
+                await tell_routing(record, kind)  # it may not have got there before a crash
                 continue
-            table[action.case_id] = case_to_json(after)
+            table[action.case_id] = {**case_to_json(after), PARTITION: event.message.partition}
             await cases.send(key=action.case_id.encode(), value=case_record(after))
             CASE_ACTIONS.labels(action=kind, outcome="applied").inc()
+            await tell_routing(record, kind)
+            if action.action is ActionType.OVERDUE:
+                CASES_OVERDUE.labels(step=str(action.comment), severity=after.severity).inc()
+            if action.action is ActionType.FLAG_RECURRING:
+                RECURRING_CASES.inc()
+            if before is None:  # a new case: the recurrence index hears of each of its subjects once
+                for key, value in subject_messages(after):
+                    await subjects.send(key=key.encode(), value=json.dumps(value).encode())
             log.info("case", case_id=after.case_id, state=after.state.value, action=kind, version=after.version)
+
+    @app.timer(parse_duration_ms(policy.check_every) / 1000, on_leader=True)  # type: ignore[untyped-decorator]
+    async def tick() -> None:
+        at = json.dumps({"at_ms": _now_ms()}).encode()
+        for partition in range(partitions):
+            await clock.send(key=b"tick", value=at, partition=partition)
+
+    @app.agent(clock, name="cxstream.case-clock")
+    async def check(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                now_ms = int(json.loads(event.value)["at_ms"])
+                mine = [
+                    v for v in list(table.values()) if v is not None and v.get(PARTITION) == event.message.partition
+                ]
+                for saved in mine:
+                    for action in overdue_actions(case_from_json(saved), now_ms):
+                        await record_action(action_record(action))
+                        log.info("case_overdue", case_id=action.case_id, step=action.comment)
+            except Exception:  # a clock tick is repeated in a moment: log it and go on
+                log.exception("case_clock_failed", partition=event.message.partition, offset=event.message.offset)
+
+    @app.agent(subjects, name="cxstream.case-recurrence")
+    async def recur(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                message = json.loads(event.value)
+                subject, case_id, opened_ms = str(message["subject"]), str(message["case_id"]), message["opened_ms"]
+                history, earlier = remember(index.get(subject) or [], case_id, int(opened_ms), window_ms)
+                index[subject] = history
+                if earlier:
+                    await record_action(flag_action(case_id, subject, earlier, _now_ms(), policy.recurring_within))
+                    log.info("case_recurring", case_id=case_id, subject=subject.partition(":")[0], earlier=earlier)
+            except Exception:  # one odd message must never stop the index
+                log.exception("case_recurrence_failed", offset=event.message.offset)

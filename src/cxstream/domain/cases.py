@@ -11,12 +11,13 @@ recorded actions (the audit trail on ``cx.case-actions``).
 
 Resolving needs a root-cause category, the action taken and its owner (given then or documented before), and
 the outcome of a pending customer call-back. Closing a recurring case needs a supervisor's documented
-action (role ``supervisor`` and a comment). ASSIGN, COMMENT, FOLLOW_UP and OVERDUE change no state.
+action (role ``supervisor`` and a comment). ASSIGN, COMMENT, FOLLOW_UP and the system's OVERDUE (SLA timer),
+ESCALATE (a ladder level paged) and FLAG_RECURRING (recurrence index) change no state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -46,6 +47,8 @@ class ActionType(StrEnum):
     COMMENT = "COMMENT"
     FOLLOW_UP = "FOLLOW_UP"
     OVERDUE = "OVERDUE"
+    ESCALATE = "ESCALATE"
+    FLAG_RECURRING = "FLAG_RECURRING"
 
 
 #: Which state each state-changing action needs, and where it leads.
@@ -61,6 +64,9 @@ TRANSITIONS: dict[ActionType, tuple[frozenset[CaseState], CaseState]] = {
 }
 DONE = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
 SUPERVISOR = "supervisor"
+SLA_TIMER = "timer:sla"
+#: Actions only cxstream itself records (actor prefix ``timer:`` or ``system:``).
+SYSTEM_ACTIONS = frozenset({ActionType.OVERDUE, ActionType.ESCALATE, ActionType.FLAG_RECURRING})
 REMEMBERED_ACTIONS = 64  # action ids kept per case, so an action replayed after a crash is applied once
 
 
@@ -99,6 +105,14 @@ class CasePolicy(_Strict):
     )
     follow_up_within: str = Field("48h", description="hot-alert cases: call the customer back within this")
     recurring_within: str = Field("30d", description="same customer, or same driver at the same site, again")
+    check_every: str = Field("15s", description="how often open cases are checked against their SLA")
+
+    @field_validator("follow_up_within", "recurring_within", "check_every")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if parse_duration_ms(value) <= 0:
+            raise ValueError("must be positive")
+        return value
 
     @field_validator("sla")
     @classmethod
@@ -161,6 +175,7 @@ class Case:
     follow_up_due_ms: int | None = None
     follow_up_outcome: str | None = None
     overdue: tuple[str, ...] = ()  # which SLA steps went overdue: acknowledge, resolve, follow_up
+    ladder_level: int = 0  # the highest escalation level paged for it
     version: int = 0
     last_action_id: str | None = None
     applied: tuple[str, ...] = ()
@@ -283,10 +298,15 @@ def _annotate(case: Case, action: Action) -> Case:
         if case.state is CaseState.CLOSED:
             raise Refused("case.transition", "a closed case takes no follow-up; reopen it first")
         return replace(case, follow_up_outcome=_need(action.outcome, "case.follow_up", "the call-back outcome"))
-    # OVERDUE: recorded by the SLA timer, never by a person
+    if not action.actor.startswith(("timer:", "system:")):
+        raise Refused(f"case.{kind.value.lower()}", f"{kind.value} is recorded by cxstream itself, not by a person")
+    if kind is ActionType.ESCALATE:
+        level = int(action.labels.get("level", "0"))
+        return replace(case, ladder_level=max(case.ladder_level, level))
+    if kind is ActionType.FLAG_RECURRING:
+        return replace(case, recurring=True)
+    # OVERDUE: recorded by the SLA timer
     step = _need(action.comment, "case.overdue", "the overdue step")
-    if not action.actor.startswith("timer:"):
-        raise Refused("case.overdue", "OVERDUE is recorded by the SLA timer only")
     return case if step in case.overdue else replace(case, overdue=(*case.overdue, step))
 
 
@@ -300,25 +320,52 @@ def _stamp(case: Case, action: Action) -> Case:
     )
 
 
-def mark_recurring(case: Case) -> Case:
-    return replace(case, recurring=True)
-
-
 def due_steps(case: Case, now_ms: int) -> list[str]:
     """SLA steps past due and not yet recorded overdue: acknowledge, resolve, follow_up."""
+    return [step for step, _ in _due(case, now_ms)]
+
+
+def _due(case: Case, now_ms: int) -> list[tuple[str, int]]:
     steps = []
     if case.state in (CaseState.OPEN, CaseState.REOPENED) and now_ms >= case.acknowledge_due_ms:
-        steps.append("acknowledge")
+        steps.append(("acknowledge", case.acknowledge_due_ms))
     if case.state not in DONE and now_ms >= case.resolve_due_ms:
-        steps.append("resolve")
+        steps.append(("resolve", case.resolve_due_ms))
     if (
         case.follow_up_due_ms is not None
         and case.follow_up_outcome is None
         and case.state is not CaseState.CLOSED
         and now_ms >= case.follow_up_due_ms
     ):
-        steps.append("follow_up")
-    return [s for s in steps if s not in case.overdue]
+        steps.append(("follow_up", case.follow_up_due_ms))
+    return [(s, due) for s, due in steps if s not in case.overdue]
+
+
+def overdue_actions(case: Case, now_ms: int) -> list[Action]:
+    """The OVERDUE actions the SLA timer records for ``case`` at ``now_ms``: one per step past due, dated when
+    it fell due. The id comes from case, step and due time, so a check repeated (several workers, a restart)
+    records it once, and a reopened case that misses its new deadline gets a new one."""
+    return [
+        Action(
+            action_id=f"act-{_digest(f'overdue|{case.case_id}|{step}|{due_ms}')}",
+            case_id=case.case_id,
+            action=ActionType.OVERDUE,
+            actor=SLA_TIMER,
+            at_ms=due_ms,
+            comment=step,
+            breach_id=case.breach_id,
+            team=case.team,
+            severity=case.severity,
+            labels=dict(case.labels),
+        )
+        for step, due_ms in _due(case, now_ms)
+    ]
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 # --- records --------------------------------------------------------------------------------------------------
@@ -409,6 +456,55 @@ def case_record(case: Case) -> dict[str, object]:
         "resolve_due_at": at(case.resolve_due_ms), "acknowledged_at": at(case.acknowledged_ms),
         "resolved_at": at(case.resolved_ms), "closed_at": at(case.closed_ms), "assignee": case.assignee,
         "root_cause_category": case.root_cause_category, "action_taken": case.action_taken,
-        "action_owner": case.action_owner, "recurring": case.recurring, "ladder_level": 0,
+        "action_owner": case.action_owner, "recurring": case.recurring,
+        "follow_up_due_at": at(case.follow_up_due_ms), "follow_up_outcome": case.follow_up_outcome,
+        "overdue": list(case.overdue), "ladder_level": case.ladder_level,
         "last_action_id": case.last_action_id, "version": case.version, "updated_at": at(case.updated_ms),
     }  # fmt: skip
+
+
+def case_from_record(record: Mapping[str, Any]) -> Case:
+    """A ``cx.cases`` record back as a :class:`Case` (for checking an action before it is sent)."""
+
+    def ms(name: str) -> int | None:
+        value = record.get(name)
+        return None if value is None else _ms(value)
+
+    return Case(
+        case_id=str(record["case_id"]),
+        team=str(record["team"]),
+        severity=str(record["severity"]),
+        state=CaseState(str(record["state"])),
+        opened_ms=_ms(record["opened_at"]),
+        acknowledge_due_ms=ms("acknowledge_due_at") or 0,
+        resolve_due_ms=ms("resolve_due_at") or 0,
+        updated_ms=_ms(record["updated_at"]),
+        breach_id=record.get("breach_id"),
+        escalation_ids=tuple(record.get("escalation_ids") or ()),
+        labels=dict(record.get("labels") or {}),
+        acknowledged_ms=ms("acknowledged_at"),
+        resolved_ms=ms("resolved_at"),
+        closed_ms=ms("closed_at"),
+        assignee=record.get("assignee"),
+        root_cause_category=record.get("root_cause_category"),
+        action_taken=record.get("action_taken"),
+        action_owner=record.get("action_owner"),
+        recurring=bool(record.get("recurring")),
+        follow_up_due_ms=ms("follow_up_due_at"),
+        follow_up_outcome=record.get("follow_up_outcome"),
+        overdue=tuple(record.get("overdue") or ()),
+        ladder_level=int(record.get("ladder_level") or 0),
+        version=int(record.get("version") or 0),
+        last_action_id=record.get("last_action_id"),
+    )
+
+
+def latest_cases(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The newest ``cx.cases`` record per case (highest version): the topic is compacted on Kafka, not on
+    every broker, so readers fold it themselves."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        known = found.get(str(record["case_id"]))
+        if known is None or int(record["version"]) >= int(known["version"]):
+            found[str(record["case_id"])] = record
+    return found

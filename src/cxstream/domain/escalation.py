@@ -26,6 +26,9 @@ from cxstream.domain.routing import Dispatcher, InhibitRule, Labels, Notificatio
 SEVERITY_ORDER = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 #: Case actions that show someone took the case: its breach's ladder stops.
 TAKING_ACTIONS = frozenset({"ACKNOWLEDGE", "DOCUMENT_ACTION", "RESOLVE", "CLOSE"})
+#: Case actions after which a hot alert is over (it no longer waits for its ``resolve_after``).
+ENDING_ACTIONS = frozenset({"RESOLVE", "CLOSE"})
+OVERDUE_MEMORY_MS = 7 * 24 * 3_600_000  # how long an SLA lapse already escalated is remembered
 
 
 def case_id_for(breach_id: str) -> str:
@@ -95,6 +98,36 @@ def open_actions(note: Notification, escalation_id: str, hot: set[str]) -> list[
     return out
 
 
+def lapse_of(overdue: Mapping[str, Any]) -> dict[str, Any]:
+    """What :meth:`AlertDesk.on_overdue` needs from an OVERDUE record of ``cx.case-actions``."""
+    return {
+        "case_id": str(overdue["case_id"]), "breach_id": str(overdue["breach_id"]), "step": str(overdue["comment"]),
+        "due_ms": int(overdue["at"].timestamp() * 1000), "team": str(overdue["team"]),
+        "severity": overdue.get("severity") or "WARNING", "labels": dict(overdue.get("labels") or {}),
+    }  # fmt: skip
+
+
+def escalate_action(record: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
+    """The ESCALATE record on ``cx.case-actions`` for a ladder step: the case's history shows who was paged."""
+    [breach_id] = record["breach_ids"]
+    labels = record["labels"]
+    action = Action(
+        action_id="act-" + _digest(f"escalate|{record['escalation_id']}"),
+        case_id=case_id_for(breach_id),
+        action=ActionType.ESCALATE,
+        actor="system:routing",
+        at_ms=now_ms,
+        comment=str(record["summary"]),
+        escalation_id=str(record["escalation_id"]),
+        team=str(record["receiver"]),
+        labels={
+            "level": str(record["level"]), "notify": str(labels.get("notify", "")),
+            "receiver": str(record["receiver"]), **({"sla": labels["sla"]} if "sla" in labels else {}),
+        },
+    )  # fmt: skip
+    return action_record(action)
+
+
 @dataclass
 class LadderStep:
     """Where one notified breach stands on its ladder: ``level`` was notified at ``since_ms``."""
@@ -114,7 +147,7 @@ class Outcome:
     breaches: list[dict[str, Any]] = field(default_factory=list)
     escalations: list[dict[str, Any]] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)  # ingest of the triggering event -> escalation
-    case_actions: list[dict[str, Any]] = field(default_factory=list)  # OPEN: each escalated breach's case
+    case_actions: list[dict[str, Any]] = field(default_factory=list)  # OPEN, ESCALATE: for the breach's case
 
 
 class AlertDesk:
@@ -133,6 +166,7 @@ class AlertDesk:
         self.hot = {b: HotAlert.from_json(a) for b, a in (state.get("hot") or {}).items()}
         self.ladders = {k: LadderStep(**v) for k, v in (state.get("ladders") or {}).items()}
         self.acked: dict[str, dict[str, Any]] = dict(state.get("acked") or {})
+        self.lapses: dict[str, int] = dict(state.get("lapses") or {})  # SLA lapses escalated -> when
 
     # --- inputs --------------------------------------------------------------------------------------------
 
@@ -169,11 +203,56 @@ class AlertDesk:
         breach_id = next((b for b in [*self.alerts, *self.acked] if case_id_for(b) == case_id), None)
         if breach_id is None or breach_id in self.acked:
             return False
-        self.acked[breach_id] = {"by": actor, "at": at_ms}
         climbing = [key for key in self.ladders if key.endswith(f"|{breach_id}")]
+        level = max((self.ladders[k].level for k in climbing), default=0)
+        self.acked[breach_id] = {"by": actor, "at": at_ms, "level": level}
         for key in climbing:
             del self.ladders[key]
         return bool(climbing)
+
+    def on_case_ended(self, case_id: str, now_ms: int) -> Outcome:
+        """The case of a hot alert was resolved or closed: the alert resolves now, not at ``resolve_after``."""
+        out = Outcome()
+        breach_id = next((b for b in self.hot if case_id_for(b) == case_id), None)
+        if breach_id is not None:
+            out.breaches.append(self._resolve_hot(breach_id, now_ms))
+        return out
+
+    def on_overdue(self, lapse: Mapping[str, Any], now_ms: int) -> Outcome:
+        """A case missed an SLA step (an OVERDUE record of the SLA timer): the breach's ladder goes one level
+        up now, unless it already climbed since the step fell due; a case no longer climbing (acknowledged, or
+        its breach over) pages the next level once. Each lapse escalates once."""
+        out = Outcome()
+        breach_id, step, due_ms = str(lapse["breach_id"]), str(lapse["step"]), int(lapse["due_ms"])
+        key = f"{breach_id}|{step}|{due_ms}"
+        if key in self.lapses:
+            return out
+        self.lapses[key] = now_ms
+        labels = {**{str(k): str(v) for k, v in (lapse.get("labels") or {}).items()}, "breach_id": breach_id}
+        labels.setdefault("severity", str(lapse.get("severity") or "WARNING"))
+        receiver = str(lapse["team"])
+        climbing = sorted(k for k in self.ladders if k.endswith(f"|{breach_id}"))
+        policy = self.policies.get(self.ladders[climbing[0]].policy) if climbing else self.alerting.policy_for(labels)
+        if policy is None or not policy.levels:
+            return out  # no ladder for it: the overdue case is on cx.cases and the metric, nothing to page
+        if climbing:
+            step_now = self.ladders[climbing[0]]
+            if step_now.since_ms >= due_ms:
+                return out  # the ladder's own clock already paged the next level for this lapse
+            receiver = step_now.receiver
+        else:
+            previous = int((self.acked.get(breach_id) or {}).get("level", 0))
+            step_now = LadderStep(policy.id, previous, now_ms, receiver, f"{{}}:{{case_id={case_id_for(breach_id)}}}")
+        step_now.level = min(step_now.level + 1, len(policy.levels))
+        step_now.since_ms = now_ms
+        level = policy.levels[step_now.level - 1]
+        record = self._ladder_record(policy, step_now, breach_id, labels, level.receiver or step_now.receiver, now_ms)
+        record["escalation_id"] = "esc-" + _digest(f"{key}|{record['receiver']}")
+        record["labels"]["sla"] = step
+        record["summary"] = f"{step} overdue, paging {level.notify}: {self.summaries.get(breach_id, breach_id)}"
+        out.escalations.append(record)
+        out.case_actions.append(escalate_action(record, now_ms))
+        return out
 
     def on_silence(self, silence: Silence) -> None:
         """Added, changed or expired (an expired silence is sent again with its new end)."""
@@ -182,14 +261,16 @@ class AlertDesk:
 
     # --- the clock -----------------------------------------------------------------------------------------
 
+    def _resolve_hot(self, breach_id: str, now_ms: int) -> dict[str, Any]:
+        record = hot_breach_record(self.hot.pop(breach_id), "RESOLVED", now_ms)
+        self.on_breach(record, now_ms)
+        return record
+
     def tick(self, now_ms: int) -> Outcome:
         out = Outcome()
         for breach_id, alert in sorted(self.hot.items()):
             if alert.resolve_at_ms <= now_ms:
-                record = hot_breach_record(alert, "RESOLVED", now_ms)
-                self.on_breach(record, now_ms)
-                del self.hot[breach_id]
-                out.breaches.append(record)
+                out.breaches.append(self._resolve_hot(breach_id, now_ms))
         for note in self.dispatcher.due(now_ms):
             first = self._first_event(note.firing)
             record = escalation_record(note, self.summaries, first[0] if first else None)
@@ -198,7 +279,9 @@ class AlertDesk:
             if first and not note.repeat:
                 out.latencies_s.append(max(0.0, (now_ms - first[1]) / 1000))
             self._start_ladders(note)
-        out.escalations.extend(self._climb(now_ms))
+        climbed = self._climb(now_ms)
+        out.escalations.extend(climbed)
+        out.case_actions.extend(escalate_action(record, now_ms) for record in climbed)
         self._prune(now_ms)
         return out
 
@@ -278,6 +361,7 @@ class AlertDesk:
             a["breach_id"] for g in self.dispatcher.groups.values() for a in [*g.firing.values(), *g.resolved.values()]
         }
         self.summaries = {b: t for b, t in self.summaries.items() if b in pending or b in self.alerts}
+        self.lapses = {k: at for k, at in self.lapses.items() if now_ms - at < OVERDUE_MEMORY_MS}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +371,7 @@ class AlertDesk:
             "hot": {b: a.to_json() for b, a in self.hot.items()},
             "ladders": {k: s.to_json() for k, s in self.ladders.items()},
             "acked": self.acked,
+            "lapses": self.lapses,
             "silences": {s.id: s.to_json() for s in self.silences.values()},
         }
 

@@ -26,7 +26,10 @@ from cxstream.domain.metrics import is_detractor
 from cxstream.domain.routing import Matcher, matches_all
 
 #: Event fields a hot-alert rule can match on, and that become labels of the alert.
-EVENT_LABELS = ("source", "region", "site", "team", "channel", "journey_stage", "touchpoint", "customer_segment")
+EVENT_LABELS = (
+    "source", "region", "site", "team", "channel", "journey_stage", "touchpoint", "customer_segment", "customer_id",
+    "agent_id",
+)  # fmt: skip
 
 
 class _Strict(BaseModel):

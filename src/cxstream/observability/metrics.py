@@ -199,7 +199,7 @@ UNROUTED_ALERTS = Gauge(
 )
 ALERTING_INPUTS = Counter(
     "cxstream_alerting_inputs_total",
-    "Messages handled by the routing side, by kind (tick, hot, ack, silence) and outcome.",
+    "Messages handled by the routing side, by kind (tick, hot, ack, overdue, silence) and outcome.",
     ["kind", "outcome"],
     registry=REGISTRY,
 )
@@ -209,5 +209,16 @@ CASE_ACTIONS = Counter(
     "cxstream_case_actions_total",
     "Actions on cx.case-actions, by action and outcome: applied, refused (to cx.dlq), replayed, failed.",
     ["action", "outcome"],
+    registry=REGISTRY,
+)
+CASES_OVERDUE = Counter(
+    "cxstream_cases_overdue_total",
+    "SLA steps cases missed, by step (acknowledge, resolve, follow_up) and severity; each lapse counted once.",
+    ["step", "severity"],
+    registry=REGISTRY,
+)
+RECURRING_CASES = Counter(
+    "cxstream_cases_recurring_total",
+    "Cases flagged recurring: the same customer, or the same driver at the same site, had another case.",
     registry=REGISTRY,
 )

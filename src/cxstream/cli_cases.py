@@ -1,0 +1,167 @@
+"""``cxstream cases``: list and show follow-up cases, and record what people did on ``cx.case-actions``.
+
+Each action is checked against the case's current state (folded from ``cx.cases``) with the same state machine
+the workers apply, so a refused action is explained at once and not sent; the worker stays the authority (an
+action that races another one can still be refused there and lands on ``cx.dlq`` with its rule)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from cxstream.cli_alerts import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, _author, _cluster, _fail, _text
+from cxstream.settings import Settings
+
+CASES_TOPIC = "cx.cases"
+CASE_ACTIONS_TOPIC = "cx.case-actions"
+#: subcommand -> action type, and what each one says when it was sent
+ACTIONS = {
+    "ack": ("ACKNOWLEDGE", "acknowledged by {actor}; its escalation ladder stops"),
+    "assign": ("ASSIGN", "assigned by {actor}"),
+    "document": ("DOCUMENT_ACTION", "action documented by {actor}"),
+    "follow-up": ("FOLLOW_UP", "call-back outcome recorded by {actor}"),
+    "resolve": ("RESOLVE", "resolved by {actor}"),
+    "close": ("CLOSE", "closed by {actor}"),
+    "reopen": ("REOPEN", "reopened by {actor}; its SLA clock starts again"),
+    "comment": ("COMMENT", "comment added by {actor}"),
+}
+
+
+def _case_id(target: str) -> str | None:
+    from cxstream.domain.escalation import case_id_for
+
+    case_id = case_id_for(target) if target.startswith("br-") else target
+    return case_id if re.fullmatch(r"case-[0-9a-f]{20}", case_id) else None
+
+
+def _due(ms: int | None, now_ms: int) -> str:
+    if ms is None:
+        return "-"
+    minutes = (ms - now_ms) // 60_000
+    return f"in {minutes}m" if minutes >= 0 else f"{-minutes}m late"
+
+
+def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
+    from cxstream.domain.cases import DONE, case_from_record, latest_cases
+    from cxstream.kafka.tools import read_decoded
+
+    cluster = _cluster(settings)
+    if isinstance(cluster, int):
+        return cluster
+    ctx, options = cluster
+    now = datetime.now(UTC)
+    records, bad = asyncio.run(read_decoded(options, ctx.codec(CASES_TOPIC), CASES_TOPIC))
+    current = latest_cases(records)
+    if args.action == "list":
+        shown = [case_from_record(r) for r in current.values()]
+        shown = [c for c in shown if (args.all or c.state not in DONE) and (not args.team or c.team == args.team)]
+        if not shown:
+            print("no open cases" + ("" if args.all else " (--all shows resolved and closed ones)"))
+        else:
+            now_ms = int(now.timestamp() * 1000)
+            print(f"{'case':26} {'state':18} {'severity':9} {'team':18} {'ack due':11} {'resolve due':12} flags")
+            for c in sorted(shown, key=lambda c: c.opened_ms):
+                flags = [f"overdue:{s}" for s in c.overdue] + (["recurring"] if c.recurring else [])
+                flags += [f"level:{c.ladder_level}"] if c.ladder_level else []
+                ack = _due(c.acknowledge_due_ms, now_ms) if c.acknowledged_ms is None else "done"
+                fix = _due(c.resolve_due_ms, now_ms) if c.state not in DONE else "done"
+                print(f"{c.case_id:26} {c.state.value:18} {c.severity:9} {c.team[:18]:18} {ack:11} {fix:12} "
+                      f"{' '.join(flags)}")  # fmt: skip
+        if bad:
+            print(f"{bad} messages on {CASES_TOPIC} did not decode as Case records")
+        return EXIT_OK
+    case_id = _case_id(args.id)
+    if case_id is None:
+        return _fail(f"{args.id!r} is neither a breach id (br-...) nor a case id (case-...)", EXIT_CONFIG)
+    if args.action == "show":
+        return _show(ctx, options, case_id, current.get(case_id))
+    return _act(ctx, options, args, case_id, current.get(case_id), now)
+
+
+def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
+    from cxstream.kafka.tools import read_decoded
+
+    if record is None:
+        return _fail(f"no case {case_id} on {CASES_TOPIC}", EXIT_FAILED)
+    keys = ("state", "severity", "team", "breach_id", "assignee", "root_cause_category", "action_taken",
+            "action_owner", "recurring", "overdue", "ladder_level", "follow_up_outcome")  # fmt: skip
+    print(case_id)
+    for key in keys:
+        print(f"  {key:20} {record.get(key)}")
+    for key in ("opened_at", "acknowledge_due_at", "resolve_due_at", "follow_up_due_at", "resolved_at", "closed_at"):
+        if record.get(key) is not None:
+            print(f"  {key:20} {_text(record[key])}")
+    actions, _ = asyncio.run(read_decoded(options, ctx.codec(CASE_ACTIONS_TOPIC), CASE_ACTIONS_TOPIC))
+    history = sorted((a for a in actions if a["case_id"] == case_id), key=lambda a: a["at"])
+    print(f"history ({len(history)} actions on {CASE_ACTIONS_TOPIC}):")
+    for a in history:
+        detail = a.get("comment") or a.get("action_taken") or a.get("outcome") or a.get("assignee") or ""
+        print(f"  {_text(a['at'])}  {a['action']:16} {a['actor'][:20]:20} {detail}")
+    return EXIT_OK
+
+
+def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: str, record: Any, now: datetime) -> int:
+    from cxstream.domain.cases import Action, ActionType, Refused, action_record, apply, case_from_record
+    from cxstream.kafka.tools import send_records
+
+    kind, done = ACTIONS[args.action]
+    try:
+        actor = _author(args.author)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    digest = hashlib.sha256(f"{case_id}|{kind}|{actor}|{now.isoformat()}".encode()).hexdigest()[:16]
+    action = Action(
+        action_id=f"act-{digest}", case_id=case_id, action=ActionType(kind), actor=actor,
+        at_ms=int(now.timestamp() * 1000), comment=args.comment, assignee=getattr(args, "to", None),
+        root_cause_category=getattr(args, "root_cause", None), action_taken=getattr(args, "action_taken", None),
+        action_owner=getattr(args, "owner", None), outcome=getattr(args, "outcome", None), role=args.role,
+    )  # fmt: skip
+    if record is None:
+        return _fail(f"no case {case_id} on {CASES_TOPIC} yet (cases open when their breach is escalated)", EXIT_FAILED)
+    try:
+        apply(case_from_record(record), action, ctx.topology.followup.cases)
+    except Refused as refused:
+        return _fail(f"refused ({refused.rule_id}): {refused.message}", EXIT_FAILED)
+    codec = ctx.codec(CASE_ACTIONS_TOPIC)
+    asyncio.run(send_records(options, CASE_ACTIONS_TOPIC, [(case_id.encode(), codec.encode(action_record(action)))]))
+    print(f"{case_id} {done.format(actor=actor)} ({action.action_id})")
+    return EXIT_OK
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("cases", help="follow-up cases of breaches: list, show, and record what was done")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", help="open cases with their SLA deadlines")
+    a.add_argument("--all", action="store_true", help="also resolved and closed cases")
+    a.add_argument("--team", default=None, help="only this team's cases")
+    a = actions.add_parser("show", help="one case and its history (the audit trail)")
+    a.add_argument("id", help="breach id (br-...) or case id (case-...)")
+    helps = {
+        "ack": "acknowledge: the case is taken, its escalation ladder stops",
+        "assign": "assign the case to someone",
+        "document": "document the action taken and its owner",
+        "follow-up": "record the outcome of the customer call-back (hot alerts)",
+        "resolve": "resolve: needs root cause, action taken and owner (given now or documented before)",
+        "close": "close a resolved case (a recurring one: --role supervisor and a --comment)",
+        "reopen": "reopen a resolved or closed case (--comment says why)",
+        "comment": "add a comment",
+    }
+    for name, text in helps.items():
+        a = actions.add_parser(name, help=text)
+        a.add_argument("id", help="breach id (br-...) or case id (case-...)")
+        a.add_argument("--author", default=None, help="who does it (default the login name)")
+        a.add_argument("--role", default=None, help="your role, e.g. supervisor")
+        a.add_argument("--comment", default=None, required=name in {"reopen", "comment"})
+        if name in {"ack", "assign"}:
+            a.add_argument("--to", default=None, required=name == "assign", help="assignee")
+        if name in {"document", "resolve"}:
+            a.add_argument("--action-taken", default=None, required=name == "document", help="what was done")
+            a.add_argument("--owner", default=None, required=name == "document", help="who owns that action")
+            a.add_argument("--root-cause", default=None, help="root-cause category, e.g. carrier:capacity")
+        if name == "follow-up":
+            a.add_argument("--outcome", required=True, help="e.g. reached, no_answer, callback_refused")
+    p.set_defaults(handler=cmd_cases)

@@ -1,0 +1,64 @@
+"""Recurring complaints: a case is recurring when the same customer, or the same driver at the same site, had
+another case opened within the policy's window (``followup.cases.recurring_within``).
+
+The index is keyed by subject (``customer:<id>``, ``driver:<agent id>@<site>``), so it lives apart from the
+cases table (keyed by case id): each opened case is sent to the index once per subject, and the index answers
+with a FLAG_RECURRING action for the case when it finds an earlier one. A recurring case closes only with a
+supervisor's documented action (:mod:`cxstream.domain.cases`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from cxstream.domain.cases import Action, ActionType, Case, action_record
+
+RECURRENCE = "system:recurrence"
+
+
+def subjects(case: Case) -> list[str]:
+    """What the case is about that can recur: its customer, its driver (agent) at its site."""
+    labels = case.labels
+    found = []
+    if labels.get("customer_id"):
+        found.append(f"customer:{labels['customer_id']}")
+    if labels.get("agent_id") and labels.get("site"):
+        found.append(f"driver:{labels['agent_id']}@{labels['site']}")
+    return found
+
+
+def remember(
+    history: Sequence[Sequence[object]], case_id: str, opened_ms: int, window_ms: int
+) -> tuple[list[list[object]], list[str]]:
+    """The subject's history with this case added, and the other cases opened within ``window_ms`` of it.
+    Entries older than the window (from the newest case) are dropped; a case seen again changes nothing."""
+    entries = [(str(c), int(str(at))) for c, at in history]
+    earlier = sorted({c for c, at in entries if c != case_id and abs(opened_ms - at) <= window_ms})
+    if case_id not in {c for c, _ in entries}:
+        entries.append((case_id, opened_ms))
+    newest = max(at for _, at in entries)
+    kept = sorted((e for e in entries if newest - e[1] <= window_ms), key=lambda e: e[1])
+    return [[c, at] for c, at in kept], earlier
+
+
+def flag_action(case_id: str, subject: str, earlier: Sequence[str], at_ms: int, within: str) -> dict[str, object]:
+    """The ``cx.case-actions`` record that flags ``case_id`` recurring (same id for the same finding)."""
+    kind, _, who = subject.partition(":")
+    what = "the same customer" if kind == "customer" else "the same driver at the same site"
+    digest = hashlib.sha256(f"recurring|{case_id}|{subject}".encode()).hexdigest()[:20]
+    action = Action(
+        action_id=f"act-{digest}",
+        case_id=case_id,
+        action=ActionType.FLAG_RECURRING,
+        actor=RECURRENCE,
+        at_ms=at_ms,
+        comment=f"{what} ({who}) again within {within}: {', '.join(earlier)}",
+        labels={"subject": kind, "earlier": ",".join(earlier)},
+    )
+    return action_record(action)
+
+
+def subject_messages(case: Case) -> list[tuple[str, Mapping[str, object]]]:
+    """(key, value) of what the cases side tells the index when a case opens."""
+    return [(s, {"subject": s, "case_id": case.case_id, "opened_ms": case.opened_ms}) for s in subjects(case)]
