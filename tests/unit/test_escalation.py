@@ -203,3 +203,56 @@ def test_a_restart_at_any_point_changes_nothing(steps: list[tuple[str, Any, str]
         assert steady.tick(now).escalations == restarted.tick(now).escalations
         state = restarted.to_json()
         assert state == steady.to_json()
+
+
+def lapse(
+    step: str = "acknowledge", due_ms: int = 10 * M, bid: str = "br-1", team: str = "logistics"
+) -> dict[str, Any]:
+    return {"case_id": case_id_for(bid), "breach_id": bid, "step": step, "due_ms": due_ms, "team": team,
+            "severity": "CRITICAL", "labels": {"region": "emea", "severity": "CRITICAL", "owner": team}}  # fmt: skip
+
+
+def test_a_missed_sla_step_pushes_the_ladder_up_once() -> None:
+    d = desk()
+    d.on_breach(breach("FIRING", "CRITICAL"), 0)
+    d.tick(0)  # level 0; the critical ladder's own level 1 is 15 minutes away
+    out = d.on_overdue(lapse(due_ms=10 * M), 10 * M + 5 * S)
+    assert levels(out.escalations) == [("logistics", 1, "firing")]
+    [record] = out.escalations
+    assert record["labels"]["sla"] == "acknowledge" and record["labels"]["notify"] == "team-lead"
+    [action] = out.case_actions  # the case's history shows the page
+    assert (action["action"], action["case_id"], action["labels"]["level"]) == ("ESCALATE", "case-1", "1")
+    assert d.on_overdue(lapse(due_ms=10 * M), 11 * M).escalations == []  # the same lapse again: once
+    # the ladder's own clock now counts from the push: level 2 (after 30m) at 40m05s, not at 45m
+    assert levels(d.tick(40 * M).escalations) == []
+    assert [r["level"] for r in d.tick(40 * M + 5 * S).escalations] == [2]
+
+
+def test_a_lapse_the_ladder_already_paged_for_adds_nothing() -> None:
+    d = desk()
+    d.on_breach(breach("FIRING", "CRITICAL"), 0)
+    d.tick(0)
+    assert [r["level"] for r in d.tick(15 * M).escalations] == [1]  # the ladder's own level 1 at 15m
+    assert d.on_overdue(lapse(due_ms=15 * M), 15 * M + 2 * S).escalations == []  # an SLA of 15m: same lapse
+
+
+def test_an_acknowledged_case_that_misses_its_resolution_pages_the_next_level_once() -> None:
+    d = desk()
+    d.on_breach(breach("FIRING", "CRITICAL"), 0)
+    d.tick(0)
+    d.tick(15 * M)  # level 1
+    d.on_ack(case_id_for("br-1"), "j.devries", 16 * M)
+    out = d.on_overdue(lapse("resolve", due_ms=24 * H), 24 * H)
+    assert [(r["level"], r["labels"]["sla"]) for r in out.escalations] == [(2, "resolve")]
+    later = d.tick(48 * H).escalations  # the route's reminder (level 0) may be due; no ladder restarted
+    assert [r["level"] for r in later if r["level"] > 0] == [] and not d.ladders
+
+
+def test_resolving_a_hot_alerts_case_ends_the_alert_at_once() -> None:
+    d = desk()
+    d.on_hot(hot(at_ms=0), 0)
+    d.tick(0)
+    assert d.on_case_ended("case-unknown", M).breaches == []
+    out = d.on_case_ended(case_id_for("br-hot-1"), 2 * H)
+    assert [(r["breach_id"], r["status"]) for r in out.breaches] == [("br-hot-1", "RESOLVED")]
+    assert d.hot == {} and d.on_case_ended(case_id_for("br-hot-1"), 3 * H).breaches == []
