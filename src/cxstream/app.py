@@ -12,7 +12,7 @@ import faust
 from faust.serializers import codecs
 
 from cxstream import __version__
-from cxstream.agents import alert_inputs, alerting, cases, events_monitor, normalize
+from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.sensor import PrometheusSensor
@@ -147,19 +147,24 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             ctx.codec(alert_inputs.SILENCES_TOPIC),
             dead_letters,
         )
+    followup = ctx.topology.followup
+    contacts = invites.register(
+        app, followup, codec_name(invites.INVITES_TOPIC), ctx.topology.topic(invites.INVITES_TOPIC).partitions
+    )
     events_monitor.register(
-        app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables, alerts.hot_alerts, control
+        app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables, alerts.hot_alerts, control, contacts
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
     cases.register(
         app,
-        ctx.topology.followup.cases,
+        followup.cases,
         actions_topic.name,
         ctx.codec(actions_topic.name),
         codec_name(cases.CASES_TOPIC),
         actions_topic.partitions,
         dead_letters,
         control,
+        contacts,
     )
     normalize.register(
         app,

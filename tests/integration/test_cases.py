@@ -7,10 +7,12 @@ refuses; an action sent around the CLI that the state machine refuses lands on c
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ from tests.integration.foreign import SingleObjectReader, consume_all
 from tests.integration.procs import CXSTREAM, ROOT, eventually, ready, spawn, stop
 from tests.integration.test_breaches import breaches, cli, detractor, escalations, produce
 from tests.integration.test_ingest import DLQ, scrape, total
-from tests.integration.test_metrics import worker_env
+from tests.integration.test_metrics import iso, worker_env
 
 pytestmark = pytest.mark.integration
 CASES = SingleObjectReader(ROOT / "schemas/Case.avsc")
+INVITES = SingleObjectReader(ROOT / "schemas/SurveyInvite.avsc")
 ACTIONS = SingleObjectReader(ROOT / "schemas/CaseAction.avsc")
 
 
@@ -93,6 +96,14 @@ def test_an_unacknowledged_case_goes_overdue_across_a_restart_climbs_and_ends_do
         case_id = opened["case_id"]
         assert (opened["state"], opened["severity"], opened["team"]) == ("OPEN", "CRITICAL", "cx-operations")
         assert opened["follow_up_due_at"] is not None and opened["labels"]["customer_id"] == customer
+        # survey invites: none while the customer's case is open; a delivery to someone else: a CSAT invite
+        other = f"C-{uuid.uuid4().hex[:6]}"
+        asyncio.run(produce(bootstrap, [solved(f"t-{first_id}", customer), delivered(f"d-{first_id}", other)]))
+        [invite] = eventually(lambda: invites_for(bootstrap, other), 60, "the invite on cx.survey-invites")
+        assert (invite["survey"], invite["trigger"], invite["labels"]["region"]) == ("CSAT", "ORDER_DELIVERED", "emea")
+        eventually(lambda: total(scrape(port), "cxstream_survey_invites_total", outcome="open_case") == 1, 60,
+                   "the ticket's CES invite to be suppressed: the customer has an open case")  # fmt: skip
+        assert not invites_for(bootstrap, customer)
         # killed before its acknowledgement falls due; the deadline passes while no worker runs
         stop(worker, signal.SIGKILL)
         assert not [a for a in actions_of(bootstrap, case_id) if a["action"] == "OVERDUE"]
@@ -183,6 +194,29 @@ def test_an_unacknowledged_case_goes_overdue_across_a_restart_climbs_and_ends_do
     finally:
         code = stop(worker, signal.SIGTERM)
     assert code == 0
+
+
+def invites_for(bootstrap: str, customer: str) -> list[dict[str, Any]]:
+    found = [INVITES.decode(m.value()) for m in consume_all(bootstrap, "cx.survey-invites", idle_polls=2)]
+    return [i for i in found if i["customer_id"] == customer]
+
+
+def operational(event_id: str, event_type: str, customer: str, operation: dict[str, str]) -> bytes:
+    return json.dumps({
+        "event_id": event_id, "event_type": event_type, "event_time": iso(datetime.now(UTC)),
+        "customer_id": customer, "region": "emea", "site": "ams-1", "team": "customer-service",
+        "agent_id": "A-17", "channel": "email", "operation": operation,
+    }).encode()  # fmt: skip
+
+
+def solved(event_id: str, customer: str) -> bytes:
+    return operational(event_id, "TICKET_SOLVED", customer, {"ticket_id": f"T-{event_id}", "status": "solved"})
+
+
+def delivered(event_id: str, customer: str) -> bytes:
+    promised = iso(datetime.now(UTC))
+    return operational(event_id, "ORDER_DELIVERED", customer, {"order_id": f"O-{event_id}", "promised_at": promised,
+                                                               "actual_at": promised})  # fmt: skip
 
 
 def lapse_ms(action: dict[str, Any]) -> int:

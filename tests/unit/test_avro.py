@@ -39,6 +39,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.Case",
         "cxstream.CaseAction",
         "cxstream.Silence",
+        "cxstream.SurveyInvite",
     }
 
 

@@ -4,12 +4,17 @@ never during an open case or a quiet period)."""
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections import Counter
+from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxstream.domain.contact_policy import DAY_MS, ContactLedger, ContactPolicy, InviteRequest, Suppression
+from cxstream.domain.contact_policy import DAY_MS, ContactPolicy, InviteRequest, Suppression
+from cxstream.domain.invites import ContactLedger
 
 POLICY = ContactPolicy(min_interval="30d", quiet_after_complaint="14d", daily_cap=150, cap_by=("region",))
 
@@ -18,9 +23,16 @@ def request(n: int, customer: str | None, day: float, region: str = "emea") -> I
     return InviteRequest(f"req-{n}", customer, int(day * DAY_MS), "CSAT", {"region": region})
 
 
-def test_a_generated_stream_gives_exactly_the_expected_counts_per_reason() -> None:
-    """Six groups of customers, each built to meet one rule; the stream is shuffled within each day."""
-    ledger = ContactLedger(POLICY)
+def spread(partitions: int) -> Callable[[str], int]:
+    return lambda customer: int(hashlib.sha256(customer.encode()).hexdigest(), 16) % partitions
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_a_generated_stream_gives_exactly_the_expected_counts_per_reason(partitions: int) -> None:
+    """Six groups of customers, each built to meet one rule; the stream is shuffled within each day. With
+    several partitions each holds a third of the daily cap: the cap's count follows from how the capped
+    groups' customers spread, and the other counts do not change."""
+    ledger = ContactLedger(POLICY, partitions, spread(partitions))
     events: list[tuple[float, int, str, object]] = []  # (day, order within a time, kind, payload)
     n = 0
 
@@ -60,24 +72,40 @@ def test_a_generated_stream_gives_exactly_the_expected_counts_per_reason() -> No
             ledger.case_opened(str(payload), f"case-{payload}")
         else:
             ledger.case_closed(str(payload), f"case-{payload}")
+    share = 150 // partitions
+    capped = {  # per region, the customers over their partition's share
+        group: sum(max(0, n - share) for n in Counter(spread(partitions)(f"{group}{i}") for i in range(size)).values())
+        for group, size in (("E", 200), ("F", 120))
+    }
+    assert partitions == 1 or capped["F"] == 0 < capped["E"]
     assert dict(ledger.outcomes) == {
-        "sent": 100 + 100 + 50 + 30 + 150 + 120,
+        "sent": 100 + 100 + 50 + 30 + (200 - capped["E"]) + (120 - capped["F"]),
         Suppression.RECENT_INVITE.value: 100,
         Suppression.QUIET_PERIOD.value: 50,
         Suppression.OPEN_CASE.value: 30,
         Suppression.NO_CUSTOMER.value: 20,
-        Suppression.DAILY_CAP.value: 50,
+        Suppression.DAILY_CAP.value: capped["E"] + capped["F"],
     }
+    assert capped["E"] == 50 if partitions == 1 else capped["E"] >= 50  # shares never send more than the cap
+    again = next(e[3] for e in events if e[2] == "request" and isinstance(e[3], InviteRequest) and e[3].customer_id)
+    assert isinstance(again, InviteRequest) and ledger.offer(again) is None  # a replayed request: decided once
+    assert ledger.outcomes["replayed"] == 1
+
+
+def reason(ledger: ContactLedger, invite: InviteRequest) -> Suppression | None:
+    decision = ledger.offer(invite)
+    assert decision is not None
+    return decision.reason
 
 
 def test_precedence_counts_each_suppressed_invite_once() -> None:
     ledger = ContactLedger(ContactPolicy(daily_cap=0))
     ledger.complaint("X", 0)
     ledger.case_opened("X", "case-1")
-    assert ledger.offer(request(1, "X", 1)).reason is Suppression.OPEN_CASE  # open case, quiet, cap: one reason
+    assert reason(ledger, request(1, "X", 1)) is Suppression.OPEN_CASE  # open case, quiet, cap: one reason
     ledger.case_closed("X", "case-1")
-    assert ledger.offer(request(2, "X", 2)).reason is Suppression.QUIET_PERIOD
-    assert ledger.offer(request(3, "X", 15)).reason is Suppression.DAILY_CAP
+    assert reason(ledger, request(2, "X", 2)) is Suppression.QUIET_PERIOD
+    assert reason(ledger, request(3, "X", 15)) is Suppression.DAILY_CAP
     assert sum(ledger.outcomes.values()) == 3
 
 
@@ -108,10 +136,10 @@ def test_no_stream_breaks_the_policy(steps: list[tuple[str, str, int, str]], cap
             ledger.case_opened(customer, f"case-{i}")
             open_cases[customer] = open_cases.get(customer, 0) + 1
         elif kind == "close" and open_cases.get(customer):
-            last = max(c for c in ledger.contacts[customer].open_cases)
+            last = max(c for c in ledger.contacts[customer][0].open_cases)
             ledger.case_closed(customer, last)
             open_cases[customer] -= 1
-        elif kind == "request" and ledger.offer(request(i, customer, at / DAY_MS, region)).send:
+        elif kind == "request" and (d := ledger.offer(request(i, customer, at / DAY_MS, region))) and d.send:
             assert all(at - t >= 3 * DAY_MS for t in sent.get(customer, []))
             assert not open_cases.get(customer)
             assert customer not in complaints or at - complaints[customer] >= 2 * DAY_MS
@@ -142,3 +170,13 @@ def test_the_shipped_triggers_turn_a_delivery_into_a_csat_invite_a_day_later(tmp
     assert invite.at_ms == int((NOW + timedelta(days=1)).timestamp() * 1000)
     assert invite.labels == {"region": "emea", "site": "ams-1", "trigger": "ORDER_DELIVERED"}
     assert ContactLedger(followup.contact_policy).offer(invite).send
+
+
+def test_the_daily_cap_shares_sum_to_the_cap_and_differ_by_at_most_one() -> None:
+    from cxstream.domain.invites import cap_share
+
+    assert cap_share(None, 3, 0) is None
+    for cap in range(0, 25):
+        for partitions in range(1, 7):
+            shares = [cap_share(cap, partitions, p) or 0 for p in range(partitions)]
+            assert sum(shares) == cap and max(shares) - min(shares) <= 1

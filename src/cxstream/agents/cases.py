@@ -27,7 +27,9 @@ import faust
 
 from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.agents.invites import Contacts
 from cxstream.domain.cases import (
+    DONE,
     ActionType,
     CasePolicy,
     Refused,
@@ -73,6 +75,7 @@ def register(
     partitions: int,
     dead_letters: DeadLetterSink,
     control: Control | None,
+    contacts: Contacts | None = None,
 ) -> None:
     source = _raw(app, actions_topic)
     cases = app.topic(CASES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=cases_serializer)
@@ -136,6 +139,8 @@ def register(
                 CASES_OVERDUE.labels(step=str(action.comment), severity=after.severity).inc()
             if action.action is ActionType.FLAG_RECURRING:
                 RECURRING_CASES.inc()
+            if contacts is not None and (before is None or (before.state in DONE) != (after.state in DONE)):
+                await contacts.case(after)  # no survey invites while the customer has an open case
             if before is None:  # a new case: the recurrence index hears of each of its subjects once
                 for key, value in subject_messages(after):
                     await subjects.send(key=key.encode(), value=json.dumps(value).encode())

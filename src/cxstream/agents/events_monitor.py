@@ -15,6 +15,7 @@ import faust
 
 from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.dead_letter import Reason, Stage
 from cxstream.domain.events import CanonicalEvent
@@ -34,6 +35,7 @@ def register(
     metrics: MetricTables | None = None,
     hot_rules: Sequence[HotAlertRule] = (),
     control: Control | None = None,
+    contacts: Contacts | None = None,
 ) -> None:
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
@@ -50,7 +52,10 @@ def register(
                     canonical = CanonicalEvent.from_record(record)
                     await _update_metrics(event, canonical)
                 if hot_rules and control is not None:
-                    await _hot_alerts(canonical or CanonicalEvent.from_record(record))
+                    canonical = canonical or CanonicalEvent.from_record(record)
+                    await _hot_alerts(canonical)
+                if contacts is not None:
+                    await contacts.event(canonical or CanonicalEvent.from_record(record))
             except Exception as exc:  # one odd record must never stop the agent
                 log.exception("events_monitor_failed", offset=event.message.offset)
                 await dead_letters.send(

@@ -9,15 +9,14 @@ is counted once, under one reason):
 4. ``recent_invite``  the customer was invited less than ``min_interval`` ago;
 5. ``daily_cap``      ``daily_cap`` invites already went out that UTC day (in the request's cap scope).
 
-The daily cap comes last, so it counts only invites that would otherwise have gone. Pure: the ledger holds
-per-customer history and per-day counts; the agent keeps them in tables.
+The daily cap comes last, so it counts only invites that would otherwise have gone. Pure; the history per
+customer and the counts per day are kept by :mod:`cxstream.domain.invites` (and, running, in tables).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -95,41 +94,3 @@ def decide(policy: ContactPolicy, contact: Contact, request: InviteRequest, sent
     if policy.daily_cap is not None and sent_in_cap >= policy.daily_cap:
         return Decision(False, Suppression.DAILY_CAP)
     return Decision(True)
-
-
-@dataclass
-class ContactLedger:
-    """The policy applied to a stream: customer history, invites sent per cap scope and day, and the counts
-    of sent and suppressed invites by reason."""
-
-    policy: ContactPolicy
-    contacts: dict[str, Contact] = field(default_factory=dict)
-    sent_per_cap: Counter[str] = field(default_factory=Counter)
-    outcomes: Counter[str] = field(default_factory=Counter)
-
-    def offer(self, request: InviteRequest) -> Decision:
-        contact = self.contacts.get(request.customer_id or "", Contact())
-        key = cap_key(self.policy, request)
-        decision = decide(self.policy, contact, request, self.sent_per_cap[key])
-        if decision.send:
-            assert request.customer_id is not None
-            self.contacts[request.customer_id] = replace(contact, last_invite_ms=request.at_ms)
-            self.sent_per_cap[key] += 1
-            self.outcomes["sent"] += 1
-        else:
-            assert decision.reason is not None
-            self.outcomes[decision.reason.value] += 1
-        return decision
-
-    def complaint(self, customer_id: str, at_ms: int) -> None:
-        contact = self.contacts.get(customer_id, Contact())
-        latest = max(at_ms, contact.last_complaint_ms or at_ms)
-        self.contacts[customer_id] = replace(contact, last_complaint_ms=latest)
-
-    def case_opened(self, customer_id: str, case_id: str) -> None:
-        contact = self.contacts.get(customer_id, Contact())
-        self.contacts[customer_id] = replace(contact, open_cases=contact.open_cases | {case_id})
-
-    def case_closed(self, customer_id: str, case_id: str) -> None:
-        contact = self.contacts.get(customer_id, Contact())
-        self.contacts[customer_id] = replace(contact, open_cases=contact.open_cases - {case_id})

@@ -222,3 +222,12 @@ RECURRING_CASES = Counter(
     "Cases flagged recurring: the same customer, or the same driver at the same site, had another case.",
     registry=REGISTRY,
 )
+
+# --- survey invites -------------------------------------------------------------------------------------------
+SURVEY_INVITES = Counter(
+    "cxstream_survey_invites_total",
+    "Survey invite requests by survey and outcome: sent, or the one reason it was suppressed (no_customer, "
+    "open_case, quiet_period, recent_invite, daily_cap), or replayed (decided before a restart).",
+    ["survey", "outcome"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,122 @@
+"""Survey invites through the contact policy (:mod:`cxstream.domain.invites`).
+
+What decides about a customer reaches one internal topic keyed by customer id: invite requests and complaints
+from the events agent, cases opening and ending from the cases agent. One agent keeps each customer's history
+and the invites sent per cap scope, day and partition in tables, and publishes the invites that pass to
+``cx.survey-invites``; the suppressed ones are counted by reason in ``cxstream_survey_invites_total``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from cxstream.domain.cases import DONE, Case
+from cxstream.domain.contact_policy import ContactPolicy, Suppression, cap_key
+from cxstream.domain.events import CanonicalEvent, EventType
+from cxstream.domain.followup import FollowUp, invite_requests
+from cxstream.domain.invites import (
+    cap_share,
+    case_changed,
+    complained,
+    contact_from_json,
+    contact_to_json,
+    invite_record,
+    offer,
+    request_from_json,
+    request_to_json,
+)
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import SURVEY_INVITES
+
+CONTACTS_TOPIC = "cxstream-contacts"
+CONTACTS_TABLE = "cxstream-contact-history"
+CAPS_TABLE = "cxstream-invite-caps"
+INVITES_TOPIC = "cx.survey-invites"
+log = get_logger(__name__)
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+@dataclass
+class Contacts:
+    """Puts what concerns a customer on the contacts topic; handed to the events and cases agents."""
+
+    topic: Any
+    followup: FollowUp
+
+    async def _send(self, customer_id: str, message: dict[str, Any]) -> None:
+        await self.topic.send(key=customer_id.encode(), value=json.dumps(message, separators=(",", ":")).encode())
+
+    async def event(self, event: CanonicalEvent) -> None:
+        for request in invite_requests(self.followup.invite_triggers, event):
+            if not request.customer_id:
+                SURVEY_INVITES.labels(survey=request.survey, outcome=Suppression.NO_CUSTOMER.value).inc()
+                continue
+            await self._send(request.customer_id, {"kind": "request", "request": request_to_json(request)})
+        if event.event_type is EventType.COMPLAINT and event.customer_id:
+            at_ms = int(event.event_time.timestamp() * 1000)
+            await self._send(event.customer_id, {"kind": "complaint", "at_ms": at_ms})
+
+    async def case(self, case: Case) -> None:
+        customer = case.labels.get("customer_id")
+        if customer:
+            message = {"kind": "case", "case_id": case.case_id, "open": case.state not in DONE}
+            await self._send(customer, message)
+
+
+def register(app: faust.App, followup: FollowUp, invites_serializer: str, partitions: int) -> Contacts:
+    topic = app.topic(
+        CONTACTS_TOPIC, internal=True, partitions=partitions, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw",
+    )  # fmt: skip
+    invites = app.topic(INVITES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=invites_serializer)
+    history = app.Table(CONTACTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    caps = app.Table(CAPS_TABLE, default=int, key_type=str, value_type=int, partitions=partitions)
+    policy: ContactPolicy = followup.contact_policy
+
+    @app.agent(topic, name="cxstream.invites")
+    async def decide_invites(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                customer = event.key.decode()
+                message = json.loads(event.value)
+                contact, requests = contact_from_json(history.get(customer))
+                kind = message["kind"]
+                if kind == "complaint":
+                    contact = complained(contact, int(message["at_ms"]))
+                elif kind == "case":
+                    contact = case_changed(contact, str(message["case_id"]), bool(message["open"]))
+                elif kind == "request":
+                    contact, requests = await _request(event, request_from_json(message["request"]), contact, requests)
+                else:
+                    raise ValueError(f"unknown message kind {kind!r}")
+                history[customer] = contact_to_json(contact, requests)
+            except Exception:  # one odd message must never stop the agent
+                log.exception("invite_failed", partition=event.message.partition, offset=event.message.offset)
+
+    async def _request(event: Any, request: Any, contact: Any, requests: Any) -> Any:
+        partition = event.message.partition
+        key = f"{cap_key(policy, request)}|p{partition}"
+        share = cap_share(policy.daily_cap, partitions, partition)
+        decision, contact, requests = offer(policy, contact, requests, request, caps[key], share)
+        if decision is None:  # decided before a crash; if it was sent, send it again (same invite id)
+            SURVEY_INVITES.labels(survey=request.survey, outcome="replayed").inc()
+            if contact.last_invite_ms == request.at_ms:
+                await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, _now_ms()))
+        elif decision.send:
+            caps[key] += 1
+            await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, _now_ms()))
+            SURVEY_INVITES.labels(survey=request.survey, outcome="sent").inc()
+        else:
+            assert decision.reason is not None
+            SURVEY_INVITES.labels(survey=request.survey, outcome=decision.reason.value).inc()
+        return contact, requests
+
+    return Contacts(topic, followup)

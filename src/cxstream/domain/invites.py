@@ -1,0 +1,161 @@
+"""Survey invites through the contact policy, in a form a partitioned agent can hold.
+
+Everything that decides about one customer (requests, complaints, cases opening and ending) is keyed by the
+customer, so one partition holds all of a customer's history. The daily cap is the one number shared across
+customers: each partition gets a fixed share of it (:func:`cap_share`), so the partitions together never send
+more than the cap and need no coordination; with customers spread evenly by key the shares fill alike, and a
+skewed day sends somewhat fewer than the cap, never more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from cxstream.domain.contact_policy import (
+    Contact,
+    ContactPolicy,
+    Decision,
+    InviteRequest,
+    Suppression,
+    cap_key,
+    decide,
+)
+
+REMEMBERED_REQUESTS = 32  # request ids kept per customer, so a request replayed after a crash is decided once
+
+
+def cap_share(daily_cap: int | None, partitions: int, partition: int) -> int | None:
+    """Partition ``partition``'s share of the daily cap: the shares differ by at most one and sum to the cap."""
+    if daily_cap is None:
+        return None
+    return daily_cap // partitions + (1 if partition < daily_cap % partitions else 0)
+
+
+def contact_to_json(contact: Contact, requests: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "last_invite_ms": contact.last_invite_ms,
+        "last_complaint_ms": contact.last_complaint_ms,
+        "open_cases": sorted(contact.open_cases),
+        "requests": list(requests[-REMEMBERED_REQUESTS:]),
+    }
+
+
+def contact_from_json(data: Mapping[str, Any] | None) -> tuple[Contact, tuple[str, ...]]:
+    if not data:
+        return Contact(), ()
+    contact = Contact(
+        last_invite_ms=data.get("last_invite_ms"),
+        last_complaint_ms=data.get("last_complaint_ms"),
+        open_cases=frozenset(data.get("open_cases") or ()),
+    )
+    return contact, tuple(data.get("requests") or ())
+
+
+def offer(
+    policy: ContactPolicy, contact: Contact, requests: tuple[str, ...], request: InviteRequest, sent_in_cap: int,
+    cap: int | None,
+) -> tuple[Decision | None, Contact, tuple[str, ...]]:  # fmt: skip
+    """The decision on ``request`` (None: already decided, a replay) and the customer's history after it.
+    ``cap`` is this partition's share of the daily cap."""
+    if request.request_id in requests:
+        return None, contact, requests
+    decision = decide(policy.model_copy(update={"daily_cap": cap}), contact, request, sent_in_cap)
+    if decision.send:
+        contact = replace(contact, last_invite_ms=request.at_ms)
+    return decision, contact, (*requests, request.request_id)[-REMEMBERED_REQUESTS:]
+
+
+def complained(contact: Contact, at_ms: int) -> Contact:
+    return replace(contact, last_complaint_ms=max(at_ms, contact.last_complaint_ms or at_ms))
+
+
+def case_changed(contact: Contact, case_id: str, open_now: bool) -> Contact:
+    cases = contact.open_cases | {case_id} if open_now else contact.open_cases - {case_id}
+    return replace(contact, open_cases=cases)
+
+
+def request_to_json(request: InviteRequest) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id, "customer_id": request.customer_id, "at_ms": request.at_ms,
+        "survey": request.survey, "labels": dict(request.labels),
+    }  # fmt: skip
+
+
+def request_from_json(data: Mapping[str, Any]) -> InviteRequest:
+    return InviteRequest(
+        request_id=str(data["request_id"]),
+        customer_id=data.get("customer_id"),
+        at_ms=int(data["at_ms"]),
+        survey=str(data["survey"]),
+        labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+    )
+
+
+def invite_record(request: InviteRequest, decided_ms: int) -> dict[str, Any]:
+    """The ``cx.survey-invites`` record (schema ``cxstream.SurveyInvite``) of an invite that passed."""
+    assert request.customer_id is not None
+    digest = hashlib.sha256(request.request_id.encode()).hexdigest()[:20]
+    return {
+        "invite_id": f"si-{digest}",
+        "request_id": request.request_id,
+        "customer_id": request.customer_id,
+        "survey": request.survey,
+        "send_at": datetime.fromtimestamp(request.at_ms / 1000, UTC),
+        "decided_at": datetime.fromtimestamp(decided_ms / 1000, UTC),
+        "trigger": request.labels.get("trigger"),
+        "labels": {k: v for k, v in request.labels.items() if k != "trigger"},
+    }
+
+
+@dataclass
+class ContactLedger:
+    """The policy applied to a whole stream, as the partitioned agent applies it: customers spread over
+    ``partitions`` by ``partition_of``, each partition with its share of the daily cap. Counts sent and
+    suppressed invites by reason."""
+
+    policy: ContactPolicy
+    partitions: int = 1
+    partition_of: Callable[[str], int] = field(default=lambda customer: 0)
+    contacts: dict[str, tuple[Contact, tuple[str, ...]]] = field(default_factory=dict)
+    sent_per_cap: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def _get(self, customer: str) -> tuple[Contact, tuple[str, ...]]:
+        return self.contacts.get(customer, (Contact(), ()))
+
+    def offer(self, request: InviteRequest) -> Decision | None:
+        if not request.customer_id:
+            self.outcomes[Suppression.NO_CUSTOMER.value] += 1
+            return Decision(False, Suppression.NO_CUSTOMER)
+        partition = self.partition_of(request.customer_id)
+        key = f"{cap_key(self.policy, request)}|p{partition}"
+        share = cap_share(self.policy.daily_cap, self.partitions, partition)
+        contact, requests = self._get(request.customer_id)
+        decision, contact, requests = offer(self.policy, contact, requests, request, self.sent_per_cap[key], share)
+        self.contacts[request.customer_id] = (contact, requests)
+        if decision is None:
+            self.outcomes["replayed"] += 1
+        elif decision.send:
+            self.sent_per_cap[key] += 1
+            self.outcomes["sent"] += 1
+        else:
+            assert decision.reason is not None
+            self.outcomes[decision.reason.value] += 1
+        return decision
+
+    def complaint(self, customer_id: str, at_ms: int) -> None:
+        contact, requests = self._get(customer_id)
+        self.contacts[customer_id] = (complained(contact, at_ms), requests)
+
+    def case_opened(self, customer_id: str, case_id: str) -> None:
+        contact, requests = self._get(customer_id)
+        self.contacts[customer_id] = (case_changed(contact, case_id, True), requests)
+
+    def case_closed(self, customer_id: str, case_id: str) -> None:
+        contact, requests = self._get(customer_id)
+        self.contacts[customer_id] = (case_changed(contact, case_id, False), requests)
