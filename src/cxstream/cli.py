@@ -405,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_routes)
     cli_alerts.add_parsers(sub)
     cli_cases.add_parsers(sub)
+    cli_cases.add_plan_parser(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=cmd_config)
     return parser

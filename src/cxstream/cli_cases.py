@@ -165,3 +165,69 @@ def add_parsers(sub: Any) -> None:
         if name == "follow-up":
             a.add_argument("--outcome", required=True, help="e.g. reached, no_answer, callback_refused")
     p.set_defaults(handler=cmd_cases)
+
+
+def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
+    """Sample planning: scopes whose survey metrics will not reach their minimum n at the current sampling."""
+    from cxstream.domain.durations import parse_duration_ms
+    from cxstream.domain.sample_planning import Sighting, Verdict, plan, scope_histories
+    from cxstream.kafka.tools import read_decoded
+
+    cluster = _cluster(settings)
+    if isinstance(cluster, int):
+        return cluster
+    ctx, options = cluster
+    try:
+        period_ms = parse_duration_ms(args.period)
+        by = tuple(name.strip() for name in args.by.split(",") if name.strip())
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    spec = ctx.topology.metrics
+    window = next((w for w in spec.windows if w.id == args.window), None)
+    if window is None:
+        return _fail(f"no window {args.window!r} (one of: {', '.join(w.id for w in spec.windows)})", EXIT_CONFIG)
+    since = datetime.now(UTC).timestamp() * 1000 - period_ms
+    sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec("cx.survey-invites"), "cx.survey-invites"))
+    events, bad_events = asyncio.run(read_decoded(options, ctx.codec("cx.events"), "cx.events"))
+    invites = [
+        Sighting(str(r["survey"]), int(r["decided_at"].timestamp() * 1000), {**r["labels"]})
+        for r in sent
+        if r["decided_at"].timestamp() * 1000 >= since
+    ]
+    answers = [
+        Sighting(str(e["survey"]["metric"]), int(e["event_time"].timestamp() * 1000),
+                 {k: str(e[k]) for k in ("region", "site", "team", "channel", "journey_stage", "touchpoint",
+                                         "customer_segment") if e.get(k)})
+        for e in events
+        if e["event_type"] == "SURVEY_RESPONSE" and e.get("survey") and e["event_time"].timestamp() * 1000 >= since
+    ]  # fmt: skip
+    print(f"sample plan: the last {args.period} ({len(invites)} invites sent, {len(answers)} answers), "
+          f"per {args.window} window, scope by {', '.join(by) or 'nothing'}")  # fmt: skip
+    short = 0
+    for definition in spec.definitions:
+        histories = scope_histories(definition, invites, answers, by, period_ms, parse_duration_ms(window.size))
+        if not histories:
+            continue
+        min_n = definition.min_n or spec.min_n
+        print(f"\n{definition.id} (min n {min_n}):")
+        over = [h for h in histories if h.answers > h.invites_sent > 0]
+        if over:
+            print(f"  note: {len(over)} scope(s) got more answers than invites (answers from surveys sent "
+                  "outside this policy); their rate is taken as 100%")  # fmt: skip
+        for row in plan(histories, min_n, spec.confidence):
+            short += row.verdict in (Verdict.SHORT, Verdict.AT_RISK)
+            change = "" if row.change is None else f"  [{row.change:+d} invites per window]"
+            print(f"  {row.describe()}{change}")
+    for bad, topic in ((bad_invites, "cx.survey-invites"), (bad_events, "cx.events")):
+        if bad:
+            print(f"{bad} messages on {topic} did not decode")
+    print(f"\n{short} scope(s) short or at risk" if short else "\nevery scope with history reaches its minimum")
+    return EXIT_OK
+
+
+def add_plan_parser(sub: Any) -> None:
+    p = sub.add_parser("plan", help="sample planning: scopes whose survey metrics will miss their minimum n")
+    p.add_argument("--period", default="7d", help="observation period for invites and answers (default 7d)")
+    p.add_argument("--window", default="1d", help="the metric window to plan for (default 1d)")
+    p.add_argument("--by", default="region", help="scope labels, comma-separated (default region)")
+    p.set_defaults(handler=cmd_plan)

@@ -49,3 +49,26 @@ def test_the_invites_needed_reach_the_minimum_at_the_lower_rate(
         assert (row.invites_needed - 1) * row.rate_low < min_n
     if row.verdict is Verdict.ENOUGH:
         assert row.expected_low >= min_n
+
+
+def test_histories_per_scope_from_invites_and_answers() -> None:
+    from cxstream.app import load_context
+    from cxstream.domain.sample_planning import Sighting, scope_histories
+    from cxstream.settings import Settings
+
+    spec = load_context(Settings()).topology.metrics
+    delivery = next(d for d in spec.definitions if d.id == "csat.delivery")
+    day = 86_400_000
+
+    def seen(survey: str, region: str, stage: str = "delivery") -> Sighting:
+        return Sighting(survey, 0, {"region": region, "journey_stage": stage})
+
+    invites = [seen("CSAT", "emea")] * 700 + [seen("CSAT", "apac")] * 70 + [seen("CES", "emea", "support")] * 99
+    answers = [seen("CSAT", "emea")] * 140 + [seen("CSAT", "apac")] * 14 + [seen("CSAT", "emea", "support")] * 5
+    rows = scope_histories(delivery, invites, answers, ("region",), 7 * day, day)
+    assert [(dict(h.scope), h.invites_sent, h.answers, h.invites_planned) for h in rows] == [
+        ({"region": "apac"}, 70, 14, 10),
+        ({"region": "emea"}, 700, 140, 100),
+    ]  # another survey or another journey stage is another metric's business
+    first_response = next(d for d in spec.definitions if d.id == "first_response")
+    assert scope_histories(first_response, invites, answers, ("region",), 7 * day, day) == []

@@ -11,10 +11,12 @@ enough (``surplus``: invites beyond what the minimum needs, at the lower end of 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cxstream.domain.metrics import SURVEY_INDICATORS, MetricDefinition
 from cxstream.domain.stats import wilson
 
 
@@ -92,3 +94,40 @@ def plan(histories: Iterable[ScopeHistory], min_n: int, confidence: float = 0.95
     order = {Verdict.SHORT: 0, Verdict.AT_RISK: 1, Verdict.NO_HISTORY: 2, Verdict.ENOUGH: 3}
     rows = [plan_row(h, min_n, confidence) for h in histories]
     return sorted(rows, key=lambda r: (order[r.verdict], sorted(r.scope.items())))
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One invite sent or one answer received: which survey, when, and the labels scopes are cut by."""
+
+    survey: str  # CSAT, CES, NPS
+    at_ms: int
+    labels: Mapping[str, str]
+
+
+def scope_histories(
+    definition: MetricDefinition, invites: Iterable[Sighting], answers: Iterable[Sighting], by: tuple[str, ...],
+    period_ms: int, window_ms: int,
+) -> list[ScopeHistory]:  # fmt: skip
+    """Per scope (the values of ``by``), the invites sent and answers received for the definition's survey
+    at its journey stages over the observation period, and the invites one window gets at that pace. The rate
+    is answers over invites in the same period (answers are not joined to their invite)."""
+    survey = SURVEY_INDICATORS.get(definition.indicator)
+    if survey is None:
+        return []
+
+    def mine(items: Iterable[Sighting]) -> Counter[tuple[tuple[str, str], ...]]:
+        counts: Counter[tuple[tuple[str, str], ...]] = Counter()
+        for item in items:
+            if item.survey != survey.value:
+                continue
+            if definition.journey_stages and item.labels.get("journey_stage") not in definition.journey_stages:
+                continue
+            counts[tuple((k, item.labels.get(k, "")) for k in by)] += 1
+        return counts
+
+    sent, answered = mine(invites), mine(answers)
+    return [
+        ScopeHistory(dict(scope), sent[scope], answered[scope], round(sent[scope] * window_ms / period_ms))
+        for scope in sorted(set(sent) | set(answered))
+    ]
