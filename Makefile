@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run broker worker test test-unit bench lint schemas-check topics-apply clean
+.PHONY: help install tools run broker worker test test-unit bench lint schemas-check topics-apply clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,6 +19,16 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install cxstream with its dev tools (idempotent; a no-op when nothing changed)
+
+# System tools the tests run: promtool (Debian package prometheus). Installed with apt-get when missing and
+# possible (root); otherwise the tests that need it fail and say what to install.
+tools: ## Install the system tools the tests use (promtool) when missing
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	      || echo "cxstream: could not install promtool; the promtool tests will fail"; \
+	  else echo "cxstream: promtool missing: install Debian's prometheus package (apt-get install prometheus)"; fi; }
 
 run: install ## Run the whole service on the embedded broker (or on CXSTREAM_KAFKA_BOOTSTRAP); Ctrl-C stops everything
 	$(BIN)/cxstream run $(ARGS)
@@ -35,10 +45,10 @@ topics-apply: install ## Create the declared topics on the configured cluster an
 schemas-check: install ## Parse every Avro schema and check backward compatibility against main
 	$(BIN)/cxstream schemas check
 
-test: install ## Run the whole test suite (unit + integration on the embedded broker)
+test: install tools ## Run the whole test suite (unit + integration on the embedded broker)
 	$(BIN)/python -m pytest $(ARGS)
 
-test-unit: install ## Run the tests that need no broker
+test-unit: install tools ## Run the tests that need no broker
 	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
 
 bench: install ## Throughput, memory and event-to-escalation latency on the embedded broker, against minimal Faust agents

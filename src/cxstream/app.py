@@ -15,6 +15,7 @@ from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.agents.runtime_state import RuntimeState
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
@@ -176,7 +177,10 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         ctx.enricher,
     )
     readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
-    health.register(app, readiness)
+    runtime = RuntimeState(app)
+    if control is not None:
+        runtime.provide("last_breach", control.last_breach)
+    health.register(app, readiness, runtime)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, events_monitor.EVENTS_TOPIC)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})

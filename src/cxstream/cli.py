@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from cxstream import __version__, cli_alerts, cli_cases
+from cxstream import __version__, cli_alerts, cli_cases, cli_status
 from cxstream.config.yaml_source import ConfigError
 from cxstream.settings import Settings, SettingsError, load_settings
 
@@ -406,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_alerts.add_parsers(sub)
     cli_cases.add_parsers(sub)
     cli_cases.add_plan_parser(sub)
+    cli_status.add_parser(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=cmd_config)
     return parser

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cxstream.cli import main
-from cxstream.settings import SettingsError, load_settings
+from cxstream.settings import Settings, SettingsError, load_settings
 
 
 @pytest.mark.usefixtures("clean_env")
@@ -89,3 +91,21 @@ class TestSettings:
         out = capsys.readouterr().out
         assert "CXSTREAM_SCHEMA_REGISTRY_URL" in out
         assert "hunter2" not in out
+
+
+def test_logs_carry_no_personal_data(capsys: Any) -> None:
+    import json as _json
+    import logging as _logging
+
+    from cxstream.observability.logging import configure_logging, get_logger, pseudonym
+
+    configure_logging(Settings(log_format="json"))
+    try:
+        get_logger("t").info("case", case_id="case-1", customer_id="C-104882", verbatim="I am cancelling!", n=3)
+    finally:
+        _logging.getLogger().handlers.clear()
+    lines = [_json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    first = next(line for line in lines if line["event"] == "case")
+    assert first["customer_id"] == pseudonym("C-104882") != "C-104882" and first["case_id"] == "case-1"
+    assert "verbatim" not in first and first["verbatim_chars"] == 16 and first["n"] == 3
+    assert "C-104882" not in str(lines) and "cancelling" not in str(lines)

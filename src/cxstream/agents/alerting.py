@@ -64,6 +64,7 @@ class Control:
     """Puts messages on the control topic; handed to the agents that feed the routing side."""
 
     topic: Any
+    last_breach: Callable[[], Any] = lambda: None  # the last breach the routing side saw (on its worker)
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.topic.send(key=b"control", value=json.dumps(message, separators=(",", ":")).encode())
@@ -103,6 +104,7 @@ def register(
     control = Control(topic)
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
+    control.last_breach = lambda: (desk_table.get("state") or {}).get("last_breach")
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)

@@ -177,6 +177,6 @@ def register(
                 index[subject] = history
                 if earlier:
                     await record_action(flag_action(case_id, subject, earlier, _now_ms(), policy.recurring_within))
-                    log.info("case_recurring", case_id=case_id, subject=subject.partition(":")[0], earlier=earlier)
+                    log.info("case_recurring", case_id=case_id, subject_kind=subject.partition(":")[0], earlier=earlier)
             except Exception:  # one odd message must never stop the index
                 log.exception("case_recurrence_failed", offset=event.message.offset)

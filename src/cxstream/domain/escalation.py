@@ -167,6 +167,7 @@ class AlertDesk:
         self.ladders = {k: LadderStep(**v) for k, v in (state.get("ladders") or {}).items()}
         self.acked: dict[str, dict[str, Any]] = dict(state.get("acked") or {})
         self.lapses: dict[str, int] = dict(state.get("lapses") or {})  # SLA lapses escalated -> when
+        self.last_breach: dict[str, Any] | None = state.get("last_breach")
 
     # --- inputs --------------------------------------------------------------------------------------------
 
@@ -176,6 +177,10 @@ class AlertDesk:
         breach_id = str(breach["breach_id"])
         labels = alert_labels(breach)
         previous = self.alerts.get(breach_id)
+        self.last_breach = {
+            "breach_id": breach_id, "status": str(breach["status"]), "severity": labels.get("severity"),
+            "rule": labels.get("rule"), "summary": str(breach["summary"]), "at_ms": now_ms,
+        }  # fmt: skip
         self.summaries[breach_id] = str(breach["summary"])
         if breach["status"] == "RESOLVED":
             if previous is not None:
@@ -372,6 +377,7 @@ class AlertDesk:
             "ladders": {k: s.to_json() for k, s in self.ladders.items()},
             "acked": self.acked,
             "lapses": self.lapses,
+            "last_breach": self.last_breach,
             "silences": {s.id: s.to_json() for s in self.silences.values()},
         }
 

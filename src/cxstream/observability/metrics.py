@@ -231,3 +231,23 @@ SURVEY_INVITES = Counter(
     ["survey", "outcome"],
     registry=REGISTRY,
 )
+
+# --- runtime state, read when scraped --------------------------------------------------------------------------
+CONSUMER_LAG = Gauge(
+    "cxstream_consumer_lag",
+    "Records behind per assigned partition: the partition's high watermark (last fetch) minus the committed offset.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+TABLE_KEYS = Gauge(
+    "cxstream_table_keys",
+    "Keys held in this worker's copy of each table (active and standby partitions).",
+    ["table"],
+    registry=REGISTRY,
+)
+CHANGELOG_LAG = Gauge(
+    "cxstream_changelog_lag",
+    "Changelog records still to apply per partition: kind=active while recovering, kind=standby for replicas.",
+    ["topic", "partition", "kind"],
+    registry=REGISTRY,
+)

@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (broker reachable, partitions assigned, tables recovered)
-and ``/metrics`` (Prometheus text exposition) on the worker's web server.
+``/metrics`` (Prometheus text exposition) and ``/status`` (lag, recovery, tables, last breach: for
+``cxstream status``) on the worker's web server.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from cxstream.agents.runtime_state import RuntimeState
+from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import READY, REGISTRY
 
+log = get_logger(__name__)
 _PROBE_TTL = 3.0
 _PROBE_TIMEOUT = 3.0
 
@@ -84,7 +88,7 @@ class Readiness:
         return ready, checks
 
 
-def register(app: faust.App, readiness: Readiness) -> None:
+def register(app: faust.App, readiness: Readiness, runtime: RuntimeState) -> None:
     app.on_partitions_assigned.connect(readiness.on_assigned)
 
     @app.page("/healthz")
@@ -99,4 +103,13 @@ def register(app: faust.App, readiness: Readiness) -> None:
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:
         await readiness.report()  # keep cxstream_ready current for scrapers
+        try:
+            runtime.refresh_gauges()
+        except Exception:  # lag and table sizes are best effort; the counters must still be served
+            log.exception("runtime_state_failed")
         return view.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/status")
+    async def status(view: Any, request: Any) -> Any:
+        ready, checks = await readiness.report()
+        return view.json({"ready": ready, "checks": checks, **runtime.refresh_gauges()})

@@ -1,0 +1,71 @@
+"""What a worker can say about itself right now: consumer lag per assigned partition, keys per table, changelog
+records still to apply, and the last breach it published. Read on demand by ``/metrics`` (as gauges) and
+``/status`` (as JSON, for ``cxstream status``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from cxstream.observability.metrics import CHANGELOG_LAG, CONSUMER_LAG, TABLE_KEYS
+
+
+@dataclass
+class RuntimeState:
+    app: faust.App
+    providers: dict[str, Callable[[], Any]] = field(default_factory=dict)
+
+    def provide(self, name: str, read: Callable[[], Any]) -> None:
+        """Another part of the worker adds what it knows (e.g. the routing side: the last breach)."""
+        self.providers[name] = read
+
+    def snapshot(self) -> dict[str, Any]:
+        app: Any = self.app
+        consumer = app.consumer
+        changelogs = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+        lag = []
+        for tp in sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition)):
+            if tp.topic in changelogs:
+                continue  # read to rebuild tables, never committed: their backlog is the changelog lag below
+            highwater = consumer.highwater(tp)
+            committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor for it
+            behind = None if highwater is None else max(0, highwater - (committed or 0))
+            lag.append({"topic": tp.topic, "partition": tp.partition, "highwater": highwater,
+                        "committed": committed, "lag": behind})  # fmt: skip
+        recovery = app.tables.recovery
+        changelog = [
+            {"topic": tp.topic, "partition": tp.partition, "kind": kind, "remaining": remaining}
+            for kind, counts in (("active", recovery.active_remaining()), ("standby", recovery.standby_remaining()))
+            for tp, remaining in sorted(counts.items(), key=lambda item: (item[0].topic, item[0].partition))
+        ]
+        return {
+            "app_id": app.conf.id,
+            "assigned_partitions": len(lag),
+            "consumer_lag": lag,
+            "recovery": {
+                "completed": bool(recovery.completed.is_set()),
+                "active_remaining": sum(c["remaining"] for c in changelog if c["kind"] == "active"),
+                "standby_remaining": sum(c["remaining"] for c in changelog if c["kind"] == "standby"),
+            },
+            "changelog_lag": changelog,
+            "tables": {name: len(table) for name, table in sorted(app.tables.items())},
+            **{name: read() for name, read in self.providers.items()},
+        }
+
+    def refresh_gauges(self) -> dict[str, Any]:
+        state = self.snapshot()
+        CONSUMER_LAG.clear()
+        for row in state["consumer_lag"]:
+            if row["lag"] is not None:
+                CONSUMER_LAG.labels(topic=row["topic"], partition=str(row["partition"])).set(row["lag"])
+        CHANGELOG_LAG.clear()
+        for row in state["changelog_lag"]:
+            CHANGELOG_LAG.labels(topic=row["topic"], partition=str(row["partition"]), kind=row["kind"]).set(
+                row["remaining"]
+            )
+        for name, keys in state["tables"].items():
+            TABLE_KEYS.labels(table=name).set(keys)
+        return state
