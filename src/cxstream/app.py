@@ -114,6 +114,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset="earliest",
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         producer_max_request_size=MAX_MESSAGE_BYTES,

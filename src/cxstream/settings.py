@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     )
     broker_heartbeat_interval: Seconds = 1.0
     broker_rebalance_timeout: Seconds = 20.0
+    standby_replicas: int = Field(
+        1, ge=0, le=3, description="copies of each table partition other workers keep warm for a fast failover"
+    )
 
     # HTTP ingest (POST /ingest/{source})
     ingest_token: SecretStr | None = Field(
