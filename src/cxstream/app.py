@@ -20,6 +20,7 @@ from cxstream.agents.sensor import PrometheusSensor
 from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
+from cxstream.domain.access import Access, tokens_from_env
 from cxstream.domain.enrichment import Enricher
 from cxstream.domain.topology import Topology
 from cxstream.domain.validation import Validator
@@ -30,7 +31,8 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest, live
+from cxstream.web import health, ingest, live, warroom
+from cxstream.web.auth import Gate
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,14 @@ def register_codecs(ctx: Context) -> None:
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 
 
+def access_for(ctx: Context) -> Access:
+    """Tokens from the topology (hashed) and from ``CXSTREAM_API_TOKENS`` (hashed here)."""
+    tokens = list(ctx.topology.access.tokens)
+    if ctx.settings.api_tokens is not None:
+        tokens.extend(tokens_from_env(ctx.settings.api_tokens.get_secret_value()))
+    return Access(tokens)
+
+
 def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     settings = ctx.settings
     events = ctx.topology.topic(events_monitor.EVENTS_TOPIC)
@@ -157,7 +167,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables, alerts.hot_alerts, control, contacts
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
-    cases.register(
+    cases_table = cases.register(
         app,
         followup.cases,
         actions_topic.name,
@@ -182,7 +192,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     if control is not None:
         runtime.provide("last_breach", control.last_breach)
     health.register(app, readiness, runtime)
+    gate = Gate(access_for(ctx))
+    actions_out = app.topic(
+        actions_topic.name, key_type=bytes, key_serializer="raw", value_serializer=codec_name(actions_topic.name)
+    )
+    desk_state = control.desk_state if control else (lambda: None)
+    warroom.register(app, gate, followup.cases, cases_table, desk_state, actions_out, actions_topic.partitions)
     ingest.register(app, settings, ctx.connectors)
-    live.register(app, metric_tables, events_monitor.EVENTS_TOPIC)
+    live.register(app, metric_tables, events_monitor.EVENTS_TOPIC, gate)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -68,22 +68,44 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
 # --- worker / run -----------------------------------------------------------------------------------
 
 
+def _with_session_token(settings: Settings) -> tuple[Settings, str]:
+    """No API token configured: one admin token for this run, passed to the worker in its settings."""
+    import json
+    import secrets
+
+    from pydantic import SecretStr
+
+    token = secrets.token_urlsafe(24)
+    tokens = json.dumps([{"name": "run-admin", "role": "admin", "token": token}])
+    return settings.model_copy(update={"api_tokens": SecretStr(tokens)}), token
+
+
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from cxstream.kafka.embedded import EmbeddedBrokerError
     from cxstream.observability.logging import configure_logging
     from cxstream.runtime import StartupError, kafka_cluster, run_worker
 
     ctx = _context(settings)
+    session_token = None
+    if args.command == "run" and settings.api_tokens is None and not ctx.topology.access.tokens:
+        settings, session_token = _with_session_token(settings)  # the demo's page needs a token to open
+        ctx = _context(settings)
     configure_logging(settings)
+    base = f"http://{settings.web_host}:{settings.web_port}"
     try:
         with kafka_cluster(settings) as bootstrap:
             if args.command == "run":
                 print(
                     f"cxstream {__version__}: broker {bootstrap}"
                     f"{' (embedded)' if settings.embedded else ''}\n"
-                    f"  metrics  http://{settings.web_host}:{settings.web_port}/metrics\n"
-                    f"  ready    http://{settings.web_host}:{settings.web_port}/readyz\n"
-                    f"  live     http://{settings.web_host}:{settings.web_port}/api/metrics/csat.delivery/1h\n"
+                    + (
+                        f"  page     {base}/#token={session_token}  (an admin token for this run only)\n"
+                        if session_token
+                        else f"  page     {base}/  (sign in with an API token)\n"
+                    )
+                    + f"  metrics  {base}/metrics\n"
+                    f"  ready    {base}/readyz\n"
+                    f"  live     {base}/api/metrics/csat.delivery/1h  (Authorization: Bearer <token>)\n"
                     + (
                         f"  demo     {args.demo_rate:g} records/s, "
                         f"incident {args.incident} after {args.incident_after:g} s\n"

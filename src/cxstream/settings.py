@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = Field(
         None, description="bearer token for POST /ingest/{source}; unset disables it"
     )
+    api_tokens: SecretStr | None = Field(
+        None, description='war-room API tokens, JSON: [{"name", "role", "token", "regions"?, "teams"?}]'
+    )
     ingest_max_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="largest accepted body")
 
     # Logs

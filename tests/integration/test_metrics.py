@@ -128,8 +128,12 @@ async def produce(bootstrap: str, records: list[bytes]) -> None:
         await producer.stop()
 
 
+#: The admin token every test worker accepts (CXSTREAM_API_TOKENS in worker_env).
+ADMIN_TOKEN = "test-admin-token-7f3a"
+
+
 def api(port: int, path: str) -> dict[str, Any]:
-    status, body = http_get(f"http://127.0.0.1:{port}{path}", timeout=30)
+    status, body = http_get(f"http://127.0.0.1:{port}{path}", timeout=30, token=ADMIN_TOKEN)
     assert status == 200, body
     return dict(json.loads(body))
 
@@ -209,6 +213,7 @@ def worker_env(bootstrap: str, port: int, app_id: str, data: Path) -> dict[str, 
         "CXSTREAM_APP_ID": app_id,
         "CXSTREAM_DATA_DIR": str(data),
         "CXSTREAM_LOG_FORMAT": "json",
+        "CXSTREAM_API_TOKENS": json.dumps([{"name": "test-admin", "role": "admin", "token": ADMIN_TOKEN}]),
     }
 
 
@@ -267,9 +272,11 @@ def assert_api_answers(port: int, truth: Truth) -> None:
     assert len(windows) == 3 and windows[0]["end"] > windows[1]["end"] > windows[2]["end"]
     current = api(port, "/api/metrics/csat.delivery/1h")
     assert windows[0]["estimate"] == current["estimate"]
-    status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/csat.nowhere/1h")
+    status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/csat.nowhere/1h", token=ADMIN_TOKEN)
     assert status == 404 and "csat.nowhere" in body
-    status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/nps.relationship/1h?touchpoint=delivery")
+    status, body = http_get(
+        f"http://127.0.0.1:{port}/api/metrics/nps.relationship/1h?touchpoint=delivery", token=ADMIN_TOKEN
+    )
     assert status == 400 and "no dimension 'touchpoint'" in body
     week = api(port, "/api/metrics/csat.delivery/7d")
     today = api(port, "/api/metrics/csat.delivery/1d")

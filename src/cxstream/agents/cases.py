@@ -76,7 +76,7 @@ def register(
     dead_letters: DeadLetterSink,
     control: Control | None,
     contacts: Contacts | None = None,
-) -> None:
+) -> Any:
     source = _raw(app, actions_topic)
     cases = app.topic(CASES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=cases_serializer)
     table = app.Table(CASES_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
@@ -180,3 +180,5 @@ def register(
                     log.info("case_recurring", case_id=case_id, subject_kind=subject.partition(":")[0], earlier=earlier)
             except Exception:  # one odd message must never stop the index
                 log.exception("case_recurrence_failed", offset=event.message.offset)
+
+    return table

@@ -18,7 +18,7 @@ from cxstream.domain.topology import (
     check_topology,
 )
 
-SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup")
+SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access")
 
 
 def topology_files(directory: Path) -> list[Path]:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from cxstream.domain.access import AccessSpec
 from cxstream.domain.alerting import Alerting
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.followup import INVITE_LABELS, FollowUp
@@ -136,6 +137,7 @@ class TopologyFile(_Strict):
     metrics: MetricsSpec | None = None
     alerting: Alerting | None = None
     followup: FollowUp | None = None
+    access: AccessSpec | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -223,6 +225,7 @@ class Topology(_Strict):
     metrics: MetricsSpec = MetricsSpec()
     alerting: Alerting = Alerting()
     followup: FollowUp = FollowUp()
+    access: AccessSpec = AccessSpec()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -255,6 +258,17 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     Problem(
                         loc=("journey", "stages", i, "touchpoints", j),
                         message=f"{touchpoint!r} is not in reference.touchpoints",
+                    )
+                )
+    for i, token in enumerate(topology.access.tokens):
+        for j, team in enumerate(token.teams):
+            if team not in teams:
+                problems.append(Problem(loc=("access", "tokens", i, "teams", j), message=f"{team!r} is not a team"))
+        for j, region in enumerate(token.regions):
+            if reference.regions and region not in reference.regions:
+                problems.append(
+                    Problem(
+                        loc=("access", "tokens", i, "regions", j), message=f"{region!r} is not in reference.regions"
                     )
                 )
     claimed: dict[str, tuple[int, str]] = {}

@@ -19,8 +19,10 @@ from typing import Any
 import faust
 
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.domain.access import Role
 from cxstream.domain.metrics import MetricsSpec, WindowValue, history, read_window
 from cxstream.domain.stats import Estimate
+from cxstream.web.auth import Denied, Gate, refuse
 
 RESERVED = {"closed", "back", "count"}
 
@@ -57,8 +59,26 @@ def window_json(value: WindowValue) -> dict[str, Any]:
     }
 
 
-def register(app: faust.App, tables: MetricTables, events_topic: str) -> None:
+def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate) -> None:
     spec = tables.spec
+
+    def scope(request: Any, where: dict[str, str]) -> dict[str, str]:
+        """The token's scope applied to the query: a token limited to one region (team) reads that region
+        (team) when none is asked for; asking for another is refused."""
+        principal = gate.principal(request)
+        limited = {"region": principal.regions, "team": principal.teams}
+        out = dict(where)
+        for dimension, allowed in limited.items():
+            if not allowed or principal.role is Role.ADMIN:
+                continue
+            asked = out.get(dimension)
+            if asked is None and len(allowed) == 1:
+                out[dimension] = next(iter(allowed))
+            elif asked not in allowed:
+                raise Denied(
+                    403, f"{principal.name} reads {dimension} {', '.join(sorted(allowed))} only: add ?{dimension}="
+                )
+        return out
 
     def held() -> dict[str, int]:
         have, total = tables.coverage(events_topic)
@@ -75,6 +95,10 @@ def register(app: faust.App, tables: MetricTables, events_topic: str) -> None:
 
     @app.page("/api/metrics")
     async def catalog(view: Any, request: Any) -> Any:
+        try:
+            gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
         return view.json(
             {
                 "windows": [w.model_dump(mode="json") for w in spec.windows],
@@ -91,6 +115,10 @@ def register(app: faust.App, tables: MetricTables, events_topic: str) -> None:
         if isinstance(parsed, str):
             return view.json({"error": parsed}, status=404)
         where, query = parsed
+        try:
+            where = scope(request, where)
+        except Denied as denied:
+            return refuse(view, denied)
         try:
             body = read(spec, tables.snapshot(), definition, window, datetime.now(UTC), where, query)
         except (KeyError, ValueError) as exc:

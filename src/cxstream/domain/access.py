@@ -1,0 +1,153 @@
+"""Who may read and do what over the HTTP API: API tokens with a role and a scope.
+
+Tokens are stored as SHA-256 hashes (``access.tokens`` in the topology, or ``CXSTREAM_API_TOKENS`` whose
+plain tokens are hashed when read and then forgotten). A token names its holder, a role and optionally the
+regions and teams it is limited to (none: all).
+
+| role | reads | personal data (customer ids, verbatims) | case actions | silences |
+| --- | --- | --- | --- | --- |
+| viewer | in scope | masked | - | - |
+| analyst | in scope | shown | - | - |
+| supervisor | in scope | shown | on cases of their teams | - |
+| admin | everything | shown | any case | add and expire |
+
+A record is in scope when its region is one of the token's regions (or it has none) and its team is one of the
+token's teams (or it has none). Pure: the web layer asks, this module answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+PII_ROLES = frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMIN})
+#: Record fields that identify a customer, and free text a customer wrote.
+PII_FIELDS = frozenset({"customer_id", "account_id"})
+TEXT_FIELDS = frozenset({"verbatim", "comment"})
+MASK = "***"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$", description="who holds it: the actor of what it writes")
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the token, hex")
+    regions: tuple[str, ...] = Field((), description="limited to these regions; empty: all")
+    teams: tuple[str, ...] = Field((), description="limited to these teams; empty: all")
+
+
+class AccessSpec(BaseModel):
+    """``access:`` in the topology."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: tuple[TokenSpec, ...] = ()
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique(cls, value: tuple[TokenSpec, ...]) -> tuple[TokenSpec, ...]:
+        names = [t.name for t in value]
+        if len(set(names)) != len(names):
+            raise ValueError("token names must be unique (they are the actors of what tokens write)")
+        if len({t.sha256 for t in value}) != len(value):
+            raise ValueError("two tokens share a hash")
+        return value
+
+
+def tokens_from_env(text: str) -> tuple[TokenSpec, ...]:
+    """``CXSTREAM_API_TOKENS``: a JSON list of ``{"name", "role", "token", "regions"?, "teams"?}``; each token is
+    hashed here and not kept."""
+    items = json.loads(text)
+    if not isinstance(items, list):
+        raise ValueError("CXSTREAM_API_TOKENS must be a JSON list")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("token"):
+            raise ValueError("each CXSTREAM_API_TOKENS entry needs name, role and token")
+        fields = {k: v for k, v in item.items() if k != "token"}
+        out.append(TokenSpec(**fields, sha256=token_hash(str(item["token"]))))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+    regions: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+
+    @property
+    def sees_pii(self) -> bool:
+        return self.role in PII_ROLES
+
+    def in_scope(self, region: str | None, team: str | None) -> bool:
+        if self.role is Role.ADMIN:
+            return True
+        if self.regions and region and region not in self.regions:
+            return False
+        return not (self.teams and team and team not in self.teams)
+
+    def may_act_on_case(self, team: str | None) -> bool:
+        if self.role is Role.ADMIN:
+            return True
+        return self.role is Role.SUPERVISOR and bool(team) and (not self.teams or team in self.teams)
+
+    @property
+    def may_silence(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role.value, "regions": sorted(self.regions),
+                "teams": sorted(self.teams), "pii": self.sees_pii}  # fmt: skip
+
+
+class Access:
+    def __init__(self, tokens: Iterable[TokenSpec]) -> None:
+        self._by_hash = {t.sha256: t for t in tokens}
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def authenticate(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        digest = token_hash(token)
+        for known, spec in self._by_hash.items():
+            if hmac.compare_digest(known, digest):
+                return Principal(spec.name, spec.role, frozenset(spec.regions), frozenset(spec.teams))
+        return None
+
+
+def masked(record: Mapping[str, Any], principal: Principal) -> dict[str, Any]:
+    """The record as the principal may see it: customer ids and customers' words masked without PII permission
+    (also inside ``labels``)."""
+    out = dict(record)
+    if principal.sees_pii:
+        return out
+    hot = isinstance(out.get("labels"), Mapping) and out["labels"].get("kind") == "HOT_ALERT"
+    for key in (PII_FIELDS | TEXT_FIELDS | ({"summary"} if hot else set())) & out.keys():
+        if out[key] is not None:
+            out[key] = MASK  # a hot alert's summary quotes the customer
+    if isinstance(out.get("labels"), Mapping):
+        out["labels"] = {k: (MASK if k in PII_FIELDS else v) for k, v in out["labels"].items()}
+    return out

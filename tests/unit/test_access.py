@@ -1,0 +1,72 @@
+"""Tokens, roles and scopes: who sees what and who may act, decided without any web server."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxstream.domain.access import (
+    MASK,
+    Access,
+    AccessSpec,
+    Principal,
+    Role,
+    TokenSpec,
+    masked,
+    token_hash,
+    tokens_from_env,
+)
+
+
+def spec(name: str, role: str, token: str, **scope: tuple[str, ...]) -> TokenSpec:
+    return TokenSpec(name=name, role=Role(role), sha256=token_hash(token), **scope)
+
+
+def test_tokens_are_known_by_their_hash_only() -> None:
+    access = Access([spec("wall", "viewer", "s3cret", regions=("emea",))])
+    assert access.authenticate("s3cret") == Principal("wall", Role.VIEWER, frozenset({"emea"}))
+    assert access.authenticate("s3cret ") is None and access.authenticate(None) is None
+    [from_env] = tokens_from_env('[{"name": "ops", "role": "admin", "token": "t0k"}]')
+    assert from_env.sha256 == token_hash("t0k") and "t0k" not in from_env.model_dump_json()
+    with pytest.raises(ValueError, match="needs name, role and token"):
+        tokens_from_env('[{"name": "ops", "role": "admin"}]')
+    twice = (spec("a", "viewer", "x"), spec("a", "admin", "y"))
+    with pytest.raises(ValueError, match="unique"):
+        AccessSpec(tokens=twice)
+
+
+ROLES = {
+    "viewer": Principal("v", Role.VIEWER, frozenset({"emea"})),
+    "analyst": Principal("a", Role.ANALYST),
+    "supervisor": Principal("s", Role.SUPERVISOR, teams=frozenset({"logistics"})),
+    "admin": Principal("x", Role.ADMIN, frozenset({"emea"})),  # admins are never limited
+}
+
+
+@pytest.mark.parametrize(
+    ("who", "region", "team", "sees", "acts"),
+    [
+        ("viewer", "emea", "logistics", True, False),
+        ("viewer", "apac", "logistics", False, False),
+        ("viewer", None, "logistics", True, False),  # no region on the record: not a regional record
+        ("analyst", "apac", "logistics", True, False),
+        ("supervisor", "apac", "logistics", True, True),
+        ("supervisor", "emea", "customer-service", False, False),
+        ("admin", "apac", "customer-service", True, True),
+    ],
+)
+def test_scope_and_case_actions_by_role(who: str, region: str | None, team: str, sees: bool, acts: bool) -> None:
+    principal = ROLES[who]
+    assert principal.in_scope(region, team) is sees
+    assert principal.may_act_on_case(team) is acts
+    assert principal.may_silence is (who == "admin")
+
+
+def test_personal_data_is_masked_for_roles_without_it() -> None:
+    case = {"case_id": "case-1", "labels": {"customer_id": "C-7", "region": "emea", "kind": "HOT_ALERT"},
+            "summary": "Detractor: 'I am cancelling'", "comment": "called back"}  # fmt: skip
+    seen = masked(case, ROLES["viewer"])
+    assert seen["labels"] == {"customer_id": MASK, "region": "emea", "kind": "HOT_ALERT"}
+    assert seen["summary"] == MASK and seen["comment"] == MASK and case["labels"]["customer_id"] == "C-7"
+    assert masked(case, ROLES["analyst"]) == case
+    threshold = {"summary": "CSAT 61% (n=212, 95% CI 54-67%)", "labels": {"region": "emea"}}
+    assert masked(threshold, ROLES["viewer"]) == threshold  # a scope's numbers are nobody's personal data
