@@ -20,15 +20,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install cxstream with its dev tools (idempotent; a no-op when nothing changed)
 
-# System tools the tests run: promtool (Debian package prometheus). Installed with apt-get when missing and
-# possible (root); otherwise the tests that need it fail and say what to install.
-tools: ## Install the system tools the tests use (promtool) when missing
-	@command -v promtool >/dev/null 2>&1 || { \
+# System tools the tests run: promtool (Debian package prometheus) and a headless browser (Debian package
+# chromium, driven by playwright). Installed with apt-get when missing and possible (root); otherwise the
+# tests that need them fail and say what to install.
+SYSTEM_TOOLS := promtool:prometheus chromium:chromium
+tools: ## Install the system tools the tests use (promtool, chromium) when missing
+	@missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing promtool (Debian package prometheus)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-	      || echo "cxstream: could not install promtool; the promtool tests will fail"; \
-	  else echo "cxstream: promtool missing: install Debian's prometheus package (apt-get install prometheus)"; fi; }
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	      || echo "cxstream: could not install$$missing; the tests that need them will fail"; \
+	  else echo "cxstream: missing Debian packages:$$missing (apt-get install$$missing)"; fi; fi
 
 run: install ## Run the whole service on the embedded broker (or on CXSTREAM_KAFKA_BOOTSTRAP); Ctrl-C stops everything
 	$(BIN)/cxstream run $(ARGS)

@@ -1,0 +1,84 @@
+"""The war-room page at ``/`` (one static file, no build step), its snapshot ``GET /api/warroom`` and the live
+stream ``GET /api/stream``: Server-Sent Events, a ``snapshot`` event at once and again whenever the tiles,
+breaches or cases change (checked every ``STREAM_EVERY`` seconds), a comment line as heartbeat in between,
+and ``retry`` so the browser reconnects by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import faust
+from aiohttp import web
+
+from cxstream.agents.metric_tables import MetricTables
+from cxstream.domain.access import Principal
+from cxstream.domain.alerting import Alerting
+from cxstream.web.auth import Denied, Gate, refuse
+from cxstream.web.warroom_view import snapshot
+
+STREAM_EVERY = 2.0
+HEARTBEAT_EVERY = 15.0
+
+
+def page_html() -> bytes:
+    return resources.files("cxstream.web").joinpath("static/warroom.html").read_bytes()
+
+
+def register(
+    app: faust.App, gate: Gate, tables: MetricTables, alerting: Alerting, regions: tuple[str, ...],
+    desk_state: Any, cases_table: Any,
+) -> None:  # fmt: skip
+    html = page_html()
+
+    def current(principal: Principal) -> dict[str, Any]:
+        cases = [v for v in list(cases_table.values()) if v is not None]
+        return snapshot(
+            tables.spec, alerting, regions, tables.snapshot(), desk_state(), cases, principal, datetime.now(UTC)
+        )
+
+    @app.page("/")
+    async def index(view: Any, request: Any) -> Any:
+        return view.bytes(html, content_type="text/html")
+
+    @app.page("/api/warroom")
+    async def warroom(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        return view.json(current(principal))
+
+    @app.page("/api/stream")
+    async def stream(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                               "X-Accel-Buffering": "no"})  # fmt: skip
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n\n")
+        last, quiet = "", 0.0
+        try:
+            while True:
+                state = current(principal)
+                at = state.pop("at")
+                body = json.dumps(state, separators=(",", ":"))
+                digest = hashlib.sha256(body.encode()).hexdigest()  # changed apart from the time
+                if digest != last:
+                    body = json.dumps({"at": at, **state}, separators=(",", ":"))
+                    await response.write(f"event: snapshot\ndata: {body}\n\n".encode())
+                    last, quiet = digest, 0.0
+                elif quiet >= HEARTBEAT_EVERY:
+                    await response.write(b": heartbeat\n\n")
+                    quiet = 0.0
+                await asyncio.sleep(STREAM_EVERY)
+                quiet += STREAM_EVERY
+        except (ConnectionResetError, RuntimeError):
+            pass  # the browser went away; it reconnects by itself when it comes back
+        return response

@@ -1,0 +1,85 @@
+"""What the war-room page shows, as one JSON snapshot for one token: a tile per region and survey metric (value,
+n, interval, status against the metric's threshold levels for that region, a sparkline of the last windows),
+the open breaches by severity, the open cases with their SLA deadlines, and the top drivers among detractors.
+The page renders it; ``/api/stream`` sends a new one whenever it changes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from cxstream.domain.access import Principal, masked
+from cxstream.domain.alerting import Alerting
+from cxstream.domain.breaches import Direction, ThresholdRule
+from cxstream.domain.cases import DONE, case_from_json
+from cxstream.domain.metrics import SURVEY_INDICATORS, MetricsSpec, history, read_window
+from cxstream.web.live import estimate_json
+from cxstream.web.warroom import breach_rows, case_json
+
+SPARK_POINTS = 12
+
+
+def tile_status(rule: ThresholdRule | None, region: str, value: float | None, insufficient: bool) -> str:
+    """critical / warning / ok against the rule's levels for the region; ``insufficient`` below the minimum n."""
+    if value is None or insufficient:
+        return "insufficient"
+    if rule is None:
+        return "ok"
+    levels = rule.levels_for({"region": region})
+
+    def worse(level: float | None) -> bool:
+        if level is None:
+            return False
+        return value < level if rule.direction is Direction.BELOW else value > level
+
+    if worse(levels.critical):
+        return "critical"
+    return "warning" if worse(levels.warning) else "ok"
+
+
+def snapshot(
+    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Any], desk: dict[str, Any] | None,
+    cases: list[dict[str, Any]], principal: Principal, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    rules = {r.metric: r for r in alerting.thresholds}
+    shown = [r for r in regions if principal.in_scope(r, None)]
+    surveys = [d for d in spec.definitions if d.indicator in SURVEY_INDICATORS and "region" in d.dimensions]
+    breaches = [masked(b, principal) for b in breach_rows(desk or {}) if principal.in_scope(b["region"], b["team"])]
+    tiles, drivers = [], Counter[str]()
+    for region in shown:
+        for definition in surveys:
+            rule = rules.get(definition.id)
+            window = rule.window if rule is not None else spec.windows[0].id
+            where = {"region": region}
+            value = read_window(spec, cells, definition.id, window, now=now, where=where)
+            past = history(spec, cells, definition.id, window, now=now, count=SPARK_POINTS, where=where)
+            estimate = value.estimate
+            drivers.update(dict(value.top_drivers))
+            status = tile_status(rule, region, estimate.value if estimate else None,
+                                 estimate is None or estimate.insufficient)  # fmt: skip
+            tiles.append({
+                "region": region, "definition": definition.id, "indicator": definition.indicator.value,
+                "team": definition.owner, "window": window, "estimate": estimate_json(estimate), "status": status,
+                "spark": [v.estimate.value if v.estimate and not v.estimate.insufficient else None
+                          for v in reversed(past)],
+                "top_drivers": [{"driver": d, "count": c} for d, c in value.top_drivers],
+            })  # fmt: skip
+    red = {b["region"] for b in breaches if b["kind"] != "HOT_ALERT" and b["severity"] == "CRITICAL"}
+    red |= {t["region"] for t in tiles if t["status"] == "critical"}
+    open_cases = []
+    for saved in cases:
+        case = case_from_json(saved)
+        if case.state in DONE or not principal.in_scope(case.labels.get("region"), case.team):
+            continue
+        open_cases.append(masked({**case_json(case), "region": case.labels.get("region")}, principal))
+    open_cases.sort(key=lambda c: c["acknowledge_due_at"] or c["resolve_due_at"] or "")
+    return {
+        "at": now.isoformat(),
+        "principal": principal.describe(),
+        "regions": [{"region": r, "status": "critical" if r in red else "ok"} for r in shown],
+        "tiles": tiles,
+        "breaches": breaches,
+        "cases": open_cases,
+        "top_drivers": [{"driver": d, "count": c} for d, c in drivers.most_common(8)],
+    }

@@ -1,0 +1,108 @@
+"""The war-room page in a real browser (Debian's headless Chromium driven by playwright) against a running
+worker and broker: it signs in with a token from the link, goes live over Server-Sent Events, shows in each
+tile the value and sample size the API returns, lists the open breach and its case, and turns the region red
+when a critical breach opens there; a viewer limited to one region sees only that region. The screenshots are
+kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cxstream.kafka.embedded import free_port
+from tests.integration.procs import ROOT, eventually, http_get, ready, spawn, stop
+from tests.integration.test_breaches import answers, breaches, produce
+from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
+from tests.integration.test_warroom import complaint
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = ROOT / "test-artifacts"
+VIEWER = "tok-page-viewer-apac-21d9"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def api(port: int, path: str, token: str = ADMIN_TOKEN) -> dict[str, Any]:
+    code, body = http_get(f"http://127.0.0.1:{port}{path}", token=token)
+    assert code == 200, body
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(bootstrap: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: `make test` installs it (Debian package chromium)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    env = worker_env(bootstrap, port, f"cxstream-page-{uuid.uuid4().hex[:8]}", tmp_path / "data")
+    env["CXSTREAM_API_TOKENS"] = json.dumps([
+        {"name": "test-admin", "role": "admin", "token": ADMIN_TOKEN},
+        {"name": "wall-apac", "role": "viewer", "regions": ["apac"], "token": VIEWER},
+    ])  # fmt: skip
+    worker = spawn(["worker"], env, tmp_path / "worker.log")
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
+        tag = uuid.uuid4().hex[:8]
+        # EMEA deliveries: 40 answers, 30 of them poor: csat.delivery falls under its critical level (55 %)
+        asyncio.run(produce(bootstrap, answers("emea", "ams-1", [1] * 30 + [5] * 10, f"pg-{tag}")))
+        asyncio.run(produce(bootstrap, [complaint(f"pg-hot-{tag}", f"C-{tag}", "emea", "ams-1")]))
+        eventually(lambda: [b for b in breaches(bootstrap) if f"pg-hot-{tag}" in b["event_ids"]], 120, "hot alert")
+
+        def emea_tile() -> dict[str, Any] | None:
+            tiles = api(port, "/api/warroom")["tiles"]
+            tile = next(t for t in tiles if t["region"] == "emea" and t["definition"] == "csat.delivery")
+            return tile if tile["estimate"] and tile["estimate"]["n"] >= 40 else None
+
+        tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}/#token={ADMIN_TOKEN}")
+                page.wait_for_selector("#conn.live", timeout=30_000)
+                assert "token=" not in page.url  # the token left the address bar
+                selector = '.tile[data-region="emea"][data-definition="csat.delivery"]'
+                page.wait_for_selector(f"{selector} .value", timeout=30_000)
+                shown = api(port, "/api/warroom")
+                expected = next(
+                    t for t in shown["tiles"] if t["region"] == "emea" and t["definition"] == "csat.delivery"
+                )
+                value = page.inner_text(f"{selector} .value")
+                meta = page.inner_text(f"{selector} .meta")
+                assert value == f"{expected['estimate']['value']:.0f}%", (value, expected)
+                assert f"n={expected['estimate']['n']}" in meta and "95% CI" in meta, meta
+                assert expected["status"] == "critical" and tile["status"] == "critical"
+                page.wait_for_selector('.region.critical[data-region="emea"]', timeout=30_000)
+                assert page.get_attribute('.region[data-region="amer"]', "class") == "region ok"
+                page.wait_for_selector("#breaches .sev.CRITICAL", timeout=30_000)
+                assert "detractor.critical-driver" in page.inner_text("#breaches")
+                page.wait_for_function("document.querySelectorAll('#cases .row').length >= 1", timeout=60_000)
+                assert "acknowledge" in page.inner_text("#cases")
+                page.screenshot(path=str(ARTIFACTS / "warroom-admin.png"), full_page=True)
+
+                wall = browser.new_page(viewport={"width": 1600, "height": 1000})
+                wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")
+                wall.wait_for_selector("#conn.live", timeout=30_000)
+                regions = [r.get_attribute("data-region") for r in wall.query_selector_all(".region")]
+                assert regions == ["apac"]  # a viewer scoped to one region sees only that region
+                assert "detractor.critical-driver" not in wall.inner_text("#breaches")
+                wall.screenshot(path=str(ARTIFACTS / "warroom-viewer-apac.png"), full_page=True)
+
+                signed_out = browser.new_page()
+                signed_out.goto(f"http://127.0.0.1:{port}/")
+                signed_out.wait_for_selector("#signin:not([hidden])", timeout=30_000)
+            finally:
+                browser.close()
+        assert worker.poll() is None
+    finally:
+        code = stop(worker, signal.SIGTERM)
+    assert code == 0
+    assert (ARTIFACTS / "warroom-admin.png").stat().st_size > 10_000
