@@ -31,7 +31,7 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest, live, page, warroom
+from cxstream.web import health, ingest, live, openapi, page, warroom
 from cxstream.web.auth import Gate
 
 
@@ -199,6 +199,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     desk_state = control.desk_state if control else (lambda: None)
     warroom.register(app, gate, followup.cases, cases_table, desk_state, actions_out, actions_topic.partitions)
     page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, desk_state, cases_table)
+    openapi.register(app, ctx.topology.metrics)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, events_monitor.EVENTS_TOPIC, gate)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})

@@ -130,6 +130,8 @@ def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate
     ) -> Any:
         closed = query.get("closed") in ("1", "true", "yes")
         back = int(query.get("back", "0"))
+        if not 0 <= back <= 500:
+            raise ValueError("back must be between 0 and 500 windows")
         return window_json(read_window(spec, cells, definition, window, now=now, where=where, closed=closed, back=back))
 
     def past(spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any) -> Any:

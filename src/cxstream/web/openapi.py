@@ -1,0 +1,204 @@
+"""``GET /openapi.json``: the worker's HTTP API as an OpenAPI 3.0 document, built from the running topology (so
+metric definitions and windows are the ones this worker serves). The contract tests run schemathesis
+against it on a live worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from cxstream import __version__
+from cxstream.domain.metrics import DIMENSIONS, MetricsSpec
+from cxstream.web.warroom import POSTABLE
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+ERRORS = {
+    "401": _json(_ref("Error"), "no valid API token"),
+    "403": _json(_ref("Error"), "outside the token's role or scope"),
+}
+NULLABLE_STRING = {"type": "string", "nullable": True}
+NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _schemas() -> dict[str, Any]:
+    estimate = {
+        "type": "object", "nullable": True,
+        "required": ["value", "n", "insufficient", "text"],
+        "properties": {
+            "value": {"type": "number", "nullable": True}, "n": {"type": "integer", "minimum": 0},
+            "low": {"type": "number", "nullable": True}, "high": {"type": "number", "nullable": True},
+            "confidence": {"type": "number"}, "min_n": {"type": "integer"}, "unit": {"type": "string"},
+            "insufficient": {"type": "boolean"}, "text": {"type": "string"},
+        },
+    }  # fmt: skip
+    window = {
+        "type": "object",
+        "required": ["definition", "window", "start", "end", "final", "scope", "estimate", "top_drivers"],
+        "properties": {
+            "definition": {"type": "string"}, "indicator": {"type": "string"}, "window": {"type": "string"},
+            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+            "final": {"type": "boolean"}, "scope": {"type": "object", "additionalProperties": {"type": "string"}},
+            "estimate": _ref("Estimate"), "sla": _ref("Estimate"), "easy": _ref("Estimate"),
+            "top_drivers": {"type": "array", "items": {"type": "object"}},
+            "partitions": _ref("Partitions"),
+        },
+    }  # fmt: skip
+    case = {
+        "type": "object",
+        "required": ["case_id", "team", "state", "severity", "opened_at", "version"],
+        "properties": {
+            "case_id": {"type": "string"}, "breach_id": NULLABLE_STRING, "team": {"type": "string"},
+            "state": {"type": "string", "enum": ["OPEN", "ACKNOWLEDGED", "ACTION_DOCUMENTED", "RESOLVED", "CLOSED",
+                                                 "REOPENED"]},
+            "severity": {"type": "string"}, "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "region": NULLABLE_STRING, "opened_at": {"type": "string", "format": "date-time"},
+            "acknowledge_due_at": NULLABLE_TIME, "resolve_due_at": NULLABLE_TIME, "acknowledged_at": NULLABLE_TIME,
+            "resolved_at": NULLABLE_TIME, "closed_at": NULLABLE_TIME, "assignee": NULLABLE_STRING,
+            "root_cause_category": NULLABLE_STRING, "action_taken": NULLABLE_STRING, "action_owner": NULLABLE_STRING,
+            "recurring": {"type": "boolean"}, "overdue": {"type": "array", "items": {"type": "string"}},
+            "ladder_level": {"type": "integer"}, "version": {"type": "integer"},
+        },
+    }  # fmt: skip
+    breach = {
+        "type": "object",
+        "required": ["breach_id", "case_id", "kind", "severity", "summary", "labels", "ladder_level"],
+        "properties": {
+            "breach_id": {"type": "string"}, "case_id": {"type": "string"}, "kind": {"type": "string"},
+            "rule": NULLABLE_STRING, "severity": {"type": "string"}, "team": NULLABLE_STRING,
+            "region": NULLABLE_STRING, "summary": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "acknowledged_by": NULLABLE_STRING, "ladder_level": {"type": "integer"},
+        },
+    }  # fmt: skip
+    return {
+        "Error": {"type": "object", "required": ["error"],
+                  "properties": {"error": {"type": "string"}, "rule": {"type": "string"}}},
+        "Principal": {"type": "object", "required": ["name", "role", "regions", "teams", "pii"], "properties": {
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["viewer", "analyst", "supervisor", "admin"]},
+            "regions": {"type": "array", "items": {"type": "string"}},
+            "teams": {"type": "array", "items": {"type": "string"}}, "pii": {"type": "boolean"}}},
+        "Partitions": {"type": "object", "properties": {"held": {"type": "integer"}, "total": {"type": "integer"}}},
+        "Estimate": estimate,
+        "Window": window,
+        "Case": case,
+        "Breach": breach,
+        "CaseActionRequest": {
+            "type": "object", "required": ["action"],
+            "properties": {
+                "action": {"type": "string", "enum": list(POSTABLE)},
+                **{name: {"type": "string"} for name in ("comment", "assignee", "root_cause_category",
+                                                        "action_taken", "action_owner", "outcome")},
+            },
+        },
+        "CaseActionAccepted": {"type": "object", "required": ["action_id", "case_id", "state"],
+                               "properties": {"action_id": {"type": "string"}, "case_id": {"type": "string"},
+                                              "state": {"type": "string"}}},
+    }  # fmt: skip
+
+
+def document(spec: MetricsSpec) -> dict[str, Any]:
+    definition = {"name": "definition", "in": "path", "required": True,
+                  "schema": {"type": "string", "enum": [d.id for d in spec.definitions]}}  # fmt: skip
+    window = {"name": "window", "in": "path", "required": True,
+              "schema": {"type": "string", "enum": [w.id for w in spec.windows]}}  # fmt: skip
+    scope = [{"name": d, "in": "query", "required": False, "schema": {"type": "string"}} for d in DIMENSIONS]
+    case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    windows_not_found = _json(_ref("Error"), "unknown definition or window")
+    secured: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+    paths: dict[str, Any] = {
+        "/api/me": {"get": {"summary": "the token's holder, role and scope", "security": secured,
+                            "responses": {"200": _json(_ref("Principal"), "who you are"), **ERRORS}}},
+        "/api/metrics": {"get": {"summary": "metric definitions and windows", "security": secured,
+                                 "responses": {"200": _json({"type": "object"}, "the catalog"), **ERRORS}}},
+        "/api/metrics/{definition}/{window}": {"get": {
+            "summary": "one window of one metric, rolled up over the given dimensions", "security": secured,
+            "parameters": [definition, window, *scope,
+                           {"name": "closed", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+                           {"name": "back", "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 500}}],
+            "responses": {"200": _json(_ref("Window"), "the window"), "400": _json(_ref("Error"), "bad parameter"),
+                          "404": windows_not_found, **ERRORS}}},
+        "/api/metrics/{definition}/{window}/history": {"get": {
+            "summary": "the last windows, newest first", "security": secured,
+            "parameters": [definition, window, *scope,
+                           {"name": "count", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+            "responses": {"200": _json({"type": "object", "required": ["windows"], "properties": {
+                "windows": {"type": "array", "items": _ref("Window")}, "partitions": _ref("Partitions")}}, "windows"),
+                "400": _json(_ref("Error"), "bad parameter"), "404": windows_not_found, **ERRORS}}},
+        "/api/breaches": {"get": {
+            "summary": "open breaches in the token's scope, critical first", "security": secured,
+            "parameters": [{"name": "severity", "in": "query", "schema": {"type": "string",
+                                                                          "enum": ["INFO", "WARNING", "CRITICAL"]}}],
+            "responses": {"200": _json({"type": "object", "required": ["breaches", "n"], "properties": {
+                "breaches": {"type": "array", "items": _ref("Breach")}, "n": {"type": "integer"}}}, "breaches"),
+                **ERRORS}}},
+        "/api/silences": {"get": {"summary": "active and pending silences", "security": secured, "responses": {
+            "200": _json({"type": "object", "required": ["silences", "n"], "properties": {
+                "silences": {"type": "array", "items": {"type": "object"}}, "n": {"type": "integer"}}}, "silences"),
+            **ERRORS}}},
+        "/api/cases": {"get": {
+            "summary": "cases on this worker's partitions, in the token's scope", "security": secured,
+            "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
+                           for n in ("state", "team", "severity", "open")],
+            "responses": {"200": _json({"type": "object", "required": ["cases", "n", "partitions"], "properties": {
+                "cases": {"type": "array", "items": _ref("Case")}, "n": {"type": "integer"},
+                "partitions": {"type": "object"}}}, "cases"), **ERRORS}}},
+        "/api/cases/{case_id}": {"get": {
+            "summary": "one case, answered by the worker that holds it", "security": secured, "parameters": [case_id],
+            "responses": {"200": _json(_ref("Case"), "the case"), "404": _json(_ref("Error"), "no such case"),
+                          **ERRORS}}},
+        "/api/cases/{case_id}/actions": {"post": {
+            "summary": "record an action on a case (supervisors: their teams' cases; admins: any)",
+            "security": secured, "parameters": [case_id],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CaseActionRequest")}}},
+            "responses": {"202": _json(_ref("CaseActionAccepted"), "recorded on cx.case-actions"),
+                          "400": _json(_ref("Error"), "not an action people may post"),
+                          "404": _json(_ref("Error"), "no such case"),
+                          "409": _json(_ref("Error"), "refused by the case state machine (rule)"), **ERRORS}}},
+        "/api/warroom": {"get": {"summary": "the war-room page's snapshot for this token", "security": secured,
+                                 "responses": {"200": _json({"type": "object"}, "snapshot"), **ERRORS}}},
+        "/api/stream": {"get": {"summary": "Server-Sent Events: a `snapshot` event whenever the war room changes",
+                                "security": secured, "responses": {"200": {"description": "text/event-stream",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **ERRORS}}},
+        "/api/session": {"post": {"summary": "trade a bearer token for an HttpOnly session cookie",
+                                  "security": [{"bearer": []}],
+                                  "responses": {"200": _json(_ref("Principal"), "signed in"), **ERRORS}}},
+        "/healthz": {"get": {"summary": "the process answers", "security": [],
+                             "responses": {"200": _json({"type": "object"}, "ok")}}},
+        "/readyz": {"get": {"summary": "ready: broker, partitions, tables", "security": [],
+                            "responses": {"200": _json({"type": "object"}, "ready"),
+                                          "503": _json({"type": "object"}, "not ready, with the failing check")}}},
+    }  # fmt: skip
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "cxstream worker API", "version": __version__,
+                 "description": "Live CX metrics, breaches, cases and case actions behind API tokens."},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "session": {"type": "apiKey", "in": "cookie", "name": "cxstream_session"}},
+        },
+        "security": [{"bearer": []}],
+    }  # fmt: skip
+
+
+def register(app: faust.App, spec: MetricsSpec) -> None:
+    body = document(spec)
+
+    @app.page("/openapi.json")
+    async def openapi(view: Any, request: Any) -> Any:
+        return view.json(body)
