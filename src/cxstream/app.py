@@ -33,6 +33,7 @@ from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
 from cxstream.web import health, ingest, live, openapi, page, warroom
 from cxstream.web.auth import Gate
+from cxstream.web.reads import Reads
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        canonical_url=settings.web_url,  # the other workers route requests here
         autodiscover=False,
     )
     register_codecs(ctx)
     app.sensors.add(PrometheusSensor())
     dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
-    metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions)
+    metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions, events_monitor.EVENTS_TOPIC)
     alerts = ctx.topology.alerting
     control = alerting.register(
         app,
@@ -150,7 +152,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         metric_tables,
         codec_name(alerting.BREACHES_TOPIC),
         codec_name,
-        events_monitor.EVENTS_TOPIC,
     )
     if control is not None:
         alert_inputs.register(
@@ -196,11 +197,12 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     actions_out = app.topic(
         actions_topic.name, key_type=bytes, key_serializer="raw", value_serializer=codec_name(actions_topic.name)
     )
-    desk_state = control.desk_state if control else (lambda: None)
-    warroom.register(app, gate, followup.cases, cases_table, desk_state, actions_out, actions_topic.partitions)
-    page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, desk_state, cases_table)
+    reads = Reads(app, cases_table, control.desk_table if control else None,
+                  control.desk_state if control else (lambda: None))  # fmt: skip
+    warroom.register(app, gate, followup.cases, reads, actions_out, actions_topic.partitions)
+    page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads)
     openapi.register(app, ctx.topology.metrics)
     ingest.register(app, settings, ctx.connectors)
-    live.register(app, metric_tables, events_monitor.EVENTS_TOPIC, gate)
+    live.register(app, metric_tables, gate)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -5,6 +5,7 @@ Invalid values fail at start with the variable named (see :func:`load_settings`)
 
 from __future__ import annotations
 
+import socket
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -84,6 +85,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cxstream")
     web_host: str = "127.0.0.1"
     web_port: Port = 6066
+    web_advertised_url: HttpUrl | None = Field(
+        None,
+        description="address the other workers reach this one at (they ask each other for the keys they hold); "
+        "unset: http://<web_host>:<web_port>, or this host's name when web_host is 0.0.0.0 or ::",
+    )
     broker_session_timeout: Seconds = Field(
         10.0, description="Consumer-group session timeout; a dead worker's partitions move after this"
     )
@@ -107,6 +113,14 @@ class Settings(BaseSettings):
         "auto", description="auto: console on a terminal, JSON otherwise"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def web_url(self) -> str:
+        """Where the other workers reach this one's web server."""
+        if self.web_advertised_url is not None:
+            return str(self.web_advertised_url).rstrip("/")
+        host = socket.getfqdn() if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -245,7 +245,7 @@ def test_tables_equal_values_computed_from_the_raw_scores(bootstrap: str, tmp_pa
                 if "sla" in want:
                     assert window["sla"]["value"] == pytest.approx(want["sla"][0], abs=1e-9)
                     assert (window["sla"]["low"], window["sla"]["high"]) == pytest.approx(want["sla"][1], abs=1e-9)
-                assert window["partitions"] == {"held": 6, "total": 6}
+                assert window["partitions"] == {"held": 6, "total": 6, "workers": {"answered": 1, "asked": 1}}
 
         # events past their bucket's end + grace: in no window, dead-lettered with the reason
         def late_letters() -> set[str] | None:

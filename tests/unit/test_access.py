@@ -70,3 +70,21 @@ def test_personal_data_is_masked_for_roles_without_it() -> None:
     assert masked(case, ROLES["analyst"]) == case
     threshold = {"summary": "CSAT 61% (n=212, 95% CI 54-67%)", "labels": {"region": "emea"}}
     assert masked(threshold, ROLES["viewer"]) == threshold  # a scope's numbers are nobody's personal data
+
+
+@pytest.mark.parametrize(
+    ("who", "scope", "reads"),
+    [
+        ("viewer", {"region": "emea", "site": "ams-1"}, True),
+        ("viewer", {"region": "apac", "site": "sin-1"}, False),
+        ("viewer", {"team": "logistics"}, False),  # a metric not kept by region: not a region's to read
+        ("analyst", {"region": "apac"}, True),
+        ("supervisor", {"team": "logistics", "region": "apac"}, True),
+        ("supervisor", {"team": "customer-service"}, False),
+        ("supervisor", {"region": "emea"}, False),  # kept by region only: no team to read it by
+        ("admin", {"region": "apac"}, True),
+    ],
+)
+def test_metric_scopes_by_role(who: str, scope: dict[str, str], reads: bool) -> None:
+    """What one worker hands another for a caller: the metric scopes the caller could read itself."""
+    assert ROLES[who].reads_scope(scope) is reads

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -24,6 +25,14 @@ class TestSettings:
         assert not settings.embedded
         assert settings.kafka_bootstrap == "kafka-1:9092, kafka-2:9092"
 
+    def test_other_workers_reach_this_one_at_its_advertised_address(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CXSTREAM_WEB_PORT", "6070")
+        assert load_settings().web_url == "http://127.0.0.1:6070"
+        monkeypatch.setenv("CXSTREAM_WEB_HOST", "0.0.0.0")  # bound to every interface: named by the host's name
+        assert load_settings().web_url == f"http://{socket.getfqdn()}:6070"
+        monkeypatch.setenv("CXSTREAM_WEB_ADVERTISED_URL", "http://cxstream-worker-1.cxstream-workers:6066/")
+        assert load_settings().web_url == "http://cxstream-worker-1.cxstream-workers:6066"
+
     @pytest.mark.parametrize(
         ("variable", "value", "expected"),
         [
@@ -35,6 +44,7 @@ class TestSettings:
             ("CXSTREAM_KAFKA_SECURITY_PROTOCOL", "TLS", "CXSTREAM_KAFKA_SECURITY_PROTOCOL"),
             ("CXSTREAM_SCHEMA_REGISTRY_URL", "not a url", "CXSTREAM_SCHEMA_REGISTRY_URL"),
             ("CXSTREAM_BROKER_SESSION_TIMEOUT", "0", "CXSTREAM_BROKER_SESSION_TIMEOUT"),
+            ("CXSTREAM_WEB_ADVERTISED_URL", "worker-1:6066", "CXSTREAM_WEB_ADVERTISED_URL"),
         ],
     )
     def test_invalid_values_name_the_variable(

@@ -66,6 +66,7 @@ class Control:
     topic: Any
     last_breach: Callable[[], Any] = lambda: None  # the last breach the routing side saw (on its worker)
     desk_state: Callable[[], Any] = lambda: None  # the desk's saved state: open alerts, ladders, silences
+    desk_table: Any = None
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.topic.send(key=b"control", value=json.dumps(message, separators=(",", ":")).encode())
@@ -93,7 +94,6 @@ def register(
     tables: MetricTables,
     breaches_serializer: str,
     serializer_for: Callable[[str], str],
-    events_topic: str,
 ) -> Control | None:
     if not alerting.active or alerting.routing is None:
         return None
@@ -107,6 +107,7 @@ def register(
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     control.last_breach = lambda: (desk_table.get("state") or {}).get("last_breach")
     control.desk_state = lambda: desk_table.get("state")
+    control.desk_table = desk_table
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
@@ -216,7 +217,7 @@ def register(
             await case_actions.send(key=str(action["case_id"]).encode(), value=action)
 
     async def _thresholds(now: datetime) -> list[dict[str, Any]]:
-        have, total = tables.coverage(events_topic)
+        have, total = tables.coverage()
         if have != total:
             BREACH_EVALUATIONS.labels(outcome="skipped_partial").inc()
             return []

@@ -17,7 +17,7 @@ validation and metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import faust
@@ -25,7 +25,7 @@ import faust
 from cxstream.agents.housekeeping import PartitionClock, expire
 from cxstream.domain.enrichment import drivers_of
 from cxstream.domain.events import CanonicalEvent
-from cxstream.domain.metrics import Cell, MetricsSpec, apply_update, cells, housekeeping, is_late, updates_for
+from cxstream.domain.metrics import Cell, CellKey, MetricsSpec, apply_update, cells, housekeeping, is_late, updates_for
 from cxstream.observability.metrics import (
     METRIC_CELLS_EXPIRED,
     METRIC_CELLS_FOLDED,
@@ -39,12 +39,13 @@ SEEN_TABLE = "cxstream-metrics-seen"
 
 
 class MetricTables:
-    def __init__(self, app: faust.App, spec: MetricsSpec, partitions: int) -> None:
+    def __init__(self, app: faust.App, spec: MetricsSpec, partitions: int, events_topic: str) -> None:
         self.spec = spec
         self.table = app.Table(TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
         self.seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
         self._app = app
         self._partitions = partitions
+        self._events_topic = events_topic
         # cells fold or expire after the fine grain's retention; event ids after grace: purge on the shorter
         self._clock = PartitionClock(min(spec.retention_ms(spec.finest_ms), spec.id_memory_ms))
 
@@ -101,14 +102,28 @@ class MetricTables:
         METRIC_CELLS_EXPIRED.inc(len(plan.deletes))
         expire(self.seen, partition, now_ms - self.spec.id_memory_ms, time_at=1, partition_at=2)
 
-    def coverage(self, events_topic: str) -> tuple[int, int]:
+    def coverage(self) -> tuple[int, int]:
         """(cx.events partitions this worker holds, partitions in all): reads are complete only when equal."""
-        assigned = self._app.assignor.assigned_actives() if self._app.assignor else set()
-        return sum(1 for tp in assigned if tp.topic == events_topic), self._partitions
+        return len(self.held_partitions()), self._partitions
 
-    def snapshot(self) -> list[Cell]:
-        """Every stored cell of the partitions this worker holds (for queries)."""
-        return cells(self._items())
+    def held_partitions(self) -> set[int]:
+        assigned = self._app.assignor.assigned_actives() if self._app.assignor else set()
+        return {tp.partition for tp in assigned if tp.topic == self._events_topic}
+
+    def snapshot(self, extra: Iterable[Cell] = ()) -> list[Cell]:
+        """The stored cells of the ``cx.events`` partitions this worker holds (standby copies of other workers'
+        partitions are left out: they can lag behind), plus ``extra`` ones (other workers' partitions)."""
+        mine = self.held_partitions()
+        return [c for c in cells(self._items()) if c.key.partition in mine] + list(extra)
+
+    def held_items(self, definitions: set[str]) -> Iterator[tuple[CellKey, str, Any]]:
+        """The stored cells of ``definitions`` on the partitions this worker holds, as (key, key text, value):
+        what another worker merges into a read that spans every partition."""
+        mine = self.held_partitions()
+        for text, value in self._items():
+            key = CellKey.decode(text)
+            if key.partition in mine and key.definition in definitions:
+                yield key, text, value
 
     def _items(self) -> Iterator[tuple[str, Any]]:
         for key, value in list(self.table.items()):

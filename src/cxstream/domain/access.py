@@ -107,6 +107,14 @@ class Principal:
             return False
         return not (self.teams and team and team not in self.teams)
 
+    def reads_scope(self, values: Mapping[str, str]) -> bool:
+        """Whether a metric scope (dimension -> value) is this principal's to read: a token limited to regions
+        (teams) reads the scopes of those regions (teams) only, so only metrics kept by region (team)."""
+        if self.role is Role.ADMIN:
+            return True
+        limits = (("region", self.regions), ("team", self.teams))
+        return all(not allowed or values.get(dimension) in allowed for dimension, allowed in limits)
+
     def may_act_on_case(self, team: str | None) -> bool:
         if self.role is Role.ADMIN:
             return True

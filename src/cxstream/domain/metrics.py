@@ -456,8 +456,13 @@ def housekeeping(
 ScopeFilter = Mapping[str, str]
 
 
+def scope_values(definition: MetricDefinition, scope: tuple[str, ...]) -> dict[str, str]:
+    """A cell's finest scope by dimension name."""
+    return dict(zip(definition.dimensions, scope, strict=True))
+
+
 def _matches(definition: MetricDefinition, scope: tuple[str, ...], where: ScopeFilter) -> bool:
-    values = dict(zip(definition.dimensions, scope, strict=True))
+    values = scope_values(definition, scope)
     return all(values.get(name, UNKNOWN) == wanted for name, wanted in where.items())
 
 

@@ -6,8 +6,10 @@
   top drivers among detractors, window bounds and whether the window is final;
 * ``GET /api/metrics/{definition}/{window}/history?count=12`` - the last windows, newest first.
 
-A worker answers from the ``cx.events`` partitions it holds; ``partitions`` says how many of how many, so a
-client never takes part of the data for all of it.
+Any worker answers for every partition: it merges the cells of the ``cx.events`` partitions it holds with
+those the other workers hold (asked over ``GET /api/peer/cells``, see :mod:`cxstream.web.peers`); the cells
+are sufficient statistics, so the merge is exact. ``partitions`` says how many partitions the answer covers of
+how many, and how many workers answered, so a client never takes part of the data for all of it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from typing import Any
 import faust
 
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.access import Role
-from cxstream.domain.metrics import MetricsSpec, WindowValue, history, read_window
+from cxstream.domain.access import Principal, Role
+from cxstream.domain.metrics import Cell, MetricsSpec, WindowValue, cells, history, read_window, scope_values
 from cxstream.domain.stats import Estimate
 from cxstream.web.auth import Denied, Gate, refuse
+from cxstream.web.peers import LOCAL, ask_holders, is_local
 
-RESERVED = {"closed", "back", "count"}
+RESERVED = {"closed", "back", "count", LOCAL}
+PEER_CELLS = "/api/peer/cells"
 
 
 def estimate_json(estimate: Estimate | None) -> dict[str, Any] | None:
@@ -59,7 +63,40 @@ def window_json(value: WindowValue) -> dict[str, Any]:
     }
 
 
-def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate) -> None:
+def cells_for(tables: MetricTables, principal: Principal, definitions: set[str]) -> list[list[Any]]:
+    """This worker's cells of ``definitions`` that ``principal`` may read, as [key, value] pairs."""
+    spec = tables.spec
+    return [
+        [text, value]
+        for key, text, value in tables.held_items(definitions)
+        if principal.reads_scope(scope_values(spec.definition(key.definition), key.scope))
+    ]
+
+
+async def gather_cells(
+    app: faust.App, tables: MetricTables, request: Any, definitions: set[str]
+) -> tuple[list[Cell], dict[str, Any]]:
+    """The cells of every partition: this worker's and, unless the caller is another worker (``local=1``), those
+    of the other workers, asked with the caller's credentials. A partition reported by two workers (a moment in
+    a rebalance) counts once. Returns the cells and the coverage ``{held, total, workers: {answered, asked}}``."""
+    mine = tables.held_partitions()
+    have, total = len(mine), tables.coverage()[1]
+    coverage: dict[str, Any] = {"held": have, "total": total, "workers": {"answered": 1, "asked": 1}}
+    if is_local(request):
+        return tables.snapshot(), coverage
+    wanted = {"definition": ",".join(sorted(definitions))}
+    answers = await ask_holders(app, tables.table, request, PEER_CELLS, query=wanted)
+    extra: list[Cell] = []
+    seen = set(mine)
+    for body in answers.ok():
+        theirs = set(body["partitions"]) - seen
+        seen |= theirs
+        extra += [c for c in cells((k, v) for k, v in body["cells"]) if c.key.partition in theirs]
+    coverage.update(held=len(seen), workers=answers.workers())
+    return tables.snapshot(extra), coverage
+
+
+def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
     spec = tables.spec
 
     def scope(request: Any, where: dict[str, str]) -> dict[str, str]:
@@ -79,10 +116,6 @@ def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate
                     403, f"{principal.name} reads {dimension} {', '.join(sorted(allowed))} only: add ?{dimension}="
                 )
         return out
-
-    def held() -> dict[str, int]:
-        have, total = tables.coverage(events_topic)
-        return {"held": have, "total": total}
 
     def parse(request: Any, definition: str, window: str) -> tuple[dict[str, str], dict[str, Any]] | str:
         try:
@@ -109,7 +142,21 @@ def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate
             }
         )
 
-    def answer(view: Any, request: Any, definition: str, window: str, read: Callable[..., Any]) -> Any:
+    @app.page(PEER_CELLS)
+    async def peer_cells(view: Any, request: Any) -> Any:
+        """For the other workers: this worker's cells of the given definitions, within the caller's scope."""
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        wanted = {d for d in request.query.get("definition", "").split(",") if d}
+        known = {d.id for d in spec.definitions}
+        if not wanted <= known:
+            return view.json({"error": f"unknown definition {', '.join(sorted(wanted - known))}"}, status=404)
+        return view.json({"cells": cells_for(tables, principal, wanted),
+                          "partitions": sorted(tables.held_partitions())})  # fmt: skip
+
+    async def answer(view: Any, request: Any, definition: str, window: str, read: Callable[..., Any]) -> Any:
         """Shared by the window views: 404 for an unknown definition or window, 400 for a bad parameter."""
         parsed = parse(request, definition, window)
         if isinstance(parsed, str):
@@ -120,10 +167,11 @@ def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate
         except Denied as denied:
             return refuse(view, denied)
         try:
-            body = read(spec, tables.snapshot(), definition, window, datetime.now(UTC), where, query)
+            all_cells, coverage = await gather_cells(app, tables, request, {definition})
+            body = read(spec, all_cells, definition, window, datetime.now(UTC), where, query)
         except (KeyError, ValueError) as exc:
             return view.json({"error": str(exc.args[0] if exc.args else exc)}, status=400)
-        return view.json({**body, "partitions": held()})
+        return view.json({**body, "partitions": coverage})
 
     def current(
         spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any
@@ -141,8 +189,8 @@ def register(app: faust.App, tables: MetricTables, events_topic: str, gate: Gate
 
     @app.page("/api/metrics/{definition}/{window}")
     async def one_window(view: Any, request: Any, definition: str, window: str) -> Any:
-        return answer(view, request, definition, window, current)
+        return await answer(view, request, definition, window, current)
 
     @app.page("/api/metrics/{definition}/{window}/history")
     async def window_history(view: Any, request: Any, definition: str, window: str) -> Any:
-        return answer(view, request, definition, window, past)
+        return await answer(view, request, definition, window, past)

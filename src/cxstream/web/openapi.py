@@ -89,7 +89,10 @@ def _schemas() -> dict[str, Any]:
             "role": {"type": "string", "enum": ["viewer", "analyst", "supervisor", "admin"]},
             "regions": {"type": "array", "items": {"type": "string"}},
             "teams": {"type": "array", "items": {"type": "string"}}, "pii": {"type": "boolean"}}},
-        "Partitions": {"type": "object", "properties": {"held": {"type": "integer"}, "total": {"type": "integer"}}},
+        "Partitions": {"type": "object", "required": ["held", "total", "workers"], "properties": {
+            "held": {"type": "integer"}, "total": {"type": "integer"}, "workers": _ref("Workers")}},
+        "Workers": {"type": "object", "required": ["answered", "asked"],
+                    "properties": {"answered": {"type": "integer"}, "asked": {"type": "integer"}}},
         "Estimate": estimate,
         "Window": window,
         "Case": case,
@@ -115,7 +118,14 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
               "schema": {"type": "string", "enum": [w.id for w in spec.windows]}}  # fmt: skip
     scope = [{"name": d, "in": "query", "required": False, "schema": {"type": "string"}} for d in DIMENSIONS]
     case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    local = {
+        "name": "local",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["1"]},
+        "description": "answer from this worker's partitions only (workers use it to ask each other)",
+    }
     windows_not_found = _json(_ref("Error"), "unknown definition or window")
+    unanswered = {"503": _json(_ref("Error"), "the worker holding it did not answer")}
     secured: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
     paths: dict[str, Any] = {
         "/api/me": {"get": {"summary": "the token's holder, role and scope", "security": secured,
@@ -124,7 +134,7 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
                                  "responses": {"200": _json({"type": "object"}, "the catalog"), **ERRORS}}},
         "/api/metrics/{definition}/{window}": {"get": {
             "summary": "one window of one metric, rolled up over the given dimensions", "security": secured,
-            "parameters": [definition, window, *scope,
+            "parameters": [definition, window, *scope, local,
                            {"name": "closed", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
                            {"name": "back", "in": "query",
                             "schema": {"type": "integer", "minimum": 0, "maximum": 500}}],
@@ -132,7 +142,7 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
                           "404": windows_not_found, **ERRORS}}},
         "/api/metrics/{definition}/{window}/history": {"get": {
             "summary": "the last windows, newest first", "security": secured,
-            "parameters": [definition, window, *scope,
+            "parameters": [definition, window, *scope, local,
                            {"name": "count", "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
             "responses": {"200": _json({"type": "object", "required": ["windows"], "properties": {
@@ -141,33 +151,49 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
         "/api/breaches": {"get": {
             "summary": "open breaches in the token's scope, critical first", "security": secured,
             "parameters": [{"name": "severity", "in": "query", "schema": {"type": "string",
-                                                                          "enum": ["INFO", "WARNING", "CRITICAL"]}}],
+                                                                          "enum": ["INFO", "WARNING", "CRITICAL"]}},
+                           local],
             "responses": {"200": _json({"type": "object", "required": ["breaches", "n"], "properties": {
                 "breaches": {"type": "array", "items": _ref("Breach")}, "n": {"type": "integer"}}}, "breaches"),
-                **ERRORS}}},
-        "/api/silences": {"get": {"summary": "active and pending silences", "security": secured, "responses": {
+                **unanswered, **ERRORS}}},
+        "/api/silences": {"get": {"summary": "active and pending silences", "security": secured,
+                                  "parameters": [local], "responses": {
             "200": _json({"type": "object", "required": ["silences", "n"], "properties": {
                 "silences": {"type": "array", "items": {"type": "object"}}, "n": {"type": "integer"}}}, "silences"),
-            **ERRORS}}},
+            **unanswered, **ERRORS}}},
         "/api/cases": {"get": {
-            "summary": "cases on this worker's partitions, in the token's scope", "security": secured,
-            "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
-                           for n in ("state", "team", "severity", "open")],
-            "responses": {"200": _json({"type": "object", "required": ["cases", "n", "partitions"], "properties": {
+            "summary": "cases of every worker (local=1: this worker's only), in the token's scope",
+            "security": secured,
+            "parameters": [*({"name": n, "in": "query", "schema": {"type": "string"}}
+                             for n in ("state", "team", "severity", "open")), local],
+            "responses": {"200": _json({"type": "object", "required": ["cases", "n", "workers"], "properties": {
                 "cases": {"type": "array", "items": _ref("Case")}, "n": {"type": "integer"},
-                "partitions": {"type": "object"}}}, "cases"), **ERRORS}}},
+                "workers": _ref("Workers"),
+                "partitions": {"type": "integer"}}}, "cases"), **ERRORS}}},
         "/api/cases/{case_id}": {"get": {
-            "summary": "one case, answered by the worker that holds it", "security": secured, "parameters": [case_id],
+            "summary": "one case, answered by the worker that holds it", "security": secured,
+            "parameters": [case_id, local],
             "responses": {"200": _json(_ref("Case"), "the case"), "404": _json(_ref("Error"), "no such case"),
-                          **ERRORS}}},
+                          **unanswered, **ERRORS}}},
         "/api/cases/{case_id}/actions": {"post": {
             "summary": "record an action on a case (supervisors: their teams' cases; admins: any)",
-            "security": secured, "parameters": [case_id],
+            "security": secured, "parameters": [case_id, local],
             "requestBody": {"required": True, "content": {JSON: {"schema": _ref("CaseActionRequest")}}},
             "responses": {"202": _json(_ref("CaseActionAccepted"), "recorded on cx.case-actions"),
                           "400": _json(_ref("Error"), "not an action people may post"),
                           "404": _json(_ref("Error"), "no such case"),
-                          "409": _json(_ref("Error"), "refused by the case state machine (rule)"), **ERRORS}}},
+                          "409": _json(_ref("Error"), "refused by the case state machine (rule)"), **unanswered,
+                          **ERRORS}}},
+        "/api/peer/cells": {"get": {
+            "summary": "for the other workers: this worker's metric cells (sufficient statistics) of the given "
+                       "definitions, within the token's scope, and the cx.events partitions it holds",
+            "security": secured,
+            "parameters": [{"name": "definition", "in": "query", "required": True,
+                            "schema": {"type": "string"}, "description": "definition ids, comma-separated"}, local],
+            "responses": {"200": _json({"type": "object", "required": ["cells", "partitions"], "properties": {
+                "cells": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2}},
+                "partitions": {"type": "array", "items": {"type": "integer"}}}}, "cells"),
+                "404": _json(_ref("Error"), "unknown definition"), **ERRORS}}},
         "/api/warroom": {"get": {"summary": "the war-room page's snapshot for this token", "security": secured,
                                  "responses": {"200": _json({"type": "object"}, "snapshot"), **ERRORS}}},
         "/api/stream": {"get": {"summary": "Server-Sent Events: a `snapshot` event whenever the war room changes",

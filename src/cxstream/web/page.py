@@ -19,7 +19,9 @@ from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.access import Principal
 from cxstream.domain.alerting import Alerting
 from cxstream.web.auth import Denied, Gate, refuse
-from cxstream.web.warroom_view import snapshot
+from cxstream.web.live import gather_cells
+from cxstream.web.reads import Reads
+from cxstream.web.warroom_view import snapshot, tile_definitions
 
 STREAM_EVERY = 2.0
 HEARTBEAT_EVERY = 15.0
@@ -30,16 +32,22 @@ def page_html() -> bytes:
 
 
 def register(
-    app: faust.App, gate: Gate, tables: MetricTables, alerting: Alerting, regions: tuple[str, ...],
-    desk_state: Any, cases_table: Any,
-) -> None:  # fmt: skip
+    app: faust.App, gate: Gate, tables: MetricTables, alerting: Alerting, regions: tuple[str, ...], reads: Reads
+) -> None:
     html = page_html()
+    tiles = {d.id for d in tile_definitions(tables.spec)}
 
-    def current(principal: Principal) -> dict[str, Any]:
-        cases = [v for v in list(cases_table.values()) if v is not None]
-        return snapshot(
-            tables.spec, alerting, regions, tables.snapshot(), desk_state(), cases, principal, datetime.now(UTC)
+    async def current(request: Any, principal: Principal) -> dict[str, Any]:
+        """Every worker's part: the metric cells, the open cases and the desk's breaches, asked of the workers
+        holding them with the caller's credentials."""
+        (cells, coverage), (cases, case_workers), desk = await asyncio.gather(
+            gather_cells(app, tables, request, tiles),
+            reads.cases(request, principal, {"open": "1"}),
+            reads.breaches(request, principal),
         )
+        breaches = desk.body["breaches"] if desk.status == 200 else []
+        coverage = {**coverage, "cases": case_workers, "breaches": desk.status == 200}
+        return snapshot(tables.spec, alerting, regions, cells, breaches, cases, principal, datetime.now(UTC), coverage)
 
     @app.page("/")
     async def index(view: Any, request: Any) -> Any:
@@ -51,7 +59,7 @@ def register(
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        return view.json(current(principal))
+        return view.json(await current(request, principal))
 
     @app.page("/api/stream")
     async def stream(view: Any, request: Any) -> Any:
@@ -66,7 +74,7 @@ def register(
         last, quiet = "", 0.0
         try:
             while True:
-                state = current(principal)
+                state = await current(request, principal)
                 at = state.pop("at")
                 body = json.dumps(state, separators=(",", ":"))
                 digest = hashlib.sha256(body.encode()).hexdigest()  # changed apart from the time

@@ -2,10 +2,11 @@
 
 * ``GET /api/me`` - the token's holder, role and scope;
 * ``POST /api/session`` - the page trades its token for an HttpOnly cookie (so the token is not in URLs);
-* ``GET /api/breaches`` - open breaches (threshold and hot alerts) with their ladder state;
-* ``GET /api/silences`` - active and pending silences;
-* ``GET /api/cases?state=&team=&severity=&open=1`` - cases held by this worker's partitions (``partitions``
-  says how many of how many);
+* ``GET /api/breaches`` - open breaches (threshold and hot alerts) with their ladder state, answered by the
+  worker that runs the routing side;
+* ``GET /api/silences`` - active and pending silences (likewise);
+* ``GET /api/cases?state=&team=&severity=&open=1`` - cases of every partition: this worker's, and the other
+  workers' asked over HTTP (``workers`` says how many answered of how many hold cases);
 * ``GET /api/cases/{case_id}`` - one case, from the worker that holds it;
 * ``POST /api/cases/{case_id}/actions`` - record an action (checked by the state machine and the caller's
   role and teams first; ``202`` with the action id, ``409`` with the refusing rule).
@@ -23,65 +24,24 @@ from typing import Any
 
 import faust
 
-from cxstream.domain.access import Principal, masked
-from cxstream.domain.cases import (
-    DONE,
-    Action,
-    ActionType,
-    CasePolicy,
-    Refused,
-    action_record,
-    apply,
-    case_from_json,
-    case_record,
-)
-from cxstream.domain.escalation import case_id_for
+from cxstream.domain.access import masked
+from cxstream.domain.cases import Action, ActionType, CasePolicy, Refused, action_record, apply
 from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
+from cxstream.web.reads import Reads, Reply, case_row
 
 #: Actions people may post (the others are recorded by cxstream itself).
 POSTABLE = ("ACKNOWLEDGE", "ASSIGN", "DOCUMENT_ACTION", "FOLLOW_UP", "RESOLVE", "CLOSE", "REOPEN", "COMMENT")
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def case_json(case: Any) -> dict[str, Any]:
-    return {k: _iso(v) for k, v in case_record(case).items()}
-
-
-def breach_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """Open breaches from the routing desk's saved state."""
-    ladders: dict[str, int] = {}
-    for key, step in (state.get("ladders") or {}).items():
-        breach_id = key.split("|", 1)[1]
-        ladders[breach_id] = max(ladders.get(breach_id, 0), int(step["level"]))
-    acked = state.get("acked") or {}
-    summaries = state.get("summaries") or {}
-    rows = []
-    for breach_id, labels in sorted((state.get("alerts") or {}).items()):
-        rows.append({
-            "breach_id": breach_id, "case_id": case_id_for(breach_id), "kind": labels.get("kind", "THRESHOLD"),
-            "rule": labels.get("rule"), "severity": labels.get("severity", "WARNING"), "team": labels.get("owner"),
-            "region": labels.get("region"), "summary": summaries.get(breach_id, ""),
-            "labels": {k: v for k, v in labels.items() if k != "breach_id"},
-            "acknowledged_by": (acked.get(breach_id) or {}).get("by"), "ladder_level": ladders.get(breach_id, 0),
-        })  # fmt: skip
-    order = {"CRITICAL": 0, "WARNING": 1, "INFO": 2}
-    return sorted(rows, key=lambda r: (order.get(r["severity"], 3), r["breach_id"]))
 
 
 def register(
     app: faust.App,
     gate: Gate,
     policy: CasePolicy,
-    cases_table: Any,
-    desk_state: Any,
+    reads: Reads,
     case_actions_topic: Any,
     partitions: int,
 ) -> None:
-    def visible(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [masked(r, principal) for r in rows if principal.in_scope(r.get("region"), r.get("team"))]
+    desk_state = reads.desk_state
 
     @app.page("/api/me")
     async def me(view: Any, request: Any) -> Any:
@@ -102,16 +62,21 @@ def register(
             response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
             return response
 
+    def reply(view: Any, answer: Reply) -> Any:
+        return view.json(answer.body, status=answer.status)
+
     @app.page("/api/breaches")
     async def breaches(view: Any, request: Any) -> Any:
         try:
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        rows = visible(principal, breach_rows(desk_state() or {}))
+        answer = await reads.breaches(request, principal)
         severity = request.query.get("severity")
-        rows = [r for r in rows if not severity or r["severity"] == severity]
-        return view.json({"breaches": rows, "n": len(rows)})
+        if answer.status == 200 and severity:
+            rows = [r for r in answer.body["breaches"] if r["severity"] == severity]
+            answer = Reply(200, {"breaches": rows, "n": len(rows)})
+        return reply(view, answer)
 
     @app.page("/api/silences")
     async def silences(view: Any, request: Any) -> Any:
@@ -119,6 +84,8 @@ def register(
             gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
+        if (elsewhere := await reads.desk(request, "/api/silences")) is not None:
+            return reply(view, elsewhere)
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         found = [s for s in ((desk_state() or {}).get("silences") or {}).values() if s["ends_ms"] > now_ms]
         return view.json({"silences": sorted(found, key=lambda s: s["ends_ms"]), "n": len(found)})
@@ -129,40 +96,20 @@ def register(
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        query = request.query
-        rows = []
-        for saved in list(cases_table.values()):
-            if saved is None:
-                continue
-            case = case_from_json(saved)
-            if query.get("open") in ("1", "true") and case.state in DONE:
-                continue
-            if any(query.get(k) and query[k] != v for k, v in
-                   (("state", case.state.value), ("team", case.team), ("severity", case.severity))):  # fmt: skip
-                continue
-            row = case_json(case)
-            row["region"] = case.labels.get("region")
-            rows.append(row)
-        rows = sorted(visible(principal, rows), key=lambda r: r["opened_at"])
-        held = len({v.get("_partition") for v in cases_table.values() if v is not None})
-        return view.json({"cases": rows, "n": len(rows), "partitions": {"with_cases": held, "total": partitions}})
-
-    def load(case_id: str) -> Any:
-        saved = cases_table.get(case_id)
-        return None if saved is None else case_from_json(saved)
+        rows, workers = await reads.cases(request, principal, request.query)
+        return view.json({"cases": rows, "n": len(rows), "workers": workers, "partitions": partitions})
 
     @app.page("/api/cases/{case_id}")
-    @app.table_route(table=cases_table, match_info="case_id")
     async def one_case(view: Any, request: Any, case_id: str) -> Any:
         try:
             principal = gate.principal(request)
-            case = load(case_id)
-            if case is None:
-                return view.json({"error": f"no case {case_id}"}, status=404)
+            case = reads.held_case(case_id)
+            if case is None:  # held by another worker, or by none
+                return reply(view, await reads.case_elsewhere(request, case_id, f"/api/cases/{case_id}"))
             gate.scoped(principal, case.labels.get("region"), case.team)
         except Denied as denied:
             return refuse(view, denied)
-        return view.json(masked({**case_json(case), "region": case.labels.get("region")}, principal))
+        return view.json(masked(case_row(case), principal))
 
     @app.page("/api/cases/{case_id}/actions")
     class CaseActions(faust.web.View):
@@ -171,16 +118,17 @@ def register(
                 principal = gate.principal(request)
             except Denied as denied:
                 return refuse(self, denied)
+            raw = await request.read()
             try:
-                body = json.loads(await request.read() or b"{}")
+                body = json.loads(raw or b"{}")
                 kind = ActionType(str(body.get("action")))
                 if kind.value not in POSTABLE:
                     raise ValueError
             except (ValueError, TypeError, AttributeError):
                 return self.json({"error": f"action must be one of {', '.join(POSTABLE)}"}, status=400)
-            case = load(case_id)
-            if case is None:
-                return self.json({"error": f"no case {case_id} on this worker"}, status=404)
+            case = reads.held_case(case_id)
+            if case is None:  # held by another worker (which checks and records it), or by none
+                return reply(self, await reads.case_elsewhere(request, case_id, f"/api/cases/{case_id}/actions", raw))
             try:
                 gate.scoped(principal, case.labels.get("region"), case.team)
                 if not principal.may_act_on_case(case.team):

@@ -9,13 +9,12 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from cxstream.domain.access import Principal, masked
+from cxstream.domain.access import Principal
 from cxstream.domain.alerting import Alerting
 from cxstream.domain.breaches import Direction, ThresholdRule
-from cxstream.domain.cases import DONE, case_from_json
-from cxstream.domain.metrics import SURVEY_INDICATORS, MetricsSpec, history, read_window
+from cxstream.domain.metrics import SURVEY_INDICATORS, MetricDefinition, MetricsSpec, history, read_window
 from cxstream.web.live import estimate_json
-from cxstream.web.warroom import breach_rows, case_json
+from cxstream.web.reads import visible
 
 SPARK_POINTS = 12
 
@@ -38,14 +37,22 @@ def tile_status(rule: ThresholdRule | None, region: str, value: float | None, in
     return "warning" if worse(levels.warning) else "ok"
 
 
+def tile_definitions(spec: MetricsSpec) -> list[MetricDefinition]:
+    """The survey metrics kept by region: a tile each per region."""
+    return [d for d in spec.definitions if d.indicator in SURVEY_INDICATORS and "region" in d.dimensions]
+
+
 def snapshot(
-    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Any], desk: dict[str, Any] | None,
-    cases: list[dict[str, Any]], principal: Principal, now: datetime,
+    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Any], breaches: list[dict[str, Any]],
+    cases: list[dict[str, Any]], principal: Principal, now: datetime, coverage: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
+    """``breaches`` and ``cases`` are API rows (``reads.breach_rows``, ``reads.case_row``) of open ones; only those
+    in the principal's scope are shown, masked for it. ``coverage`` says what the data covers (partitions held of
+    all, workers answered of asked) and is shown with it."""
     rules = {r.metric: r for r in alerting.thresholds}
     shown = [r for r in regions if principal.in_scope(r, None)]
-    surveys = [d for d in spec.definitions if d.indicator in SURVEY_INDICATORS and "region" in d.dimensions]
-    breaches = [masked(b, principal) for b in breach_rows(desk or {}) if principal.in_scope(b["region"], b["team"])]
+    surveys = tile_definitions(spec)
+    breaches = visible(principal, breaches)
     tiles, drivers = [], Counter[str]()
     for region in shown:
         for definition in surveys:
@@ -67,12 +74,7 @@ def snapshot(
             })  # fmt: skip
     red = {b["region"] for b in breaches if b["kind"] != "HOT_ALERT" and b["severity"] == "CRITICAL"}
     red |= {t["region"] for t in tiles if t["status"] == "critical"}
-    open_cases = []
-    for saved in cases:
-        case = case_from_json(saved)
-        if case.state in DONE or not principal.in_scope(case.labels.get("region"), case.team):
-            continue
-        open_cases.append(masked({**case_json(case), "region": case.labels.get("region")}, principal))
+    open_cases = visible(principal, cases)
     open_cases.sort(key=lambda c: c["acknowledge_due_at"] or c["resolve_due_at"] or "")
     return {
         "at": now.isoformat(),
@@ -82,4 +84,5 @@ def snapshot(
         "breaches": breaches,
         "cases": open_cases,
         "top_drivers": [{"driver": d, "count": c} for d, c in drivers.most_common(8)],
+        "coverage": coverage,
     }

@@ -1,0 +1,154 @@
+"""The war room's reads of cases and of the routing desk, for any worker: the API and the page both use them.
+
+Cases live in a table spread over the workers (by ``cx.case-actions`` partition); a list is this worker's cases
+and the other workers' (asked with the caller's credentials, see :mod:`cxstream.web.peers`). Open breaches,
+ladders and silences live in the routing desk, one table partition on one worker: a worker that does not hold
+it asks the one that does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from cxstream.agents.cases import PARTITION
+from cxstream.domain.access import Principal, masked
+from cxstream.domain.cases import DONE, case_from_json, case_record
+from cxstream.domain.escalation import case_id_for
+from cxstream.web.peers import ask_holders, held, holders, is_local
+
+SEVERITY_ORDER = {"CRITICAL": 0, "WARNING": 1, "INFO": 2}
+CASE_FILTERS = ("state", "team", "severity", "open")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def case_json(case: Any) -> dict[str, Any]:
+    return {k: _iso(v) for k, v in case_record(case).items()}
+
+
+def case_row(case: Any) -> dict[str, Any]:
+    """A case as the API lists it: its record, with the region it concerns."""
+    return {**case_json(case), "region": case.labels.get("region")}
+
+
+def breach_rows(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Open breaches from the routing desk's saved state, critical first."""
+    ladders: dict[str, int] = {}
+    for key, step in (state.get("ladders") or {}).items():
+        breach_id = key.split("|", 1)[1]
+        ladders[breach_id] = max(ladders.get(breach_id, 0), int(step["level"]))
+    acked = state.get("acked") or {}
+    summaries = state.get("summaries") or {}
+    rows = []
+    for breach_id, labels in sorted((state.get("alerts") or {}).items()):
+        rows.append({
+            "breach_id": breach_id, "case_id": case_id_for(breach_id), "kind": labels.get("kind", "THRESHOLD"),
+            "rule": labels.get("rule"), "severity": labels.get("severity", "WARNING"), "team": labels.get("owner"),
+            "region": labels.get("region"), "summary": summaries.get(breach_id, ""),
+            "labels": {k: v for k, v in labels.items() if k != "breach_id"},
+            "acknowledged_by": (acked.get(breach_id) or {}).get("by"), "ladder_level": ladders.get(breach_id, 0),
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r["severity"], 3), r["breach_id"]))
+
+
+def visible(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows in the principal's scope, masked as the principal may see them."""
+    return [masked(r, principal) for r in rows if principal.in_scope(r.get("region"), r.get("team"))]
+
+
+def case_matches(case: Any, filters: Mapping[str, str]) -> bool:
+    if filters.get("open") in ("1", "true") and case.state in DONE:
+        return False
+    wanted = (("state", case.state.value), ("team", case.team), ("severity", case.severity))
+    return not any(filters.get(k) and filters[k] != v for k, v in wanted)
+
+
+@dataclass
+class Reply:
+    """A status and a JSON body: what another worker answered, or what this one says."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class Reads:
+    def __init__(self, app: faust.App, cases_table: Any, desk_table: Any, desk_state: Any) -> None:
+        self.app = app
+        self.cases_table = cases_table
+        self.desk_table = desk_table
+        self.desk_state = desk_state
+
+    # --- cases ---------------------------------------------------------------------------------------------
+
+    def held_cases(self) -> list[Any]:
+        """The cases of the partitions this worker holds as their active owner (not its standby copies)."""
+        mine = held(self.app, self.cases_table)
+        saved = [v for v in list(self.cases_table.values()) if v is not None and v.get(PARTITION) in mine]
+        return [case_from_json(v) for v in saved]
+
+    def held_case(self, case_id: str) -> Any:
+        saved = self.cases_table.get(case_id)
+        if saved is None or saved.get(PARTITION) not in held(self.app, self.cases_table):
+            return None
+        return case_from_json(saved)
+
+    async def cases(
+        self, request: Any, principal: Principal, filters: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Cases matching ``filters`` in the principal's scope, of every worker unless the caller is one
+        (``local=1``), oldest first; and ``{answered, asked}`` workers."""
+        rows = visible(principal, [case_row(c) for c in self.held_cases() if case_matches(c, filters)])
+        workers = {"answered": 1, "asked": 1}
+        if not is_local(request):
+            query = {k: v for k, v in filters.items() if k in CASE_FILTERS and v}
+            answers = await ask_holders(self.app, self.cases_table, request, "/api/cases", query=query)
+            mine = {r["case_id"] for r in rows}
+            for body in answers.ok():  # filtered and masked there already
+                rows += [r for r in body["cases"] if r["case_id"] not in mine]
+            workers = answers.workers()
+        return sorted(rows, key=lambda r: r["opened_at"]), workers
+
+    async def case_elsewhere(self, request: Any, case_id: str, path: str, body: bytes | None = None) -> Reply:
+        """The answer of the worker holding a case this worker does not hold: its own, 404 when no worker holds
+        it, 503 when a worker that may hold it did not answer."""
+        if is_local(request):
+            return Reply(404, {"error": f"no case {case_id} on this worker"})
+        answers = await ask_holders(self.app, self.cases_table, request, path, body=body)
+        if (found := answers.found()) is not None:
+            return Reply(*found)
+        if answers.answered < answers.asked:
+            return Reply(503, {"error": f"case {case_id}: a worker that may hold it did not answer; try again"})
+        return Reply(404, {"error": f"no case {case_id}"})
+
+    # --- the routing desk ----------------------------------------------------------------------------------
+
+    def desk_here(self, request: Any) -> bool:
+        """Whether this worker answers from its own copy of the desk: it holds it, the caller is a worker, or
+        no worker holds it yet (the group is forming)."""
+        if self.desk_table is None or is_local(request) or held(self.app, self.desk_table):
+            return True
+        return not holders(self.app, self.desk_table)
+
+    async def desk(self, request: Any, path: str) -> Reply | None:
+        """The desk's answer to ``path`` from the worker holding it, or ``None``: answer here."""
+        if self.desk_here(request):
+            return None
+        answers = await ask_holders(self.app, self.desk_table, request, path)
+        if (found := answers.found()) is not None:
+            return Reply(*found)
+        return Reply(503, {"error": "the worker holding the routing desk did not answer; try again"})
+
+    async def breaches(self, request: Any, principal: Principal) -> Reply:
+        """Open breaches in the principal's scope, wherever the desk is."""
+        elsewhere = await self.desk(request, "/api/breaches")
+        if elsewhere is not None:
+            return elsewhere
+        rows = visible(principal, breach_rows(self.desk_state() or {}))
+        return Reply(200, {"breaches": rows, "n": len(rows)})

@@ -1,0 +1,87 @@
+"""The war room's reads without a web server: how other workers' answers are counted, which cases a filter
+keeps, the desk's breaches, and the page's snapshot (scope, masking, red regions, what the data covers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cxstream.config.topology import load_topology
+from cxstream.domain.access import MASK, Principal, Role
+from cxstream.domain.cases import CaseState
+from cxstream.serde.catalog import SchemaCatalog
+from cxstream.settings import load_settings
+from cxstream.web.peers import Answers
+from cxstream.web.reads import breach_rows, case_matches
+from cxstream.web.warroom_view import snapshot
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ADMIN = Principal("ops", Role.ADMIN)
+WALL = Principal("wall", Role.VIEWER, frozenset({"emea"}))
+
+
+def test_answers_count_who_answered_and_find_the_holder() -> None:
+    answers = Answers([(404, {"error": "no case"}), (200, {"case_id": "case-1"})], asked=3)
+    assert answers.answered == 2 and answers.workers() == {"answered": 3, "asked": 4}
+    assert answers.workers(local=False) == {"answered": 2, "asked": 3}
+    assert answers.found() == (200, {"case_id": "case-1"}) and answers.ok() == [{"case_id": "case-1"}]
+    assert Answers([(404, {})], asked=1).found() is None
+    assert Answers([(409, {"rule": "case.transition"})], asked=1).found() == (409, {"rule": "case.transition"})
+
+
+class _Case:
+    def __init__(self, state: CaseState, team: str = "logistics", severity: str = "CRITICAL") -> None:
+        self.state, self.team, self.severity = state, team, severity
+
+
+def test_case_filters() -> None:
+    resolved, open_ = _Case(CaseState.RESOLVED), _Case(CaseState.OPEN, severity="WARNING")
+    assert case_matches(resolved, {}) and not case_matches(resolved, {"open": "1"})
+    assert case_matches(open_, {"open": "true", "team": "logistics"})
+    assert not case_matches(open_, {"severity": "CRITICAL"}) and not case_matches(open_, {"team": "cx-operations"})
+    assert case_matches(open_, {"state": "OPEN", "local": "1"})  # other query parameters are not filters
+
+
+def desk() -> dict[str, Any]:
+    hot = {"kind": "HOT_ALERT", "severity": "CRITICAL", "owner": "cx-operations", "region": "apac",
+           "customer_id": "C-9", "rule": "hot.cancel"}  # fmt: skip
+    low = {"kind": "THRESHOLD", "severity": "WARNING", "owner": "logistics", "region": "amer", "rule": "csat"}
+    crit = {"kind": "THRESHOLD", "severity": "CRITICAL", "owner": "logistics", "region": "emea", "rule": "csat"}
+    return {
+        "alerts": {"br-b": low, "br-c": hot, "br-a": crit},
+        "ladders": {"logistics|br-a": {"level": 1}, "logistics-lead|br-a": {"level": 2}},
+        "acked": {"br-b": {"by": "s.logistics"}},
+        "summaries": {"br-c": "Detractor: 'I am cancelling'"},
+    }
+
+
+def test_breach_rows_critical_first_with_the_highest_ladder_step() -> None:
+    rows = breach_rows(desk())
+    assert [r["breach_id"] for r in rows] == ["br-a", "br-c", "br-b"]
+    assert rows[0]["ladder_level"] == 2 and rows[0]["case_id"].startswith("case-")
+    assert rows[2]["acknowledged_by"] == "s.logistics" and rows[1]["summary"].startswith("Detractor")
+
+
+def test_snapshot_shows_the_principals_scope_and_what_the_data_covers() -> None:
+    settings = load_settings()
+    topology = load_topology(settings.topology_dir, SchemaCatalog.from_dir(settings.schema_dir).names())
+    regions = topology.reference.regions
+    rows = breach_rows(desk())
+    case = {"case_id": "case-1", "team": "cx-operations", "region": "apac", "state": "OPEN", "severity": "CRITICAL",
+            "labels": {"customer_id": "C-9", "region": "apac"}, "acknowledge_due_at": (NOW + timedelta(minutes=5)
+            ).isoformat(), "resolve_due_at": None}  # fmt: skip
+    coverage = {"held": 3, "total": 6, "workers": {"answered": 1, "asked": 2}, "cases": {"answered": 1, "asked": 2},
+                "breaches": True}  # fmt: skip
+    room = snapshot(topology.metrics, topology.alerting, regions, [], rows, [case], ADMIN, NOW, coverage)
+    assert room["coverage"] == coverage  # a partial answer says so
+    assert {r["region"] for r in room["regions"]} == set(regions)
+    assert {r["region"]: r["status"] for r in room["regions"]}["emea"] == "critical"  # critical threshold breach
+    assert {r["region"]: r["status"] for r in room["regions"]}["apac"] == "ok"  # a hot alert does not paint it
+    assert all(t["status"] == "insufficient" and t["estimate"]["n"] == 0 for t in room["tiles"])
+    assert room["cases"][0]["labels"]["customer_id"] == "C-9"
+    wall = snapshot(topology.metrics, topology.alerting, regions, [], rows, [case], WALL, NOW, coverage)
+    assert [r["region"] for r in wall["regions"]] == ["emea"] and {t["region"] for t in wall["tiles"]} == {"emea"}
+    assert [b["breach_id"] for b in wall["breaches"]] == ["br-a"] and wall["cases"] == []
+    mixed = snapshot(topology.metrics, topology.alerting, regions, [], rows, [{**case, "region": "emea",
+                     "labels": {"customer_id": "C-9", "region": "emea"}}], WALL, NOW, coverage)  # fmt: skip
+    assert mixed["cases"][0]["labels"]["customer_id"] == MASK
