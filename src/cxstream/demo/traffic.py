@@ -44,6 +44,8 @@ CRITICAL_SHARE = 0.01  # of detractors' comments
 SEGMENTS = {"consumer": 0.6675, "smb": 0.33, "enterprise": 0.002, "vip": 0.0005}
 VERY_LATE_SHARE = 0.0002  # of deliveries: a lost parcel found a week later
 
+INCIDENT_LATE = 0.95  # share of emea deliveries that slip during delivery-delay-emea
+
 INCIDENTS = {
     "delivery-delay-emea": "deliveries in emea slip 2-5 days; CSAT after delivery and NPS there fall; complaints rise",
     "slow-support-apac": "first replies in apac take hours; helpdesk CSAT there falls",
@@ -142,7 +144,7 @@ class DemoTraffic:
         )
 
     def _late_days(self, now: datetime, region: str) -> int:
-        if self.incident_active(now, "delivery-delay-emea") and region == "emea" and self.rng.random() < 0.7:
+        if self.incident_active(now, "delivery-delay-emea") and region == "emea" and self.rng.random() < INCIDENT_LATE:
             return self.rng.randint(2, 5)
         if self.rng.random() < VERY_LATE_SHARE:
             return self.rng.randint(6, 9)
@@ -226,8 +228,9 @@ class DemoTraffic:
     def _delivery_survey(self, now: datetime, region: str) -> RawRecord:
         late = self._late_days(now, region)
         comment: str | None
-        if late:
-            score = self.rng.choices([1, 2, 3, 4, 5], weights=[35, 30, 20, 10, 5])[0]
+        if late:  # the later, the angrier
+            weights = [35, 30, 20, 10, 5] if late == 1 else [50, 30, 12, 5, 3]
+            score = self.rng.choices([1, 2, 3, 4, 5], weights=weights)[0]
             comment = self.rng.choice(VERBATIMS["late"]).format(days=late)
             comment = self._detractor_comment(comment) if score <= 2 else comment
         else:
