@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from cxstream.config.topology import load_topology
 from cxstream.domain.access import MASK, Principal, Role
 from cxstream.domain.cases import CaseState
@@ -85,3 +87,35 @@ def test_snapshot_shows_the_principals_scope_and_what_the_data_covers() -> None:
     mixed = snapshot(topology.metrics, topology.alerting, regions, [], rows, [{**case, "region": "emea",
                      "labels": {"customer_id": "C-9", "region": "emea"}}], WALL, NOW, coverage)  # fmt: skip
     assert mixed["cases"][0]["labels"]["customer_id"] == MASK
+
+
+def test_screens_of_one_token_share_a_snapshot() -> None:
+    import asyncio
+
+    from cxstream.web.page import Shared
+
+    made: list[int] = []
+
+    async def make() -> dict[str, Any]:
+        made.append(1)
+        await asyncio.sleep(0)
+        return {"at": len(made)}
+
+    async def fail() -> dict[str, Any]:
+        raise ConnectionError("a worker went away")
+
+    async def scenario() -> None:
+        shared = Shared(ttl=3600)
+        first, second = await asyncio.gather(shared.get(ADMIN, make), shared.get(ADMIN, make))
+        assert first == second == {"at": 1} and len(made) == 1
+        first.pop("at")  # each screen gets its own copy
+        assert await shared.get(ADMIN, make) == {"at": 1}
+        assert await shared.get(WALL, make) == {"at": 2}  # another token: its own snapshot
+        expired = Shared(ttl=0)
+        assert await expired.get(ADMIN, make) == {"at": 3} and await expired.get(ADMIN, make) == {"at": 4}
+        failing = Shared(ttl=3600)
+        with pytest.raises(ConnectionError):
+            await failing.get(ADMIN, fail)
+        assert await failing.get(ADMIN, make) == {"at": 5}  # a failure is not kept
+
+    asyncio.run(scenario())

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -27,6 +29,23 @@ STREAM_EVERY = 2.0
 HEARTBEAT_EVERY = 15.0
 
 
+class Shared:
+    """One snapshot per principal every ``ttl`` seconds, however many screens show it: each snapshot asks every
+    worker, so ten wall screens of one token cost what one does."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._last: dict[Principal, tuple[float, asyncio.Future[dict[str, Any]]]] = {}
+
+    async def get(self, principal: Principal, make: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        now = time.monotonic()
+        hit = self._last.get(principal)
+        if hit is None or now - hit[0] >= self.ttl or (hit[1].done() and hit[1].exception() is not None):
+            hit = (now, asyncio.ensure_future(make()))
+            self._last[principal] = hit
+        return dict(await asyncio.shield(hit[1]))  # a copy: each stream may change its own
+
+
 def page_html() -> bytes:
     return resources.files("cxstream.web").joinpath("static/warroom.html").read_bytes()
 
@@ -36,6 +55,7 @@ def register(
 ) -> None:
     html = page_html()
     tiles = {d.id for d in tile_definitions(tables.spec)}
+    shared = Shared(STREAM_EVERY / 2)
 
     async def current(request: Any, principal: Principal) -> dict[str, Any]:
         """Every worker's part: the metric cells, the open cases and the desk's breaches, asked of the workers
@@ -74,7 +94,7 @@ def register(
         last, quiet = "", 0.0
         try:
             while True:
-                state = await current(request, principal)
+                state = await shared.get(principal, lambda: current(request, principal))
                 at = state.pop("at")
                 body = json.dumps(state, separators=(",", ":"))
                 digest = hashlib.sha256(body.encode()).hexdigest()  # changed apart from the time
