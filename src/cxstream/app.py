@@ -197,8 +197,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     actions_out = app.topic(
         actions_topic.name, key_type=bytes, key_serializer="raw", value_serializer=codec_name(actions_topic.name)
     )
-    reads = Reads(app, cases_table, control.desk_table if control else None,
-                  control.desk_state if control else (lambda: None))  # fmt: skip
+    reads = Reads(app, cases_table, control.desk_table if control else None)
     warroom.register(app, gate, followup.cases, reads, actions_out, actions_topic.partitions)
     page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads)
     openapi.register(app, ctx.topology.metrics)

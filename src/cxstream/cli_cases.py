@@ -46,7 +46,7 @@ def _due(ms: int | None, now_ms: int) -> str:
 
 
 def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
-    from cxstream.domain.cases import DONE, case_from_record, latest_cases
+    from cxstream.domain.cases import DONE, case_from_record, latest_cases, selected
     from cxstream.kafka.tools import read_decoded
 
     cluster = _cluster(settings)
@@ -58,7 +58,7 @@ def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
     current = latest_cases(records)
     if args.action == "list":
         shown = [case_from_record(r) for r in current.values()]
-        shown = [c for c in shown if (args.all or c.state not in DONE) and (not args.team or c.team == args.team)]
+        shown = [c for c in shown if selected(c, open_only=not args.all, team=args.team)]
         if not shown:
             print("no open cases" + ("" if args.all else " (--all shows resolved and closed ones)"))
         else:

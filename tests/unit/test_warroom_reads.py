@@ -10,7 +10,7 @@ import pytest
 
 from cxstream.config.topology import load_topology
 from cxstream.domain.access import MASK, Principal, Role
-from cxstream.domain.cases import CaseState
+from cxstream.domain.cases import CaseState, selected
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.settings import load_settings
 from cxstream.web.peers import Answers
@@ -42,6 +42,9 @@ def test_case_filters() -> None:
     assert case_matches(open_, {"open": "true", "team": "logistics"})
     assert not case_matches(open_, {"severity": "CRITICAL"}) and not case_matches(open_, {"team": "cx-operations"})
     assert case_matches(open_, {"state": "OPEN", "local": "1"})  # other query parameters are not filters
+    # the same rule as `cxstream cases list [--all] [--team T]`
+    assert selected(resolved, team="logistics") and not selected(resolved, open_only=True)
+    assert not selected(open_, team="billing")
 
 
 def desk() -> dict[str, Any]:

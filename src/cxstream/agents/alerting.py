@@ -65,8 +65,7 @@ class Control:
 
     topic: Any
     last_breach: Callable[[], Any] = lambda: None  # the last breach the routing side saw (on its worker)
-    desk_state: Callable[[], Any] = lambda: None  # the desk's saved state: open alerts, ladders, silences
-    desk_table: Any = None
+    desk_table: Any = None  # the desk's saved state under key "state": open alerts, ladders, silences
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.topic.send(key=b"control", value=json.dumps(message, separators=(",", ":")).encode())
@@ -106,7 +105,6 @@ def register(
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     control.last_breach = lambda: (desk_table.get("state") or {}).get("last_breach")
-    control.desk_state = lambda: desk_table.get("state")
     control.desk_table = desk_table
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(

@@ -22,6 +22,7 @@ from typing import Any
 
 import faust
 
+from cxstream.agents.assignment import held
 from cxstream.agents.housekeeping import PartitionClock, expire
 from cxstream.domain.enrichment import drivers_of
 from cxstream.domain.events import CanonicalEvent
@@ -107,8 +108,7 @@ class MetricTables:
         return len(self.held_partitions()), self._partitions
 
     def held_partitions(self) -> set[int]:
-        assigned = self._app.assignor.assigned_actives() if self._app.assignor else set()
-        return {tp.partition for tp in assigned if tp.topic == self._events_topic}
+        return held(self._app, self._events_topic)
 
     def snapshot(self, extra: Iterable[Cell] = ()) -> list[Cell]:
         """The stored cells of the ``cx.events`` partitions this worker holds (standby copies of other workers'

@@ -320,6 +320,18 @@ def _stamp(case: Case, action: Action) -> Case:
     )
 
 
+def selected(
+    case: Case, *, open_only: bool = False, state: str | None = None, team: str | None = None,
+    severity: str | None = None,
+) -> bool:  # fmt: skip
+    """Whether a list of cases (API, command line) keeps this one: open cases only (not resolved or closed), and
+    the given state, team and severity; an unset filter keeps all."""
+    if open_only and case.state in DONE:
+        return False
+    wanted = ((state, case.state.value), (team, case.team), (severity, case.severity))
+    return all(not asked or asked == value for asked, value in wanted)
+
+
 def due_steps(case: Case, now_ms: int) -> list[str]:
     """SLA steps past due and not yet recorded overdue: acknowledge, resolve, follow_up."""
     return [step for step, _ in _due(case, now_ms)]

@@ -17,6 +17,7 @@ from typing import Any
 import faust
 from aiohttp import ClientTimeout
 
+from cxstream.agents import assignment
 from cxstream.observability.logging import get_logger
 
 ASK_TIMEOUT = ClientTimeout(total=10)
@@ -31,10 +32,8 @@ def is_local(request: Any) -> bool:
 
 
 def held(app: faust.App, table: Any) -> set[int]:
-    """The partitions of ``table`` this worker holds as their active owner. Standby copies of other workers'
-    partitions, kept for a fast failover, are not counted: they can lag behind."""
-    changelog = table.changelog_topic.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+    """The partitions of ``table`` this worker holds as their active owner (not its standby copies)."""
+    return assignment.held(app, table.changelog_topic.get_topic_name())
 
 
 @dataclass

@@ -17,7 +17,7 @@ import faust
 
 from cxstream.agents.cases import PARTITION
 from cxstream.domain.access import Principal, masked
-from cxstream.domain.cases import DONE, case_from_json, case_record
+from cxstream.domain.cases import case_from_json, case_record, selected
 from cxstream.domain.escalation import case_id_for
 from cxstream.web.peers import ask_holders, held, holders, is_local
 
@@ -64,10 +64,9 @@ def visible(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, 
 
 
 def case_matches(case: Any, filters: Mapping[str, str]) -> bool:
-    if filters.get("open") in ("1", "true") and case.state in DONE:
-        return False
-    wanted = (("state", case.state.value), ("team", case.team), ("severity", case.severity))
-    return not any(filters.get(k) and filters[k] != v for k, v in wanted)
+    """The API's query parameters (``open=1``, ``state``, ``team``, ``severity``) as a case filter."""
+    return selected(case, open_only=filters.get("open") in ("1", "true"), state=filters.get("state"),
+                    team=filters.get("team"), severity=filters.get("severity"))  # fmt: skip
 
 
 @dataclass
@@ -79,11 +78,14 @@ class Reply:
 
 
 class Reads:
-    def __init__(self, app: faust.App, cases_table: Any, desk_table: Any, desk_state: Any) -> None:
+    def __init__(self, app: faust.App, cases_table: Any, desk_table: Any) -> None:
         self.app = app
         self.cases_table = cases_table
-        self.desk_table = desk_table
-        self.desk_state = desk_state
+        self.desk_table = desk_table  # None when alerting is off
+
+    def desk_state(self) -> dict[str, Any]:
+        """This worker's copy of the routing desk's saved state (empty when there is none)."""
+        return dict((self.desk_table.get("state") if self.desk_table is not None else None) or {})
 
     # --- cases ---------------------------------------------------------------------------------------------
 
@@ -150,5 +152,5 @@ class Reads:
         elsewhere = await self.desk(request, "/api/breaches")
         if elsewhere is not None:
             return elsewhere
-        rows = visible(principal, breach_rows(self.desk_state() or {}))
+        rows = visible(principal, breach_rows(self.desk_state()))
         return Reply(200, {"breaches": rows, "n": len(rows)})

@@ -41,7 +41,6 @@ def register(
     case_actions_topic: Any,
     partitions: int,
 ) -> None:
-    desk_state = reads.desk_state
 
     @app.page("/api/me")
     async def me(view: Any, request: Any) -> Any:
@@ -87,7 +86,7 @@ def register(
         if (elsewhere := await reads.desk(request, "/api/silences")) is not None:
             return reply(view, elsewhere)
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        found = [s for s in ((desk_state() or {}).get("silences") or {}).values() if s["ends_ms"] > now_ms]
+        found = [s for s in (reads.desk_state().get("silences") or {}).values() if s["ends_ms"] > now_ms]
         return view.json({"silences": sorted(found, key=lambda s: s["ends_ms"]), "n": len(found)})
 
     @app.page("/api/cases")
