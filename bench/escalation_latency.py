@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cxstream.app import load_context
-from cxstream.domain.hot_alerts import hot_breach_id
+from cxstream.domain.alerting.hot_alerts import hot_breach_id
 from cxstream.kafka.embedded import EmbeddedBroker, free_port
 from cxstream.settings import Settings
 

@@ -14,17 +14,18 @@ from faust.serializers import codecs
 from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
+from cxstream.agents.guard import Guards
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.runtime_state import RuntimeState
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
-from cxstream.domain.access import Access, tokens_from_env
-from cxstream.domain.enrichment import Enricher
+from cxstream.domain.access.principal import Access, tokens_from_env
+from cxstream.domain.ingest.enrichment import Enricher
+from cxstream.domain.ingest.validation import Validator
+from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
 from cxstream.domain.topology import Topology
-from cxstream.domain.validation import Validator
-from cxstream.domain.verbatim import VerbatimAnalyzer
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
 from cxstream.observability.metrics import BUILD_INFO
 from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
@@ -143,6 +144,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     register_codecs(ctx)
     app.sensors.add(PrometheusSensor())
     dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
+    guards = Guards(settings.failure_limit)
     metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions, events_monitor.EVENTS_TOPIC)
     alerts = ctx.topology.alerting
     control = alerting.register(
@@ -152,6 +154,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         metric_tables,
         codec_name(alerting.BREACHES_TOPIC),
         codec_name,
+        guards,
     )
     if control is not None:
         alert_inputs.register(
@@ -159,13 +162,25 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             control,
             ctx.codec(alert_inputs.SILENCES_TOPIC),
             dead_letters,
+            guards,
         )
     followup = ctx.topology.followup
     contacts = invites.register(
-        app, followup, codec_name(invites.INVITES_TOPIC), ctx.topology.topic(invites.INVITES_TOPIC).partitions
+        app,
+        followup,
+        codec_name(invites.INVITES_TOPIC),
+        ctx.topology.topic(invites.INVITES_TOPIC).partitions,
+        guards,
     )
     events_monitor.register(
-        app, ctx.codec(events_monitor.EVENTS_TOPIC), dead_letters, metric_tables, alerts.hot_alerts, control, contacts
+        app,
+        ctx.codec(events_monitor.EVENTS_TOPIC),
+        dead_letters,
+        guards,
+        metric_tables,
+        alerts.hot_alerts,
+        control,
+        contacts,
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
     cases_table = cases.register(
@@ -177,6 +192,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         actions_topic.partitions,
         dead_letters,
         control,
+        guards,
         contacts,
     )
     normalize.register(
@@ -186,12 +202,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         codec_name(events_monitor.EVENTS_TOPIC),
         dead_letters,
         events.partitions,
+        guards,
         ctx.enricher,
     )
-    readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)))
+    readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)), guards)
     runtime = RuntimeState(app)
     if control is not None:
-        runtime.provide("last_breach", control.last_breach)
+        runtime.provide("last_breach", lambda: last.to_json() if (last := control.last_breach()) else None)
     health.register(app, readiness, runtime)
     gate = Gate(access_for(ctx))
     actions_out = app.topic(

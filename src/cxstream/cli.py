@@ -180,7 +180,7 @@ def _duration_text(ms: int) -> str:
 def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
     """``routes show``: the tree with inherited settings; ``routes test k=v ...``: where such a breach goes
     (like ``amtool config routes test``)."""
-    from cxstream.domain.routing import Route
+    from cxstream.domain.alerting.routing import Route
     from cxstream.domain.topology import ESCALATION_PREFIX
 
     ctx = _context(settings)

@@ -52,8 +52,8 @@ def _text(at: datetime) -> str:
 
 
 def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
+    from cxstream.domain.alerting.silences import expired, latest, new_silence, silence_record, state_of
     from cxstream.domain.durations import parse_duration_ms
-    from cxstream.domain.silences import expired, latest, new_silence, silence_record, state_of
     from cxstream.kafka.tools import read_decoded, send_records
 
     cluster = _cluster(settings)

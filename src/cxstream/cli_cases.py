@@ -32,7 +32,7 @@ ACTIONS = {
 
 
 def _case_id(target: str) -> str | None:
-    from cxstream.domain.escalation import case_id_for
+    from cxstream.domain.alerting.desk import case_id_for
 
     case_id = case_id_for(target) if target.startswith("br-") else target
     return case_id if re.fullmatch(r"case-[0-9a-f]{20}", case_id) else None
@@ -46,7 +46,7 @@ def _due(ms: int | None, now_ms: int) -> str:
 
 
 def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
-    from cxstream.domain.cases import DONE, case_from_record, latest_cases, selected
+    from cxstream.domain.cases.machine import DONE, case_from_record, latest_cases, selected
     from cxstream.kafka.tools import read_decoded
 
     cluster = _cluster(settings)
@@ -105,7 +105,7 @@ def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
 
 
 def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: str, record: Any, now: datetime) -> int:
-    from cxstream.domain.cases import Action, ActionType, Refused, action_record, apply, case_from_record
+    from cxstream.domain.cases.machine import Action, ActionType, Refused, action_record, apply, case_from_record
     from cxstream.kafka.tools import send_records
 
     kind, done = ACTIONS[args.action]
@@ -169,8 +169,8 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     """Sample planning: scopes whose survey metrics will not reach their minimum n at the current sampling."""
+    from cxstream.domain.cases.sample_planning import Sighting, Verdict, plan, scope_histories
     from cxstream.domain.durations import parse_duration_ms
-    from cxstream.domain.sample_planning import Sighting, Verdict, plan, scope_histories
     from cxstream.kafka.tools import read_decoded
 
     cluster = _cluster(settings)

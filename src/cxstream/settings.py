@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cxstream.domain.ingest.failure_limit import FailureLimitSpec
+
 ENV_PREFIX = "CXSTREAM_"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,11 +110,25 @@ class Settings(BaseSettings):
     )
     ingest_max_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="largest accepted body")
 
+    # Dead-letter limit: an agent whose handling keeps raising stops instead of draining a topic into cx.dlq
+    dlq_max_consecutive: int = Field(100, ge=1, description="handling failures in a row that stop an agent")
+    dlq_max_ratio: float = Field(
+        0.5, gt=0, le=1, description="share of handling failures over the last CXSTREAM_DLQ_RATIO_WINDOW records "
+        "that stops an agent"
+    )  # fmt: skip
+    dlq_ratio_window: int = Field(1000, ge=10, description="records the failure share is taken over")
+
     # Logs
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def failure_limit(self) -> FailureLimitSpec:
+        return FailureLimitSpec(
+            max_consecutive=self.dlq_max_consecutive, max_ratio=self.dlq_max_ratio, window=self.dlq_ratio_window
+        )
 
     @property
     def web_url(self) -> str:

@@ -166,7 +166,7 @@ def test_an_unacknowledged_case_goes_overdue_across_a_restart_climbs_and_ends_do
 
         # around the CLI: an action the state machine refuses lands on cx.dlq with its rule, the case unchanged
         from cxstream.app import load_context
-        from cxstream.domain.cases import Action, ActionType, action_record
+        from cxstream.domain.cases.machine import Action, ActionType, action_record
         from cxstream.settings import Settings
 
         codec = load_context(Settings()).codec("cx.case-actions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cxstream.domain.access import (
+from cxstream.domain.access.principal import (
     MASK,
     Access,
     AccessSpec,

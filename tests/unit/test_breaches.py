@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cxstream.domain.breaches import (
+from cxstream.domain.alerting.thresholds import (
     BreachState,
     Direction,
     Guard,
@@ -17,7 +17,7 @@ from cxstream.domain.breaches import (
     breach_id,
     evaluate,
 )
-from cxstream.domain.stats import Estimate
+from cxstream.domain.metrics.stats import Estimate
 
 HOP = 300_000
 CSAT = ThresholdRule(

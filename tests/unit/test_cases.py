@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxstream.domain.cases import (
+from cxstream.domain.cases.machine import (
     DONE,
     REMEMBERED_ACTIONS,
     TRANSITIONS,
@@ -205,7 +205,7 @@ def test_no_sequence_of_actions_reaches_an_invalid_case(
 
 def test_actions_and_cases_fit_their_schemas_and_survive_json() -> None:
     from cxstream.app import load_context
-    from cxstream.domain.cases import action_record, case_from_json, case_record, case_to_json
+    from cxstream.domain.cases.machine import action_record, case_from_json, case_record, case_to_json
     from cxstream.settings import Settings
 
     ctx = load_context(Settings())
@@ -221,17 +221,21 @@ def test_actions_and_cases_fit_their_schemas_and_survive_json() -> None:
 
 
 def test_every_escalated_breach_opens_its_case_once_and_later_escalations_join_it() -> None:
-    from tests.unit.test_escalation import breach, desk, hot
+    from cxstream.domain.cases.machine import action_record
+    from tests.unit.test_escalation import CTX, breach, desk, hot
+
+    actions = CTX.codec("cx.case-actions")
 
     d = desk()
     d.on_breach(breach("FIRING", "CRITICAL"), 0)
     [opening] = d.tick(0).case_actions
-    assert (opening["action"], opening["case_id"], opening["team"]) == ("OPEN", "case-1", "logistics")
-    assert opening["follow_up"] is False and opening["severity"] == "CRITICAL"
-    case = apply(None, action_from_record(opening), POLICY)
+    assert (opening.action, opening.case_id, opening.team) == (ActionType.OPEN, "case-1", "logistics")
+    assert opening.follow_up is False and opening.severity == "CRITICAL"
+    assert action_from_record(actions.decode(actions.encode(action_record(opening)))) == opening
+    case = apply(None, opening, POLICY)
     d.on_hot(hot(at_ms=M), M)
     [hot_open] = d.tick(M).case_actions
-    assert hot_open["follow_up"] is True and hot_open["team"] == "cx-operations"
+    assert hot_open.follow_up is True and hot_open.team == "cx-operations"
     assert case.state is CaseState.OPEN
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cxstream.app import load_context
 from cxstream.connectors.base import Connector, MappingError, RawContext
-from cxstream.domain.events import EventType, SurveyMetric
+from cxstream.domain.ingest.events import EventType, SurveyMetric
 from cxstream.serde.avro import CodecFactory
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.settings import Settings

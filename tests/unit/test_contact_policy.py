@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxstream.domain.contact_policy import DAY_MS, ContactPolicy, InviteRequest, Suppression
-from cxstream.domain.invites import ContactLedger
+from cxstream.domain.cases.contact_policy import DAY_MS, ContactPolicy, InviteRequest, Suppression
+from cxstream.domain.cases.invites import ContactLedger
 
 POLICY = ContactPolicy(min_interval="30d", quiet_after_complaint="14d", daily_cap=150, cap_by=("region",))
 
@@ -155,8 +155,8 @@ def test_the_shipped_triggers_turn_a_delivery_into_a_csat_invite_a_day_later(tmp
     from datetime import timedelta
 
     from cxstream.app import load_context
-    from cxstream.domain.events import CanonicalEvent, EventType
-    from cxstream.domain.followup import invite_requests
+    from cxstream.domain.cases.followup import invite_requests
+    from cxstream.domain.ingest.events import CanonicalEvent, EventType
     from cxstream.settings import Settings
     from tests.unit.test_metrics import NOW
 
@@ -173,7 +173,7 @@ def test_the_shipped_triggers_turn_a_delivery_into_a_csat_invite_a_day_later(tmp
 
 
 def test_the_daily_cap_shares_sum_to_the_cap_and_differ_by_at_most_one() -> None:
-    from cxstream.domain.invites import cap_share
+    from cxstream.domain.cases.invites import cap_share
 
     assert cap_share(None, 3, 0) is None
     for cap in range(0, 25):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cxstream.domain.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
+from cxstream.domain.ingest.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
 from cxstream.serde.avro import CodecFactory
 from cxstream.serde.catalog import SchemaCatalog
 

@@ -59,7 +59,7 @@ def test_incident_slips_emea_deliveries_only_after_it_starts() -> None:
 
 
 def test_hot_alert_material_is_rare_but_present() -> None:
-    from cxstream.domain.hot_alerts import detect
+    from cxstream.domain.alerting.hot_alerts import detect
 
     traffic = DemoTraffic(seed=11, incident="delivery-delay-emea", incident_start=NOW, malformed_share=0)
     fired: Counter[str] = Counter()

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from cxstream.app import load_context
 from cxstream.connectors.base import RawContext
 from cxstream.connectors.pipeline import normalize_record
-from cxstream.domain.enrichment import drivers_of
-from cxstream.domain.events import CanonicalEvent, EventType
-from cxstream.domain.journey import JourneyMap
-from cxstream.domain.verbatim import Lexicon, VerbatimAnalyzer, VerbatimSpec
+from cxstream.domain.ingest.enrichment import drivers_of
+from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.ingest.journey import JourneyMap
+from cxstream.domain.ingest.verbatim import Lexicon, VerbatimAnalyzer, VerbatimSpec
 from cxstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

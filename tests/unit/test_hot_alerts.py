@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxstream.app import load_context
-from cxstream.domain.events import CanonicalEvent, EventType, Operation, SurveyMetric
-from cxstream.domain.hot_alerts import Conditions, HotAlertRule, detect, hot_breach_record, matches
+from cxstream.domain.alerting.hot_alerts import Conditions, HotAlertRule, detect, hot_breach_record, matches
+from cxstream.domain.alerting.records import Status
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, SurveyMetric
 from cxstream.settings import Settings
 from tests.unit.test_metrics import NOW, survey
 
@@ -96,8 +97,8 @@ def test_the_same_event_gives_the_same_alert_id_and_old_events_raise_nothing() -
 
 def test_the_breach_record_fits_the_schema_and_labels_route_to_the_owner() -> None:
     [alert], _ = detect(RULES, nps(0, "Cancel my subscription now", customer_segment="smb"), NOW)
-    record = hot_breach_record(alert, "FIRING", int(NOW.timestamp() * 1000))
-    decoded = BREACHES.decode(BREACHES.encode(record))
+    record = hot_breach_record(alert, Status.FIRING, int(NOW.timestamp() * 1000))
+    decoded = BREACHES.decode(BREACHES.encode(record.to_record()))
     assert decoded["kind"] == "HOT_ALERT" and decoded["n"] == 1 and decoded["event_ids"] == [alert.event_id]
     assert decoded["labels"]["owner"] == "cx-operations" and decoded["labels"]["drivers"] == "churn_risk"
     assert decoded["scope"] == {"region": "emea", "site": "ams-1"}
@@ -126,7 +127,7 @@ def test_any_survey_answer_gives_consistent_alerts(score: int, text: str, segmen
     alerts, stale = detect(RULES, event, now)
     for alert in alerts:
         assert alert.rule_id not in stale
-        record = hot_breach_record(alert, "FIRING", int(now.timestamp() * 1000))
-        assert BREACHES.decode(BREACHES.encode(record))["breach_id"] == alert.breach_id
+        record = hot_breach_record(alert, Status.FIRING, int(now.timestamp() * 1000))
+        assert BREACHES.decode(BREACHES.encode(record.to_record()))["breach_id"] == alert.breach_id
     if score >= 7:
         assert alerts == [] and stale == []

@@ -14,20 +14,12 @@ from hypothesis import strategies as st
 from cxstream.app import load_context
 from cxstream.config.topology import load_topology
 from cxstream.config.yaml_source import ConfigError
-from cxstream.domain.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
-from cxstream.domain.metrics import (
-    CellKey,
-    MetricsSpec,
-    apply_update,
-    cells,
-    history,
-    housekeeping,
-    is_expired,
-    is_late,
-    read_window,
-    updates_for,
-)
-from cxstream.domain.stats import Sufficient
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+from cxstream.domain.metrics.cells import Cell, CellKey, CellValue, apply_update, housekeeping, is_expired
+from cxstream.domain.metrics.measure import is_late, updates_for
+from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.metrics.stats import Sufficient
+from cxstream.domain.metrics.windows import history, read_window
 from cxstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +41,18 @@ def survey(
     return CanonicalEvent.model_validate(base)
 
 
-def table_after(events: list[tuple[CanonicalEvent, int, int]], spec: MetricsSpec = SPEC) -> dict[str, Any]:
-    table: dict[str, Any] = {}
+Table = dict[CellKey, CellValue]
+
+
+def cells_of(table: Table) -> list[Cell]:
+    return [Cell(key, value) for key, value in table.items()]
+
+
+def table_after(events: list[tuple[CanonicalEvent, int, int]], spec: MetricsSpec = SPEC) -> Table:
+    table: Table = {}
     for event, partition, offset in events:
         for update in updates_for(spec, event, partition):
-            key = update.key.encode()
+            key = update.key
             value = apply_update(table.get(key), update, offset)
             if value is not None:
                 table[key] = value
@@ -113,7 +112,7 @@ def test_windows_roll_up_exactly_over_scopes_partitions_and_buckets() -> None:
             (survey(SurveyMetric.CSAT, score, minutes_ago=minutes, region=region, site=site), offset % 6, offset)
         )
         truth[region].append(score)
-    store = cells(table_after(events).items())
+    store = cells_of(table_after(events))
     whole = read_window(SPEC, store, "csat.delivery", "1d", now=NOW)
     all_scores = truth["emea"] + truth["apac"]
     assert whole.estimate.n == 600
@@ -127,7 +126,7 @@ def test_windows_roll_up_exactly_over_scopes_partitions_and_buckets() -> None:
 
 def test_current_closed_and_history_windows() -> None:
     events = [(survey(SurveyMetric.CSAT, 5, minutes_ago=m), 0, i) for i, m in enumerate([1, 6, 11, 61, 300])]
-    store = cells(table_after(events).items())
+    store = cells_of(table_after(events))
     current = read_window(SPEC, store, "csat.delivery", "1h", now=NOW)
     assert current.end == datetime(2026, 11, 24, 10, 5, tzinfo=UTC) and current.estimate.n == 3
     assert not current.final
@@ -146,13 +145,13 @@ def test_weeks_start_on_monday_and_days_at_midnight_utc() -> None:
 
 
 def test_detractor_drivers_are_counted_per_window() -> None:
-    table: dict[str, Any] = {}
+    table: Table = {}
     for offset, (score, drivers) in enumerate(
         [(1, ("delivery", "waiting_time")), (2, ("delivery",)), (5, ("delivery",))]
     ):
         for update in updates_for(SPEC, survey(SurveyMetric.CSAT, score), 0, drivers):
-            table[update.key.encode()] = apply_update(table.get(update.key.encode()), update, offset)
-    value = read_window(SPEC, cells(table.items()), "csat.delivery", "1h", now=NOW)
+            table[update.key] = apply_update(table.get(update.key), update, offset)
+    value = read_window(SPEC, cells_of(table), "csat.delivery", "1h", now=NOW)
     assert value.top_drivers == (("delivery", 2), ("waiting_time", 1))  # the promoter's drivers do not count
 
 
@@ -165,37 +164,37 @@ def test_folding_keeps_every_window_exact_even_when_cut_short() -> None:
     table = table_after(events)
     windows = ("1h", "1d", "7d")
 
-    def read(state: dict[str, Any]) -> dict[str, Any]:
-        return {w: read_window(SPEC, cells(state.items()), "csat.delivery", w, now=NOW).estimate for w in windows}
+    def read(state: Table) -> dict[str, Any]:
+        return {w: read_window(SPEC, cells_of(state), "csat.delivery", w, now=NOW).estimate for w in windows}
 
     before = read(table)
     now_ms = int(NOW.timestamp() * 1000)
     folded = dict(table)
     for partition in range(3):
-        plan = housekeeping(folded.items(), partition, now_ms, SPEC)
+        plan = housekeeping(cells_of(folded), partition, now_ms, SPEC)
         assert plan.writes and plan.deletes
         crashed = {**folded, **plan.writes}  # the hourly cells reached the changelog, the deletions did not
         assert read(crashed) == before
-        assert not housekeeping(crashed.items(), partition, now_ms, SPEC).writes  # nothing is folded twice
+        assert not housekeeping(cells_of(crashed), partition, now_ms, SPEC).writes  # nothing is folded twice
         folded.update(plan.writes)
         for key in plan.deletes:
             del folded[key]
     assert len(folded) < len(table)
     assert read(folded) == before
-    again = housekeeping(folded.items(), 0, now_ms, SPEC)
+    again = housekeeping(cells_of(folded), 0, now_ms, SPEC)
     assert not again.writes and not again.deletes
 
     # a consumer hours behind: an event accepted in time reaches a bucket after that bucket was folded
     straggler = survey(SurveyMetric.CSAT, 1, minutes_ago=9 * 60)  # its bucket was folded
     for update in updates_for(SPEC, straggler, 0):
-        folded[update.key.encode()] = apply_update(folded.get(update.key.encode()), update, 10_000)
-    day = read_window(SPEC, cells(folded.items()), "csat.delivery", "1d", now=NOW).estimate
+        folded[update.key] = apply_update(folded.get(update.key), update, 10_000)
+    day = read_window(SPEC, cells_of(folded), "csat.delivery", "1d", now=NOW).estimate
     assert day.n == before["1d"].n + 1
-    plan = housekeeping(folded.items(), 0, now_ms, SPEC)
+    plan = housekeeping(cells_of(folded), 0, now_ms, SPEC)
     assert len(plan.writes) == 1 and len(plan.deletes) == 1
     folded.update(plan.writes)
     del folded[plan.deletes[0]]
-    assert read_window(SPEC, cells(folded.items()), "csat.delivery", "1d", now=NOW).estimate == day
+    assert read_window(SPEC, cells_of(folded), "csat.delivery", "1d", now=NOW).estimate == day
 
 
 def test_expired_cells() -> None:
@@ -210,10 +209,8 @@ def test_expired_cells() -> None:
 @given(parts=st.lists(st.tuples(st.integers(0, 10), st.integers(0, 5)), min_size=1, max_size=80))
 def test_any_partitioning_gives_the_same_window(parts: list[tuple[int, int]]) -> None:
     events = [(survey(SurveyMetric.NPS, s, stage="relationship"), p, i) for i, (s, p) in enumerate(parts)]
-    one = read_window(
-        SPEC, cells(table_after([(e, 0, i) for e, _, i in events]).items()), "nps.relationship", "1h", now=NOW
-    )
-    many = read_window(SPEC, cells(table_after(events).items()), "nps.relationship", "1h", now=NOW)
+    one = read_window(SPEC, cells_of(table_after([(e, 0, i) for e, _, i in events])), "nps.relationship", "1h", now=NOW)
+    many = read_window(SPEC, cells_of(table_after(events)), "nps.relationship", "1h", now=NOW)
     assert one.estimate == many.estimate
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cxstream.domain.cases import Action, ActionType, CasePolicy, action_from_record, apply
-from cxstream.domain.recurrence import flag_action, remember, subject_messages, subjects
+from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, action_from_record, apply
+from cxstream.domain.cases.recurrence import flag_action, remember, subject_messages, subjects
 
 D = 24 * 3_600_000
 

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cxstream.domain.routing import (
+from cxstream.domain.alerting.routing import (
     AggregationGroup,
     Dispatcher,
     InhibitRule,

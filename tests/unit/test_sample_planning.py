@@ -8,8 +8,8 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cxstream.domain.sample_planning import ScopeHistory, Verdict, plan, plan_row
-from cxstream.domain.stats import wilson
+from cxstream.domain.cases.sample_planning import ScopeHistory, Verdict, plan, plan_row
+from cxstream.domain.metrics.stats import wilson
 
 
 def test_short_at_risk_and_enough_scopes_in_that_order() -> None:
@@ -53,7 +53,7 @@ def test_the_invites_needed_reach_the_minimum_at_the_lower_rate(
 
 def test_histories_per_scope_from_invites_and_answers() -> None:
     from cxstream.app import load_context
-    from cxstream.domain.sample_planning import Sighting, scope_histories
+    from cxstream.domain.cases.sample_planning import Sighting, scope_histories
     from cxstream.settings import Settings
 
     spec = load_context(Settings()).topology.metrics

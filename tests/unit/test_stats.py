@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sp
 
-from cxstream.domain.stats import (
+from cxstream.domain.metrics.stats import (
     Sufficient,
     ces_easy,
     ces_mean,

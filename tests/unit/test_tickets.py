@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cxstream.domain.events import CanonicalEvent, EventType, Operation
-from cxstream.domain.tickets import creation_ms, ticket_key, with_creation
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
+from cxstream.domain.ingest.tickets import creation_ms, ticket_key, with_creation
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from cxstream.config.topology import load_topology
 from cxstream.config.yaml_source import ConfigError
 from cxstream.connectors.base import RawContext
 from cxstream.connectors.pipeline import normalize_record
-from cxstream.domain.dead_letter import Stage
-from cxstream.domain.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
-from cxstream.domain.validation import Reference, RuleAction, RuleSpec, ValidationSpec, Validator, is_duplicate
+from cxstream.domain.ingest.dead_letter import Stage
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+from cxstream.domain.ingest.validation import Reference, RuleAction, RuleSpec, ValidationSpec, Validator, is_duplicate
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.settings import Settings
 

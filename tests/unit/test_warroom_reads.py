@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from cxstream.config.topology import load_topology
-from cxstream.domain.access import MASK, Principal, Role
-from cxstream.domain.cases import CaseState, selected
+from cxstream.domain.access.principal import MASK, Principal, Role
+from cxstream.domain.alerting.state import Acknowledgement, DeskState, LadderKey, LadderStep
+from cxstream.domain.cases.machine import CaseState, selected
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.settings import load_settings
 from cxstream.web.peers import Answers
@@ -47,17 +48,18 @@ def test_case_filters() -> None:
     assert not selected(open_, team="billing")
 
 
-def desk() -> dict[str, Any]:
+def desk() -> DeskState:
     hot = {"kind": "HOT_ALERT", "severity": "CRITICAL", "owner": "cx-operations", "region": "apac",
            "customer_id": "C-9", "rule": "hot.cancel"}  # fmt: skip
     low = {"kind": "THRESHOLD", "severity": "WARNING", "owner": "logistics", "region": "amer", "rule": "csat"}
     crit = {"kind": "THRESHOLD", "severity": "CRITICAL", "owner": "logistics", "region": "emea", "rule": "csat"}
-    return {
-        "alerts": {"br-b": low, "br-c": hot, "br-a": crit},
-        "ladders": {"logistics|br-a": {"level": 1}, "logistics-lead|br-a": {"level": 2}},
-        "acked": {"br-b": {"by": "s.logistics"}},
-        "summaries": {"br-c": "Detractor: 'I am cancelling'"},
-    }
+    return DeskState(
+        alerts={"br-b": low, "br-c": hot, "br-a": crit},
+        ladders={LadderKey("logistics", "br-a"): LadderStep("critical", 1, 0, "logistics", "g"),
+                 LadderKey("logistics-lead", "br-a"): LadderStep("critical", 2, 0, "logistics-lead", "g")},
+        acked={"br-b": Acknowledgement("s.logistics", 0, 0)},
+        summaries={"br-c": "Detractor: 'I am cancelling'"},
+    )  # fmt: skip
 
 
 def test_breach_rows_critical_first_with_the_highest_ladder_step() -> None:
@@ -65,6 +67,7 @@ def test_breach_rows_critical_first_with_the_highest_ladder_step() -> None:
     assert [r["breach_id"] for r in rows] == ["br-a", "br-c", "br-b"]
     assert rows[0]["ladder_level"] == 2 and rows[0]["case_id"].startswith("case-")
     assert rows[2]["acknowledged_by"] == "s.logistics" and rows[1]["summary"].startswith("Detractor")
+    assert DeskState.from_json(desk().to_json()) == desk()  # the table's JSON reads back to the same state
 
 
 def test_snapshot_shows_the_principals_scope_and_what_the_data_covers() -> None:

@@ -10,12 +10,14 @@ import faust
 
 from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
-from cxstream.domain.dead_letter import Reason, Stage
-from cxstream.domain.silences import silence_from_record
+from cxstream.agents.guard import Guards
+from cxstream.domain.alerting.silences import silence_from_record
+from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.observability.logging import get_logger
 from cxstream.serde.avro import AvroCodec
 
 SILENCES_TOPIC = "cx.silences"
+AGENT = "cxstream.silences"
 log = get_logger(__name__)
 
 
@@ -24,6 +26,7 @@ def register(
     control: Control,
     silences: AvroCodec,
     dead_letters: DeadLetterSink,
+    guards: Guards,
 ) -> None:
     def raw_topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -34,13 +37,18 @@ def register(
             event, source=source, stage=Stage.PROCESS, reasons=[Reason("process.alert_input", f"{exc}")]
         )
 
-    @app.agent(raw_topic(SILENCES_TOPIC), name="cxstream.silences")
+    guard = guards.of(AGENT)
+
+    async def forward(item: tuple[Any, dict[str, Any]]) -> None:
+        await control.silence(silence_from_record(item[1]))  # raises e.g. for a silence without author or reason
+
+    async def refused(item: tuple[Any, dict[str, Any]], exc: Exception) -> None:
+        await refuse(item[0], SILENCES_TOPIC, exc)
+
+    @app.agent(raw_topic(SILENCES_TOPIC), name=AGENT)
     async def silences_in(stream: Any) -> None:
+        await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
             record = await dead_letters.decoded(event, silences, SILENCES_TOPIC)
-            if record is None:
-                continue
-            try:
-                await control.silence(silence_from_record(record))
-            except Exception as exc:  # e.g. a silence without author or reason
-                await refuse(event, SILENCES_TOPIC, exc)
+            if record is not None:
+                await guard.run(event, (event, record), forward, refused)

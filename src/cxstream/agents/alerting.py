@@ -4,7 +4,7 @@ Everything it reacts to arrives on a one-partition internal control topic: clock
 hot alerts from the events agent, acknowledgements from ``cx.case-actions`` and silences from
 ``cx.silences`` (both forwarded by :mod:`cxstream.agents.alert_inputs`). On a tick the agent evaluates the
 threshold rules on the windows that ended, keeps each scope's state in a table and publishes the breach
-lifecycle to ``cx.breaches``; on every message the alert desk (:mod:`cxstream.domain.escalation`) says which
+lifecycle to ``cx.breaches``; on every message the alert desk (:mod:`cxstream.domain.alerting.desk`) says which
 notifications and ladder steps are due, and they go to ``cx.escalations.<team>``.
 
 A control topic rather than timers doing the work: Faust tables can only change inside stream iteration, and
@@ -17,24 +17,28 @@ threshold part of the round and says so (``cxstream_breach_evaluations_total{out
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
+from cxstream.agents.guard import Guards
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.alerting import Alerting
-from cxstream.domain.breaches import state_from_json, state_to_json
+from cxstream.domain.alerting import control as messages
+from cxstream.domain.alerting.control import AckInput, ControlMessage, HotInput, OverdueInput, SilenceInput, Tick
+from cxstream.domain.alerting.desk import ENDING_ACTIONS, AlertDesk, Lapse, Outcome
+from cxstream.domain.alerting.evaluation import evaluate_thresholds
+from cxstream.domain.alerting.hot_alerts import HotAlert
+from cxstream.domain.alerting.records import Breach, LastBreach
+from cxstream.domain.alerting.routing import Silence
+from cxstream.domain.alerting.spec import Alerting
+from cxstream.domain.alerting.state import DeskState
+from cxstream.domain.alerting.thresholds import BreachKey, BreachState
+from cxstream.domain.base import Json, from_ms, now_ms
+from cxstream.domain.cases.machine import ActionType, action_record
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.escalation import ENDING_ACTIONS, AlertDesk, Outcome
-from cxstream.domain.evaluation import assess, breach_record
-from cxstream.domain.hot_alerts import HotAlert
-from cxstream.domain.metrics import MetricsSpec
-from cxstream.domain.routing import Silence
+from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.topology import ESCALATION_PREFIX
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import (
@@ -47,16 +51,14 @@ from cxstream.observability.metrics import (
     UNROUTED_ALERTS,
 )
 
+AGENT = "cxstream.alerting"
 CONTROL_TOPIC = "cxstream-alerting-control"
 STATE_TABLE = "cxstream-breach-state"
 DESK_TABLE = "cxstream-escalation-state"
+DESK_KEY = "state"  # the desk table holds one value: the whole DeskState
 BREACHES_TOPIC = "cx.breaches"
 CASE_ACTIONS_TOPIC = "cx.case-actions"
 log = get_logger(__name__)
-
-
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
 
 
 @dataclass
@@ -64,26 +66,33 @@ class Control:
     """Puts messages on the control topic; handed to the agents that feed the routing side."""
 
     topic: Any
-    last_breach: Callable[[], Any] = lambda: None  # the last breach the routing side saw (on its worker)
-    desk_table: Any = None  # the desk's saved state under key "state": open alerts, ladders, silences
+    desk_table: Any = None  # the desk's saved DeskState JSON under DESK_KEY: open alerts, ladders, silences
 
-    async def _send(self, message: dict[str, Any]) -> None:
-        await self.topic.send(key=b"control", value=json.dumps(message, separators=(",", ":")).encode())
+    def desk_state(self) -> DeskState:
+        """This worker's copy of the desk's saved state (empty when there is none)."""
+        return DeskState.from_json(self.desk_table.get(DESK_KEY) if self.desk_table is not None else None)
+
+    def last_breach(self) -> LastBreach | None:
+        """The last breach the routing side saw (on its worker)."""
+        return self.desk_state().last_breach
+
+    async def _send(self, message: ControlMessage) -> None:
+        await self.topic.send(key=b"control", value=messages.encode(message))
 
     async def hot(self, alert: HotAlert) -> None:
-        await self._send({"kind": "hot", "alert": alert.to_json()})
+        await self._send(HotInput(alert))
 
-    async def ack(self, case_id: str, actor: str, at_ms: int, action: str) -> None:
-        await self._send({"kind": "ack", "case_id": case_id, "actor": actor, "at_ms": at_ms, "action": action})
+    async def ack(self, case_id: str, actor: str, at_ms: int, action: ActionType) -> None:
+        await self._send(AckInput(case_id, actor, at_ms, action))
 
-    async def overdue(self, lapse: dict[str, Any]) -> None:
-        await self._send({"kind": "overdue", "lapse": lapse})
+    async def overdue(self, lapse: Lapse) -> None:
+        await self._send(OverdueInput(lapse))
 
     async def silence(self, silence: Silence) -> None:
-        await self._send({"kind": "silence", "silence": silence.to_json()})
+        await self._send(SilenceInput(silence))
 
     async def tick(self) -> None:
-        await self._send({"kind": "tick", "at_ms": _now_ms()})
+        await self._send(Tick(now_ms()))
 
 
 def register(
@@ -93,26 +102,30 @@ def register(
     tables: MetricTables,
     breaches_serializer: str,
     serializer_for: Callable[[str], str],
+    guards: Guards,
 ) -> Control | None:
     if not alerting.active or alerting.routing is None:
         return None
-    owners = {d.id: d.owner for d in metrics.definitions}
     topic = app.topic(
         CONTROL_TOPIC, internal=True, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw",
     )  # fmt: skip
-    control = Control(topic)
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
-    control.last_breach = lambda: (desk_table.get("state") or {}).get("last_breach")
-    control.desk_table = desk_table
+    control = Control(topic, desk_table)
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
     )
     routes = alerting.routing.build()
     team_topics: dict[str, Any] = {}
-    cache: dict[str, Any] = {}  # the desk built from the table value it was last saved as
+
+    @dataclass
+    class Cached:
+        saved: object = None  # the table value the desk was built from or last saved as
+        desk: AlertDesk | None = None
+
+    cache = Cached()
 
     def team_topic(receiver: str) -> Any:
         if receiver not in team_topics:
@@ -127,123 +140,107 @@ def register(
         await control.tick()
 
     def desk() -> AlertDesk:
-        saved = desk_table.get("state")
-        if cache.get("saved") is not saved or "desk" not in cache:  # recovered or moved: rebuild from the table
-            cache["desk"] = AlertDesk(alerting, routes, saved or {})
-            cache["saved"] = saved
-        return cache["desk"]  # type: ignore[no-any-return]
+        saved = desk_table.get(DESK_KEY)
+        if cache.desk is None or cache.saved is not saved:  # recovered or moved: rebuild from the table
+            cache.desk = AlertDesk(alerting, routes, DeskState.from_json(saved))
+            cache.saved = saved
+        return cache.desk
 
     def save(current: AlertDesk) -> None:
-        state = current.to_json()
-        if state != cache.get("saved"):
-            desk_table["state"] = state
-            cache["saved"] = state
+        state: Json = current.to_json()
+        if state != cache.saved:
+            desk_table[DESK_KEY] = state
+            cache.saved = state
         UNROUTED_ALERTS.set(current.unmatched)
 
-    @app.agent(topic, name="cxstream.alerting")
+    guard = guards.of(AGENT)
+
+    async def handle(event: Any) -> None:
+        message = messages.decode(event.value)
+        current = desk()
+        outcome = await _handle(current, message, now_ms())
+        await _publish(outcome)
+        save(current)
+        ALERTING_INPUTS.labels(kind=messages.kind_of(message), outcome="ignored" if outcome is None else "done").inc()
+
+    async def failed(event: Any, exc: Exception) -> None:
+        """One bad message must not stop the next one (up to the dead-letter limit)."""
+        kind = messages.peek_kind(event.value)
+        log.exception("alerting_failed", kind=kind, offset=event.message.offset)
+        ALERTING_INPUTS.labels(kind=kind, outcome="failed").inc()
+        cache.desk = None  # the desk may be half-changed: start again from the table
+
+    @app.agent(topic, name=AGENT)
     async def route(stream: Any) -> None:
+        await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
-            kind = "unknown"
-            try:
-                message = json.loads(event.value)
-                kind = str(message.get("kind"))
-                current = desk()
-                now_ms = _now_ms()
-                outcome = await _handle(current, kind, message, now_ms)
-                await _publish(outcome)
-                save(current)
-                ALERTING_INPUTS.labels(kind=kind, outcome=outcome_label(outcome)).inc()
-            except Exception:  # one bad message must not stop the next one
-                log.exception("alerting_failed", kind=kind, offset=event.message.offset)
-                ALERTING_INPUTS.labels(kind=kind, outcome="failed").inc()
-                cache.clear()  # the desk may be half-changed: start again from the table
+            await guard.run(event, event, handle, failed)
 
-    def outcome_label(outcome: Outcome | None) -> str:
-        return "ignored" if outcome is None else "done"
+    async def _handle(current: AlertDesk, message: ControlMessage, now: int) -> Outcome | None:
+        match message:
+            case Tick(at_ms):
+                for breach in await _thresholds(at_ms):
+                    current.on_breach(breach, now)
+                return current.tick(now)
+            case HotInput(alert):
+                fired = current.on_hot(alert, now)
+                if fired is None:
+                    return None
+                await _send_breach(fired)
+                return current.tick(now)
+            case AckInput(case_id, actor, at_ms, action):
+                if current.on_ack(case_id, actor, at_ms):
+                    log.info("ladder_stopped", case_id=case_id, actor=actor)
+                if action in ENDING_ACTIONS:
+                    return current.on_case_ended(case_id, now)
+                return Outcome()
+            case OverdueInput(lapse):
+                return current.on_overdue(lapse, now)
+            case SilenceInput(silence):
+                current.on_silence(silence)
+                return current.tick(now)  # an expired silence may let a notification out at once
 
-    async def _handle(current: AlertDesk, kind: str, message: dict[str, Any], now_ms: int) -> Outcome | None:
-        if kind == "tick":
-            at = datetime.fromtimestamp(int(message["at_ms"]) / 1000, UTC)
-            for record in await _thresholds(at):
-                current.on_breach(record, now_ms)
-            return current.tick(now_ms)
-        if kind == "hot":
-            fired = current.on_hot(HotAlert.from_json(message["alert"]), now_ms)
-            if fired is None:
-                return None
-            await _send_breach(fired)
-            return current.tick(now_ms)
-        if kind == "ack":
-            case_id = str(message["case_id"])
-            if current.on_ack(case_id, str(message["actor"]), int(message["at_ms"])):
-                log.info("ladder_stopped", case_id=case_id, actor=message["actor"])
-            if message.get("action") in ENDING_ACTIONS:
-                return current.on_case_ended(case_id, now_ms)
-            return Outcome()
-        if kind == "overdue":
-            return current.on_overdue(message["lapse"], now_ms)
-        if kind == "silence":
-            current.on_silence(Silence.from_json(message["silence"]))
-            return current.tick(now_ms)  # an expired silence may let a notification out at once
-        raise ValueError(f"unknown control message kind {kind!r}")
-
-    async def _send_breach(record: dict[str, Any]) -> None:
-        await breaches.send(key=str(record["breach_id"]).encode(), value=record)
-        BREACHES.labels(rule=record["rule_id"], status=record["status"], severity=record["severity"]).inc()
+    async def _send_breach(breach: Breach) -> None:
+        await breaches.send(key=breach.key, value=breach.to_record())
+        BREACHES.labels(rule=breach.rule_id, status=breach.status.value, severity=breach.severity.value).inc()
         log.info(
-            "breach", breach_id=record["breach_id"], rule=record["rule_id"], kind=record["kind"],
-            status=record["status"], severity=record["severity"], scope=record["scope"], n=record["n"],
+            "breach", breach_id=breach.breach_id, rule=breach.rule_id, kind=breach.kind.value,
+            status=breach.status.value, severity=breach.severity.value, scope=dict(breach.scope), n=breach.n,
         )  # fmt: skip
 
     async def _publish(outcome: Outcome | None) -> None:
         if outcome is None:
             return
-        for record in outcome.breaches:
-            await _send_breach(record)
+        for breach in outcome.breaches:
+            await _send_breach(breach)
         for escalation in outcome.escalations:
-            await team_topic(escalation["receiver"]).send(key=escalation["group_key"].encode(), value=escalation)
+            await team_topic(escalation.receiver).send(key=escalation.key, value=escalation.to_record())
             ESCALATIONS.labels(
-                receiver=escalation["receiver"], severity=escalation["severity"], level=str(escalation["level"])
+                receiver=escalation.receiver, severity=escalation.severity.value, level=str(escalation.level)
             ).inc()
             log.info(
-                "escalation", escalation_id=escalation["escalation_id"], receiver=escalation["receiver"],
-                level=escalation["level"], breaches=escalation["breach_ids"], status=escalation["labels"]["status"],
+                "escalation", escalation_id=escalation.escalation_id, receiver=escalation.receiver,
+                level=escalation.level, breaches=list(escalation.breach_ids), status=escalation.status,
             )  # fmt: skip
         for seconds in outcome.latencies_s:
             ESCALATION_LATENCY.observe(seconds)
         for action in outcome.case_actions:
-            await case_actions.send(key=str(action["case_id"]).encode(), value=action)
+            await case_actions.send(key=action.case_id.encode(), value=action_record(action))
 
-    async def _thresholds(now: datetime) -> list[dict[str, Any]]:
+    async def _thresholds(at_ms: int) -> list[Breach]:
         have, total = tables.coverage()
         if have != total:
             BREACH_EVALUATIONS.labels(outcome="skipped_partial").inc()
             return []
-        cells = tables.snapshot()
-        published: list[dict[str, Any]] = []
-        known = {key: state_from_json(value) for key, value in list(states.items()) if value is not None}
-        open_count: Counter[tuple[str, str]] = Counter()
-        for rule in alerting.thresholds:
-            mine = {k: v for k, v in known.items() if k.startswith(f"{rule.id}|")}
-            changed, verdicts = assess(rule, metrics, cells, mine, now)
-            for verdict in verdicts:
-                record = breach_record(verdict, rule, owners.get(rule.metric, ""), now)
-                await _send_breach(record)
-                published.append(record)
-            for key, state in changed.items():
-                states[key] = state_to_json(state)
-                known[key] = state
-            open_count.update(_open(known, rule.id))
-        for rule in alerting.thresholds:
-            for severity in ("WARNING", "CRITICAL"):
-                OPEN_BREACHES.labels(rule=rule.id, severity=severity).set(open_count[(rule.id, severity)])
+        known = {BreachKey.decode(k): BreachState.from_json(v) for k, v in list(states.items()) if v is not None}
+        round_ = evaluate_thresholds(alerting, metrics, tables.snapshot(), known, from_ms(at_ms))
+        for breach in round_.breaches:
+            await _send_breach(breach)
+        for key, state in round_.changed.items():
+            states[key.encode()] = state.to_json()
+        for (rule_id, severity), count in round_.open_counts.items():
+            OPEN_BREACHES.labels(rule=rule_id, severity=severity.value).set(count)
         BREACH_EVALUATIONS.labels(outcome="done").inc()
-        return published
+        return list(round_.breaches)
 
     return control
-
-
-def _open(known: dict[str, Any], rule_id: str) -> Iterable[tuple[str, str]]:
-    for key, state in known.items():
-        if key.startswith(f"{rule_id}|") and state.open_id and state.severity:
-            yield (rule_id, state.severity.value)

@@ -1,5 +1,5 @@
 """Cases from their actions: every record on ``cx.case-actions`` (keyed by case id) goes through the case
-state machine of :mod:`cxstream.domain.cases`; the case's state lives in a changelog-backed table and each
+state machine of :mod:`cxstream.domain.cases.machine`; the case's state lives in a changelog-backed table and each
 change is published to the compacted ``cx.cases``. An action the machine refuses goes to the dead-letter topic
 with its rule id and message; the action stays on ``cx.case-actions`` as part of the audit trail.
 
@@ -20,15 +20,17 @@ FLAG_RECURRING action when the subject had another within the window.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.agents.guard import Guards
 from cxstream.agents.invites import Contacts
-from cxstream.domain.cases import (
+from cxstream.domain.alerting.desk import TAKING_ACTIONS, Lapse
+from cxstream.domain.base import now_ms
+from cxstream.domain.cases.machine import (
     DONE,
     ActionType,
     CasePolicy,
@@ -41,14 +43,14 @@ from cxstream.domain.cases import (
     case_to_json,
     overdue_actions,
 )
-from cxstream.domain.dead_letter import Reason, Stage
+from cxstream.domain.cases.recurrence import flag_action, remember, subject_messages
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.escalation import TAKING_ACTIONS, lapse_of
-from cxstream.domain.recurrence import flag_action, remember, subject_messages
+from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, RECURRING_CASES
 from cxstream.serde.avro import AvroCodec
 
+AGENT, CLOCK_AGENT, RECURRENCE_AGENT = "cxstream.cases", "cxstream.case-clock", "cxstream.case-recurrence"
 CASES_TOPIC = "cx.cases"
 CASES_TABLE = "cxstream-cases"
 CLOCK_TOPIC = "cxstream-case-clock"
@@ -56,10 +58,6 @@ SUBJECTS_TOPIC = "cxstream-case-subjects"
 SUBJECTS_TABLE = "cxstream-case-subjects-index"
 PARTITION = "_partition"  # kept with each case: which partition of the table holds it
 log = get_logger(__name__)
-
-
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
 
 
 def _raw(app: faust.App, name: str, **kw: Any) -> Any:
@@ -75,6 +73,7 @@ def register(
     partitions: int,
     dead_letters: DeadLetterSink,
     control: Control | None,
+    guards: Guards,
     contacts: Contacts | None = None,
 ) -> Any:
     source = _raw(app, actions_topic)
@@ -91,94 +90,108 @@ def register(
         is replayed after a crash; the routing side takes each once."""
         if control is None:
             return
-        if kind in TAKING_ACTIONS:
-            await control.ack(str(record["case_id"]), str(record["actor"]), int(record["at"].timestamp() * 1000), kind)
-        elif kind == ActionType.OVERDUE.value and record.get("breach_id") and record.get("team"):
-            await control.overdue(lapse_of(record))
+        action = action_from_record(record)
+        if action.action in TAKING_ACTIONS:
+            await control.ack(action.case_id, action.actor, action.at_ms, action.action)
+        elif action.action is ActionType.OVERDUE and action.breach_id and action.team:
+            await control.overdue(Lapse.of(action))
 
     async def record_action(record: dict[str, Any]) -> None:
         await source.send(key=str(record["case_id"]).encode(), value=actions.encode(record))
 
-    @app.agent(source, name="cxstream.cases")
+    follow_guard, clock_guard, recurrence_guard = guards.of(AGENT), guards.of(CLOCK_AGENT), guards.of(RECURRENCE_AGENT)
+
+    @app.agent(source, name=AGENT)
     async def follow(stream: Any) -> None:
+        await follow_guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
             record = await dead_letters.decoded(event, actions, actions_topic)
-            if record is None:
-                continue
-            kind = str(record.get("action"))
-            try:
-                action = action_from_record(record)
-                saved = table.get(action.case_id)
-                before = case_from_json(saved) if saved is not None else None
-                after = apply(before, action, policy)
-            except Refused as refused:
-                CASE_ACTIONS.labels(action=kind, outcome="refused").inc()
-                log.info("case_action_refused", case_id=record.get("case_id"), action=kind, rule=refused.rule_id)
-                await dead_letters.send(
-                    event, source=actions_topic, stage=Stage.VALIDATE,
-                    reasons=[Reason(refused.rule_id, refused.message)],
-                )  # fmt: skip
-                continue
-            except Exception as exc:  # one odd record must never stop the agent
-                log.exception("case_action_failed", offset=event.message.offset)
-                CASE_ACTIONS.labels(action=kind, outcome="failed").inc()
-                await dead_letters.send(
-                    event, source=actions_topic, stage=Stage.PROCESS,
-                    reasons=[Reason("process.cases", f"{type(exc).__name__}: {exc}")],
-                )  # fmt: skip
-                continue
-            if after == before:
-                CASE_ACTIONS.labels(action=kind, outcome="replayed").inc()
-                await tell_routing(record, kind)  # it may not have got there before a crash
-                continue
-            table[action.case_id] = {**case_to_json(after), PARTITION: event.message.partition}
-            await cases.send(key=action.case_id.encode(), value=case_record(after))
-            CASE_ACTIONS.labels(action=kind, outcome="applied").inc()
-            await tell_routing(record, kind)
-            if action.action is ActionType.OVERDUE:
-                CASES_OVERDUE.labels(step=str(action.comment), severity=after.severity).inc()
-            if action.action is ActionType.FLAG_RECURRING:
-                RECURRING_CASES.inc()
-            if contacts is not None and (before is None or (before.state in DONE) != (after.state in DONE)):
-                await contacts.case(after)  # no survey invites while the customer has an open case
-            if before is None:  # a new case: the recurrence index hears of each of its subjects once
-                for key, value in subject_messages(after):
-                    await subjects.send(key=key.encode(), value=json.dumps(value).encode())
-            log.info("case", case_id=after.case_id, state=after.state.value, action=kind, version=after.version)
+            if record is not None:
+                await follow_guard.run(event, (event, record), _follow, _follow_failed)
+
+    async def _follow_failed(item: tuple[Any, dict[str, Any]], exc: Exception) -> None:
+        event, record = item
+        log.exception("case_action_failed", offset=event.message.offset)
+        CASE_ACTIONS.labels(action=str(record.get("action")), outcome="failed").inc()
+        await dead_letters.send(
+            event, source=actions_topic, stage=Stage.PROCESS,
+            reasons=[Reason("process.cases", f"{type(exc).__name__}: {exc}")],
+        )  # fmt: skip
+
+    async def _follow(item: tuple[Any, dict[str, Any]]) -> None:
+        event, record = item
+        kind = str(record.get("action"))
+        action = action_from_record(record)
+        saved = table.get(action.case_id)
+        before = case_from_json(saved) if saved is not None else None
+        try:
+            after = apply(before, action, policy)
+        except Refused as refused:
+            CASE_ACTIONS.labels(action=kind, outcome="refused").inc()
+            log.info("case_action_refused", case_id=record.get("case_id"), action=kind, rule=refused.rule_id)
+            await dead_letters.send(
+                event, source=actions_topic, stage=Stage.VALIDATE, reasons=[Reason(refused.rule_id, refused.message)]
+            )
+            return
+        if after == before:
+            CASE_ACTIONS.labels(action=kind, outcome="replayed").inc()
+            await tell_routing(record, kind)  # it may not have got there before a crash
+            return
+        table[action.case_id] = {**case_to_json(after), PARTITION: event.message.partition}
+        await cases.send(key=action.case_id.encode(), value=case_record(after))
+        CASE_ACTIONS.labels(action=kind, outcome="applied").inc()
+        await tell_routing(record, kind)
+        if action.action is ActionType.OVERDUE:
+            CASES_OVERDUE.labels(step=str(action.comment), severity=after.severity).inc()
+        if action.action is ActionType.FLAG_RECURRING:
+            RECURRING_CASES.inc()
+        if contacts is not None and (before is None or (before.state in DONE) != (after.state in DONE)):
+            await contacts.case(after)  # no survey invites while the customer has an open case
+        if before is None:  # a new case: the recurrence index hears of each of its subjects once
+            for key, value in subject_messages(after):
+                await subjects.send(key=key.encode(), value=json.dumps(value).encode())
+        log.info("case", case_id=after.case_id, state=after.state.value, action=kind, version=after.version)
 
     @app.timer(parse_duration_ms(policy.check_every) / 1000, on_leader=True)  # type: ignore[untyped-decorator]
     async def tick() -> None:
-        at = json.dumps({"at_ms": _now_ms()}).encode()
+        at = json.dumps({"at_ms": now_ms()}).encode()
         for partition in range(partitions):
             await clock.send(key=b"tick", value=at, partition=partition)
 
-    @app.agent(clock, name="cxstream.case-clock")
-    async def check(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                now_ms = int(json.loads(event.value)["at_ms"])
-                mine = [
-                    v for v in list(table.values()) if v is not None and v.get(PARTITION) == event.message.partition
-                ]
-                for saved in mine:
-                    for action in overdue_actions(case_from_json(saved), now_ms):
-                        await record_action(action_record(action))
-                        log.info("case_overdue", case_id=action.case_id, step=action.comment)
-            except Exception:  # a clock tick is repeated in a moment: log it and go on
-                log.exception("case_clock_failed", partition=event.message.partition, offset=event.message.offset)
+    async def _check(event: Any) -> None:
+        at_ms = int(json.loads(event.value)["at_ms"])
+        mine = [v for v in list(table.values()) if v is not None and v.get(PARTITION) == event.message.partition]
+        for saved in mine:
+            for action in overdue_actions(case_from_json(saved), at_ms):
+                await record_action(action_record(action))
+                log.info("case_overdue", case_id=action.case_id, step=action.comment)
 
-    @app.agent(subjects, name="cxstream.case-recurrence")
-    async def recur(stream: Any) -> None:
+    async def _check_failed(event: Any, exc: Exception) -> None:
+        """A clock tick is repeated in a moment: log it and go on."""
+        log.exception("case_clock_failed", partition=event.message.partition, offset=event.message.offset)
+
+    @app.agent(clock, name=CLOCK_AGENT)
+    async def check(stream: Any) -> None:
+        await clock_guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
-            try:
-                message = json.loads(event.value)
-                subject, case_id, opened_ms = str(message["subject"]), str(message["case_id"]), message["opened_ms"]
-                history, earlier = remember(index.get(subject) or [], case_id, int(opened_ms), window_ms)
-                index[subject] = history
-                if earlier:
-                    await record_action(flag_action(case_id, subject, earlier, _now_ms(), policy.recurring_within))
-                    log.info("case_recurring", case_id=case_id, subject_kind=subject.partition(":")[0], earlier=earlier)
-            except Exception:  # one odd message must never stop the index
-                log.exception("case_recurrence_failed", offset=event.message.offset)
+            await clock_guard.run(event, event, _check, _check_failed)
+
+    async def _recur(event: Any) -> None:
+        message = json.loads(event.value)
+        subject, case_id, opened_ms = str(message["subject"]), str(message["case_id"]), message["opened_ms"]
+        history, earlier = remember(index.get(subject) or [], case_id, int(opened_ms), window_ms)
+        index[subject] = history
+        if earlier:
+            await record_action(flag_action(case_id, subject, earlier, now_ms(), policy.recurring_within))
+            log.info("case_recurring", case_id=case_id, subject_kind=subject.partition(":")[0], earlier=earlier)
+
+    async def _recur_failed(event: Any, exc: Exception) -> None:
+        log.exception("case_recurrence_failed", offset=event.message.offset)
+
+    @app.agent(subjects, name=RECURRENCE_AGENT)
+    async def recur(stream: Any) -> None:
+        await recurrence_guard.hold()  # a restarted agent stopped at the limit stays stopped
+        async for event in stream.events():
+            await recurrence_guard.run(event, event, _recur, _recur_failed)
 
     return table

@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from cxstream.domain.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
+from cxstream.domain.ingest.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import DEAD_LETTERS
 from cxstream.serde.avro import AvroCodec, DecodeError

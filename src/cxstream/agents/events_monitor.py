@@ -15,16 +15,18 @@ import faust
 
 from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.agents.guard import Guards
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.dead_letter import Reason, Stage
-from cxstream.domain.events import CanonicalEvent
-from cxstream.domain.hot_alerts import HotAlertRule, detect
+from cxstream.domain.alerting.hot_alerts import HotAlertRule, detect
+from cxstream.domain.ingest.dead_letter import Reason, Stage
+from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
 from cxstream.serde.avro import AvroCodec
 
 EVENTS_TOPIC = "cx.events"
+AGENT = "cxstream.events-monitor"
 log = get_logger(__name__)
 
 
@@ -32,6 +34,7 @@ def register(
     app: faust.App,
     codec: AvroCodec,
     dead_letters: DeadLetterSink,
+    guards: Guards,
     metrics: MetricTables | None = None,
     hot_rules: Sequence[HotAlertRule] = (),
     control: Control | None = None,
@@ -39,32 +42,39 @@ def register(
 ) -> None:
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    @app.agent(topic, name="cxstream.events-monitor")
+    guard = guards.of(AGENT)
+
+    @app.agent(topic, name=AGENT)
     async def events_monitor(stream: Any) -> None:
+        await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
             record = await dead_letters.decoded(event, codec, EVENTS_TOPIC)
-            if record is None:
-                continue
-            try:
-                observe(record)
-                canonical = None
-                if metrics is not None and metrics.enabled:
-                    canonical = CanonicalEvent.from_record(record)
-                    await _update_metrics(event, canonical)
-                if hot_rules and control is not None:
-                    canonical = canonical or CanonicalEvent.from_record(record)
-                    await _hot_alerts(canonical)
-                if contacts is not None:
-                    await contacts.event(canonical or CanonicalEvent.from_record(record))
-            except Exception as exc:  # one odd record must never stop the agent
-                log.exception("events_monitor_failed", offset=event.message.offset)
-                await dead_letters.send(
-                    event,
-                    source=EVENTS_TOPIC,
-                    stage=Stage.PROCESS,
-                    reasons=[Reason("process.events_monitor", f"{type(exc).__name__}: {exc}")],
-                    event_id=record.get("event_id"),
-                )
+            if record is not None:
+                await guard.run(event, (event, record), _handle, _failed)
+
+    async def _handle(item: tuple[Any, dict[str, Any]]) -> None:
+        event, record = item
+        observe(record)
+        canonical = None
+        if metrics is not None and metrics.enabled:
+            canonical = CanonicalEvent.from_record(record)
+            await _update_metrics(event, canonical)
+        if hot_rules and control is not None:
+            canonical = canonical or CanonicalEvent.from_record(record)
+            await _hot_alerts(canonical)
+        if contacts is not None:
+            await contacts.event(canonical or CanonicalEvent.from_record(record))
+
+    async def _failed(item: tuple[Any, dict[str, Any]], exc: Exception) -> None:
+        event, record = item
+        log.exception("events_monitor_failed", offset=event.message.offset)
+        await dead_letters.send(
+            event,
+            source=EVENTS_TOPIC,
+            stage=Stage.PROCESS,
+            reasons=[Reason("process.events_monitor", f"{type(exc).__name__}: {exc}")],
+            event_id=record.get("event_id"),
+        )
 
     async def _hot_alerts(canonical: CanonicalEvent) -> None:
         assert control is not None

@@ -9,7 +9,6 @@ at most about 1 % late and a table that holds a week of ids is not scanned every
 from __future__ import annotations
 
 import time
-from typing import Any
 
 
 def cadence_s(lifetime_ms: int) -> float:
@@ -29,16 +28,3 @@ class PartitionClock:
             return False
         self._last[partition] = now
         return True
-
-
-def expire(table: Any, partition: int, cutoff_ms: int, *, time_at: int = 0, partition_at: int = 1) -> int:
-    """Delete the keys of ``partition`` whose value (a list) holds a time before ``cutoff_ms`` at ``time_at``
-    and its partition at ``partition_at``. Returns how many went."""
-    stale = [
-        key
-        for key, value in list(table.items())
-        if value is not None and value[partition_at] == partition and value[time_at] < cutoff_ms
-    ]
-    for key in stale:
-        del table[key]
-    return len(stale)

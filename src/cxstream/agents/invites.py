@@ -1,4 +1,4 @@
-"""Survey invites through the contact policy (:mod:`cxstream.domain.invites`).
+"""Survey invites through the contact policy (:mod:`cxstream.domain.cases.invites`).
 
 What decides about a customer reaches one internal topic keyed by customer id: invite requests and complaints
 from the events agent, cases opening and ending from the cases agent. One agent keeps each customer's history
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
-from cxstream.domain.cases import DONE, Case
-from cxstream.domain.contact_policy import ContactPolicy, Suppression, cap_key
-from cxstream.domain.events import CanonicalEvent, EventType
-from cxstream.domain.followup import FollowUp, invite_requests
-from cxstream.domain.invites import (
+from cxstream.agents.guard import Guards
+from cxstream.domain.base import now_ms, to_ms
+from cxstream.domain.cases.contact_policy import ContactPolicy, Suppression, cap_key
+from cxstream.domain.cases.followup import FollowUp, invite_requests
+from cxstream.domain.cases.invites import (
     cap_share,
     case_changed,
     complained,
@@ -30,18 +29,17 @@ from cxstream.domain.invites import (
     request_from_json,
     request_to_json,
 )
+from cxstream.domain.cases.machine import DONE, Case
+from cxstream.domain.ingest.events import CanonicalEvent, EventType
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import SURVEY_INVITES
 
+AGENT = "cxstream.invites"
 CONTACTS_TOPIC = "cxstream-contacts"
 CONTACTS_TABLE = "cxstream-contact-history"
 CAPS_TABLE = "cxstream-invite-caps"
 INVITES_TOPIC = "cx.survey-invites"
 log = get_logger(__name__)
-
-
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
 
 
 @dataclass
@@ -61,7 +59,7 @@ class Contacts:
                 continue
             await self._send(request.customer_id, {"kind": "request", "request": request_to_json(request)})
         if event.event_type is EventType.COMPLAINT and event.customer_id:
-            at_ms = int(event.event_time.timestamp() * 1000)
+            at_ms = to_ms(event.event_time)
             await self._send(event.customer_id, {"kind": "complaint", "at_ms": at_ms})
 
     async def case(self, case: Case) -> None:
@@ -71,7 +69,7 @@ class Contacts:
             await self._send(customer, message)
 
 
-def register(app: faust.App, followup: FollowUp, invites_serializer: str, partitions: int) -> Contacts:
+def register(app: faust.App, followup: FollowUp, invites_serializer: str, partitions: int, guards: Guards) -> Contacts:
     topic = app.topic(
         CONTACTS_TOPIC, internal=True, partitions=partitions, key_type=bytes, value_type=bytes,
         key_serializer="raw", value_serializer="raw",
@@ -81,25 +79,32 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
     caps = app.Table(CAPS_TABLE, default=int, key_type=str, value_type=int, partitions=partitions)
     policy: ContactPolicy = followup.contact_policy
 
-    @app.agent(topic, name="cxstream.invites")
+    guard = guards.of(AGENT)
+
+    async def decide(event: Any) -> None:
+        customer = event.key.decode()
+        message = json.loads(event.value)
+        contact, requests = contact_from_json(history.get(customer))
+        kind = message["kind"]
+        if kind == "complaint":
+            contact = complained(contact, int(message["at_ms"]))
+        elif kind == "case":
+            contact = case_changed(contact, str(message["case_id"]), bool(message["open"]))
+        elif kind == "request":
+            contact, requests = await _request(event, request_from_json(message["request"]), contact, requests)
+        else:
+            raise ValueError(f"unknown message kind {kind!r}")
+        history[customer] = contact_to_json(contact, requests)
+
+    async def failed(event: Any, exc: Exception) -> None:
+        """One odd message costs itself, not the agent (up to the dead-letter limit)."""
+        log.exception("invite_failed", partition=event.message.partition, offset=event.message.offset)
+
+    @app.agent(topic, name=AGENT)
     async def decide_invites(stream: Any) -> None:
+        await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
-            try:
-                customer = event.key.decode()
-                message = json.loads(event.value)
-                contact, requests = contact_from_json(history.get(customer))
-                kind = message["kind"]
-                if kind == "complaint":
-                    contact = complained(contact, int(message["at_ms"]))
-                elif kind == "case":
-                    contact = case_changed(contact, str(message["case_id"]), bool(message["open"]))
-                elif kind == "request":
-                    contact, requests = await _request(event, request_from_json(message["request"]), contact, requests)
-                else:
-                    raise ValueError(f"unknown message kind {kind!r}")
-                history[customer] = contact_to_json(contact, requests)
-            except Exception:  # one odd message must never stop the agent
-                log.exception("invite_failed", partition=event.message.partition, offset=event.message.offset)
+            await guard.run(event, event, decide, failed)
 
     async def _request(event: Any, request: Any, contact: Any, requests: Any) -> Any:
         partition = event.message.partition
@@ -109,10 +114,10 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
         if decision is None:  # decided before a crash; if it was sent, send it again (same invite id)
             SURVEY_INVITES.labels(survey=request.survey, outcome="replayed").inc()
             if contact.last_invite_ms == request.at_ms:
-                await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, _now_ms()))
+                await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, now_ms()))
         elif decision.send:
             caps[key] += 1
-            await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, _now_ms()))
+            await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, now_ms()))
             SURVEY_INVITES.labels(survey=request.survey, outcome="sent").inc()
         else:
             assert decision.reason is not None

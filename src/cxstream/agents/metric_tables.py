@@ -1,10 +1,11 @@
-"""The live metric table: Faust wiring around :mod:`cxstream.domain.metrics`.
+"""The live metric table: Faust wiring around :mod:`cxstream.domain.metrics.spec`.
 
 Two tables, co-partitioned with ``cx.events`` (a duplicate of an event has the same key, so the same
 partition):
 
 * ``cxstream-metrics``: the cells, as described in the domain module, each with the last offset applied;
-* ``cxstream-metrics-seen``: event id -> the offset it was applied at, written after the event's cells.
+* ``cxstream-metrics-seen``: event id -> the offset it was applied at (an ``AppliedEvent``), written after the
+  event's cells.
   Upstream delivery is at-least-once, so after a crash the same event can reach ``cx.events`` twice at
   different offsets; the second is dropped here. The same offset again is a replay: skipped when the entry
   exists (every cell was written), otherwise each cell's own applied offset decides. Entries expire with
@@ -18,15 +19,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import faust
 
 from cxstream.agents.assignment import held
-from cxstream.agents.housekeeping import PartitionClock, expire
-from cxstream.domain.enrichment import drivers_of
-from cxstream.domain.events import CanonicalEvent
-from cxstream.domain.metrics import Cell, CellKey, MetricsSpec, apply_update, cells, housekeeping, is_late, updates_for
+from cxstream.agents.housekeeping import PartitionClock
+from cxstream.agents.stores import Store
+from cxstream.domain.base import to_ms
+from cxstream.domain.ingest.enrichment import drivers_of
+from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.metrics.cells import AppliedEvent, Cell, CellKey, CellValue, apply_update, housekeeping
+from cxstream.domain.metrics.measure import is_late, updates_for
+from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.observability.metrics import (
     METRIC_CELLS_EXPIRED,
     METRIC_CELLS_FOLDED,
@@ -43,7 +47,9 @@ class MetricTables:
     def __init__(self, app: faust.App, spec: MetricsSpec, partitions: int, events_topic: str) -> None:
         self.spec = spec
         self.table = app.Table(TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
-        self.seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+        self.cells = Store(self.table, CellValue.from_json, CellValue.to_json)
+        self.seen = Store(app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
+                          AppliedEvent.from_json, AppliedEvent.to_json)  # fmt: skip
         self._app = app
         self._partitions = partitions
         self._events_topic = events_topic
@@ -68,7 +74,7 @@ class MetricTables:
             return 0
         prior = self.seen.get(event.event_id)
         if prior is not None:
-            if int(prior[0]) != offset:
+            if prior.offset != offset:
                 METRIC_DUPLICATES.inc()
             else:
                 METRIC_UPDATES_SKIPPED.labels(definition=updates[0].key.definition).inc(len(updates))
@@ -77,14 +83,14 @@ class MetricTables:
         written = 0
         for update in updates:
             key = update.key.encode()
-            value = apply_update(self.table.get(key), update, offset)
+            value = apply_update(self.cells.get(key), update, offset)
             if value is None:
                 METRIC_UPDATES_SKIPPED.labels(definition=update.key.definition).inc()
                 continue
-            self.table[key] = value
+            self.cells[key] = value
             METRIC_UPDATES.labels(definition=update.key.definition).inc()
             written += 1
-        self.seen[event.event_id] = [offset, int(event.event_time.timestamp() * 1000), partition]
+        self.seen[event.event_id] = AppliedEvent(offset, to_ms(event.event_time), partition)
         self._maybe_purge(partition)
         return written
 
@@ -94,14 +100,15 @@ class MetricTables:
         if not self._clock.due(partition):
             return
         now_ms = int(time.time() * 1000)
-        plan = housekeeping(list(self.table.items()), partition, now_ms, self.spec)
+        plan = housekeeping(self._cells(), partition, now_ms, self.spec)
         for key, value in plan.writes.items():
-            self.table[key] = value
+            self.cells[key.encode()] = value
         for key in plan.deletes:
-            del self.table[key]
+            del self.cells[key.encode()]
         METRIC_CELLS_FOLDED.inc(len(plan.writes))
         METRIC_CELLS_EXPIRED.inc(len(plan.deletes))
-        expire(self.seen, partition, now_ms - self.spec.id_memory_ms, time_at=1, partition_at=2)
+        self.seen.expire(partition, now_ms - self.spec.id_memory_ms, partition_of=lambda v: v.partition,
+                         time_of=lambda v: v.event_ms)  # fmt: skip
 
     def coverage(self) -> tuple[int, int]:
         """(cx.events partitions this worker holds, partitions in all): reads are complete only when equal."""
@@ -114,18 +121,14 @@ class MetricTables:
         """The stored cells of the ``cx.events`` partitions this worker holds (standby copies of other workers'
         partitions are left out: they can lag behind), plus ``extra`` ones (other workers' partitions)."""
         mine = self.held_partitions()
-        return [c for c in cells(self._items()) if c.key.partition in mine] + list(extra)
+        return [c for c in self._cells() if c.key.partition in mine] + list(extra)
 
-    def held_items(self, definitions: set[str]) -> Iterator[tuple[CellKey, str, Any]]:
-        """The stored cells of ``definitions`` on the partitions this worker holds, as (key, key text, value):
-        what another worker merges into a read that spans every partition."""
+    def held_cells(self, definitions: set[str]) -> list[Cell]:
+        """The stored cells of ``definitions`` on the partitions this worker holds: what another worker merges
+        into a read that spans every partition."""
         mine = self.held_partitions()
-        for text, value in self._items():
-            key = CellKey.decode(text)
-            if key.partition in mine and key.definition in definitions:
-                yield key, text, value
+        return [c for c in self._cells() if c.key.partition in mine and c.key.definition in definitions]
 
-    def _items(self) -> Iterator[tuple[str, Any]]:
-        for key, value in list(self.table.items()):
-            if value is not None:
-                yield key, value
+    def _cells(self) -> Iterator[Cell]:
+        for key, value in self.cells.items():
+            yield Cell(CellKey.decode(key), value)

@@ -11,14 +11,17 @@ from typing import Any
 import faust
 
 from cxstream.agents.dead_letters import DeadLetterSink, message_headers
-from cxstream.agents.housekeeping import PartitionClock, expire
+from cxstream.agents.guard import Guards
+from cxstream.agents.housekeeping import PartitionClock
+from cxstream.agents.stores import Store
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
-from cxstream.domain.dead_letter import Reason, Stage
-from cxstream.domain.enrichment import Enricher
-from cxstream.domain.events import CanonicalEvent
-from cxstream.domain.tickets import creation_ms, ticket_key, with_creation
-from cxstream.domain.validation import Validator, is_duplicate
+from cxstream.domain.ingest.dead_letter import Reason, Stage
+from cxstream.domain.ingest.enrichment import Enricher
+from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.ingest.memory import RawPosition, SeenEvent, TicketCreation
+from cxstream.domain.ingest.tickets import creation_ms, ticket_key, with_creation
+from cxstream.domain.ingest.validation import Validator
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import (
     EVENTS_PUBLISHED,
@@ -29,6 +32,7 @@ from cxstream.observability.metrics import (
     VALIDATION_FINDINGS,
 )
 
+AGENT = "cxstream.normalize"
 SEEN_TABLE = "cxstream-seen-event-ids"
 TICKETS_TABLE = "cxstream-ticket-created"
 log = get_logger(__name__)
@@ -41,6 +45,7 @@ def register(
     events_serializer: str,
     dead_letters: DeadLetterSink,
     partitions: int,
+    guards: Guards,
     enrich: Enricher | None = None,
 ) -> None:
     if not connectors:
@@ -49,10 +54,12 @@ def register(
         *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     events = app.topic("cx.events", key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
-    # event id -> [first seen ms, raw partition, raw topic, raw offset]; expires after the duplicate horizon
-    seen = app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
-    # ticket -> [created ms, raw partition]: fills created_at into later events of the ticket (first replies)
-    tickets = app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    # event id -> when and where it was first published; expires after the duplicate horizon
+    seen = Store(app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
+                 SeenEvent.from_json, SeenEvent.to_json)  # fmt: skip
+    # ticket -> when it was opened: fills created_at into later events of the ticket (first replies)
+    tickets = Store(app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
+                    TicketCreation.from_json, TicketCreation.to_json)  # fmt: skip
     horizon_ms = int(validator.duplicate_horizon.total_seconds() * 1000)
     ticket_horizon_ms = int(validator.horizon.total_seconds() * 1000)
     seen_clock, tickets_clock = PartitionClock(horizon_ms), PartitionClock(ticket_horizon_ms)
@@ -61,52 +68,53 @@ def register(
         enriched = enrich(canonical) if enrich is not None else canonical
         key = ticket_key(enriched)
         known = tickets.get(key) if key is not None else None
-        return with_creation(enriched, int(known[0]) if known else None)
+        return with_creation(enriched, known.created_ms if known else None)
 
     def remember_ticket(canonical: CanonicalEvent, partition: int) -> None:
         created = creation_ms(canonical)
         key = ticket_key(canonical)
-        if created is not None and key is not None and tickets.get(key) is None:
-            tickets[key] = [created, partition]
+        if created is not None and key is not None and key not in tickets:
+            tickets[key] = TicketCreation(created, partition)
 
     def duplicate(event_id: str, now_ms: int, message: Any) -> bool:
         value = seen.get(event_id)
-        if value is None:
-            return False
-        first = (str(value[2]), int(value[3])) if len(value) >= 4 else None
-        return is_duplicate(int(value[0]), now_ms, horizon_ms, first, (message.topic, message.offset))
+        return value is not None and value.duplicates(now_ms, horizon_ms, RawPosition(message.topic, message.offset))
 
     def forget(partition: int) -> None:
         """This partition's event ids older than the duplicate horizon, and its tickets opened before the
         validation horizon (no event that old is accepted any more); see ``agents.housekeeping``."""
         now_ms = int(time.time() * 1000)
         if seen_clock.due(partition):
-            expire(seen, partition, now_ms - horizon_ms)
+            seen.expire(partition, now_ms - horizon_ms, partition_of=lambda v: v.partition,
+                        time_of=lambda v: v.first_seen_ms)  # fmt: skip
         if tickets_clock.due(partition):
-            expire(tickets, partition, now_ms - ticket_horizon_ms)
+            tickets.expire(partition, now_ms - ticket_horizon_ms, partition_of=lambda v: v.partition,
+                           time_of=lambda v: v.created_ms)  # fmt: skip
 
-    @app.agent(raw_topics, name="cxstream.normalize")
+    guard = guards.of(AGENT)
+
+    @app.agent(raw_topics, name=AGENT)
     async def normalize(stream: Any) -> None:
+        await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
-            message = event.message
-            connector = connectors[message.topic]
-            source = connector.name
-            RECORDS_RECEIVED.labels(source=source).inc()
-            try:
-                await _handle(event, connector, source)
-            except Exception as exc:  # a bug must cost one record (kept in cx.dlq), never the agent
-                log.exception(
-                    "normalize_failed", topic=message.topic, partition=message.partition, offset=message.offset
-                )
-                await dead_letters.send(
-                    event,
-                    source=source,
-                    stage=Stage.PROCESS,
-                    reasons=[Reason("process.normalize", f"{type(exc).__name__}: {exc}")],
-                )
+            RECORDS_RECEIVED.labels(source=connectors[event.message.topic].name).inc()
+            await guard.run(event, event, _handle, _failed)
 
-    async def _handle(event: Any, connector: Connector, source: str) -> None:
+    async def _failed(event: Any, exc: Exception) -> None:
+        """A bug costs one record (kept in cx.dlq), not the agent (up to the dead-letter limit)."""
         message = event.message
+        log.exception("normalize_failed", topic=message.topic, partition=message.partition, offset=message.offset)
+        await dead_letters.send(
+            event,
+            source=connectors[message.topic].name,
+            stage=Stage.PROCESS,
+            reasons=[Reason("process.normalize", f"{type(exc).__name__}: {exc}")],
+        )
+
+    async def _handle(event: Any) -> None:
+        message = event.message
+        connector = connectors[message.topic]
+        source = connector.name
         headers = message_headers(message)
         context = RawContext(
             ingest_time=datetime.now(UTC), manual=headers.get(ORIGIN_HEADER) == MANUAL_ORIGIN, headers=headers
@@ -128,7 +136,7 @@ def register(
             return
         for canonical in fresh:
             await events.send(key=canonical.key.encode(), value=canonical.to_record())
-            seen[canonical.event_id] = [now_ms, message.partition, message.topic, message.offset]
+            seen[canonical.event_id] = SeenEvent(now_ms, message.partition, RawPosition(message.topic, message.offset))
             remember_ticket(canonical, message.partition)
             EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()
         RECORDS_NORMALIZED.labels(source=source).inc()

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cxstream.domain.events import CanonicalEvent
+from cxstream.domain.ingest.events import CanonicalEvent
 
 RAW_TOPIC_PREFIX = "cx.raw."
 

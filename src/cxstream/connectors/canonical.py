@@ -11,7 +11,7 @@ from typing import Any
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
 from cxstream.connectors.fields import need_object, parse_time, req_str
-from cxstream.domain.events import CanonicalEvent
+from cxstream.domain.ingest.events import CanonicalEvent
 
 _SET_BY_CXSTREAM = ("ingest_time", "raw_payload", "raw_content_type")
 

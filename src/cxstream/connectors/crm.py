@@ -13,7 +13,7 @@ from typing import Any
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
 from cxstream.connectors.fields import need_object, opt_int, opt_str, opt_time, req_str, req_time
-from cxstream.domain.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 
 _CLOSED = {"closed", "resolved", "solved"}
 _CHANNELS = {"phone": "phone", "email": "email", "web": "web", "chat": "chat", "sms": "sms", "in person": "in_person"}

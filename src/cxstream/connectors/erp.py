@@ -17,7 +17,7 @@ from pydantic import Field
 
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
 from cxstream.connectors.fields import need_object, opt_date_end, opt_date_start, opt_str, opt_time, req_str
-from cxstream.domain.events import CanonicalEvent, EventType, Operation
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
 
 
 class ErpOptions(ConnectorOptions):

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
 from cxstream.connectors.fields import lookup, need_object, opt_int, opt_str, opt_time, req_str, req_time
-from cxstream.domain.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 
 _EVENT_PREFIX = "zen:event-type:"
 _OPEN = {"new", "open", "pending", "hold"}

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
-from cxstream.domain.dead_letter import Reason, Stage
-from cxstream.domain.events import MANUAL_FLAG, CanonicalEvent
-from cxstream.domain.validation import Finding, RuleAction, Validator
+from cxstream.domain.ingest.dead_letter import Reason, Stage
+from cxstream.domain.ingest.events import MANUAL_FLAG, CanonicalEvent
+from cxstream.domain.ingest.validation import Finding, RuleAction, Validator
 
 
 @dataclass(frozen=True)

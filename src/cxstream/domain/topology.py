@@ -9,14 +9,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from cxstream.domain.access import AccessSpec
-from cxstream.domain.alerting import Alerting
+from cxstream.domain.access.principal import AccessSpec
+from cxstream.domain.alerting.spec import Alerting
+from cxstream.domain.cases.followup import INVITE_LABELS, FollowUp
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.followup import INVITE_LABELS, FollowUp
-from cxstream.domain.journey import JourneyMap
-from cxstream.domain.metrics import MetricsSpec
-from cxstream.domain.validation import Reference, ValidationSpec
-from cxstream.domain.verbatim import VerbatimSpec
+from cxstream.domain.ingest.journey import JourneyMap
+from cxstream.domain.ingest.validation import Reference, ValidationSpec
+from cxstream.domain.ingest.verbatim import VerbatimSpec
+from cxstream.domain.metrics.spec import MetricsSpec
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]

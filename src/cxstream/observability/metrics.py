@@ -55,6 +55,19 @@ READY = Gauge(
     registry=REGISTRY,
 )
 
+AGENT_FAILURES = Counter(
+    "cxstream_agent_failures_total",
+    "Records whose handling raised in an agent (each dead-lettered or logged), by agent.",
+    ["agent"],
+    registry=REGISTRY,
+)
+AGENT_STOPPED = Gauge(
+    "cxstream_agent_stopped",
+    "1 when the agent stopped at the dead-letter limit (CXSTREAM_DLQ_*): its records wait on the topic.",
+    ["agent"],
+    registry=REGISTRY,
+)
+
 # --- Canonical events ---------------------------------------------------------------------------
 EVENTS = Counter(
     "cxstream_events_total",

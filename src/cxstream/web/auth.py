@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cxstream.domain.access import Access, Principal
+from cxstream.domain.access.principal import Access, Principal
 from cxstream.observability.logging import get_logger
 
 COOKIE = "cxstream_session"

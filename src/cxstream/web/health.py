@@ -1,4 +1,5 @@
-"""``/healthz`` (the process answers), ``/readyz`` (broker reachable, partitions assigned, tables recovered)
+"""``/healthz`` (the process answers), ``/readyz`` (broker reachable, partitions assigned, tables recovered,
+no agent stopped at the dead-letter limit)
 ``/metrics`` (Prometheus text exposition) and ``/status`` (lag, recovery, tables, last breach: for
 ``cxstream status``) on the worker's web server.
 """
@@ -15,6 +16,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from cxstream.agents.guard import Guards
 from cxstream.agents.runtime_state import RuntimeState
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import READY, REGISTRY
@@ -65,10 +67,18 @@ class BrokerProbe:
 class Readiness:
     app: faust.App
     probe: BrokerProbe
+    guards: Guards | None = None
     assigned: bool = False
 
     def on_assigned(self, *args: Any, **kwargs: Any) -> None:
         self.assigned = True
+
+    def _agents(self) -> dict[str, Any]:
+        stopped = self.guards.stopped() if self.guards is not None else {}
+        if not stopped:
+            return {"ok": True, "detail": "running"}
+        detail = "; ".join(f"{agent} stopped at the dead-letter limit: {t.reason}" for agent, t in stopped.items())
+        return {"ok": False, "detail": detail, "stopped": {agent: t.to_json() for agent, t in stopped.items()}}
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         broker_ok, broker_detail = await self.probe.check()
@@ -82,6 +92,7 @@ class Readiness:
                 "detail": "rebalancing" if rebalancing else ("assigned" if self.assigned else "waiting for the group"),
             },
             "tables_recovered": {"ok": recovered, "detail": "recovered" if recovered else "recovering"},
+            "agents": self._agents(),
         }
         ready = all(c["ok"] for c in checks.values())
         READY.set(1 if ready else 0)

@@ -21,9 +21,11 @@ from typing import Any
 import faust
 
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.access import Principal, Role
-from cxstream.domain.metrics import Cell, MetricsSpec, WindowValue, cells, history, read_window, scope_values
-from cxstream.domain.stats import Estimate
+from cxstream.domain.access.principal import Principal, Role
+from cxstream.domain.metrics.cells import Cell
+from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.metrics.stats import Estimate
+from cxstream.domain.metrics.windows import WindowValue, history, read_window, scope_values
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.peers import LOCAL, ask_holders, is_local
 
@@ -63,13 +65,13 @@ def window_json(value: WindowValue) -> dict[str, Any]:
     }
 
 
-def cells_for(tables: MetricTables, principal: Principal, definitions: set[str]) -> list[list[Any]]:
-    """This worker's cells of ``definitions`` that ``principal`` may read, as [key, value] pairs."""
+def cells_for(tables: MetricTables, principal: Principal, definitions: set[str]) -> list[Cell]:
+    """This worker's cells of ``definitions`` that ``principal`` may read."""
     spec = tables.spec
     return [
-        [text, value]
-        for key, text, value in tables.held_items(definitions)
-        if principal.reads_scope(scope_values(spec.definition(key.definition), key.scope))
+        cell
+        for cell in tables.held_cells(definitions)
+        if principal.reads_scope(scope_values(spec.definition(cell.key.definition), cell.key.scope))
     ]
 
 
@@ -91,7 +93,7 @@ async def gather_cells(
     for body in answers.ok():
         theirs = set(body["partitions"]) - seen
         seen |= theirs
-        extra += [c for c in cells((k, v) for k, v in body["cells"]) if c.key.partition in theirs]
+        extra += [c for c in (Cell.decode(k, v) for k, v in body["cells"]) if c.key.partition in theirs]
     coverage.update(held=len(seen), workers=answers.workers())
     return tables.snapshot(extra), coverage
 
@@ -153,7 +155,7 @@ def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
         known = {d.id for d in spec.definitions}
         if not wanted <= known:
             return view.json({"error": f"unknown definition {', '.join(sorted(wanted - known))}"}, status=404)
-        return view.json({"cells": cells_for(tables, principal, wanted),
+        return view.json({"cells": [list(c.encode()) for c in cells_for(tables, principal, wanted)],
                           "partitions": sorted(tables.held_partitions())})  # fmt: skip
 
     async def answer(view: Any, request: Any, definition: str, window: str, read: Callable[..., Any]) -> Any:

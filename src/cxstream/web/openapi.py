@@ -9,7 +9,7 @@ from typing import Any
 import faust
 
 from cxstream import __version__
-from cxstream.domain.metrics import DIMENSIONS, MetricsSpec
+from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
 from cxstream.web.warroom import POSTABLE
 
 JSON = "application/json"

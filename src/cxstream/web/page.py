@@ -18,8 +18,8 @@ import faust
 from aiohttp import web
 
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.access import Principal
-from cxstream.domain.alerting import Alerting
+from cxstream.domain.access.principal import Principal
+from cxstream.domain.alerting.spec import Alerting
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.live import gather_cells
 from cxstream.web.reads import Reads

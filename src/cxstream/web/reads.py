@@ -15,13 +15,13 @@ from typing import Any
 
 import faust
 
+from cxstream.agents.alerting import DESK_KEY
 from cxstream.agents.cases import PARTITION
-from cxstream.domain.access import Principal, masked
-from cxstream.domain.cases import case_from_json, case_record, selected
-from cxstream.domain.escalation import case_id_for
+from cxstream.domain.access.principal import Principal, masked
+from cxstream.domain.alerting.state import DeskState
+from cxstream.domain.cases.machine import case_from_json, case_record, selected
 from cxstream.web.peers import ask_holders, held, holders, is_local
 
-SEVERITY_ORDER = {"CRITICAL": 0, "WARNING": 1, "INFO": 2}
 CASE_FILTERS = ("state", "team", "severity", "open")
 
 
@@ -38,24 +38,9 @@ def case_row(case: Any) -> dict[str, Any]:
     return {**case_json(case), "region": case.labels.get("region")}
 
 
-def breach_rows(state: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Open breaches from the routing desk's saved state, critical first."""
-    ladders: dict[str, int] = {}
-    for key, step in (state.get("ladders") or {}).items():
-        breach_id = key.split("|", 1)[1]
-        ladders[breach_id] = max(ladders.get(breach_id, 0), int(step["level"]))
-    acked = state.get("acked") or {}
-    summaries = state.get("summaries") or {}
-    rows = []
-    for breach_id, labels in sorted((state.get("alerts") or {}).items()):
-        rows.append({
-            "breach_id": breach_id, "case_id": case_id_for(breach_id), "kind": labels.get("kind", "THRESHOLD"),
-            "rule": labels.get("rule"), "severity": labels.get("severity", "WARNING"), "team": labels.get("owner"),
-            "region": labels.get("region"), "summary": summaries.get(breach_id, ""),
-            "labels": {k: v for k, v in labels.items() if k != "breach_id"},
-            "acknowledged_by": (acked.get(breach_id) or {}).get("by"), "ladder_level": ladders.get(breach_id, 0),
-        })  # fmt: skip
-    return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r["severity"], 3), r["breach_id"]))
+def breach_rows(state: DeskState) -> list[dict[str, Any]]:
+    """Open breaches from the routing desk's saved state, critical first, as API rows."""
+    return [row.to_json() for row in state.open_breaches()]
 
 
 def visible(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,9 +68,9 @@ class Reads:
         self.cases_table = cases_table
         self.desk_table = desk_table  # None when alerting is off
 
-    def desk_state(self) -> dict[str, Any]:
+    def desk_state(self) -> DeskState:
         """This worker's copy of the routing desk's saved state (empty when there is none)."""
-        return dict((self.desk_table.get("state") if self.desk_table is not None else None) or {})
+        return DeskState.from_json(self.desk_table.get(DESK_KEY) if self.desk_table is not None else None)
 
     # --- cases ---------------------------------------------------------------------------------------------
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import faust
 
-from cxstream.domain.access import masked
-from cxstream.domain.cases import Action, ActionType, CasePolicy, Refused, action_record, apply
+from cxstream.domain.access.principal import masked
+from cxstream.domain.base import now_ms
+from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, Refused, action_record, apply
 from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
 from cxstream.web.reads import Reads, Reply, case_row
 
@@ -85,9 +86,8 @@ def register(
             return refuse(view, denied)
         if (elsewhere := await reads.desk(request, "/api/silences")) is not None:
             return reply(view, elsewhere)
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        found = [s for s in (reads.desk_state().get("silences") or {}).values() if s["ends_ms"] > now_ms]
-        return view.json({"silences": sorted(found, key=lambda s: s["ends_ms"]), "n": len(found)})
+        found = reads.desk_state().active_silences(now_ms())
+        return view.json({"silences": [s.to_json() for s in found], "n": len(found)})
 
     @app.page("/api/cases")
     async def cases(view: Any, request: Any) -> Any:

@@ -9,10 +9,12 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from cxstream.domain.access import Principal
-from cxstream.domain.alerting import Alerting
-from cxstream.domain.breaches import Direction, ThresholdRule
-from cxstream.domain.metrics import SURVEY_INDICATORS, MetricDefinition, MetricsSpec, history, read_window
+from cxstream.domain.access.principal import Principal
+from cxstream.domain.alerting.records import Direction
+from cxstream.domain.alerting.spec import Alerting
+from cxstream.domain.alerting.thresholds import ThresholdRule
+from cxstream.domain.metrics.spec import SURVEY_INDICATORS, MetricDefinition, MetricsSpec
+from cxstream.domain.metrics.windows import history, read_window
 from cxstream.web.live import estimate_json
 from cxstream.web.reads import visible
 

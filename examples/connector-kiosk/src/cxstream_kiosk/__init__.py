@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
 from cxstream.connectors.fields import need_object, opt_int, opt_str, req_str, req_time
-from cxstream.domain.events import CanonicalEvent, EventType, Survey, SurveyMetric
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Survey, SurveyMetric
 
 _QUESTIONS = {"nps": SurveyMetric.NPS, "csat": SurveyMetric.CSAT, "ces": SurveyMetric.CES}
 

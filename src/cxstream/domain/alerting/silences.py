@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cxstream.domain.routing import Matcher, Silence
+from cxstream.domain.alerting.routing import Matcher, Silence
 
 
 class SilenceState(StrEnum):

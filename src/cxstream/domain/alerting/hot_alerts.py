@@ -9,21 +9,21 @@ Pure: the agent passes each canonical event and the time it is processed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from cxstream.domain.breaches import Severity
+from cxstream.domain.alerting.records import Breach, BreachKind, Direction, Status
+from cxstream.domain.alerting.routing import Matcher, matches_all
+from cxstream.domain.alerting.severity import Severity
+from cxstream.domain.base import Json, Strict, as_int, as_str, digest, from_ms, obj, text_map, to_ms
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.enrichment import drivers_of
-from cxstream.domain.events import CanonicalEvent, EventType
-from cxstream.domain.metrics import is_detractor
-from cxstream.domain.routing import Matcher, matches_all
+from cxstream.domain.ingest.enrichment import drivers_of
+from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.metrics.measure import is_detractor
 
 #: Event fields a hot-alert rule can match on, and that become labels of the alert.
 EVENT_LABELS = (
@@ -32,11 +32,7 @@ EVENT_LABELS = (
 )  # fmt: skip
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Conditions(_Strict):
+class Conditions(Strict):
     """All set conditions must hold."""
 
     event_types: tuple[EventType, ...] = Field((), description="empty: any type")
@@ -63,7 +59,7 @@ class Conditions(_Strict):
         return value
 
 
-class HotAlertRule(_Strict):
+class HotAlertRule(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_.-]{1,60}$")
     when: Conditions
     severity: Severity = Severity.CRITICAL
@@ -120,7 +116,7 @@ def matches(rule: HotAlertRule, event: CanonicalEvent) -> bool:
 
 
 def hot_breach_id(rule_id: str, event_id: str) -> str:
-    return "br-" + hashlib.sha256(f"hot|{rule_id}|{event_id}".encode()).hexdigest()[:20]
+    return "br-" + digest(f"hot|{rule_id}|{event_id}")
 
 
 @dataclass(frozen=True)
@@ -129,8 +125,8 @@ class HotAlert:
 
     breach_id: str
     rule_id: str
-    severity: str
-    labels: dict[str, str]
+    severity: Severity
+    labels: Mapping[str, str]
     event_id: str
     event_ms: int
     ingest_ms: int
@@ -140,16 +136,26 @@ class HotAlert:
     value: float | None
     summary: str
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "breach_id": self.breach_id, "rule_id": self.rule_id, "severity": self.severity.value,
+            "labels": dict(self.labels), "event_id": self.event_id, "event_ms": self.event_ms,
+            "ingest_ms": self.ingest_ms, "detected_ms": self.detected_ms, "resolve_at_ms": self.resolve_at_ms,
+            "metric": self.metric, "value": self.value, "summary": self.summary,
+        }  # fmt: skip
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> HotAlert:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
+    def from_json(cls, data: object) -> HotAlert:
+        value = obj(data, "hot alert")
+        number = value["value"]
+        return cls(
+            breach_id=as_str(value["breach_id"]), rule_id=as_str(value["rule_id"]),
+            severity=Severity(as_str(value["severity"])), labels=text_map(value["labels"]),
+            event_id=as_str(value["event_id"]), event_ms=as_int(value["event_ms"]),
+            ingest_ms=as_int(value["ingest_ms"]), detected_ms=as_int(value["detected_ms"]),
+            resolve_at_ms=as_int(value["resolve_at_ms"]), metric=as_str(value["metric"]),
+            value=None if number is None else float(str(number)), summary=as_str(value["summary"]),
+        )  # fmt: skip
 
 
 def _what(event: CanonicalEvent) -> tuple[str, float | None, str]:
@@ -175,7 +181,7 @@ def detect(rules: Iterable[HotAlertRule], event: CanonicalEvent, now: datetime) 
     """The hot alerts one event raises, and the rules it matched but was too old for."""
     alerts: list[HotAlert] = []
     stale: list[str] = []
-    now_ms, event_ms = _ms(now), _ms(event.event_time)
+    now_ms, event_ms = to_ms(now), to_ms(event.event_time)
     for rule in rules:
         if not matches(rule, event):
             continue
@@ -198,11 +204,11 @@ def detect(rules: Iterable[HotAlertRule], event: CanonicalEvent, now: datetime) 
             HotAlert(
                 breach_id=hot_breach_id(rule.id, event.event_id),
                 rule_id=rule.id,
-                severity=rule.severity.value,
+                severity=rule.severity,
                 labels=labels,
                 event_id=event.event_id,
                 event_ms=event_ms,
-                ingest_ms=_ms(event.ingest_time),
+                ingest_ms=to_ms(event.ingest_time),
                 detected_ms=now_ms,
                 resolve_at_ms=now_ms + _ms_of(rule.resolve_after),
                 metric=metric,
@@ -213,29 +219,22 @@ def detect(rules: Iterable[HotAlertRule], event: CanonicalEvent, now: datetime) 
     return alerts, stale
 
 
-def hot_breach_record(alert: HotAlert, status: str, now_ms: int) -> dict[str, Any]:
+def hot_breach_record(alert: HotAlert, status: Status, now_ms: int) -> Breach:
     """The ``cx.breaches`` record (schema ``cxstream.Breach``, kind HOT_ALERT) of a hot alert."""
-    scope = {k: alert.labels[k] for k in ("region", "site") if k in alert.labels}
-    return {
-        "breach_id": alert.breach_id,
-        "rule_id": alert.rule_id,
-        "kind": "HOT_ALERT",
-        "status": status,
-        "severity": alert.severity,
-        "metric": alert.metric,
-        "scope": scope,
-        "labels": dict(alert.labels),
-        "window_start": None,
-        "window_end": None,
-        "value": alert.value,
-        "interval_low": None,
-        "interval_high": None,
-        "confidence": None,
-        "n": 1,
-        "threshold": None,
-        "direction": "BELOW",
-        "started_at": datetime.fromtimestamp(alert.detected_ms / 1000, UTC),
-        "updated_at": datetime.fromtimestamp(now_ms / 1000, UTC),
-        "event_ids": [alert.event_id],
-        "summary": alert.summary if status != "RESOLVED" else f"resolved: {alert.summary}",
-    }
+    return Breach(
+        breach_id=alert.breach_id,
+        rule_id=alert.rule_id,
+        kind=BreachKind.HOT_ALERT,
+        status=status,
+        severity=alert.severity,
+        metric=alert.metric,
+        scope={k: alert.labels[k] for k in ("region", "site") if k in alert.labels},
+        labels=dict(alert.labels),
+        value=alert.value,
+        n=1,
+        direction=Direction.BELOW,
+        started_at=from_ms(alert.detected_ms),
+        updated_at=from_ms(now_ms),
+        event_ids=(alert.event_id,),
+        summary=alert.summary if status is not Status.RESOLVED else f"resolved: {alert.summary}",
+    )

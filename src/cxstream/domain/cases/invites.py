@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cxstream.domain.contact_policy import (
+from cxstream.domain.cases.contact_policy import (
     Contact,
     ContactPolicy,
     Decision,

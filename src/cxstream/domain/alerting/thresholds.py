@@ -9,29 +9,17 @@ in N consecutive windows before the breach fires).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from cxstream.domain.routing import Matcher, matches_all
-from cxstream.domain.stats import Estimate
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Direction(StrEnum):
-    BELOW = "BELOW"  # bad when the value falls under the level (CSAT, NPS, SLA compliance)
-    ABOVE = "ABOVE"  # bad when it rises over it (delivery delay, resolution time, reopen rate)
-
-
-class Severity(StrEnum):
-    WARNING = "WARNING"
-    CRITICAL = "CRITICAL"
+from cxstream.domain.alerting.records import Direction, Status
+from cxstream.domain.alerting.routing import Matcher, matches_all
+from cxstream.domain.alerting.severity import Severity
+from cxstream.domain.base import Json, Strict, as_int, digest, obj, opt_int, opt_str
+from cxstream.domain.metrics.stats import Estimate
 
 
 class Guard(StrEnum):
@@ -39,13 +27,7 @@ class Guard(StrEnum):
     INTERVAL = "interval"  # the whole interval must be beyond it: noise on small samples pages nobody
 
 
-class Status(StrEnum):
-    FIRING = "FIRING"
-    UPDATED = "UPDATED"
-    RESOLVED = "RESOLVED"
-
-
-class Levels(_Strict):
+class Levels(Strict):
     warning: float | None = None
     critical: float | None = None
     clear: float | None = Field(None, description="back past this to resolve; default: the warning level")
@@ -149,8 +131,28 @@ def scope_text(scope: Mapping[str, str]) -> str:
 
 def breach_id(rule_id: str, scope: Mapping[str, str], started_ms: int) -> str:
     """Deterministic: the same rule, scope and start give the same id, so consumers can drop duplicates."""
-    digest = hashlib.sha256(f"{rule_id}|{scope_text(scope)}|{started_ms}".encode()).hexdigest()[:20]
-    return f"br-{digest}"
+    return "br-" + digest(f"{rule_id}|{scope_text(scope)}|{started_ms}")
+
+
+@dataclass(frozen=True)
+class BreachKey:
+    """Which rule and scope a breach state belongs to (the breach-state table's key ``rule|scope``; rule ids
+    hold no ``|``)."""
+
+    rule_id: str
+    scope: str  # :func:`scope_text` of the scope
+
+    @classmethod
+    def of(cls, rule_id: str, scope: Mapping[str, str]) -> BreachKey:
+        return cls(rule_id, scope_text(scope))
+
+    def encode(self) -> str:
+        return f"{self.rule_id}|{self.scope}"
+
+    @classmethod
+    def decode(cls, text: str) -> BreachKey:
+        rule_id, _, scope = text.partition("|")
+        return cls(rule_id, scope)
 
 
 @dataclass(frozen=True)
@@ -163,26 +165,26 @@ class BreachState:
     started_ms: int | None = None
     last_window_end_ms: int | None = None
 
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "streak": self.streak,
+            "open_id": self.open_id,
+            "severity": self.severity.value if self.severity else None,
+            "started_ms": self.started_ms,
+            "last_window_end_ms": self.last_window_end_ms,
+        }
 
-def state_to_json(state: BreachState) -> dict[str, object]:
-    return {
-        "streak": state.streak,
-        "open_id": state.open_id,
-        "severity": state.severity.value if state.severity else None,
-        "started_ms": state.started_ms,
-        "last_window_end_ms": state.last_window_end_ms,
-    }
-
-
-def state_from_json(data: Mapping[str, object]) -> BreachState:
-    severity = data.get("severity")
-    return BreachState(
-        streak=int(str(data.get("streak", 0))),
-        open_id=str(data["open_id"]) if data.get("open_id") else None,
-        severity=Severity(str(severity)) if severity else None,
-        started_ms=int(str(data["started_ms"])) if data.get("started_ms") is not None else None,
-        last_window_end_ms=int(str(data["last_window_end_ms"])) if data.get("last_window_end_ms") is not None else None,
-    )
+    @classmethod
+    def from_json(cls, data: object) -> BreachState:
+        value = obj(data, "breach state")
+        severity = opt_str(value.get("severity"))
+        return cls(
+            streak=as_int(value.get("streak", 0)),
+            open_id=opt_str(value.get("open_id")) or None,
+            severity=Severity(severity) if severity else None,
+            started_ms=opt_int(value.get("started_ms")),
+            last_window_end_ms=opt_int(value.get("last_window_end_ms")),
+        )
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cxstream.domain.metrics import SURVEY_INDICATORS, MetricDefinition
-from cxstream.domain.stats import wilson
+from cxstream.domain.metrics.spec import SURVEY_INDICATORS, MetricDefinition
+from cxstream.domain.metrics.stats import wilson
 
 
 class Verdict(StrEnum):

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cxstream.domain.cases import CasePolicy
-from cxstream.domain.contact_policy import ContactPolicy, InviteRequest
+from cxstream.domain.cases.contact_policy import ContactPolicy, InviteRequest
+from cxstream.domain.cases.machine import CasePolicy
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.events import CanonicalEvent, EventType, SurveyMetric
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, SurveyMetric
 
 #: Event fields an invite request carries as labels (the contact policy's cap may be counted per any of them).
 INVITE_LABELS = ("region", "site", "team", "channel", "journey_stage", "touchpoint", "customer_segment")

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from cxstream.domain.base import Json, Strict, as_int, as_str, obj, opt_int, str_list, text_map
 from cxstream.domain.durations import parse_duration_ms
 
 Labels = Mapping[str, str]
@@ -87,11 +87,7 @@ def _duration(value: str | None) -> str | None:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RouteSpec(_Strict):
+class RouteSpec(Strict):
     """One node of the routing tree, as written in YAML. Unset settings are inherited from the parent."""
 
     receiver: str | None = None
@@ -198,7 +194,7 @@ class Route:
 # --- inhibition and silences --------------------------------------------------------------------------------
 
 
-class InhibitRuleSpec(_Strict):
+class InhibitRuleSpec(Strict):
     source_matchers: tuple[str, ...]
     target_matchers: tuple[str, ...]
     equal: tuple[str, ...] = ()
@@ -267,7 +263,7 @@ class Silence:
     def mutes(self, labels: Labels, now_ms: int) -> bool:
         return self.active(now_ms) and matches_all(self.matchers, labels)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Json]:
         return {
             "id": self.id,
             "matchers": [str(m) for m in self.matchers],
@@ -278,14 +274,15 @@ class Silence:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Silence:
+    def from_json(cls, data: object) -> Silence:
+        value = obj(data, "silence")
         return cls(
-            id=str(data["id"]),
-            matchers=tuple(Matcher.parse(str(m)) for m in data["matchers"]),
-            starts_ms=int(data["starts_ms"]),
-            ends_ms=int(data["ends_ms"]),
-            created_by=str(data["created_by"]),
-            comment=str(data["comment"]),
+            id=as_str(value["id"]),
+            matchers=tuple(Matcher.parse(m) for m in str_list(value["matchers"])),
+            starts_ms=as_int(value["starts_ms"]),
+            ends_ms=as_int(value["ends_ms"]),
+            created_by=as_str(value["created_by"]),
+            comment=as_str(value["comment"]),
         )
 
 
@@ -381,6 +378,60 @@ class AggregationGroup:
         )
 
 
+def _labels_by_fingerprint(value: object) -> dict[str, Labels]:
+    return {str(fp): text_map(labels) for fp, labels in obj(value, "alerts").items()}
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """One aggregation group as saved: its route, alerts by fingerprint and timers."""
+
+    route: str
+    firing: Mapping[str, Labels]
+    resolved: Mapping[str, Labels]
+    next_ms: int | None
+    last_ms: int | None
+    sent: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "route": self.route,
+            "firing": {fp: dict(labels) for fp, labels in self.firing.items()},
+            "resolved": {fp: dict(labels) for fp, labels in self.resolved.items()},
+            "next": self.next_ms,
+            "last": self.last_ms,
+            "sent": list(self.sent),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> GroupState:
+        value = obj(data, "group")
+        return cls(
+            as_str(value["route"]),
+            _labels_by_fingerprint(value["firing"]),
+            _labels_by_fingerprint(value["resolved"]),
+            opt_int(value["next"]),
+            opt_int(value["last"]),
+            str_list(value["sent"]),
+        )
+
+
+@dataclass(frozen=True)
+class DispatcherState:
+    unmatched: int = 0
+    groups: Mapping[str, GroupState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Json]:
+        groups: dict[str, Json] = {key: g.to_json() for key, g in self.groups.items()}
+        return {"unmatched": self.unmatched, "groups": groups}
+
+    @classmethod
+    def from_json(cls, data: object) -> DispatcherState:
+        value = obj(data or {}, "dispatcher")
+        groups = obj(value.get("groups") or {}, "groups")
+        return cls(as_int(value.get("unmatched", 0)), {str(k): GroupState.from_json(g) for k, g in groups.items()})
+
+
 class Dispatcher:
     """Routes alerts into aggregation groups and says which notifications are due."""
 
@@ -418,25 +469,23 @@ class Dispatcher:
             if group is not None:
                 group.firing.pop(fp, None)
 
-    def to_json(self) -> dict[str, object]:
+    def state(self) -> DispatcherState:
         """The groups and their timers, for a changelog-backed table: a restarted worker goes on where the
         dead one stopped."""
-        return {
-            "unmatched": self.unmatched,
-            "groups": {
-                key: {
-                    "route": g.route.path,
-                    "firing": g.firing,
-                    "resolved": g.resolved,
-                    "next": g.next_flush_ms,
-                    "last": g.last_sent_ms,
-                    "sent": sorted(g.sent_state),
-                }
-                for key, g in self.groups.items()
-            },
+        groups = {
+            key: GroupState(
+                g.route.path,
+                dict(g.firing),
+                dict(g.resolved),
+                g.next_flush_ms,
+                g.last_sent_ms,
+                tuple(sorted(g.sent_state)),
+            )
+            for key, g in self.groups.items()
         }
+        return DispatcherState(self.unmatched, groups)
 
-    def restore(self, data: Mapping[str, object]) -> None:
+    def restore(self, state: DispatcherState) -> None:
         routes: dict[str, Route] = {}
 
         def index(route: Route) -> None:
@@ -445,22 +494,20 @@ class Dispatcher:
                 index(child)
 
         index(self.root)
-        self.unmatched = int(str(data.get("unmatched", 0)))
+        self.unmatched = state.unmatched
         self.groups = {}
-        groups = data.get("groups") or {}
-        assert isinstance(groups, Mapping)
-        for key, g in groups.items():
-            route = routes.get(g["route"])
+        for key, g in state.groups.items():
+            route = routes.get(g.route)
             if route is None:  # the tree changed since: the group starts again from its alerts
                 continue
             self.groups[key] = AggregationGroup(
                 route=route,
                 key=key,
-                firing={fp: dict(labels) for fp, labels in g["firing"].items()},
-                resolved={fp: dict(labels) for fp, labels in g["resolved"].items()},
-                next_flush_ms=g["next"],
-                last_sent_ms=g["last"],
-                sent_state=frozenset(g["sent"]),
+                firing={fp: dict(labels) for fp, labels in g.firing.items()},
+                resolved={fp: dict(labels) for fp, labels in g.resolved.items()},
+                next_flush_ms=g.next_ms,
+                last_sent_ms=g.last_ms,
+                sent_state=frozenset(g.sent),
             )
 
     def due(self, now_ms: int) -> list[Notification]:
@@ -480,7 +527,7 @@ class Dispatcher:
         return out
 
 
-class AlertingRoutes(_Strict):
+class AlertingRoutes(Strict):
     """The ``alerting`` routing part of the topology: the tree and the inhibition rules. Receivers are team
     ids; a team's receiver is its topic ``cx.escalations.<team>``."""
 

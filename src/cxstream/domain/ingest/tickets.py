@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cxstream.domain.events import CanonicalEvent, EventType, Operation
+from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
 
 
 def ticket_key(event: CanonicalEvent) -> str | None:

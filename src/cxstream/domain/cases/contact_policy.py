@@ -10,7 +10,7 @@ is counted once, under one reason):
 5. ``daily_cap``      ``daily_cap`` invites already went out that UTC day (in the request's cap scope).
 
 The daily cap comes last, so it counts only invites that would otherwise have gone. Pure; the history per
-customer and the counts per day are kept by :mod:`cxstream.domain.invites` (and, running, in tables).
+customer and the counts per day are kept by :mod:`cxstream.domain.cases.invites` (and, running, in tables).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@ when the source did not say, and the drivers and sentiment of its verbatim comme
 
 from __future__ import annotations
 
-from cxstream.domain.events import CanonicalEvent
-from cxstream.domain.journey import JourneyMap
-from cxstream.domain.verbatim import VerbatimAnalyzer
+from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.ingest.journey import JourneyMap
+from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
 
 DRIVERS_ATTRIBUTE = "drivers"
 SENTIMENT_ATTRIBUTE = "sentiment"

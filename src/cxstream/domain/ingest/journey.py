@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cxstream.domain.events import CanonicalEvent, EventType
+from cxstream.domain.ingest.events import CanonicalEvent, EventType
 
 
 class _Strict(BaseModel):

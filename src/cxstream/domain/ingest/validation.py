@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from cxstream.domain.durations import parse_duration
-from cxstream.domain.events import SCALES, CanonicalEvent, EventType
+from cxstream.domain.ingest.events import SCALES, CanonicalEvent, EventType
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,80}$")]
 

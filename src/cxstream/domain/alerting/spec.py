@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cxstream.domain.breaches import ThresholdRule
+from cxstream.domain.alerting.hot_alerts import HotAlertRule
+from cxstream.domain.alerting.routing import AlertingRoutes, Matcher, matches_all
+from cxstream.domain.alerting.thresholds import ThresholdRule
 from cxstream.domain.durations import parse_duration_ms
-from cxstream.domain.hot_alerts import HotAlertRule
-from cxstream.domain.routing import AlertingRoutes, Matcher, matches_all
 
 
 class _Strict(BaseModel):

@@ -4,7 +4,7 @@ another case opened within the policy's window (``followup.cases.recurring_withi
 The index is keyed by subject (``customer:<id>``, ``driver:<agent id>@<site>``), so it lives apart from the
 cases table (keyed by case id): each opened case is sent to the index once per subject, and the index answers
 with a FLAG_RECURRING action for the case when it finds an earlier one. A recurring case closes only with a
-supervisor's documented action (:mod:`cxstream.domain.cases`).
+supervisor's documented action (:mod:`cxstream.domain.cases.machine`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from cxstream.domain.cases import Action, ActionType, Case, action_record
+from cxstream.domain.cases.machine import Action, ActionType, Case, action_record
 
 RECURRENCE = "system:recurrence"
 

@@ -1,0 +1,59 @@
+"""What normalization remembers between records, as table values: the event ids it published (to drop
+duplicates) and when each ticket was opened (to fill creation times into later events of the ticket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cxstream.domain.base import Json, as_int, as_str, seq
+from cxstream.domain.ingest.validation import is_duplicate
+
+
+@dataclass(frozen=True)
+class RawPosition:
+    """Where a raw record was read: its topic and offset (the partition is the table's own)."""
+
+    topic: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class SeenEvent:
+    """An event id published once: when, from which raw partition, and from which raw record. Stored as
+    ``[first seen ms, partition, raw topic, raw offset]`` (entries written before the record was kept carry
+    only the first two)."""
+
+    first_seen_ms: int
+    partition: int
+    first: RawPosition | None = None
+
+    def to_json(self) -> list[Json]:
+        head: list[Json] = [self.first_seen_ms, self.partition]
+        return head if self.first is None else [*head, self.first.topic, self.first.offset]
+
+    @classmethod
+    def from_json(cls, data: object) -> SeenEvent:
+        items = seq(data, "seen event")
+        first = RawPosition(as_str(items[2]), as_int(items[3])) if len(items) >= 4 else None
+        return cls(as_int(items[0]), as_int(items[1]), first)
+
+    def duplicates(self, now_ms: int, horizon_ms: int, position: RawPosition) -> bool:
+        """Whether an event with this id read at ``position`` is a duplicate (see :func:`is_duplicate`)."""
+        first = (self.first.topic, self.first.offset) if self.first is not None else None
+        return is_duplicate(self.first_seen_ms, now_ms, horizon_ms, first, (position.topic, position.offset))
+
+
+@dataclass(frozen=True)
+class TicketCreation:
+    """When a ticket was opened, and the raw partition that saw it. Stored as ``[created ms, partition]``."""
+
+    created_ms: int
+    partition: int
+
+    def to_json(self) -> list[Json]:
+        return [self.created_ms, self.partition]
+
+    @classmethod
+    def from_json(cls, data: object) -> TicketCreation:
+        items = seq(data, "ticket creation")
+        return cls(as_int(items[0]), as_int(items[1]))

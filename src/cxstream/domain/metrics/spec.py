@@ -1,0 +1,237 @@
+"""What is measured, declared in ``topologies/metrics.yaml``: indicators, windows and metric definitions.
+
+A window knows its own bounds (:meth:`WindowSpec.current`, :meth:`WindowSpec.ended`, :meth:`WindowSpec.final`),
+aligned to UTC: days at midnight, whole weeks on Monday.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+from pydantic import Field, field_validator, model_validator
+
+from cxstream.domain.base import Strict
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.ingest.events import SurveyMetric
+
+DIMENSIONS = ("team", "region", "site", "journey_stage", "touchpoint", "channel")
+UNKNOWN = "-"  # the value of a dimension the event does not carry
+
+
+class Indicator(StrEnum):
+    CSAT = "csat"
+    CES = "ces"
+    NPS = "nps"
+    FIRST_RESPONSE = "first_response"  # minutes from ticket creation to the first public reply
+    RESOLUTION = "resolution"  # hours from ticket creation to solved
+    DELIVERY_DELAY = "delivery_delay"  # hours delivered after the promise (negative: early)
+    REOPEN_RATE = "reopen_rate"  # reopened tickets per solved ticket
+
+
+SURVEY_INDICATORS = {
+    Indicator.CSAT: SurveyMetric.CSAT,
+    Indicator.CES: SurveyMetric.CES,
+    Indicator.NPS: SurveyMetric.NPS,
+}
+#: unit of the measured value of each duration indicator, in milliseconds
+DURATION_UNITS_MS = {
+    Indicator.FIRST_RESPONSE: 60_000,
+    Indicator.RESOLUTION: 3_600_000,
+    Indicator.DELIVERY_DELAY: 3_600_000,
+}
+UNIT_NAMES = {Indicator.FIRST_RESPONSE: " min", Indicator.RESOLUTION: " h", Indicator.DELIVERY_DELAY: " h"}
+
+
+def _duration(value: str) -> str:
+    parse_duration_ms(value)
+    return value
+
+
+WEEK_MS = 7 * 86_400_000
+MONDAY_MS = 4 * 86_400_000  # the Unix epoch was a Thursday: weeks start on Monday 00:00 UTC, as ISO weeks do
+
+
+@dataclass(frozen=True)
+class Span:
+    """A window's bounds in epoch milliseconds, [start, end)."""
+
+    start_ms: int
+    end_ms: int
+
+    def shifted(self, hops: int, hop_ms: int) -> Span:
+        """This span moved ``hops`` whole hops later (negative: earlier)."""
+        return Span(self.start_ms + hops * hop_ms, self.end_ms + hops * hop_ms)
+
+    def holds(self, bucket_ms: int) -> bool:
+        return self.start_ms <= bucket_ms < self.end_ms
+
+
+class WindowKind(StrEnum):
+    REALTIME = "realtime"
+    LAGGING = "lagging"
+
+
+class WindowSpec(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
+    kind: WindowKind
+    size: str
+    hop: str | None = Field(None, description="hopping windows advance by this; default: the size (tumbling)")
+
+    @field_validator("size", "hop")
+    @classmethod
+    def _durations(cls, value: str | None) -> str | None:
+        return value if value is None else _duration(value)
+
+    @property
+    def size_ms(self) -> int:
+        return parse_duration_ms(self.size)
+
+    @property
+    def hop_ms(self) -> int:
+        return parse_duration_ms(self.hop) if self.hop else self.size_ms
+
+    def _span_ending(self, end_ms: int) -> Span:
+        """The window ending at the last hop boundary at or before ``end_ms``."""
+        shift = MONDAY_MS if self.hop_ms % WEEK_MS == 0 else 0
+        local = end_ms - shift
+        end = local - local % self.hop_ms + shift
+        return Span(end - self.size_ms, end)
+
+    def current(self, now_ms: int) -> Span:
+        """The latest window that has started: it ends at the next hop boundary after ``now_ms``."""
+        return self._span_ending(now_ms).shifted(1, self.hop_ms)
+
+    def ended(self, now_ms: int) -> Span:
+        """The latest window that has ended (what alerts read: late events may still change it)."""
+        return self._span_ending(now_ms)
+
+    def final(self, now_ms: int, grace_ms: int) -> Span:
+        """The latest window that is final: ended, and its grace for late events passed."""
+        return self._span_ending(now_ms - grace_ms)
+
+
+class MetricDefinition(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.-]{1,60}$")
+    indicator: Indicator
+    description: str = ""
+    owner: str = Field(description="team that owns the number")
+    journey_stages: tuple[str, ...] = Field((), description="only events at these stages; empty: any stage")
+    touchpoints: tuple[str, ...] = Field((), description="only events at these touchpoints; empty: any")
+    dimensions: tuple[str, ...] = Field(DIMENSIONS, description="the finest scope kept")
+    sla: str | None = Field(None, description="duration indicators: the threshold for SLA compliance")
+    min_n: int | None = Field(None, ge=1, description="default: metrics.min_n")
+
+    @field_validator("dimensions")
+    @classmethod
+    def _known_dimensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in DIMENSIONS:
+                raise ValueError(f"{name!r} is not a dimension (one of: {', '.join(DIMENSIONS)})")
+        if len(set(value)) != len(value):
+            raise ValueError("a dimension is listed twice")
+        return value
+
+    @field_validator("sla")
+    @classmethod
+    def _sla(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.removeprefix("-")
+        parse_duration_ms(text)
+        return value
+
+    @model_validator(mode="after")
+    def _sla_fits(self) -> MetricDefinition:
+        if self.sla is not None and self.indicator not in DURATION_UNITS_MS:
+            raise ValueError(f"sla applies to duration indicators only, not {self.indicator.value}")
+        return self
+
+    @property
+    def sla_ms(self) -> int | None:
+        if self.sla is None:
+            return None
+        sign = -1 if self.sla.startswith("-") else 1
+        return sign * parse_duration_ms(self.sla.removeprefix("-"))
+
+
+class MetricsSpec(Strict):
+    buckets: dict[WindowKind, str] = Field(
+        default_factory=lambda: {WindowKind.REALTIME: "5m", WindowKind.LAGGING: "1h"},
+        description="time grain per window kind; every window is a whole number of its buckets",
+    )
+    grace: str = Field("6h", description="an event arriving later than its bucket's end + grace is late")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    min_n: int = Field(30, ge=1, description="below this sample size a value reads 'insufficient sample'")
+    windows: tuple[WindowSpec, ...] = ()
+    definitions: tuple[MetricDefinition, ...] = ()
+
+    @field_validator("grace")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("buckets")
+    @classmethod
+    def _grains(cls, value: dict[WindowKind, str]) -> dict[WindowKind, str]:
+        for grain in value.values():
+            _duration(grain)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MetricsSpec:
+        for window in self.windows:
+            if window.kind not in self.buckets:
+                raise ValueError(f"window {window.id}: no bucket size for {window.kind.value} windows")
+            bucket = self.grain_ms(window)
+            if window.size_ms % bucket or window.hop_ms % bucket:
+                raise ValueError(
+                    f"window {window.id}: size and hop must be whole multiples of its bucket "
+                    f"({self.buckets[window.kind]})"
+                )
+            if window.size_ms % window.hop_ms:
+                raise ValueError(f"window {window.id}: size must be a whole multiple of the hop")
+        ids = [w.id for w in self.windows]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"window id {sorted(dupes)[0]!r} is used twice")
+        return self  # definitions declared twice are reported with their lines by the topology check
+
+    def grain_ms(self, window: WindowSpec) -> int:
+        return parse_duration_ms(self.buckets[window.kind])
+
+    @cached_property
+    def grains(self) -> tuple[int, ...]:
+        """Bucket sizes in use, finest first (computed once: read for every event)."""
+        return tuple(sorted({self.grain_ms(w) for w in self.windows}))
+
+    @cached_property
+    def finest_ms(self) -> int:
+        return self.grains[0] if self.grains else 300_000
+
+    @cached_property
+    def grace_ms(self) -> int:
+        return parse_duration_ms(self.grace)
+
+    @cached_property
+    def id_memory_ms(self) -> int:
+        """How long event ids are remembered for de-duplication: an older event is late anyway."""
+        return self.grace_ms + 2 * self.finest_ms
+
+    def retention_ms(self, grain: int) -> int:
+        """How long buckets of this grain are needed: the longest window read from them, plus grace."""
+        sizes = [w.size_ms for w in self.windows if self.grain_ms(w) == grain]
+        return max(sizes, default=grain) + self.grace_ms
+
+    def window(self, window_id: str) -> WindowSpec:
+        for window in self.windows:
+            if window.id == window_id:
+                return window
+        raise KeyError(f"no window {window_id!r}")
+
+    def definition(self, definition_id: str) -> MetricDefinition:
+        for definition in self.definitions:
+            if definition.id == definition_id:
+                return definition
+        raise KeyError(f"no metric definition {definition_id!r}")
