@@ -13,6 +13,7 @@ from typing import Any
 
 from cxstream import __version__, cli_alerts, cli_cases, cli_status
 from cxstream.config.yaml_source import ConfigError
+from cxstream.domain.catalog import Topics
 from cxstream.settings import Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -269,7 +270,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     if (code := _require_cluster(settings, "dlq")) is not None:
         return code
     options = aiokafka_options(settings, settings.kafka_bootstrap)
-    records, undecodable = asyncio.run(read_dead_letters(options, ctx.codec("cx.dlq")))
+    records, undecodable = asyncio.run(read_dead_letters(options, ctx.codec(Topics.DLQ)))
 
     def keep(record: dict[str, Any]) -> bool:
         return (

@@ -8,9 +8,10 @@ import getpass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cxstream.domain.catalog import Topics
 from cxstream.settings import Settings
 
-SILENCES_TOPIC = "cx.silences"
+SILENCES_TOPIC = Topics.SILENCES
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cxstream.cli_alerts import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, _author, _cluster, _fail, _text
+from cxstream.domain.catalog import Topics
 from cxstream.settings import Settings
 
-CASES_TOPIC = "cx.cases"
-CASE_ACTIONS_TOPIC = "cx.case-actions"
+CASES_TOPIC = Topics.CASES
+CASE_ACTIONS_TOPIC = Topics.CASE_ACTIONS
 #: subcommand -> action type, and what each one says when it was sent
 ACTIONS = {
     "ack": ("ACKNOWLEDGE", "acknowledged by {actor}; its escalation ladder stops"),
@@ -187,8 +188,8 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     if window is None:
         return _fail(f"no window {args.window!r} (one of: {', '.join(w.id for w in spec.windows)})", EXIT_CONFIG)
     since = datetime.now(UTC).timestamp() * 1000 - period_ms
-    sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec("cx.survey-invites"), "cx.survey-invites"))
-    events, bad_events = asyncio.run(read_decoded(options, ctx.codec("cx.events"), "cx.events"))
+    sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec(Topics.SURVEY_INVITES), Topics.SURVEY_INVITES))
+    events, bad_events = asyncio.run(read_decoded(options, ctx.codec(Topics.EVENTS), Topics.EVENTS))
     invites = [
         Sighting(str(r["survey"]), int(r["decided_at"].timestamp() * 1000), {**r["labels"]})
         for r in sent
@@ -218,7 +219,7 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
             short += row.verdict in (Verdict.SHORT, Verdict.AT_RISK)
             change = "" if row.change is None else f"  [{row.change:+d} invites per window]"
             print(f"  {row.describe()}{change}")
-    for bad, topic in ((bad_invites, "cx.survey-invites"), (bad_events, "cx.events")):
+    for bad, topic in ((bad_invites, Topics.SURVEY_INVITES), (bad_events, Topics.EVENTS)):
         if bad:
             print(f"{bad} messages on {topic} did not decode")
     print(f"\n{short} scope(s) short or at risk" if short else "\nevery scope with history reaches its minimum")

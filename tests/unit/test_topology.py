@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def topics(*items: str) -> str:
 
 def errors_of(directory: Path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_topology(directory, SCHEMAS)
+        load_topology(directory, SCHEMAS, required_topics=())  # partial topologies: the catalog is tested apart
     return caught.value.problems
 
 
@@ -169,3 +170,16 @@ def test_cli_fails_with_status_2_and_the_location(
     assert f"{path}:10: topics[0].partitions: Input should be greater than or equal to 1 (got 0)" in (
         capsys.readouterr().err
     )
+
+
+def test_a_topic_cxstream_uses_must_be_declared(tmp_path: Path) -> None:
+    """The topic catalog (domain/catalog.py) is checked against the YAML: a missing topic fails at start."""
+    shutil.copytree(ROOT / "topologies", tmp_path / "topologies")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    path = tmp_path / "topologies/topics.yaml"
+    text = path.read_text()
+    start = text.index("  - name: cx.silences")
+    path.write_text(text[:start] + text[text.index("  - name: cx.cases") :])
+    with pytest.raises(ConfigError) as caught:
+        load_topology(tmp_path / "topologies", SCHEMAS)
+    assert caught.value.problems == [f"{path}:5: topics: topic 'cx.silences' is missing: cxstream reads or writes it"]

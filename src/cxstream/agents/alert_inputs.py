@@ -12,11 +12,12 @@ from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.agents.guard import Guards
 from cxstream.domain.alerting.silences import silence_from_record
+from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.observability.logging import get_logger
 from cxstream.serde.avro import AvroCodec
 
-SILENCES_TOPIC = "cx.silences"
+SILENCES_TOPIC = Topics.SILENCES
 AGENT = "cxstream.silences"
 log = get_logger(__name__)
 

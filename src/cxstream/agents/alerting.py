@@ -37,6 +37,7 @@ from cxstream.domain.alerting.state import DeskState
 from cxstream.domain.alerting.thresholds import BreachKey, BreachState
 from cxstream.domain.base import Json, from_ms, now_ms
 from cxstream.domain.cases.machine import ActionType, action_record
+from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.topology import ESCALATION_PREFIX
@@ -52,12 +53,12 @@ from cxstream.observability.metrics import (
 )
 
 AGENT = "cxstream.alerting"
-CONTROL_TOPIC = "cxstream-alerting-control"
-STATE_TABLE = "cxstream-breach-state"
-DESK_TABLE = "cxstream-escalation-state"
+CONTROL_TOPIC = Internal.ALERTING_CONTROL
+STATE_TABLE = Tables.BREACH_STATE
+DESK_TABLE = Tables.ESCALATION_STATE
 DESK_KEY = "state"  # the desk table holds one value: the whole DeskState
-BREACHES_TOPIC = "cx.breaches"
-CASE_ACTIONS_TOPIC = "cx.case-actions"
+BREACHES_TOPIC = Topics.BREACHES
+CASE_ACTIONS_TOPIC = Topics.CASE_ACTIONS
 log = get_logger(__name__)
 
 

@@ -44,6 +44,7 @@ from cxstream.domain.cases.machine import (
     overdue_actions,
 )
 from cxstream.domain.cases.recurrence import flag_action, remember, subject_messages
+from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.observability.logging import get_logger
@@ -51,11 +52,11 @@ from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, RECURRIN
 from cxstream.serde.avro import AvroCodec
 
 AGENT, CLOCK_AGENT, RECURRENCE_AGENT = "cxstream.cases", "cxstream.case-clock", "cxstream.case-recurrence"
-CASES_TOPIC = "cx.cases"
-CASES_TABLE = "cxstream-cases"
-CLOCK_TOPIC = "cxstream-case-clock"
-SUBJECTS_TOPIC = "cxstream-case-subjects"
-SUBJECTS_TABLE = "cxstream-case-subjects-index"
+CASES_TOPIC = Topics.CASES
+CASES_TABLE = Tables.CASES
+CLOCK_TOPIC = Internal.CASE_CLOCK
+SUBJECTS_TOPIC = Internal.CASE_SUBJECTS
+SUBJECTS_TABLE = Tables.CASE_SUBJECTS_INDEX
 PARTITION = "_partition"  # kept with each case: which partition of the table holds it
 log = get_logger(__name__)
 

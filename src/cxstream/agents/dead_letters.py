@@ -8,12 +8,13 @@ from typing import Any
 
 import faust
 
+from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import DEAD_LETTERS
 from cxstream.serde.avro import AvroCodec, DecodeError
 
-DLQ_TOPIC = "cx.dlq"
+DLQ_TOPIC = Topics.DLQ
 log = get_logger(__name__)
 
 

@@ -19,13 +19,14 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.alerting.hot_alerts import HotAlertRule, detect
+from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
 from cxstream.serde.avro import AvroCodec
 
-EVENTS_TOPIC = "cx.events"
+EVENTS_TOPIC = Topics.EVENTS
 AGENT = "cxstream.events-monitor"
 log = get_logger(__name__)
 

@@ -30,15 +30,16 @@ from cxstream.domain.cases.invites import (
     request_to_json,
 )
 from cxstream.domain.cases.machine import DONE, Case
+from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.ingest.events import CanonicalEvent, EventType
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import SURVEY_INVITES
 
 AGENT = "cxstream.invites"
-CONTACTS_TOPIC = "cxstream-contacts"
-CONTACTS_TABLE = "cxstream-contact-history"
-CAPS_TABLE = "cxstream-invite-caps"
-INVITES_TOPIC = "cx.survey-invites"
+CONTACTS_TOPIC = Internal.CONTACTS
+CONTACTS_TABLE = Tables.CONTACT_HISTORY
+CAPS_TABLE = Tables.INVITE_CAPS
+INVITES_TOPIC = Topics.SURVEY_INVITES
 log = get_logger(__name__)
 
 

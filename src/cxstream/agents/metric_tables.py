@@ -26,6 +26,7 @@ from cxstream.agents.assignment import held
 from cxstream.agents.housekeeping import PartitionClock
 from cxstream.agents.stores import Store
 from cxstream.domain.base import to_ms
+from cxstream.domain.catalog import Tables
 from cxstream.domain.ingest.enrichment import drivers_of
 from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.domain.metrics.cells import AppliedEvent, Cell, CellKey, CellValue, apply_update, housekeeping
@@ -39,8 +40,8 @@ from cxstream.observability.metrics import (
     METRIC_UPDATES_SKIPPED,
 )
 
-TABLE = "cxstream-metrics"
-SEEN_TABLE = "cxstream-metrics-seen"
+TABLE = Tables.METRICS
+SEEN_TABLE = Tables.METRICS_SEEN
 
 
 class MetricTables:

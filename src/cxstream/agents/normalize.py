@@ -16,6 +16,7 @@ from cxstream.agents.housekeeping import PartitionClock
 from cxstream.agents.stores import Store
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
+from cxstream.domain.catalog import Tables, Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.events import CanonicalEvent
@@ -33,8 +34,8 @@ from cxstream.observability.metrics import (
 )
 
 AGENT = "cxstream.normalize"
-SEEN_TABLE = "cxstream-seen-event-ids"
-TICKETS_TABLE = "cxstream-ticket-created"
+SEEN_TABLE = Tables.SEEN_EVENT_IDS
+TICKETS_TABLE = Tables.TICKET_CREATED
 log = get_logger(__name__)
 
 
@@ -53,7 +54,7 @@ def register(
     raw_topics = app.topic(
         *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    events = app.topic("cx.events", key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
+    events = app.topic(Topics.EVENTS, key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
     # event id -> when and where it was first published; expires after the duplicate horizon
     seen = Store(app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
                  SeenEvent.from_json, SeenEvent.to_json)  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cxstream.config.yaml_source import ConfigError, Loc, YamlSource, load_yaml
+from cxstream.domain.catalog import Topics
 from cxstream.domain.topology import (
     ConnectorSpec,
     Team,
@@ -31,9 +32,14 @@ def topology_files(directory: Path) -> list[Path]:
 
 
 def load_topology(
-    directory: Path, schema_names: Iterable[str], known_connectors: Iterable[str] | None = None
+    directory: Path,
+    schema_names: Iterable[str],
+    known_connectors: Iterable[str] | None = None,
+    *,
+    required_topics: Iterable[str] = Topics.required(),
 ) -> Topology:
-    """Every file is validated on its own, then cross-file rules run on the merged result."""
+    """Every file is validated on its own, then cross-file rules run on the merged result, and every topic of
+    the catalog that cxstream reads or writes (``required_topics``) must be declared."""
     problems: list[str] = []
     teams: list[Team] = []
     topics: list[TopicSpec] = []
@@ -80,6 +86,10 @@ def load_topology(
         where, index, *rest = problem.loc
         origin, loc = origins[str(where)][int(index)]
         problems.append(origin.problem((*loc, *rest), problem.message))
+    if origins["topics"]:  # (no topics at all is already reported)
+        topics_file = origins["topics"][0][0]
+        for name in sorted(set(required_topics) - {t.name for t in topics}):
+            problems.append(topics_file.problem(("topics",), f"topic {name!r} is missing: cxstream reads or writes it"))
     if problems:
         raise ConfigError(problems)
     topology = Topology.model_validate(

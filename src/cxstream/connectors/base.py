@@ -19,9 +19,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.events import CanonicalEvent
 
-RAW_TOPIC_PREFIX = "cx.raw."
+RAW_TOPIC_PREFIX = Topics.RAW_PREFIX
 
 #: Kafka header on raw records saying how they arrived; records from ``cxstream import`` are ``manual``.
 ORIGIN_HEADER = "cxstream-origin"

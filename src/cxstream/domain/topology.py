@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from cxstream.domain.access.principal import AccessSpec
 from cxstream.domain.alerting.spec import Alerting
 from cxstream.domain.cases.followup import INVITE_LABELS, FollowUp
+from cxstream.domain.catalog import Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
@@ -21,8 +22,8 @@ from cxstream.domain.metrics.spec import MetricsSpec
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
 
-ESCALATION_PREFIX = "cx.escalations."
-RAW_PREFIX = "cx.raw."
+ESCALATION_PREFIX = Topics.ESCALATION_PREFIX
+RAW_PREFIX = Topics.RAW_PREFIX
 _FOREVER = "forever"
 
 

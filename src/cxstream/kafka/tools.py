@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, MappingError
 from cxstream.connectors.files import count_records, read_records
+from cxstream.domain.catalog import Topics
 from cxstream.serde.avro import AvroCodec, DecodeError
 
 REPLAY_HEADER = "cxstream-replay-of"
@@ -167,7 +168,7 @@ async def read_decoded(
 
 
 async def read_dead_letters(
-    client_options: dict[str, Any], codec: AvroCodec, topic: str = "cx.dlq"
+    client_options: dict[str, Any], codec: AvroCodec, topic: str = Topics.DLQ
 ) -> tuple[list[dict[str, Any]], int]:
     """Decoded dead letters and the count of messages on the topic that did not decode."""
     return await read_decoded(client_options, codec, topic)

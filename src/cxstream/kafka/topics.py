@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from cxstream.domain.catalog import Topics
 from cxstream.domain.topology import TopicSpec, Topology
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -154,5 +155,7 @@ class TopicAdmin:
                 TopicReport(spec, "drift" if errors or warnings else "ok", actual[spec.name], errors, warnings)
             )
         declared = {s.name for s in topology.topics}
-        undeclared = [a for name, a in sorted(actual.items()) if name.startswith("cx.") and name not in declared]
+        undeclared = [
+            a for name, a in sorted(actual.items()) if name.startswith(Topics.NAMESPACE) and name not in declared
+        ]
         return reports, undeclared

@@ -1,0 +1,61 @@
+"""Every Kafka topic and Faust table cxstream names, in one place. Code refers to these roles, never to the
+strings. The topics other systems read or write are declared in ``topologies/topics.yaml`` (partitions,
+retention, schema); the topology loader checks that each is declared, so a catalog topic missing from the
+YAML fails at start naming the file (``config.topology.load_topology``). Internal topics and tables are
+Faust's (their changelogs follow the application id) and are not declared there."""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class Topics:
+    """Topics shared with other systems: declared in ``topologies/topics.yaml``."""
+
+    NAMESPACE: Final = "cx."  # every shared topic's name starts so (cxstream reports undeclared ones)
+    EVENTS: Final = "cx.events"  # canonical events, the one input of metrics and alerts
+    DLQ: Final = "cx.dlq"  # dead letters: original bytes and reasons
+    BREACHES: Final = "cx.breaches"  # breach lifecycle
+    CASES: Final = "cx.cases"  # compacted: the latest state of each case
+    CASE_ACTIONS: Final = "cx.case-actions"  # the audit trail of every case
+    SILENCES: Final = "cx.silences"
+    SURVEY_INVITES: Final = "cx.survey-invites"
+    RAW_PREFIX: Final = "cx.raw."  # + connector name: records exactly as the source sent them
+    ESCALATION_PREFIX: Final = "cx.escalations."  # + team id: what the team is paged with
+
+    @classmethod
+    def required(cls) -> tuple[str, ...]:
+        """The fixed topics a topology must declare."""
+        return (cls.EVENTS, cls.DLQ, cls.BREACHES, cls.CASES, cls.CASE_ACTIONS, cls.SILENCES, cls.SURVEY_INVITES)
+
+    @classmethod
+    def raw(cls, connector: str) -> str:
+        return f"{cls.RAW_PREFIX}{connector}"
+
+    @classmethod
+    def escalations(cls, team: str) -> str:
+        return f"{cls.ESCALATION_PREFIX}{team}"
+
+
+class Internal:
+    """Faust-internal topics (partitioned like the tables they feed)."""
+
+    ALERTING_CONTROL: Final = "cxstream-alerting-control"
+    CASE_CLOCK: Final = "cxstream-case-clock"
+    CASE_SUBJECTS: Final = "cxstream-case-subjects"
+    CONTACTS: Final = "cxstream-contacts"
+
+
+class Tables:
+    """Faust tables (each with its changelog topic)."""
+
+    METRICS: Final = "cxstream-metrics"
+    METRICS_SEEN: Final = "cxstream-metrics-seen"
+    SEEN_EVENT_IDS: Final = "cxstream-seen-event-ids"
+    TICKET_CREATED: Final = "cxstream-ticket-created"
+    BREACH_STATE: Final = "cxstream-breach-state"
+    ESCALATION_STATE: Final = "cxstream-escalation-state"
+    CASES: Final = "cxstream-cases"
+    CASE_SUBJECTS_INDEX: Final = "cxstream-case-subjects-index"
+    CONTACT_HISTORY: Final = "cxstream-contact-history"
+    INVITE_CAPS: Final = "cxstream-invite-caps"
