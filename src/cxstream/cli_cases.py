@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cxstream.cli_alerts import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, _author, _cluster, _fail, _text
+from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Topics
 from cxstream.settings import Settings
 
@@ -63,7 +64,7 @@ def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
         if not shown:
             print("no open cases" + ("" if args.all else " (--all shows resolved and closed ones)"))
         else:
-            now_ms = int(now.timestamp() * 1000)
+            now_ms = to_ms(now)
             print(f"{'case':26} {'state':18} {'severity':9} {'team':18} {'ack due':11} {'resolve due':12} flags")
             for c in sorted(shown, key=lambda c: c.opened_ms):
                 flags = [f"overdue:{s}" for s in c.overdue] + (["recurring"] if c.recurring else [])
@@ -117,7 +118,7 @@ def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: s
     digest = hashlib.sha256(f"{case_id}|{kind}|{actor}|{now.isoformat()}".encode()).hexdigest()[:16]
     action = Action(
         action_id=f"act-{digest}", case_id=case_id, action=ActionType(kind), actor=actor,
-        at_ms=int(now.timestamp() * 1000), comment=args.comment, assignee=getattr(args, "to", None),
+        at_ms=to_ms(now), comment=args.comment, assignee=getattr(args, "to", None),
         root_cause_category=getattr(args, "root_cause", None), action_taken=getattr(args, "action_taken", None),
         action_owner=getattr(args, "owner", None), outcome=getattr(args, "outcome", None), role=args.role,
     )  # fmt: skip
@@ -191,12 +192,12 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec(Topics.SURVEY_INVITES), Topics.SURVEY_INVITES))
     events, bad_events = asyncio.run(read_decoded(options, ctx.codec(Topics.EVENTS), Topics.EVENTS))
     invites = [
-        Sighting(str(r["survey"]), int(r["decided_at"].timestamp() * 1000), {**r["labels"]})
+        Sighting(str(r["survey"]), to_ms(r["decided_at"]), {**r["labels"]})
         for r in sent
         if r["decided_at"].timestamp() * 1000 >= since
     ]
     answers = [
-        Sighting(str(e["survey"]["metric"]), int(e["event_time"].timestamp() * 1000),
+        Sighting(str(e["survey"]["metric"]), to_ms(e["event_time"]),
                  {k: str(e[k]) for k in ("region", "site", "team", "channel", "journey_stage", "touchpoint",
                                          "customer_segment") if e.get(k)})
         for e in events

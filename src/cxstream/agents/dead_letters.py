@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import faust
 
+from cxstream.domain import base
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
 from cxstream.observability.logging import get_logger
@@ -53,7 +53,7 @@ class DeadLetterSink:
             value=_as_bytes(message.value),
             key=_as_bytes(message.key),
             headers=message_headers(message),
-            now_ms=int(time.time() * 1000),
+            now_ms=base.now_ms(),
             event_id=event_id,
         )
         await self.topic.send(key=source.encode(), value=record)

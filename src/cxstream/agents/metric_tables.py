@@ -17,7 +17,6 @@ validation and metrics.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 
 import faust
@@ -25,6 +24,7 @@ import faust
 from cxstream.agents.assignment import held
 from cxstream.agents.housekeeping import PartitionClock
 from cxstream.agents.stores import Store
+from cxstream.domain import base
 from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Tables
 from cxstream.domain.ingest.enrichment import drivers_of
@@ -100,7 +100,7 @@ class MetricTables:
         Only this partition: table changes go to the changelog partition of the event being processed."""
         if not self._clock.due(partition):
             return
-        now_ms = int(time.time() * 1000)
+        now_ms = base.now_ms()
         plan = housekeeping(self._cells(), partition, now_ms, self.spec)
         for key, value in plan.writes.items():
             self.cells[key.encode()] = value

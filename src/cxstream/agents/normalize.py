@@ -4,7 +4,6 @@ every record received is counted as normalized, dead-lettered, duplicate or igno
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from cxstream.agents.housekeeping import PartitionClock
 from cxstream.agents.stores import Store
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
+from cxstream.domain import base
 from cxstream.domain.catalog import Tables, Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.enrichment import Enricher
@@ -84,7 +84,7 @@ def register(
     def forget(partition: int) -> None:
         """This partition's event ids older than the duplicate horizon, and its tickets opened before the
         validation horizon (no event that old is accepted any more); see ``agents.housekeeping``."""
-        now_ms = int(time.time() * 1000)
+        now_ms = base.now_ms()
         if seen_clock.due(partition):
             seen.expire(partition, now_ms - horizon_ms, partition_of=lambda v: v.partition,
                         time_of=lambda v: v.first_seen_ms)  # fmt: skip
@@ -130,7 +130,7 @@ def register(
         if outcome.ignored:
             RECORDS_IGNORED.labels(source=source).inc()
             return
-        now_ms = int(time.time() * 1000)
+        now_ms = base.now_ms()
         fresh = [e for e in outcome.events if not duplicate(e.event_id, now_ms, message)]
         if not fresh:
             RECORDS_DUPLICATE.labels(source=source).inc()

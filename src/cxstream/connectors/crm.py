@@ -13,6 +13,7 @@ from typing import Any
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
 from cxstream.connectors.fields import need_object, opt_int, opt_str, opt_time, req_str, req_time
+from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 
 _CLOSED = {"closed", "resolved", "solved"}
@@ -162,7 +163,7 @@ class SalesforceConnector(Connector):
             kind, suffix = EventType.TICKET_SOLVED, "solved"
         else:
             return []
-        commit = opt_str(header, "commitNumber") or str(int(when.timestamp() * 1000))
+        commit = opt_str(header, "commitNumber") or str(to_ms(when))
         return [
             CanonicalEvent(
                 event_id=f"crm:case:{record_id}:{suffix}:{commit}",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cxstream.domain.base import to_ms
+
 # region -> (sales organisation, shipping point, contact-centre site, fulfilment site)
 REGIONS: dict[str, tuple[str, str, str, str]] = {
     "emea": ("NL01", "AMS1", "lis-1", "ams-1"),
@@ -65,7 +67,7 @@ class RawRecord:
 
 
 def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
+    return to_ms(at)
 
 
 def _iso(at: datetime) -> str:

@@ -7,10 +7,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from cxstream.domain.access.principal import AccessSpec
 from cxstream.domain.alerting.spec import Alerting
+from cxstream.domain.base import Strict
 from cxstream.domain.cases.followup import INVITE_LABELS, FollowUp
 from cxstream.domain.catalog import Topics
 from cxstream.domain.durations import parse_duration_ms
@@ -27,10 +28,6 @@ RAW_PREFIX = Topics.RAW_PREFIX
 _FOREVER = "forever"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class CleanupPolicy(StrEnum):
     DELETE = "delete"
     COMPACT = "compact"
@@ -43,13 +40,13 @@ class KeyFormat(StrEnum):
     NONE = "none"
 
 
-class Team(_Strict):
+class Team(Strict):
     id: TeamId
     name: str = Field(min_length=1)
     description: str = ""
 
 
-class ValueSpec(_Strict):
+class ValueSpec(Strict):
     format: Literal["avro", "raw"]
     schema_: str | None = Field(None, alias="schema", description="Avro full name, e.g. cxstream.CanonicalEvent")
 
@@ -69,7 +66,7 @@ class ValueSpec(_Strict):
         return self
 
 
-class TopicSpec(_Strict):
+class TopicSpec(Strict):
     name: TopicName
     description: str = Field(min_length=10)
     owner: TeamId
@@ -110,7 +107,7 @@ class TopicSpec(_Strict):
         }
 
 
-class ConnectorSpec(_Strict):
+class ConnectorSpec(Strict):
     """A source connector to run: its entry-point name and its options (checked by the connector)."""
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,40}$")]
@@ -122,7 +119,7 @@ class ConnectorSpec(_Strict):
         return f"{RAW_PREFIX}{self.name}"
 
 
-class TopologyFile(_Strict):
+class TopologyFile(Strict):
     """What one YAML file in ``topologies/`` may hold. List sections from several files are concatenated;
     the other sections (``reference``, ``validation``, ``journey``, ``verbatims``, ``metrics``, ``alerting``,
     ``followup``)
@@ -215,7 +212,7 @@ def check_topology(
     return problems
 
 
-class Topology(_Strict):
+class Topology(Strict):
     teams: tuple[Team, ...]
     topics: tuple[TopicSpec, ...]
     connectors: tuple[ConnectorSpec, ...] = ()

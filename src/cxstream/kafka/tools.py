@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, MappingError
 from cxstream.connectors.files import count_records, read_records
+from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Topics
 from cxstream.serde.avro import AvroCodec, DecodeError
 
@@ -144,7 +145,7 @@ def summarize(records: list[dict[str, Any]]) -> DeadLetterSummary:
     for record in records:
         summary.total += 1
         summary.by_source[record["source"]] += 1
-        seen = int(record["first_seen_at"].timestamp() * 1000)
+        seen = to_ms(record["first_seen_at"])
         summary.first_seen = seen if summary.first_seen is None else min(summary.first_seen, seen)
         summary.last_seen = seen if summary.last_seen is None else max(summary.last_seen, seen)
         for reason in record["reasons"]:

@@ -25,7 +25,7 @@ from typing import Any
 import faust
 
 from cxstream.domain.access.principal import masked
-from cxstream.domain.base import now_ms
+from cxstream.domain.base import now_ms, to_ms
 from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, Refused, action_record, apply
 from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
 from cxstream.web.reads import Reads, Reply, case_row
@@ -138,7 +138,7 @@ def register(
             digest = hashlib.sha256(f"{case_id}|{kind.value}|{principal.name}|{now.isoformat()}".encode()).hexdigest()
             action = Action(
                 action_id=f"act-{digest[:16]}", case_id=case_id, action=kind, actor=principal.name,
-                at_ms=int(now.timestamp() * 1000), comment=_text(body, "comment"), assignee=_text(body, "assignee"),
+                at_ms=to_ms(now), comment=_text(body, "comment"), assignee=_text(body, "assignee"),
                 root_cause_category=_text(body, "root_cause_category"), action_taken=_text(body, "action_taken"),
                 action_owner=_text(body, "action_owner"), outcome=_text(body, "outcome"), role=principal.role.value,
             )  # fmt: skip

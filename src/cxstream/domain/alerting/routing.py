@@ -7,7 +7,6 @@ Pure and clock-free: every function takes the time it should consider as ``now``
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from functools import cached_property
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from cxstream.domain.base import Json, Strict, as_int, as_str, obj, opt_int, str_list, text_map
+from cxstream.domain.base import Json, Strict, as_int, as_str, digest, obj, opt_int, str_list, text_map
 from cxstream.domain.durations import parse_duration_ms
 
 Labels = Mapping[str, str]
@@ -304,7 +303,7 @@ def muted_by(
 
 def fingerprint(labels: Labels) -> str:
     text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return digest(text, 16)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@ expire`` (the same id sent again with its new end), listed from the topic (the l
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from cxstream.domain.alerting.routing import Matcher, Silence
+from cxstream.domain.base import digest, to_ms
 
 
 class SilenceState(StrEnum):
@@ -19,14 +19,14 @@ class SilenceState(StrEnum):
 
 
 def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
+    return to_ms(at)
 
 
 def new_silence(matchers: Iterable[str], starts: datetime, ends: datetime, created_by: str, comment: str) -> Silence:
     """Raises ValueError for a bad matcher, an end before the start, or a missing author or reason."""
     parsed = tuple(Matcher.parse(m) for m in matchers)
     text = "|".join([*(str(m) for m in parsed), str(_ms(starts)), str(_ms(ends)), created_by, comment])
-    silence_id = "sil-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    silence_id = "sil-" + digest(text, 12)
     return Silence(silence_id, parsed, _ms(starts), _ms(ends), created_by.strip(), comment.strip())
 
 

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from cxstream.domain.alerting.hot_alerts import HotAlertRule
 from cxstream.domain.alerting.routing import AlertingRoutes, Matcher, matches_all
 from cxstream.domain.alerting.thresholds import ThresholdRule
+from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration_ms
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LadderLevel(_Strict):
+class LadderLevel(Strict):
     after: str = Field(description="unacknowledged this long after the previous level was notified")
     notify: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$", description="who is paged, e.g. team-lead, director")
     receiver: str | None = Field(None, description="team topic for this level; default: the route's receiver")
@@ -31,7 +28,7 @@ class LadderLevel(_Strict):
         return value
 
 
-class EscalationPolicy(_Strict):
+class EscalationPolicy(Strict):
     """A ladder: level 0 is the routed notification to the team; each further level follows when nobody
     acknowledged the breach in time. The first policy whose matchers match the alert's labels applies."""
 
@@ -56,7 +53,7 @@ def _unique_ids(kind: str, ids: list[str]) -> None:
             raise ValueError(f"{kind} id {item!r} is used twice")
 
 
-class Alerting(_Strict):
+class Alerting(Strict):
     thresholds: tuple[ThresholdRule, ...] = ()
     hot_alerts: tuple[HotAlertRule, ...] = ()
     routing: AlertingRoutes | None = None

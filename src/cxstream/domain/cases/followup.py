@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from cxstream.domain.base import Strict, to_ms
 from cxstream.domain.cases.contact_policy import ContactPolicy, InviteRequest
 from cxstream.domain.cases.machine import CasePolicy
 from cxstream.domain.durations import parse_duration_ms
@@ -16,11 +17,7 @@ from cxstream.domain.ingest.events import CanonicalEvent, EventType, SurveyMetri
 INVITE_LABELS = ("region", "site", "team", "channel", "journey_stage", "touchpoint", "customer_segment")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InviteTrigger(_Strict):
+class InviteTrigger(Strict):
     """An operational event after which the customer is asked a survey question."""
 
     event_type: EventType
@@ -34,7 +31,7 @@ class InviteTrigger(_Strict):
         return value
 
 
-class FollowUp(_Strict):
+class FollowUp(Strict):
     cases: CasePolicy = CasePolicy()
     contact_policy: ContactPolicy = ContactPolicy()
     invite_triggers: tuple[InviteTrigger, ...] = ()
@@ -42,7 +39,7 @@ class FollowUp(_Strict):
 
 def invite_requests(triggers: Iterable[InviteTrigger], event: CanonicalEvent) -> list[InviteRequest]:
     """The survey invite requests one event triggers (before the contact policy)."""
-    at = int(event.event_time.timestamp() * 1000)
+    at = to_ms(event.event_time)
     labels = {name: str(getattr(event, name)) for name in INVITE_LABELS if getattr(event, name)}
     return [
         InviteRequest(

@@ -9,13 +9,13 @@ skewed day sends somewhat fewer than the cap, never more.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from cxstream.domain.base import digest
 from cxstream.domain.cases.contact_policy import (
     Contact,
     ContactPolicy,
@@ -99,9 +99,9 @@ def request_from_json(data: Mapping[str, Any]) -> InviteRequest:
 def invite_record(request: InviteRequest, decided_ms: int) -> dict[str, Any]:
     """The ``cx.survey-invites`` record (schema ``cxstream.SurveyInvite``) of an invite that passed."""
     assert request.customer_id is not None
-    digest = hashlib.sha256(request.request_id.encode()).hexdigest()[:20]
+    invite_digest = digest(request.request_id)
     return {
-        "invite_id": f"si-{digest}",
+        "invite_id": f"si-{invite_digest}",
         "request_id": request.request_id,
         "customer_id": request.customer_id,
         "survey": request.survey,

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from cxstream.domain.base import Strict, digest, to_ms
 from cxstream.domain.durations import parse_duration_ms
 
 
@@ -77,11 +79,7 @@ class Refused(ValueError):
         self.message = message
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sla(_Strict):
+class Sla(Strict):
     acknowledge: str = Field(description="acknowledge within this after the case opens (or reopens)")
     resolve: str = Field(description="resolve within this after the case opens (or reopens)")
 
@@ -93,7 +91,7 @@ class Sla(_Strict):
         return value
 
 
-class CasePolicy(_Strict):
+class CasePolicy(Strict):
     """``cases:`` in the topology: SLA per severity, the call-back step of hot alerts, recurrence window."""
 
     sla: dict[str, Sla] = Field(
@@ -359,7 +357,7 @@ def overdue_actions(case: Case, now_ms: int) -> list[Action]:
     records it once, and a reopened case that misses its new deadline gets a new one."""
     return [
         Action(
-            action_id=f"act-{_digest(f'overdue|{case.case_id}|{step}|{due_ms}')}",
+            action_id=f"act-{digest(f'overdue|{case.case_id}|{step}|{due_ms}')}",
             case_id=case.case_id,
             action=ActionType.OVERDUE,
             actor=SLA_TIMER,
@@ -374,20 +372,12 @@ def overdue_actions(case: Case, now_ms: int) -> list[Action]:
     ]
 
 
-def _digest(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
 # --- records --------------------------------------------------------------------------------------------------
 
 
 def _ms(value: object) -> int:
-    from datetime import datetime
-
     assert isinstance(value, datetime)
-    return int(value.timestamp() * 1000)
+    return to_ms(value)
 
 
 def action_from_record(record: Mapping[str, object]) -> Action:
@@ -422,8 +412,6 @@ def action_from_record(record: Mapping[str, object]) -> Action:
 
 
 def action_record(action: Action) -> dict[str, object]:
-    from datetime import UTC, datetime
-
     return {
         "action_id": action.action_id, "case_id": action.case_id, "action": action.action.value,
         "actor": action.actor, "at": datetime.fromtimestamp(action.at_ms / 1000, UTC), "comment": action.comment,
@@ -456,7 +444,6 @@ def case_from_json(data: Mapping[str, Any]) -> Case:
 
 def case_record(case: Case) -> dict[str, object]:
     """The ``cx.cases`` record (schema ``cxstream.Case``): the current state of one case."""
-    from datetime import UTC, datetime
 
     def at(ms: int | None) -> datetime | None:
         return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)

@@ -9,9 +9,9 @@ supervisor's documented action (:mod:`cxstream.domain.cases.machine`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 
+from cxstream.domain.base import digest
 from cxstream.domain.cases.machine import Action, ActionType, Case, action_record
 
 RECURRENCE = "system:recurrence"
@@ -46,9 +46,9 @@ def flag_action(case_id: str, subject: str, earlier: Sequence[str], at_ms: int, 
     """The ``cx.case-actions`` record that flags ``case_id`` recurring (same id for the same finding)."""
     kind, _, who = subject.partition(":")
     what = "the same customer" if kind == "customer" else "the same driver at the same site"
-    digest = hashlib.sha256(f"recurring|{case_id}|{subject}".encode()).hexdigest()[:20]
+    action_digest = digest(f"recurring|{case_id}|{subject}")
     action = Action(
-        action_id=f"act-{digest}",
+        action_id=f"act-{action_digest}",
         case_id=case_id,
         action=ActionType.FLAG_RECURRING,
         actor=RECURRENCE,

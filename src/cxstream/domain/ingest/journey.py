@@ -4,22 +4,19 @@ belong."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from cxstream.domain.base import Strict
 from cxstream.domain.ingest.events import CanonicalEvent, EventType
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Stage(_Strict):
+class Stage(Strict):
     id: str
     description: str = ""
     touchpoints: tuple[str, ...] = ()
 
 
-class TaggingRule(_Strict):
+class TaggingRule(Strict):
     """Events of these types (and sources, if given) that carry no stage or touchpoint get these."""
 
     event_types: tuple[EventType, ...] = Field(min_length=1)
@@ -28,7 +25,7 @@ class TaggingRule(_Strict):
     touchpoint: str
 
 
-class JourneyMap(_Strict):
+class JourneyMap(Strict):
     stages: tuple[Stage, ...] = ()
     tagging: tuple[TaggingRule, ...] = ()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
 
 
@@ -26,7 +27,7 @@ def creation_ms(event: CanonicalEvent) -> int | None:
         return None
     assert event.operation is not None
     when = event.operation.created_at or event.event_time
-    return int(when.timestamp() * 1000)
+    return to_ms(when)
 
 
 def with_creation(event: CanonicalEvent, created_ms: int | None) -> CanonicalEvent:

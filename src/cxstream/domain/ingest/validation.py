@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration
 from cxstream.domain.ingest.events import SCALES, CanonicalEvent, EventType
 
@@ -27,10 +28,6 @@ REQUIRABLE_FIELDS = (
     "survey", "survey.verbatim", "operation", "operation.order_id", "operation.delivery_id",
     "operation.ticket_id", "operation.created_at", "operation.promised_at", "operation.actual_at",
 )  # fmt: skip
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RuleAction(StrEnum):
@@ -47,13 +44,13 @@ class RuleKind(StrEnum):
     KNOWN_VALUE = "known_value"  # region/site/team/... listed in the reference data
 
 
-class Site(_Strict):
+class Site(Strict):
     id: str
     region: str
     name: str = ""
 
 
-class Reference(_Strict):
+class Reference(Strict):
     regions: tuple[str, ...] = ()
     sites: tuple[Site, ...] = ()
     channels: tuple[str, ...] = ()
@@ -75,7 +72,7 @@ class Reference(_Strict):
         )
 
 
-class RuleSpec(_Strict):
+class RuleSpec(Strict):
     id: RuleId
     kind: RuleKind
     description: str = ""
@@ -111,7 +108,7 @@ class RuleSpec(_Strict):
         return not self.event_types or event_type in self.event_types
 
 
-class ValidationSpec(_Strict):
+class ValidationSpec(Strict):
     clock_skew: str = "5m"
     horizon: str = "30d"
     duplicate_horizon: str = "7d"

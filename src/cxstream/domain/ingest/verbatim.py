@@ -11,14 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from cxstream.domain.base import Strict
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 NEGATION_REACH = 3
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _terms(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -29,7 +27,7 @@ def _terms(value: tuple[str, ...]) -> tuple[str, ...]:
     return cleaned
 
 
-class Lexicon(_Strict):
+class Lexicon(Strict):
     language: str = Field(pattern=r"^[a-z]{2,3}$")
     drivers: dict[str, tuple[str, ...]] = Field(description="driver -> terms; 'word*' matches a prefix")
     positive: tuple[str, ...] = ()
@@ -50,7 +48,7 @@ class Lexicon(_Strict):
         return _terms(value)
 
 
-class VerbatimSpec(_Strict):
+class VerbatimSpec(Strict):
     default_language: str = "en"
     lexicons: tuple[Lexicon, ...] = ()
 
