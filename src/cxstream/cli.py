@@ -92,7 +92,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         settings, session_token = _with_session_token(settings)  # the demo's page needs a token to open
         ctx = _context(settings)
     configure_logging(settings)
-    base = f"http://{settings.web_host}:{settings.web_port}"
+    base = settings.local_url
     try:
         with kafka_cluster(settings) as bootstrap:
             if args.command == "run":
@@ -230,9 +230,9 @@ def _require_cluster(settings: Settings, what: str) -> int | None:
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cxstream.connectors.files import file_format
+    from cxstream.connectors.files import FileImport, count_records, file_format
     from cxstream.kafka.connection import aiokafka_options
-    from cxstream.kafka.tools import import_file
+    from cxstream.kafka.tools import send_all
 
     ctx = _context(settings)
     if (code := _require_cluster(settings, "import")) is not None:
@@ -249,12 +249,13 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     options = aiokafka_options(settings, settings.kafka_bootstrap)
-    report = asyncio.run(import_file(options, connector, path))
-    print(f"{_count(report.sent, 'record')} from {path} sent to {connector.raw_topic}, marked manual")
-    if report.unparseable_lines:
-        shown = ", ".join(map(str, report.unparseable_lines[:10]))
+    job = FileImport(connector, path)
+    sent = asyncio.run(send_all(options, connector.raw_topic, job.records(), count_records(path), job.headers))
+    print(f"{_count(sent, 'record')} from {path} sent to {connector.raw_topic}, marked manual")
+    if job.unparseable_lines:
+        shown = ", ".join(map(str, job.unparseable_lines[:10]))
         print(
-            f"{len(report.unparseable_lines)} could not be parsed (lines {shown}...): "
+            f"{len(job.unparseable_lines)} could not be parsed (lines {shown}...): "
             "they will be in cx.dlq with the reason"
         )
     return EXIT_OK

@@ -66,8 +66,7 @@ def render(state: dict[str, Any], show_all: bool) -> list[str]:
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import sys
 
-    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::") else settings.web_host
-    url = args.url or f"http://{host}:{settings.web_port}/status"
+    url = args.url or f"{settings.local_url}/status"
     try:
         state = fetch(url, args.timeout)
     except (OSError, ValueError) as exc:

@@ -95,6 +95,6 @@ def _run_faust(ctx: Context, bootstrap: str, brokers: int) -> None:
         "worker_starting",
         app_id=ctx.settings.app_id,
         bootstrap=bootstrap,
-        web=f"http://{ctx.settings.web_host}:{ctx.settings.web_port}/",
+        web=f"{ctx.settings.local_url}/",
     )
     worker.execute_from_commandline()

@@ -40,6 +40,7 @@ class SaslMechanism(StrEnum):
 
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+_ANY_ADDRESS = ("0.0.0.0", "::", "")  # a server bound to these answers on every address of the host
 Seconds = Annotated[float, Field(gt=0)]
 
 
@@ -131,11 +132,18 @@ class Settings(BaseSettings):
         )
 
     @property
+    def local_url(self) -> str:
+        """Where a client on this host (the CLI, the start-up banner) reaches the web server: 127.0.0.1 when it
+        binds every address."""
+        host = "127.0.0.1" if self.web_host in _ANY_ADDRESS else self.web_host
+        return f"http://{host}:{self.web_port}"
+
+    @property
     def web_url(self) -> str:
         """Where the other workers reach this one's web server."""
         if self.web_advertised_url is not None:
             return str(self.web_advertised_url).rstrip("/")
-        host = socket.getfqdn() if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        host = socket.getfqdn() if self.web_host in _ANY_ADDRESS else self.web_host
         return f"http://{host}:{self.web_port}"
 
     @field_validator("log_level", mode="before")

@@ -33,6 +33,17 @@ class TestSettings:
         monkeypatch.setenv("CXSTREAM_WEB_ADVERTISED_URL", "http://cxstream-worker-1.cxstream-workers:6066/")
         assert load_settings().web_url == "http://cxstream-worker-1.cxstream-workers:6066"
 
+    def test_a_client_on_the_host_reaches_the_web_server_on_loopback_when_it_binds_every_address(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CXSTREAM_WEB_PORT", "6070")
+        assert load_settings().local_url == "http://127.0.0.1:6070"
+        for any_address in ("0.0.0.0", "::"):
+            monkeypatch.setenv("CXSTREAM_WEB_HOST", any_address)
+            assert load_settings().local_url == "http://127.0.0.1:6070"  # the same rule for the CLI and the banner
+        monkeypatch.setenv("CXSTREAM_WEB_HOST", "10.1.2.3")
+        assert load_settings().local_url == "http://10.1.2.3:6070"
+
     @pytest.mark.parametrize(
         ("variable", "value", "expected"),
         [

@@ -11,8 +11,12 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, MappingError
+
+IMPORT_FILE_HEADER = "cxstream-import-file"
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,27 @@ def read_records(path: Path) -> Iterator[FileRecord]:
 
 def count_records(path: Path) -> int:
     return sum(1 for _ in read_records(path))
+
+
+@dataclass
+class FileImport:
+    """A file's records keyed for a connector's raw topic, marked manual. Records that do not parse are sent
+    too (unkeyed): the normalize agent dead-letters them with the reason, so nothing in the file is lost;
+    ``unparseable_lines`` says which they were."""
+
+    connector: Connector
+    path: Path
+    unparseable_lines: list[int] = field(default_factory=list)
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [(ORIGIN_HEADER, MANUAL_ORIGIN), (IMPORT_FILE_HEADER, self.path.name.encode())]
+
+    def records(self) -> Iterator[tuple[bytes, bytes | None]]:
+        for record in read_records(self.path):
+            try:
+                key = self.connector.record_key(self.connector.parse(record.value))
+            except MappingError:
+                key = None
+                self.unparseable_lines.append(record.line)
+            yield record.value, key.encode() if key else None

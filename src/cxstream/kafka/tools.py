@@ -1,19 +1,17 @@
-"""Operator tools that read or write topics directly: file import, dead-letter inspection and replay."""
+"""Operator tools that read or write topics directly: sending a file's records, dead-letter inspection and
+replay. Kafka only: what the records mean is the caller's (connectors, codecs)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, MappingError
-from cxstream.connectors.files import count_records, read_records
 from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Topics
 from cxstream.serde.avro import AvroCodec, DecodeError
@@ -48,37 +46,25 @@ class Progress:
             print(file=self.out)
 
 
-@dataclass
-class ImportReport:
-    sent: int = 0
-    unparseable_lines: list[int] = field(default_factory=list)
-
-
-async def import_file(
-    client_options: dict[str, Any], connector: Connector, path: Path, out: TextIO = sys.stderr
-) -> ImportReport:
-    """Send every record of ``path`` to the connector's raw topic, marked manual. Unparseable lines are sent
-    too: the normalize agent dead-letters them with the reason, so nothing in the file is lost."""
-    total = count_records(path)
+async def send_all(
+    client_options: dict[str, Any],
+    topic: str,
+    records: Iterable[tuple[bytes, bytes | None]],
+    total: int,
+    headers: list[tuple[str, bytes]],
+    out: TextIO = sys.stderr,
+) -> int:
+    """Send ``(value, key)`` records to ``topic`` with ``headers``, acknowledged by every replica, showing
+    progress against ``total``. Returns how many were sent."""
     progress = Progress(total, out)
-    report = ImportReport()
+    sent = 0
     producer = AIOKafkaProducer(**client_options, acks="all", linger_ms=20)
     await producer.start()
-    headers = [(ORIGIN_HEADER, MANUAL_ORIGIN), ("cxstream-import-file", path.name.encode())]
     try:
         pending = []
-        for record in read_records(path):
-            try:
-                key = connector.record_key(connector.parse(record.value))
-            except MappingError:
-                key = None
-                report.unparseable_lines.append(record.line)
-            pending.append(
-                await producer.send(
-                    connector.raw_topic, record.value, key=key.encode() if key else None, headers=headers
-                )
-            )
-            report.sent += 1
+        for value, key in records:
+            pending.append(await producer.send(topic, value, key=key, headers=headers))
+            sent += 1
             progress.advance()
             if len(pending) >= 500:
                 for future in pending:
@@ -89,7 +75,7 @@ async def import_file(
     finally:
         progress.close()
         await producer.stop()
-    return report
+    return sent
 
 
 async def read_to_end(client_options: dict[str, Any], topic: str) -> AsyncIterator[Any]:
