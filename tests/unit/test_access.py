@@ -88,3 +88,18 @@ def test_personal_data_is_masked_for_roles_without_it() -> None:
 def test_metric_scopes_by_role(who: str, scope: dict[str, str], reads: bool) -> None:
     """What one worker hands another for a caller: the metric scopes the caller could read itself."""
     assert ROLES[who].reads_scope(scope) is reads
+
+
+def test_a_metric_read_is_narrowed_to_the_tokens_scope() -> None:
+    from cxstream.domain.access.principal import OutOfScope
+
+    wall = Principal("wall", Role.VIEWER, frozenset({"emea"}))
+    assert wall.narrow({}) == {"region": "emea"}  # one region: read when none is asked
+    assert wall.narrow({"region": "emea", "site": "ams-1"}) == {"region": "emea", "site": "ams-1"}
+    with pytest.raises(OutOfScope, match=r"wall reads region emea only: add \?region="):
+        wall.narrow({"region": "apac"})
+    two = Principal("leads", Role.SUPERVISOR, frozenset({"emea", "apac"}))
+    with pytest.raises(OutOfScope, match="region apac, emea only"):
+        two.narrow({})  # two regions: the query must say which
+    assert Principal("ops", Role.ADMIN, frozenset({"emea"})).narrow({"region": "amer"}) == {"region": "amer"}
+    assert Principal("analyst", Role.ANALYST).narrow({"team": "billing"}) == {"team": "billing"}

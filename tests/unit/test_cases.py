@@ -267,3 +267,20 @@ def test_escalations_raise_the_cases_ladder_level_and_never_lower_it() -> None:
     for level in ("2", "1"):
         case = apply(case, act(ActionType.ESCALATE, actor="system:routing", labels={"level": level}), POLICY)
     assert case.ladder_level == 2 and case.state is CaseState.OPEN
+
+
+def test_what_else_hears_of_a_case_change() -> None:
+    from cxstream.domain.cases.recurrence import effects, subject_messages
+
+    new = opened()
+    assert effects(None, new).tell_contacts and effects(None, new).subjects == tuple(subject_messages(new))
+    taken = run(new, act(ActionType.ACKNOWLEDGE, 60_000, assignee="j.devries"))
+    assert (
+        not effects(new, taken).tell_contacts and effects(new, taken).subjects == ()
+    )  # still open: nobody else to tell
+    done = run(
+        taken,
+        act(ActionType.DOCUMENT_ACTION, 90_000, **DOCUMENT),
+        act(ActionType.RESOLVE, 120_000, root_cause_category="process:staffing"),
+    )
+    assert done.state is CaseState.RESOLVED and effects(taken, done).tell_contacts  # ended: invites may resume

@@ -52,3 +52,21 @@ def test_a_malformed_message_says_what_is_wrong(data: bytes, reason: str) -> Non
     with pytest.raises(StoredValueError, match=reason):
         control.decode(data)
     assert control.peek_kind(b"not json") == "unknown"
+
+
+def test_which_case_actions_reach_the_routing_desk() -> None:
+    from cxstream.domain.cases.machine import Action
+
+    def action(kind: ActionType, **extra: object) -> Action:
+        return Action(f"act-{kind.value}", "case-1", kind, "j.devries", 5_000, **extra)  # type: ignore[arg-type]
+
+    for taking in (ActionType.ACKNOWLEDGE, ActionType.DOCUMENT_ACTION, ActionType.RESOLVE, ActionType.CLOSE):
+        assert control.from_case_action(action(taking)) == AckInput("case-1", "j.devries", 5_000, taking)
+    overdue = action(ActionType.OVERDUE, comment="acknowledge", breach_id="br-1", team="logistics",
+                     severity="CRITICAL", labels={"region": "emea"})  # fmt: skip
+    assert control.from_case_action(overdue) == OverdueInput(
+        Lapse("case-1", "br-1", "acknowledge", 5_000, "logistics", Severity.CRITICAL, {"region": "emea"})
+    )
+    assert control.from_case_action(action(ActionType.OVERDUE, comment="acknowledge")) is None  # no breach, no team
+    for other in (ActionType.COMMENT, ActionType.ASSIGN, ActionType.ESCALATE, ActionType.REOPEN):
+        assert control.from_case_action(action(other)) is None

@@ -27,7 +27,7 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.alerting import control as messages
 from cxstream.domain.alerting.control import AckInput, ControlMessage, HotInput, OverdueInput, SilenceInput, Tick
-from cxstream.domain.alerting.desk import ENDING_ACTIONS, AlertDesk, Lapse, Outcome
+from cxstream.domain.alerting.desk import ENDING_ACTIONS, AlertDesk, Outcome
 from cxstream.domain.alerting.evaluation import evaluate_thresholds
 from cxstream.domain.alerting.hot_alerts import HotAlert
 from cxstream.domain.alerting.records import Breach, LastBreach
@@ -36,7 +36,7 @@ from cxstream.domain.alerting.spec import Alerting
 from cxstream.domain.alerting.state import DeskState
 from cxstream.domain.alerting.thresholds import BreachKey, BreachState
 from cxstream.domain.base import Json, from_ms, now_ms
-from cxstream.domain.cases.machine import ActionType, action_record
+from cxstream.domain.cases.machine import action_record
 from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.metrics.spec import MetricsSpec
@@ -77,23 +77,17 @@ class Control:
         """The last breach the routing side saw (on its worker)."""
         return self.desk_state().last_breach
 
-    async def _send(self, message: ControlMessage) -> None:
+    async def send(self, message: ControlMessage) -> None:
         await self.topic.send(key=b"control", value=messages.encode(message))
 
     async def hot(self, alert: HotAlert) -> None:
-        await self._send(HotInput(alert))
-
-    async def ack(self, case_id: str, actor: str, at_ms: int, action: ActionType) -> None:
-        await self._send(AckInput(case_id, actor, at_ms, action))
-
-    async def overdue(self, lapse: Lapse) -> None:
-        await self._send(OverdueInput(lapse))
+        await self.send(HotInput(alert))
 
     async def silence(self, silence: Silence) -> None:
-        await self._send(SilenceInput(silence))
+        await self.send(SilenceInput(silence))
 
     async def tick(self) -> None:
-        await self._send(Tick(now_ms()))
+        await self.send(Tick(now_ms()))
 
 
 def register(

@@ -28,10 +28,9 @@ from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.agents.guard import Guards
 from cxstream.agents.invites import Contacts
-from cxstream.domain.alerting.desk import TAKING_ACTIONS, Lapse
+from cxstream.domain.alerting.control import from_case_action
 from cxstream.domain.base import now_ms
 from cxstream.domain.cases.machine import (
-    DONE,
     ActionType,
     CasePolicy,
     Refused,
@@ -43,7 +42,7 @@ from cxstream.domain.cases.machine import (
     case_to_json,
     overdue_actions,
 )
-from cxstream.domain.cases.recurrence import flag_action, remember, subject_messages
+from cxstream.domain.cases.recurrence import effects, flag_action, remember
 from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.dead_letter import Reason, Stage
@@ -85,17 +84,10 @@ def register(
     index = app.Table(SUBJECTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
     window_ms = parse_duration_ms(policy.recurring_within)
 
-    async def tell_routing(record: dict[str, Any], kind: str) -> None:
-        """An accepted action that concerns the breach's ladder: taking the case stops it (resolving or closing
-        a hot alert's case also ends the alert), a missed SLA step makes it climb. Sent again when the action
-        is replayed after a crash; the routing side takes each once."""
-        if control is None:
-            return
-        action = action_from_record(record)
-        if action.action in TAKING_ACTIONS:
-            await control.ack(action.case_id, action.actor, action.at_ms, action.action)
-        elif action.action is ActionType.OVERDUE and action.breach_id and action.team:
-            await control.overdue(Lapse.of(action))
+    async def tell_routing(record: dict[str, Any]) -> None:
+        message = from_case_action(action_from_record(record))
+        if control is not None and message is not None:
+            await control.send(message)
 
     async def record_action(record: dict[str, Any]) -> None:
         await source.send(key=str(record["case_id"]).encode(), value=actions.encode(record))
@@ -136,21 +128,21 @@ def register(
             return
         if after == before:
             CASE_ACTIONS.labels(action=kind, outcome="replayed").inc()
-            await tell_routing(record, kind)  # it may not have got there before a crash
+            await tell_routing(record)  # it may not have got there before a crash
             return
         table[action.case_id] = {**case_to_json(after), PARTITION: event.message.partition}
         await cases.send(key=action.case_id.encode(), value=case_record(after))
         CASE_ACTIONS.labels(action=kind, outcome="applied").inc()
-        await tell_routing(record, kind)
+        await tell_routing(record)
         if action.action is ActionType.OVERDUE:
             CASES_OVERDUE.labels(step=str(action.comment), severity=after.severity).inc()
         if action.action is ActionType.FLAG_RECURRING:
             RECURRING_CASES.inc()
-        if contacts is not None and (before is None or (before.state in DONE) != (after.state in DONE)):
-            await contacts.case(after)  # no survey invites while the customer has an open case
-        if before is None:  # a new case: the recurrence index hears of each of its subjects once
-            for key, value in subject_messages(after):
-                await subjects.send(key=key.encode(), value=json.dumps(value).encode())
+        then = effects(before, after)
+        if contacts is not None and then.tell_contacts:
+            await contacts.case(after)
+        for key, value in then.subjects:  # a new case: the recurrence index hears of each subject once
+            await subjects.send(key=key.encode(), value=json.dumps(value).encode())
         log.info("case", case_id=after.case_id, state=after.state.value, action=kind, version=after.version)
 
     @app.timer(parse_duration_ms(policy.check_every) / 1000, on_leader=True)  # type: ignore[untyped-decorator]

@@ -16,10 +16,11 @@ import faust
 
 from cxstream.agents.guard import Guards
 from cxstream.domain.base import now_ms, to_ms
-from cxstream.domain.cases.contact_policy import ContactPolicy, Suppression, cap_key
+from cxstream.domain.cases.contact_policy import ContactPolicy, Suppression
 from cxstream.domain.cases.followup import FollowUp, invite_requests
 from cxstream.domain.cases.invites import (
     cap_share,
+    cap_slot,
     case_changed,
     complained,
     contact_from_json,
@@ -28,6 +29,7 @@ from cxstream.domain.cases.invites import (
     offer,
     request_from_json,
     request_to_json,
+    resend_on_replay,
 )
 from cxstream.domain.cases.machine import DONE, Case
 from cxstream.domain.catalog import Internal, Tables, Topics
@@ -109,12 +111,12 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
 
     async def _request(event: Any, request: Any, contact: Any, requests: Any) -> Any:
         partition = event.message.partition
-        key = f"{cap_key(policy, request)}|p{partition}"
+        key = cap_slot(policy, request, partition)
         share = cap_share(policy.daily_cap, partitions, partition)
         decision, contact, requests = offer(policy, contact, requests, request, caps[key], share)
         if decision is None:  # decided before a crash; if it was sent, send it again (same invite id)
             SURVEY_INVITES.labels(survey=request.survey, outcome="replayed").inc()
-            if contact.last_invite_ms == request.at_ms:
+            if resend_on_replay(contact, request):
                 await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, now_ms()))
         elif decision.send:
             caps[key] += 1

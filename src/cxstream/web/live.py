@@ -21,7 +21,7 @@ from typing import Any
 import faust
 
 from cxstream.agents.metric_tables import MetricTables
-from cxstream.domain.access.principal import Principal, Role
+from cxstream.domain.access.principal import OutOfScope, Principal
 from cxstream.domain.metrics.cells import Cell
 from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.metrics.stats import Estimate
@@ -102,22 +102,11 @@ def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
     spec = tables.spec
 
     def scope(request: Any, where: dict[str, str]) -> dict[str, str]:
-        """The token's scope applied to the query: a token limited to one region (team) reads that region
-        (team) when none is asked for; asking for another is refused."""
-        principal = gate.principal(request)
-        limited = {"region": principal.regions, "team": principal.teams}
-        out = dict(where)
-        for dimension, allowed in limited.items():
-            if not allowed or principal.role is Role.ADMIN:
-                continue
-            asked = out.get(dimension)
-            if asked is None and len(allowed) == 1:
-                out[dimension] = next(iter(allowed))
-            elif asked not in allowed:
-                raise Denied(
-                    403, f"{principal.name} reads {dimension} {', '.join(sorted(allowed))} only: add ?{dimension}="
-                )
-        return out
+        """The token's scope applied to the query (see ``Principal.narrow``); 403 outside it."""
+        try:
+            return gate.principal(request).narrow(where)
+        except OutOfScope as exc:
+            raise Denied(403, str(exc)) from None
 
     def parse(request: Any, definition: str, window: str) -> tuple[dict[str, str], dict[str, Any]] | str:
         try:

@@ -89,6 +89,10 @@ def tokens_from_env(text: str) -> tuple[TokenSpec, ...]:
     return tuple(out)
 
 
+class OutOfScope(ValueError):
+    """A read asks for a region or team outside the token's scope."""
+
+
 @dataclass(frozen=True)
 class Principal:
     name: str
@@ -114,6 +118,22 @@ class Principal:
             return True
         limits = (("region", self.regions), ("team", self.teams))
         return all(not allowed or values.get(dimension) in allowed for dimension, allowed in limits)
+
+    def narrow(self, where: Mapping[str, str]) -> dict[str, str]:
+        """A metric query (dimension -> value) within this principal's scope: a token limited to one region
+        (team) reads that region (team) when none is asked for; asking for another raises :class:`OutOfScope`."""
+        out = dict(where)
+        if self.role is Role.ADMIN:
+            return out
+        for dimension, allowed in (("region", self.regions), ("team", self.teams)):
+            if not allowed:
+                continue
+            asked = out.get(dimension)
+            if asked is None and len(allowed) == 1:
+                out[dimension] = next(iter(allowed))
+            elif asked not in allowed:
+                raise OutOfScope(f"{self.name} reads {dimension} {', '.join(sorted(allowed))} only: add ?{dimension}=")
+        return out
 
     def may_act_on_case(self, team: str | None) -> bool:
         if self.role is Role.ADMIN:

@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from cxstream.domain.alerting.desk import Lapse
+from cxstream.domain.alerting.desk import TAKING_ACTIONS, Lapse
 from cxstream.domain.alerting.hot_alerts import HotAlert
 from cxstream.domain.alerting.routing import Silence
 from cxstream.domain.base import Json, StoredValueError, as_int, as_str, obj
-from cxstream.domain.cases.machine import ActionType
+from cxstream.domain.cases.machine import Action, ActionType
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,15 @@ def decode(data: bytes) -> ControlMessage:
     except KeyError as exc:
         raise StoredValueError(f"control message {kind!r} lacks {exc}") from exc
     raise StoredValueError(f"unknown control message kind {kind!r}")
+
+
+def from_case_action(action: Action) -> AckInput | OverdueInput | None:
+    """What an accepted case action tells the routing desk: taking the case stops its breach's ladder
+    (resolving or closing a hot alert's case also ends the alert), a missed SLA step of an escalated breach
+    makes the ladder climb; any other action, nothing. Sent again when the action is replayed after a crash:
+    the desk takes each once."""
+    if action.action in TAKING_ACTIONS:
+        return AckInput(action.case_id, action.actor, action.at_ms, action.action)
+    if action.action is ActionType.OVERDUE and action.breach_id and action.team:
+        return OverdueInput(Lapse.of(action))
+    return None

@@ -70,6 +70,18 @@ def offer(
     return decision, contact, (*requests, request.request_id)[-REMEMBERED_REQUESTS:]
 
 
+def cap_slot(policy: ContactPolicy, request: InviteRequest, partition: int) -> str:
+    """The invite-caps table key a request counts against: its cap scope and day, on this partition (each
+    partition keeps its share of the daily cap, see :func:`cap_share`)."""
+    return f"{cap_key(policy, request)}|p{partition}"
+
+
+def resend_on_replay(contact: Contact, request: InviteRequest) -> bool:
+    """A request decided before a crash is decided again as a replay: its invite is sent again (the same id,
+    so consumers drop the copy) when it was the one sent, since the crash may have come before the send."""
+    return contact.last_invite_ms == request.at_ms
+
+
 def complained(contact: Contact, at_ms: int) -> Contact:
     return replace(contact, last_complaint_ms=max(at_ms, contact.last_complaint_ms or at_ms))
 
@@ -133,7 +145,7 @@ class ContactLedger:
             self.outcomes[Suppression.NO_CUSTOMER.value] += 1
             return Decision(False, Suppression.NO_CUSTOMER)
         partition = self.partition_of(request.customer_id)
-        key = f"{cap_key(self.policy, request)}|p{partition}"
+        key = cap_slot(self.policy, request, partition)
         share = cap_share(self.policy.daily_cap, self.partitions, partition)
         contact, requests = self._get(request.customer_id)
         decision, contact, requests = offer(self.policy, contact, requests, request, self.sent_per_cap[key], share)

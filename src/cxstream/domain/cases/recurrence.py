@@ -10,9 +10,10 @@ supervisor's documented action (:mod:`cxstream.domain.cases.machine`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from cxstream.domain.base import digest
-from cxstream.domain.cases.machine import Action, ActionType, Case, action_record
+from cxstream.domain.cases.machine import DONE, Action, ActionType, Case, action_record
 
 RECURRENCE = "system:recurrence"
 
@@ -62,3 +63,17 @@ def flag_action(case_id: str, subject: str, earlier: Sequence[str], at_ms: int, 
 def subject_messages(case: Case) -> list[tuple[str, Mapping[str, object]]]:
     """(key, value) of what the cases side tells the index when a case opens."""
     return [(s, {"subject": s, "case_id": case.case_id, "opened_ms": case.opened_ms}) for s in subjects(case)]
+
+
+@dataclass(frozen=True)
+class CaseEffects:
+    """What else must hear of a case change: the contact policy when the customer's open-case status changed
+    (no survey invites while a case is open), the recurrence index of each subject when the case is new."""
+
+    tell_contacts: bool
+    subjects: tuple[tuple[str, Mapping[str, object]], ...]
+
+
+def effects(before: Case | None, after: Case) -> CaseEffects:
+    opened_or_ended = before is None or (before.state in DONE) != (after.state in DONE)
+    return CaseEffects(opened_or_ended, tuple(subject_messages(after)) if before is None else ())
