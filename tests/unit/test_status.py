@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxstream.cli import main
-from cxstream.cli_status import render
+from cxstream.cli.status import render
 
 STATE = {
     "app_id": "cxstream", "ready": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -64,7 +65,6 @@ def render(state: dict[str, Any], show_all: bool) -> list[str]:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    import sys
 
     url = args.url or f"{settings.local_url}/status"
     try:

@@ -13,7 +13,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from cxstream.cli_alerts import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, _author, _cluster, _fail, _text
+from cxstream.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    at_text,
+    author,
+    cluster,
+    fail,
+)
 from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Topics
 from cxstream.settings import Settings
@@ -51,10 +59,10 @@ def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
     from cxstream.domain.cases.machine import DONE, case_from_record, latest_cases, selected
     from cxstream.kafka.tools import read_decoded
 
-    cluster = _cluster(settings)
-    if isinstance(cluster, int):
-        return cluster
-    ctx, options = cluster
+    reached = cluster(settings, "cases")
+    if isinstance(reached, int):
+        return reached
+    ctx, options = reached
     now = datetime.now(UTC)
     records, bad = asyncio.run(read_decoded(options, ctx.codec(CASES_TOPIC), CASES_TOPIC))
     current = latest_cases(records)
@@ -78,7 +86,7 @@ def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     case_id = _case_id(args.id)
     if case_id is None:
-        return _fail(f"{args.id!r} is neither a breach id (br-...) nor a case id (case-...)", EXIT_CONFIG)
+        return fail(f"{args.id!r} is neither a breach id (br-...) nor a case id (case-...)", EXIT_CONFIG)
     if args.action == "show":
         return _show(ctx, options, case_id, current.get(case_id))
     return _act(ctx, options, args, case_id, current.get(case_id), now)
@@ -88,7 +96,7 @@ def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
     from cxstream.kafka.tools import read_decoded
 
     if record is None:
-        return _fail(f"no case {case_id} on {CASES_TOPIC}", EXIT_FAILED)
+        return fail(f"no case {case_id} on {CASES_TOPIC}", EXIT_FAILED)
     keys = ("state", "severity", "team", "breach_id", "assignee", "root_cause_category", "action_taken",
             "action_owner", "recurring", "overdue", "ladder_level", "follow_up_outcome")  # fmt: skip
     print(case_id)
@@ -96,13 +104,13 @@ def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
         print(f"  {key:20} {record.get(key)}")
     for key in ("opened_at", "acknowledge_due_at", "resolve_due_at", "follow_up_due_at", "resolved_at", "closed_at"):
         if record.get(key) is not None:
-            print(f"  {key:20} {_text(record[key])}")
+            print(f"  {key:20} {at_text(record[key])}")
     actions, _ = asyncio.run(read_decoded(options, ctx.codec(CASE_ACTIONS_TOPIC), CASE_ACTIONS_TOPIC))
     history = sorted((a for a in actions if a["case_id"] == case_id), key=lambda a: a["at"])
     print(f"history ({len(history)} actions on {CASE_ACTIONS_TOPIC}):")
     for a in history:
         detail = a.get("comment") or a.get("action_taken") or a.get("outcome") or a.get("assignee") or ""
-        print(f"  {_text(a['at'])}  {a['action']:16} {a['actor'][:20]:20} {detail}")
+        print(f"  {at_text(a['at'])}  {a['action']:16} {a['actor'][:20]:20} {detail}")
     return EXIT_OK
 
 
@@ -112,9 +120,9 @@ def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: s
 
     kind, done = ACTIONS[args.action]
     try:
-        actor = _author(args.author)
+        actor = author(args.author)
     except ValueError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
+        return fail(str(exc), EXIT_CONFIG)
     digest = hashlib.sha256(f"{case_id}|{kind}|{actor}|{now.isoformat()}".encode()).hexdigest()[:16]
     action = Action(
         action_id=f"act-{digest}", case_id=case_id, action=ActionType(kind), actor=actor,
@@ -123,11 +131,11 @@ def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: s
         action_owner=getattr(args, "owner", None), outcome=getattr(args, "outcome", None), role=args.role,
     )  # fmt: skip
     if record is None:
-        return _fail(f"no case {case_id} on {CASES_TOPIC} yet (cases open when their breach is escalated)", EXIT_FAILED)
+        return fail(f"no case {case_id} on {CASES_TOPIC} yet (cases open when their breach is escalated)", EXIT_FAILED)
     try:
         apply(case_from_record(record), action, ctx.topology.followup.cases)
     except Refused as refused:
-        return _fail(f"refused ({refused.rule_id}): {refused.message}", EXIT_FAILED)
+        return fail(f"refused ({refused.rule_id}): {refused.message}", EXIT_FAILED)
     codec = ctx.codec(CASE_ACTIONS_TOPIC)
     asyncio.run(send_records(options, CASE_ACTIONS_TOPIC, [(case_id.encode(), codec.encode(action_record(action)))]))
     print(f"{case_id} {done.format(actor=actor)} ({action.action_id})")
@@ -175,19 +183,19 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     from cxstream.domain.durations import parse_duration_ms
     from cxstream.kafka.tools import read_decoded
 
-    cluster = _cluster(settings)
-    if isinstance(cluster, int):
-        return cluster
-    ctx, options = cluster
+    reached = cluster(settings, "plan")
+    if isinstance(reached, int):
+        return reached
+    ctx, options = reached
     try:
         period_ms = parse_duration_ms(args.period)
         by = tuple(name.strip() for name in args.by.split(",") if name.strip())
     except ValueError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
+        return fail(str(exc), EXIT_CONFIG)
     spec = ctx.topology.metrics
     window = next((w for w in spec.windows if w.id == args.window), None)
     if window is None:
-        return _fail(f"no window {args.window!r} (one of: {', '.join(w.id for w in spec.windows)})", EXIT_CONFIG)
+        return fail(f"no window {args.window!r} (one of: {', '.join(w.id for w in spec.windows)})", EXIT_CONFIG)
     since = datetime.now(UTC).timestamp() * 1000 - period_ms
     sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec(Topics.SURVEY_INVITES), Topics.SURVEY_INVITES))
     events, bad_events = asyncio.run(read_decoded(options, ctx.codec(Topics.EVENTS), Topics.EVENTS))

@@ -1,35 +1,75 @@
-"""``cxstream silence add|list|expire``: silences written to ``cx.silences`` on the cluster the workers use."""
+"""``cxstream routes`` and ``silence``: the escalation routing tree, and silences on ``cx.silences``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cxstream.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    at_text,
+    author,
+    cluster,
+    context,
+    fail,
+)
 from cxstream.domain.catalog import Topics
 from cxstream.settings import Settings
 
 SILENCES_TOPIC = Topics.SILENCES
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
-def _fail(message: str, code: int) -> int:
-    import sys
+def _duration_text(ms: int) -> str:
+    from cxstream.domain.durations import format_duration_ms
 
-    print(f"cxstream: {message}", file=sys.stderr)
-    return code
+    return format_duration_ms(ms)
 
 
-def _cluster(settings: Settings) -> tuple[Any, dict[str, Any]] | int:
-    from cxstream.app import load_context
-    from cxstream.kafka.connection import aiokafka_options
+def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
+    """``routes show``: the tree with inherited settings; ``routes test k=v ...``: where such a breach goes
+    (like ``amtool config routes test``)."""
+    from cxstream.domain.alerting.routing import Route
+    from cxstream.domain.topology import ESCALATION_PREFIX
 
-    ctx = load_context(settings)
-    if settings.embedded:
-        return _fail("CXSTREAM_KAFKA_BOOTSTRAP is not set: point it at the cluster the workers use", EXIT_CONFIG)
-    return ctx, aiokafka_options(settings, settings.kafka_bootstrap)
+    ctx = context(settings)
+    routing = ctx.topology.alerting.routing
+    if routing is None:
+        return fail("no alerting.routing section in the topology", EXIT_CONFIG)
+    root, _ = routing.build()
+    if args.action == "show":
+
+        def show(route: Route, depth: int) -> None:
+            matchers = ", ".join(str(m) for m in route.matchers) or "(everything)"
+            print(
+                f"{'  ' * depth}{matchers} -> {route.receiver}{' (continue)' if route.continue_ else ''}  "
+                f"group_by={list(route.group_by)} wait={_duration_text(route.group_wait_ms)} "
+                f"interval={_duration_text(route.group_interval_ms)} repeat={_duration_text(route.repeat_interval_ms)}"
+            )
+            for child in route.routes:
+                show(child, depth + 1)
+
+        show(root, 0)
+        return EXIT_OK
+    labels: dict[str, str] = {}
+    for item in args.labels:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            return fail(f"{item!r} is not a label such as severity=CRITICAL", EXIT_CONFIG)
+        labels[name] = value
+    routes = root.match(labels)
+    default = routes == [root] and bool(root.routes)
+    for route in routes:
+        print(
+            f"{route.receiver:20} {ESCALATION_PREFIX}{route.receiver:20} route {route.path}"
+            f"{' (default route)' if default else ''}  group {route.group_key(labels)}  "
+            f"wait {_duration_text(route.group_wait_ms)}, interval {_duration_text(route.group_interval_ms)}, "
+            f"repeat {_duration_text(route.repeat_interval_ms)}"
+        )
+    return EXIT_OK
 
 
 def _when(text: str | None, now: datetime) -> datetime:
@@ -39,52 +79,39 @@ def _when(text: str | None, now: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _author(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        raise ValueError("say who you are with --author") from None
-
-
-def _text(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
     from cxstream.domain.alerting.silences import expired, latest, new_silence, silence_record, state_of
     from cxstream.domain.durations import parse_duration_ms
     from cxstream.kafka.tools import read_decoded, send_records
 
-    cluster = _cluster(settings)
-    if isinstance(cluster, int):
-        return cluster
-    ctx, options = cluster
+    reached = cluster(settings, "silence")
+    if isinstance(reached, int):
+        return reached
+    ctx, options = reached
     codec = ctx.codec(SILENCES_TOPIC)
     now = datetime.now(UTC)
     if args.action == "add":
         try:
             starts = _when(args.start, now)
             ends = starts + timedelta(milliseconds=parse_duration_ms(args.duration))
-            author = _author(args.author)
-            silence = new_silence(args.matchers, starts, ends, author, args.comment or "")
+            by = author(args.author)
+            silence = new_silence(args.matchers, starts, ends, by, args.comment or "")
         except ValueError as exc:
-            return _fail(str(exc), EXIT_CONFIG)
-        record = silence_record(silence, now, author)
+            return fail(str(exc), EXIT_CONFIG)
+        record = silence_record(silence, now, by)
         asyncio.run(send_records(options, SILENCES_TOPIC, [(silence.id.encode(), codec.encode(record))]))
-        print(f"{silence.id}  {', '.join(record['matchers'])}  until {_text(ends)}")
+        print(f"{silence.id}  {', '.join(record['matchers'])}  until {at_text(ends)}")
         return EXIT_OK
     records, bad = asyncio.run(read_decoded(options, codec, SILENCES_TOPIC))
     current = latest(records)
     if args.action == "expire":
         found = current.get(args.id)
         if found is None:
-            return _fail(f"no silence {args.id!r}", EXIT_FAILED)
+            return fail(f"no silence {args.id!r}", EXIT_FAILED)
         if state_of(found, now).value == "expired":
-            print(f"{args.id} had already ended at {_text(found['ends_at'])}")
+            print(f"{args.id} had already ended at {at_text(found['ends_at'])}")
             return EXIT_OK
-        ended = expired(found, now, _author(args.author))
+        ended = expired(found, now, author(args.author))
         asyncio.run(send_records(options, SILENCES_TOPIC, [(args.id.encode(), codec.encode(ended))]))
         print(f"{args.id} expired")
         return EXIT_OK
@@ -95,7 +122,8 @@ def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{'id':16} {'state':8} {'starts':20} {'ends':20} {'by':14} matchers / comment")
         for r in sorted(shown, key=lambda r: r["ends_at"]):
             print(
-                f"{r['silence_id']:16} {state_of(r, now).value:8} {_text(r['starts_at']):20} {_text(r['ends_at']):20} "
+                f"{r['silence_id']:16} {state_of(r, now).value:8} {at_text(r['starts_at']):20} "
+                f"{at_text(r['ends_at']):20} "
                 f"{r['created_by'][:14]:14} {', '.join(r['matchers'])}  # {r['comment']}"
             )
     if bad:
