@@ -109,3 +109,13 @@ def test_the_small_table_values_keep_their_positional_json() -> None:
     assert BreachState.from_json(state.to_json()) == state
     key = BreachKey.of("csat.low", {"region": "emea", "site": "ams"})
     assert BreachKey.decode(key.encode()) == key and key.encode().startswith("csat.low|")
+
+
+def test_a_stored_case_is_its_json_plus_the_partition_and_reads_back() -> None:
+    from cxstream.domain.cases.machine import StoredCase, case_to_json
+    from tests.unit.test_cases import opened
+
+    case = opened()
+    stored = StoredCase(case, 4)
+    assert stored.to_json() == {**case_to_json(case), "_partition": 4}  # the table's value, as before
+    assert StoredCase.from_json(json.loads(json.dumps(stored.to_json()))) == stored

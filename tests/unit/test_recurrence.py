@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, action_from_record, apply
-from cxstream.domain.cases.recurrence import flag_action, remember, subject_messages, subjects
+from cxstream.domain.cases.recurrence import (
+    SubjectCase,
+    flag_action,
+    history_from_json,
+    history_to_json,
+    remember,
+    subject_messages,
+    subjects,
+)
 
 D = 24 * 3_600_000
 
@@ -25,13 +33,15 @@ def test_a_case_is_about_its_customer_and_its_driver_at_its_site() -> None:
 
 def test_another_case_within_the_window_makes_it_recurring() -> None:
     history, earlier = remember([], "case-1", 0, 30 * D)
-    assert earlier == [] and history == [["case-1", 0]]
+    assert earlier == [] and history == [SubjectCase("case-1", 0)]
     history, earlier = remember(history, "case-2", 29 * D, 30 * D)
     assert earlier == ["case-1"]
     history, earlier = remember(history, "case-2", 29 * D, 30 * D)  # the same case again: nothing new
     assert earlier == ["case-1"] and len(history) == 2
     history, earlier = remember(history, "case-3", 58 * D, 30 * D)
-    assert earlier == ["case-2"] and history == [["case-2", 29 * D], ["case-3", 58 * D]]  # case-1 aged out
+    assert earlier == ["case-2"] and history == [SubjectCase("case-2", 29 * D), SubjectCase("case-3", 58 * D)]
+    assert history_to_json(history) == [["case-2", 29 * D], ["case-3", 58 * D]]  # as the table held it before
+    assert history_from_json(history_to_json(history)) == history  # case-1 aged out
     _, earlier = remember(history, "case-4", 100 * D, 30 * D)
     assert earlier == []
 

@@ -28,21 +28,21 @@ from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.agents.guard import Guards
 from cxstream.agents.invites import Contacts
+from cxstream.agents.stores import Store
 from cxstream.domain.alerting.control import from_case_action
 from cxstream.domain.base import now_ms
 from cxstream.domain.cases.machine import (
     ActionType,
     CasePolicy,
     Refused,
+    StoredCase,
     action_from_record,
     action_record,
     apply,
-    case_from_json,
     case_record,
-    case_to_json,
     overdue_actions,
 )
-from cxstream.domain.cases.recurrence import effects, flag_action, remember
+from cxstream.domain.cases.recurrence import effects, flag_action, history_from_json, history_to_json, remember
 from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.dead_letter import Reason, Stage
@@ -56,7 +56,6 @@ CASES_TABLE = Tables.CASES
 CLOCK_TOPIC = Internal.CASE_CLOCK
 SUBJECTS_TOPIC = Internal.CASE_SUBJECTS
 SUBJECTS_TABLE = Tables.CASE_SUBJECTS_INDEX
-PARTITION = "_partition"  # kept with each case: which partition of the table holds it
 log = get_logger(__name__)
 
 
@@ -78,10 +77,12 @@ def register(
 ) -> Any:
     source = _raw(app, actions_topic)
     cases = app.topic(CASES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=cases_serializer)
-    table = app.Table(CASES_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    table = Store(app.Table(CASES_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
+                  StoredCase.from_json, StoredCase.to_json)  # fmt: skip
     clock = _raw(app, CLOCK_TOPIC, internal=True, partitions=partitions)
     subjects = _raw(app, SUBJECTS_TOPIC, internal=True, partitions=partitions)
-    index = app.Table(SUBJECTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    index = Store(app.Table(SUBJECTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
+                  history_from_json, history_to_json)  # fmt: skip
     window_ms = parse_duration_ms(policy.recurring_within)
 
     async def tell_routing(record: dict[str, Any]) -> None:
@@ -116,7 +117,7 @@ def register(
         kind = str(record.get("action"))
         action = action_from_record(record)
         saved = table.get(action.case_id)
-        before = case_from_json(saved) if saved is not None else None
+        before = saved.case if saved is not None else None
         try:
             after = apply(before, action, policy)
         except Refused as refused:
@@ -130,7 +131,7 @@ def register(
             CASE_ACTIONS.labels(action=kind, outcome="replayed").inc()
             await tell_routing(record)  # it may not have got there before a crash
             return
-        table[action.case_id] = {**case_to_json(after), PARTITION: event.message.partition}
+        table[action.case_id] = StoredCase(after, event.message.partition)
         await cases.send(key=action.case_id.encode(), value=case_record(after))
         CASE_ACTIONS.labels(action=kind, outcome="applied").inc()
         await tell_routing(record)
@@ -153,9 +154,9 @@ def register(
 
     async def _check(event: Any) -> None:
         at_ms = int(json.loads(event.value)["at_ms"])
-        mine = [v for v in list(table.values()) if v is not None and v.get(PARTITION) == event.message.partition]
-        for saved in mine:
-            for action in overdue_actions(case_from_json(saved), at_ms):
+        mine = [s.case for s in table.values() if s.partition == event.message.partition]
+        for case in mine:
+            for action in overdue_actions(case, at_ms):
                 await record_action(action_record(action))
                 log.info("case_overdue", case_id=action.case_id, step=action.comment)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from cxstream.domain.base import Json
-
 V = TypeVar("V")
 
 
@@ -19,7 +17,7 @@ class Store(Generic[V]):
     """A table of ``V`` values under text keys. ``table`` is the Faust table itself (for its changelog, its
     partitions and the worker that holds them)."""
 
-    def __init__(self, table: Any, decode: Callable[[Any], V], encode: Callable[[V], Json]) -> None:
+    def __init__(self, table: Any, decode: Callable[[Any], V], encode: Callable[[V], object]) -> None:
         self.table = table
         self._decode = decode
         self._encode = encode

@@ -16,10 +16,10 @@ from typing import Any
 import faust
 
 from cxstream.agents.alerting import DESK_KEY
-from cxstream.agents.cases import PARTITION
+from cxstream.agents.stores import Store
 from cxstream.domain.access.principal import Principal, masked
 from cxstream.domain.alerting.state import DeskState
-from cxstream.domain.cases.machine import case_from_json, case_record, selected
+from cxstream.domain.cases.machine import StoredCase, case_record, selected
 from cxstream.web.peers import ask_holders, held, holders, is_local
 
 CASE_FILTERS = ("state", "team", "severity", "open")
@@ -63,7 +63,7 @@ class Reply:
 
 
 class Reads:
-    def __init__(self, app: faust.App, cases_table: Any, desk_table: Any) -> None:
+    def __init__(self, app: faust.App, cases_table: Store[StoredCase], desk_table: Any) -> None:
         self.app = app
         self.cases_table = cases_table
         self.desk_table = desk_table  # None when alerting is off
@@ -76,15 +76,14 @@ class Reads:
 
     def held_cases(self) -> list[Any]:
         """The cases of the partitions this worker holds as their active owner (not its standby copies)."""
-        mine = held(self.app, self.cases_table)
-        saved = [v for v in list(self.cases_table.values()) if v is not None and v.get(PARTITION) in mine]
-        return [case_from_json(v) for v in saved]
+        mine = held(self.app, self.cases_table.table)
+        return [s.case for s in self.cases_table.values() if s.partition in mine]
 
     def held_case(self, case_id: str) -> Any:
         saved = self.cases_table.get(case_id)
-        if saved is None or saved.get(PARTITION) not in held(self.app, self.cases_table):
+        if saved is None or saved.partition not in held(self.app, self.cases_table.table):
             return None
-        return case_from_json(saved)
+        return saved.case
 
     async def cases(
         self, request: Any, principal: Principal, filters: Mapping[str, str]
@@ -95,7 +94,7 @@ class Reads:
         workers = {"answered": 1, "asked": 1}
         if not is_local(request):
             query = {k: v for k, v in filters.items() if k in CASE_FILTERS and v}
-            answers = await ask_holders(self.app, self.cases_table, request, "/api/cases", query=query)
+            answers = await ask_holders(self.app, self.cases_table.table, request, "/api/cases", query=query)
             mine = {r["case_id"] for r in rows}
             for body in answers.ok():  # filtered and masked there already
                 rows += [r for r in body["cases"] if r["case_id"] not in mine]
@@ -107,7 +106,7 @@ class Reads:
         it, 503 when a worker that may hold it did not answer."""
         if is_local(request):
             return Reply(404, {"error": f"no case {case_id} on this worker"})
-        answers = await ask_holders(self.app, self.cases_table, request, path, body=body)
+        answers = await ask_holders(self.app, self.cases_table.table, request, path, body=body)
         if (found := answers.found()) is not None:
             return Reply(*found)
         if answers.answered < answers.asked:

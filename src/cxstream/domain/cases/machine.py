@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from cxstream.domain.base import Strict, digest, to_ms
+from cxstream.domain.base import Strict, as_int, digest, obj, to_ms
 from cxstream.domain.durations import parse_duration_ms
 
 
@@ -440,6 +440,26 @@ def case_from_json(data: Mapping[str, Any]) -> Case:
     for name in ("escalation_ids", "overdue", "applied"):
         values[name] = tuple(data.get(name) or ())
     return Case(**values)
+
+
+PARTITION_FIELD = "_partition"  # kept with each stored case: which partition of the cases table holds it
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """A case as the cases table holds it: the case and the table partition it lives on (a worker serves the
+    cases of the partitions it holds as their active owner). Stored as the case's JSON plus ``_partition``."""
+
+    case: Case
+    partition: int
+
+    def to_json(self) -> dict[str, object]:
+        return {**case_to_json(self.case), PARTITION_FIELD: self.partition}
+
+    @classmethod
+    def from_json(cls, data: object) -> StoredCase:
+        value = obj(data, "stored case")
+        return cls(case_from_json(value), as_int(value.get(PARTITION_FIELD, -1)))
 
 
 def case_record(case: Case) -> dict[str, object]:

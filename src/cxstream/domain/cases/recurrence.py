@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cxstream.domain.base import digest
+from cxstream.domain.base import Json, as_int, as_str, digest, seq
 from cxstream.domain.cases.machine import DONE, Action, ActionType, Case, action_record
 
 RECURRENCE = "system:recurrence"
@@ -29,18 +29,41 @@ def subjects(case: Case) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class SubjectCase:
+    """One case of a subject in the recurrence index. Stored as ``[case id, opened ms]``."""
+
+    case_id: str
+    opened_ms: int
+
+    def to_json(self) -> list[Json]:
+        return [self.case_id, self.opened_ms]
+
+    @classmethod
+    def from_json(cls, data: object) -> SubjectCase:
+        case_id, opened_ms = seq(data, "subject case")[:2]
+        return cls(as_str(case_id), as_int(opened_ms))
+
+
+def history_to_json(history: Sequence[SubjectCase]) -> list[Json]:
+    return [entry.to_json() for entry in history]
+
+
+def history_from_json(data: object) -> list[SubjectCase]:
+    return [SubjectCase.from_json(entry) for entry in seq(data, "subject history")]
+
+
 def remember(
-    history: Sequence[Sequence[object]], case_id: str, opened_ms: int, window_ms: int
-) -> tuple[list[list[object]], list[str]]:
+    history: Sequence[SubjectCase], case_id: str, opened_ms: int, window_ms: int
+) -> tuple[list[SubjectCase], list[str]]:
     """The subject's history with this case added, and the other cases opened within ``window_ms`` of it.
     Entries older than the window (from the newest case) are dropped; a case seen again changes nothing."""
-    entries = [(str(c), int(str(at))) for c, at in history]
-    earlier = sorted({c for c, at in entries if c != case_id and abs(opened_ms - at) <= window_ms})
-    if case_id not in {c for c, _ in entries}:
-        entries.append((case_id, opened_ms))
-    newest = max(at for _, at in entries)
-    kept = sorted((e for e in entries if newest - e[1] <= window_ms), key=lambda e: e[1])
-    return [[c, at] for c, at in kept], earlier
+    entries = list(history)
+    earlier = sorted({e.case_id for e in entries if e.case_id != case_id and abs(opened_ms - e.opened_ms) <= window_ms})
+    if case_id not in {e.case_id for e in entries}:
+        entries.append(SubjectCase(case_id, opened_ms))
+    newest = max(e.opened_ms for e in entries)
+    return sorted((e for e in entries if newest - e.opened_ms <= window_ms), key=lambda e: e.opened_ms), earlier
 
 
 def flag_action(case_id: str, subject: str, earlier: Sequence[str], at_ms: int, within: str) -> dict[str, object]:
