@@ -14,7 +14,7 @@ how many, and how many workers answered, so a client never takes part of the dat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,8 +165,14 @@ def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
         return view.json({**body, "partitions": coverage})
 
     def current(
-        spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any
-    ) -> Any:
+        spec: MetricsSpec,
+        cells: list[Cell],
+        definition: str,
+        window: str,
+        now: datetime,
+        where: dict[str, str],
+        query: Mapping[str, str],
+    ) -> dict[str, Any]:
         closed = query.get("closed") in ("1", "true", "yes")
         back = int(query.get("back", "0"))
         if not 0 <= back <= 500:

@@ -19,7 +19,7 @@ from cxstream.agents.alerting import DESK_KEY
 from cxstream.agents.stores import Store
 from cxstream.domain.access.principal import Principal, masked
 from cxstream.domain.alerting.state import DeskState
-from cxstream.domain.cases.machine import StoredCase, case_record, selected
+from cxstream.domain.cases.machine import Case, StoredCase, case_record, selected
 from cxstream.web.peers import ask_holders, held, holders, is_local
 
 CASE_FILTERS = ("state", "team", "severity", "open")
@@ -29,11 +29,11 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def case_json(case: Any) -> dict[str, Any]:
+def case_json(case: Case) -> dict[str, Any]:
     return {k: _iso(v) for k, v in case_record(case).items()}
 
 
-def case_row(case: Any) -> dict[str, Any]:
+def case_row(case: Case) -> dict[str, Any]:
     """A case as the API lists it: its record, with the region it concerns."""
     return {**case_json(case), "region": case.labels.get("region")}
 
@@ -48,7 +48,7 @@ def visible(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, 
     return [masked(r, principal) for r in rows if principal.in_scope(r.get("region"), r.get("team"))]
 
 
-def case_matches(case: Any, filters: Mapping[str, str]) -> bool:
+def case_matches(case: Case, filters: Mapping[str, str]) -> bool:
     """The API's query parameters (``open=1``, ``state``, ``team``, ``severity``) as a case filter."""
     return selected(case, open_only=filters.get("open") in ("1", "true"), state=filters.get("state"),
                     team=filters.get("team"), severity=filters.get("severity"))  # fmt: skip
@@ -74,12 +74,12 @@ class Reads:
 
     # --- cases ---------------------------------------------------------------------------------------------
 
-    def held_cases(self) -> list[Any]:
+    def held_cases(self) -> list[Case]:
         """The cases of the partitions this worker holds as their active owner (not its standby copies)."""
         mine = held(self.app, self.cases_table.table)
         return [s.case for s in self.cases_table.values() if s.partition in mine]
 
-    def held_case(self, case_id: str) -> Any:
+    def held_case(self, case_id: str) -> Case | None:
         saved = self.cases_table.get(case_id)
         if saved is None or saved.partition not in held(self.app, self.cases_table.table):
             return None

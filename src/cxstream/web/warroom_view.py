@@ -13,6 +13,7 @@ from cxstream.domain.access.principal import Principal
 from cxstream.domain.alerting.records import Direction
 from cxstream.domain.alerting.spec import Alerting
 from cxstream.domain.alerting.thresholds import ThresholdRule
+from cxstream.domain.metrics.cells import Cell
 from cxstream.domain.metrics.spec import SURVEY_INDICATORS, MetricDefinition, MetricsSpec
 from cxstream.domain.metrics.windows import history, read_window
 from cxstream.web.live import estimate_json
@@ -45,7 +46,7 @@ def tile_definitions(spec: MetricsSpec) -> list[MetricDefinition]:
 
 
 def snapshot(
-    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Any], breaches: list[dict[str, Any]],
+    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Cell], breaches: list[dict[str, Any]],
     cases: list[dict[str, Any]], principal: Principal, now: datetime, coverage: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """``breaches`` and ``cases`` are API rows (``reads.breach_rows``, ``reads.case_row``) of open ones; only those
