@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from cxstream.app import Context, create_app
+from cxstream.demo.plan import DemoPlan
 from cxstream.domain.topology import Topology
 from cxstream.kafka.connection import aiokafka_options
 from cxstream.kafka.embedded import EmbeddedBroker
@@ -64,15 +65,15 @@ def ensure_topics(settings: Settings, topology: Topology, bootstrap: str) -> int
     return brokers
 
 
-def run_worker(ctx: Context, bootstrap: str, demo_args: Sequence[str] | None = None) -> None:
-    """Apply topics, start the demo source when asked, then run one Faust worker until SIGINT/SIGTERM.
-    Raises SystemExit when done; the demo process stops with the worker."""
+def run_worker(ctx: Context, bootstrap: str, demo_plan: DemoPlan | None = None) -> None:
+    """Apply topics, start the demo source when asked (its own process, tied to this one's life), then run one
+    Faust worker until SIGINT/SIGTERM. Raises SystemExit when done; the demo process stops with the worker."""
     brokers = ensure_topics(ctx.settings, ctx.topology, bootstrap)
     demo = None
-    if demo_args is not None:
+    if demo_plan is not None:
         env = {**os.environ, "CXSTREAM_KAFKA_BOOTSTRAP": bootstrap}
-        demo = spawn_child([sys.executable, "-m", "cxstream.cli", "demo", *demo_args], env=env)
-        log.info("demo_started", pid=demo.pid, args=" ".join(demo_args))
+        demo = spawn_child([sys.executable, "-m", "cxstream.demo", demo_plan.to_json()], env=env)
+        log.info("demo_started", pid=demo.pid, plan=demo_plan.to_json())
     try:
         _run_faust(ctx, bootstrap, brokers)
     finally:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import secrets
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 
 from pydantic import SecretStr
@@ -62,6 +61,7 @@ def _with_session_token(settings: Settings) -> tuple[Settings, str]:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from cxstream.demo.plan import DemoPlan
     from cxstream.kafka.embedded import EmbeddedBrokerError
     from cxstream.observability.logging import configure_logging
     from cxstream.runtime import StartupError, kafka_cluster, run_worker
@@ -97,11 +97,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-            demo_args = None
+            demo = None
             if args.command == "run" and args.demo_rate > 0:
-                demo_args = ["--rate", str(args.demo_rate), "--incident-after", str(args.incident_after)]
-                demo_args += ["--incident", args.incident] if args.incident != "none" else []
-            run_worker(ctx, bootstrap, demo_args)
+                incident = args.incident if args.incident != "none" else None
+                demo = DemoPlan(rate=args.demo_rate, incident=incident, incident_after=args.incident_after)
+            run_worker(ctx, bootstrap, demo)
     except (StartupError, EmbeddedBrokerError) as exc:
         return fail(str(exc), EXIT_FAILED)
     except SystemExit as exc:
@@ -110,24 +110,18 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-
-    from cxstream.demo.producer import run_demo
-    from cxstream.demo.traffic import DemoTraffic
+    from cxstream.demo.plan import DemoPlan, run
     from cxstream.kafka.connection import aiokafka_options
 
     if settings.embedded:
         return fail("CXSTREAM_KAFKA_BOOTSTRAP is not set: point it at a cluster, or use `cxstream run`", EXIT_CONFIG)
-    start = datetime.now(UTC) + timedelta(seconds=args.incident_after)
+    plan = DemoPlan(args.rate, args.seed, args.malformed, args.incident, args.incident_after, args.duration or None)
     try:
-        traffic = DemoTraffic(args.seed, args.malformed, args.incident, start)
+        plan.traffic(datetime.now(UTC))
     except ValueError as exc:
         return fail(str(exc), EXIT_CONFIG)
-    if args.incident:
-        print(f"demo: incident {args.incident} starts in {args.incident_after:.0f} s", file=sys.stderr, flush=True)
     try:
-        sent = asyncio.run(
-            run_demo(aiokafka_options(settings, settings.kafka_bootstrap), traffic, args.rate, args.duration or None)
-        )
+        sent = run(plan, aiokafka_options(settings, settings.kafka_bootstrap))
     except KeyboardInterrupt:
         return EXIT_OK
     print(f"demo: done, {sent.total()} records sent", file=sys.stderr)
