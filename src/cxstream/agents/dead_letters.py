@@ -8,6 +8,7 @@ from typing import Any
 import faust
 
 from cxstream.domain import base
+from cxstream.domain.base import Record
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, SourcePosition, Stage, dead_letter_record
 from cxstream.observability.logging import get_logger
@@ -44,6 +45,7 @@ class DeadLetterSink:
         event_id: str | None = None,
     ) -> None:
         message = event.message
+        reasons = list(reasons)
         position = SourcePosition(message.topic, message.partition, message.offset, _ms(message.timestamp))
         record = dead_letter_record(
             source=source,
@@ -64,10 +66,10 @@ class DeadLetterSink:
             partition=message.partition,
             offset=message.offset,
             stage=stage.value,
-            rules=[r["rule_id"] for r in record["reasons"]],
+            rules=[r.rule_id for r in reasons],
         )
 
-    async def decoded(self, event: Any, codec: AvroCodec, source: str) -> dict[str, Any] | None:
+    async def decoded(self, event: Any, codec: AvroCodec, source: str) -> Record | None:
         """The event's value decoded with ``codec``, or None once it has been dead-lettered as undecodable."""
         try:
             return codec.decode(event.value)

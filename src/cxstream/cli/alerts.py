@@ -80,7 +80,16 @@ def _when(text: str | None, now: datetime) -> datetime:
 
 
 def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
-    from cxstream.domain.alerting.silences import expired, latest, new_silence, silence_record, state_of
+    from cxstream.domain.alerting.silences import (
+        SilenceState,
+        expired,
+        latest,
+        new_silence,
+        silence_from_record,
+        silence_record,
+        state_of,
+    )
+    from cxstream.domain.base import from_ms
     from cxstream.domain.durations import parse_duration_ms
     from cxstream.kafka.tools import read_decoded, send_records
 
@@ -100,7 +109,7 @@ def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
             return fail(str(exc), EXIT_CONFIG)
         record = silence_record(silence, now, by)
         asyncio.run(send_records(options, SILENCES_TOPIC, [(silence.id.encode(), codec.encode(record))]))
-        print(f"{silence.id}  {', '.join(record['matchers'])}  until {at_text(ends)}")
+        print(f"{silence.id}  {', '.join(str(m) for m in silence.matchers)}  until {at_text(ends)}")
         return EXIT_OK
     records, bad = asyncio.run(read_decoded(options, codec, SILENCES_TOPIC))
     current = latest(records)
@@ -108,23 +117,24 @@ def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
         found = current.get(args.id)
         if found is None:
             return fail(f"no silence {args.id!r}", EXIT_FAILED)
-        if state_of(found, now).value == "expired":
-            print(f"{args.id} had already ended at {at_text(found['ends_at'])}")
+        if state_of(silence_from_record(found), now) is SilenceState.EXPIRED:
+            print(f"{args.id} had already ended at {at_text(from_ms(silence_from_record(found).ends_ms))}")
             return EXIT_OK
         ended = expired(found, now, author(args.author))
         asyncio.run(send_records(options, SILENCES_TOPIC, [(args.id.encode(), codec.encode(ended))]))
         print(f"{args.id} expired")
         return EXIT_OK
-    shown = [r for r in current.values() if args.all or state_of(r, now).value != "expired"]
+    silences = [silence_from_record(r) for r in current.values()]
+    shown = [s for s in silences if args.all or state_of(s, now) is not SilenceState.EXPIRED]
     if not shown:
         print("no silences" if not current else "no active or pending silences (--all shows expired ones)")
     else:
         print(f"{'id':16} {'state':8} {'starts':20} {'ends':20} {'by':14} matchers / comment")
-        for r in sorted(shown, key=lambda r: r["ends_at"]):
+        for s in sorted(shown, key=lambda s: s.ends_ms):
             print(
-                f"{r['silence_id']:16} {state_of(r, now).value:8} {at_text(r['starts_at']):20} "
-                f"{at_text(r['ends_at']):20} "
-                f"{r['created_by'][:14]:14} {', '.join(r['matchers'])}  # {r['comment']}"
+                f"{s.id:16} {state_of(s, now).value:8} {at_text(from_ms(s.starts_ms)):20} "
+                f"{at_text(from_ms(s.ends_ms)):20} "
+                f"{s.created_by[:14]:14} {', '.join(str(m) for m in s.matchers)}  # {s.comment}"
             )
     if bad:
         print(f"{bad} messages on {SILENCES_TOPIC} did not decode as Silence records")

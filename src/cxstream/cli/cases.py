@@ -93,6 +93,8 @@ def cmd_cases(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
+    from cxstream.domain.base import from_ms
+    from cxstream.domain.cases.machine import action_from_record
     from cxstream.kafka.tools import read_decoded
 
     if record is None:
@@ -105,12 +107,13 @@ def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
     for key in ("opened_at", "acknowledge_due_at", "resolve_due_at", "follow_up_due_at", "resolved_at", "closed_at"):
         if record.get(key) is not None:
             print(f"  {key:20} {at_text(record[key])}")
-    actions, _ = asyncio.run(read_decoded(options, ctx.codec(CASE_ACTIONS_TOPIC), CASE_ACTIONS_TOPIC))
-    history = sorted((a for a in actions if a["case_id"] == case_id), key=lambda a: a["at"])
+    records, _ = asyncio.run(read_decoded(options, ctx.codec(CASE_ACTIONS_TOPIC), CASE_ACTIONS_TOPIC))
+    actions = [action_from_record(r) for r in records]
+    history = sorted((a for a in actions if a.case_id == case_id), key=lambda a: a.at_ms)
     print(f"history ({len(history)} actions on {CASE_ACTIONS_TOPIC}):")
     for a in history:
-        detail = a.get("comment") or a.get("action_taken") or a.get("outcome") or a.get("assignee") or ""
-        print(f"  {at_text(a['at'])}  {a['action']:16} {a['actor'][:20]:20} {detail}")
+        detail = a.comment or a.action_taken or a.outcome or a.assignee or ""
+        print(f"  {at_text(from_ms(a.at_ms))}  {a.action.value:16} {a.actor[:20]:20} {detail}")
     return EXIT_OK
 
 
@@ -179,8 +182,9 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     """Sample planning: scopes whose survey metrics will not reach their minimum n at the current sampling."""
-    from cxstream.domain.cases.sample_planning import Sighting, Verdict, plan, scope_histories
+    from cxstream.domain.cases.sample_planning import Verdict, answer_sighting, invite_sighting, plan, scope_histories
     from cxstream.domain.durations import parse_duration_ms
+    from cxstream.domain.ingest.events import CanonicalEvent
     from cxstream.kafka.tools import read_decoded
 
     reached = cluster(settings, "plan")
@@ -199,17 +203,10 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     since = datetime.now(UTC).timestamp() * 1000 - period_ms
     sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec(Topics.SURVEY_INVITES), Topics.SURVEY_INVITES))
     events, bad_events = asyncio.run(read_decoded(options, ctx.codec(Topics.EVENTS), Topics.EVENTS))
-    invites = [
-        Sighting(str(r["survey"]), to_ms(r["decided_at"]), {**r["labels"]})
-        for r in sent
-        if r["decided_at"].timestamp() * 1000 >= since
-    ]
+    invites = [sighting for sighting in (invite_sighting(r) for r in sent) if sighting.at_ms >= since]
     answers = [
-        Sighting(str(e["survey"]["metric"]), to_ms(e["event_time"]),
-                 {k: str(e[k]) for k in ("region", "site", "team", "channel", "journey_stage", "touchpoint",
-                                         "customer_segment") if e.get(k)})
-        for e in events
-        if e["event_type"] == "SURVEY_RESPONSE" and e.get("survey") and e["event_time"].timestamp() * 1000 >= since
+        sighting for sighting in (answer_sighting(CanonicalEvent.from_record(e)) for e in events)
+        if sighting is not None and sighting.at_ms >= since
     ]  # fmt: skip
     print(f"sample plan: the last {args.period} ({len(invites)} invites sent, {len(answers)} answers), "
           f"per {args.window} window, scope by {', '.join(by) or 'nothing'}")  # fmt: skip

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cxstream.cli.common import (
     EXIT_CONFIG,
@@ -65,6 +64,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
 
+    from cxstream.domain.ingest.dead_letter import DeadLetter
     from cxstream.kafka.connection import aiokafka_options
     from cxstream.kafka.tools import read_dead_letters, replay, summarize
 
@@ -74,11 +74,11 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     options = aiokafka_options(settings, settings.kafka_bootstrap)
     records, undecodable = asyncio.run(read_dead_letters(options, ctx.codec(Topics.DLQ)))
 
-    def keep(record: dict[str, Any]) -> bool:
+    def keep(letter: DeadLetter) -> bool:
         return (
-            (args.source is None or record["source"] == args.source)
-            and (args.stage is None or record["stage"] == args.stage.upper())
-            and (args.rule is None or any(r["rule_id"] == args.rule for r in record["reasons"]))
+            (args.source is None or letter.source == args.source)
+            and (args.stage is None or letter.stage == args.stage.upper())
+            and (args.rule is None or letter.has_rule(args.rule))
         )
 
     if args.action == "inspect":

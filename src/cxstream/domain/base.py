@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict
 #: A JSON document as ``json.loads`` returns it.
 Json: TypeAlias = bool | int | float | str | list["Json"] | dict[str, "Json"] | None
 JsonObject: TypeAlias = dict[str, Json]
+#: An Avro record as the codecs in ``serde/`` write and read it: field name -> value (strings, numbers, bytes,
+#: datetimes, lists, maps and nested records). Read back through the typed readers below, by name.
+Record: TypeAlias = dict[str, object]
 
 
 class Strict(BaseModel):
@@ -78,6 +81,17 @@ def as_str(value: object, what: str = "value") -> str:
     if not isinstance(value, str):
         raise StoredValueError(f"{what}: expected a string, got {value!r}")
     return value
+
+
+def as_time(value: object, what: str = "value") -> datetime:
+    """A timestamp as the Avro codec returns it (``timestamp-millis``: an aware datetime)."""
+    if not isinstance(value, datetime):
+        raise StoredValueError(f"{what}: expected a timestamp, got {value!r}")
+    return value
+
+
+def opt_time(value: object, what: str = "value") -> datetime | None:
+    return None if value is None else as_time(value, what)
 
 
 def opt_int(value: object, what: str = "value") -> int | None:

@@ -12,8 +12,9 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from cxstream.domain.base import to_ms
+from cxstream.domain.base import Record, StoredValueError
 from cxstream.domain.catalog import Topics
+from cxstream.domain.ingest.dead_letter import DeadLetter
 from cxstream.serde.avro import AvroCodec, DecodeError
 
 REPLAY_HEADER = "cxstream-replay-of"
@@ -126,24 +127,22 @@ class DeadLetterSummary:
     last_seen: int | None = None
 
 
-def summarize(records: list[dict[str, Any]]) -> DeadLetterSummary:
+def summarize(letters: list[DeadLetter]) -> DeadLetterSummary:
     summary = DeadLetterSummary()
-    for record in records:
+    for letter in letters:
         summary.total += 1
-        summary.by_source[record["source"]] += 1
-        seen = to_ms(record["first_seen_at"])
+        summary.by_source[letter.source] += 1
+        seen = letter.first_seen_ms
         summary.first_seen = seen if summary.first_seen is None else min(summary.first_seen, seen)
         summary.last_seen = seen if summary.last_seen is None else max(summary.last_seen, seen)
-        for reason in record["reasons"]:
-            key = (record["source"], record["stage"], reason["rule_id"])
+        for reason in letter.reasons:
+            key = (letter.source, letter.stage, reason.rule_id)
             summary.by_reason[key] += 1
-            summary.example.setdefault(key, reason["message"])
+            summary.example.setdefault(key, reason.message)
     return summary
 
 
-async def read_decoded(
-    client_options: dict[str, Any], codec: AvroCodec, topic: str
-) -> tuple[list[dict[str, Any]], int]:
+async def read_decoded(client_options: dict[str, Any], codec: AvroCodec, topic: str) -> tuple[list[Record], int]:
     """Every decoded record of ``topic`` in offset order per partition, and the count that did not decode."""
     records, bad = [], 0
     async for message in read_to_end(client_options, topic):
@@ -156,9 +155,16 @@ async def read_decoded(
 
 async def read_dead_letters(
     client_options: dict[str, Any], codec: AvroCodec, topic: str = Topics.DLQ
-) -> tuple[list[dict[str, Any]], int]:
-    """Decoded dead letters and the count of messages on the topic that did not decode."""
-    return await read_decoded(client_options, codec, topic)
+) -> tuple[list[DeadLetter], int]:
+    """Decoded dead letters and the count of messages on the topic that did not decode (or not as dead letters)."""
+    records, bad = await read_decoded(client_options, codec, topic)
+    letters = []
+    for record in records:
+        try:
+            letters.append(DeadLetter.from_record(record))
+        except (KeyError, StoredValueError):
+            bad += 1
+    return letters, bad
 
 
 async def send_records(client_options: dict[str, Any], topic: str, items: list[tuple[bytes, bytes]]) -> None:
@@ -174,24 +180,24 @@ async def send_records(client_options: dict[str, Any], topic: str, items: list[t
 
 async def replay(
     client_options: dict[str, Any],
-    records: list[dict[str, Any]],
-    keep: Callable[[dict[str, Any]], bool],
+    letters: list[DeadLetter],
+    keep: Callable[[DeadLetter], bool],
     dry_run: bool = False,
 ) -> Counter[str]:
     """Re-submit the original bytes of the selected dead letters to their source topics, with their key and
     headers plus ``cxstream-replay-of``. Events are de-duplicated by id downstream, so replaying twice is safe."""
-    chosen = [r for r in records if keep(r)]
-    counts: Counter[str] = Counter(r["source_topic"] for r in chosen)
+    chosen = [letter for letter in letters if keep(letter)]
+    counts: Counter[str] = Counter(letter.position.topic for letter in chosen)
     if dry_run or not chosen:
         return counts
     producer = AIOKafkaProducer(**client_options, acks="all")
     await producer.start()
     try:
-        for record in chosen:
-            headers = [(k, v) for k, v in record["original_headers"].items() if k != REPLAY_HEADER]
-            headers.append((REPLAY_HEADER, record["dead_letter_id"].encode()))
+        for letter in chosen:
+            headers = [(k, v) for k, v in letter.original_headers.items() if k != REPLAY_HEADER]
+            headers.append((REPLAY_HEADER, letter.dead_letter_id.encode()))
             await producer.send_and_wait(
-                record["source_topic"], record["original_value"], key=record["original_key"], headers=headers
+                letter.position.topic, letter.original_value, key=letter.original_key, headers=headers
             )
     finally:
         await producer.stop()

@@ -14,10 +14,12 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import fastavro
 
+from cxstream.domain.base import Record
 from cxstream.serde.catalog import SchemaCatalog, SchemaEntry, parse_schema_text
 from cxstream.serde.registry import RegistryError, SchemaRegistryClient
 
@@ -93,7 +95,7 @@ class AvroCodec:
     def schema_name(self) -> str:
         return self.entry.name
 
-    def encode(self, record: dict[str, Any]) -> bytes:
+    def encode(self, record: Mapping[str, object]) -> bytes:
         buffer = io.BytesIO()
         buffer.write(self.framing.header(self.entry))
         try:
@@ -102,7 +104,7 @@ class AvroCodec:
             raise EncodeError(f"{self.entry.name}: {exc}") from exc
         return buffer.getvalue()
 
-    def decode(self, data: bytes) -> dict[str, Any]:
+    def decode(self, data: bytes) -> Record:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise DecodeError(f"expected bytes, got {type(data).__name__}")
         data = bytes(data)
@@ -120,7 +122,7 @@ class AvroCodec:
         return record
 
 
-def read_avro_json(entry: SchemaEntry, text: str) -> dict[str, Any]:
+def read_avro_json(entry: SchemaEntry, text: str) -> Record:
     """A record from Avro's JSON encoding (as ``avro-tools tojson`` prints it), e.g. an example payload."""
     one_line = json.dumps(json.loads(text))  # fastavro's JSON decoder reads one record per line
     records = list(fastavro.json_reader(io.StringIO(one_line), entry.parsed))
@@ -131,7 +133,7 @@ def read_avro_json(entry: SchemaEntry, text: str) -> dict[str, Any]:
     return record
 
 
-def to_avro_json(entry: SchemaEntry, record: dict[str, Any]) -> str:
+def to_avro_json(entry: SchemaEntry, record: Mapping[str, object]) -> str:
     buffer = io.StringIO()
     fastavro.json_writer(buffer, entry.parsed, [record])
     return json.dumps(json.loads(buffer.getvalue()), indent=2)

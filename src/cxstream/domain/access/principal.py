@@ -23,9 +23,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cxstream.domain.base import Json, JsonObject
 
 
 class Role(StrEnum):
@@ -144,9 +145,9 @@ class Principal:
     def may_silence(self) -> bool:
         return self.role is Role.ADMIN
 
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role.value, "regions": sorted(self.regions),
-                "teams": sorted(self.teams), "pii": self.sees_pii}  # fmt: skip
+    def describe(self) -> JsonObject:
+        return {"name": self.name, "role": self.role.value, "regions": list[Json](sorted(self.regions)),
+                "teams": list[Json](sorted(self.teams)), "pii": self.sees_pii}  # fmt: skip
 
 
 class Access:
@@ -166,16 +167,17 @@ class Access:
         return None
 
 
-def masked(record: Mapping[str, Any], principal: Principal) -> dict[str, Any]:
+def masked(record: Mapping[str, object], principal: Principal) -> dict[str, object]:
     """The record as the principal may see it: customer ids and customers' words masked without PII permission
     (also inside ``labels``)."""
     out = dict(record)
     if principal.sees_pii:
         return out
-    hot = isinstance(out.get("labels"), Mapping) and out["labels"].get("kind") == "HOT_ALERT"
+    labels = out.get("labels")
+    hot = isinstance(labels, Mapping) and labels.get("kind") == "HOT_ALERT"
     for key in (PII_FIELDS | TEXT_FIELDS | ({"summary"} if hot else set())) & out.keys():
         if out[key] is not None:
             out[key] = MASK  # a hot alert's summary quotes the customer
-    if isinstance(out.get("labels"), Mapping):
-        out["labels"] = {k: (MASK if k in PII_FIELDS else v) for k, v in out["labels"].items()}
+    if isinstance(labels, Mapping):
+        out["labels"] = {k: (MASK if k in PII_FIELDS else v) for k, v in labels.items()}
     return out

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from cxstream.domain.alerting.routing import Matcher, Silence
-from cxstream.domain.base import digest, to_ms
+from cxstream.domain.base import Record, as_str, as_time, digest, seq, to_ms
 
 
 class SilenceState(StrEnum):
@@ -30,7 +29,7 @@ def new_silence(matchers: Iterable[str], starts: datetime, ends: datetime, creat
     return Silence(silence_id, parsed, _ms(starts), _ms(ends), created_by.strip(), comment.strip())
 
 
-def silence_record(silence: Silence, updated_at: datetime, updated_by: str | None = None) -> dict[str, Any]:
+def silence_record(silence: Silence, updated_at: datetime, updated_by: str | None = None) -> Record:
     """The ``cx.silences`` record (schema ``cxstream.Silence``)."""
     return {
         "silence_id": silence.id,
@@ -44,35 +43,36 @@ def silence_record(silence: Silence, updated_at: datetime, updated_by: str | Non
     }
 
 
-def silence_from_record(record: Mapping[str, Any]) -> Silence:
+def silence_from_record(record: Mapping[str, object]) -> Silence:
     return Silence(
-        id=str(record["silence_id"]),
-        matchers=tuple(Matcher.parse(str(m)) for m in record["matchers"]),
-        starts_ms=_ms(record["starts_at"]),
-        ends_ms=_ms(record["ends_at"]),
-        created_by=str(record["created_by"]),
-        comment=str(record["comment"]),
+        id=as_str(record["silence_id"], "silence_id"),
+        matchers=tuple(Matcher.parse(str(m)) for m in seq(record["matchers"], "matchers")),
+        starts_ms=_ms(as_time(record["starts_at"], "starts_at")),
+        ends_ms=_ms(as_time(record["ends_at"], "ends_at")),
+        created_by=as_str(record["created_by"], "created_by"),
+        comment=as_str(record["comment"], "comment"),
     )
 
 
-def expired(record: Mapping[str, Any], now: datetime, by: str) -> dict[str, Any]:
+def expired(record: Mapping[str, object], now: datetime, by: str) -> Record:
     """The record that ends a silence now (a silence that has not started yet ends at its start)."""
-    starts = record["starts_at"]
-    ends = max(starts, min(record["ends_at"], now))
+    starts = as_time(record["starts_at"], "starts_at")
+    ends = max(starts, min(as_time(record["ends_at"], "ends_at"), now))
     if ends == starts:  # a silence must end after it starts: a pending one is cut to one millisecond
         ends = datetime.fromtimestamp((_ms(starts) + 1) / 1000, UTC)
     return {**record, "ends_at": ends, "updated_at": now, "updated_by": by}
 
 
-def latest(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def latest(records: Iterable[Mapping[str, object]]) -> dict[str, Record]:
     """The current record of each silence id, from the topic in offset order."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Record] = {}
     for record in records:
         out[str(record["silence_id"])] = dict(record)
     return out
 
 
-def state_of(record: Mapping[str, Any], now: datetime) -> SilenceState:
-    if now < record["starts_at"]:
+def state_of(silence: Silence, now: datetime) -> SilenceState:
+    at = _ms(now)
+    if at < silence.starts_ms:
         return SilenceState.PENDING
-    return SilenceState.ACTIVE if now < record["ends_at"] else SilenceState.EXPIRED
+    return SilenceState.ACTIVE if at < silence.ends_ms else SilenceState.EXPIRED

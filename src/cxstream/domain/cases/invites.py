@@ -10,12 +10,23 @@ skewed day sends somewhat fewer than the cap, never more.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
-from cxstream.domain.base import digest
+from cxstream.domain.base import (
+    Json,
+    JsonObject,
+    Record,
+    as_int,
+    as_str,
+    digest,
+    obj,
+    opt_int,
+    opt_str,
+    str_list,
+    text_map,
+)
 from cxstream.domain.cases.contact_policy import (
     Contact,
     ContactPolicy,
@@ -36,24 +47,25 @@ def cap_share(daily_cap: int | None, partitions: int, partition: int) -> int | N
     return daily_cap // partitions + (1 if partition < daily_cap % partitions else 0)
 
 
-def contact_to_json(contact: Contact, requests: tuple[str, ...]) -> dict[str, Any]:
+def contact_to_json(contact: Contact, requests: tuple[str, ...]) -> JsonObject:
     return {
         "last_invite_ms": contact.last_invite_ms,
         "last_complaint_ms": contact.last_complaint_ms,
-        "open_cases": sorted(contact.open_cases),
-        "requests": list(requests[-REMEMBERED_REQUESTS:]),
+        "open_cases": list[Json](sorted(contact.open_cases)),
+        "requests": list[Json](requests[-REMEMBERED_REQUESTS:]),
     }
 
 
-def contact_from_json(data: Mapping[str, Any] | None) -> tuple[Contact, tuple[str, ...]]:
-    if not data:
+def contact_from_json(stored: object) -> tuple[Contact, tuple[str, ...]]:
+    if not stored:
         return Contact(), ()
+    data = obj(stored, "contact history")
     contact = Contact(
-        last_invite_ms=data.get("last_invite_ms"),
-        last_complaint_ms=data.get("last_complaint_ms"),
-        open_cases=frozenset(data.get("open_cases") or ()),
+        last_invite_ms=opt_int(data.get("last_invite_ms"), "last_invite_ms"),
+        last_complaint_ms=opt_int(data.get("last_complaint_ms"), "last_complaint_ms"),
+        open_cases=frozenset(str_list(data.get("open_cases"), "open_cases")),
     )
-    return contact, tuple(data.get("requests") or ())
+    return contact, str_list(data.get("requests"), "requests")
 
 
 def offer(
@@ -91,24 +103,25 @@ def case_changed(contact: Contact, case_id: str, open_now: bool) -> Contact:
     return replace(contact, open_cases=cases)
 
 
-def request_to_json(request: InviteRequest) -> dict[str, Any]:
+def request_to_json(request: InviteRequest) -> JsonObject:
     return {
         "request_id": request.request_id, "customer_id": request.customer_id, "at_ms": request.at_ms,
         "survey": request.survey, "labels": dict(request.labels),
     }  # fmt: skip
 
 
-def request_from_json(data: Mapping[str, Any]) -> InviteRequest:
+def request_from_json(stored: object) -> InviteRequest:
+    data = obj(stored, "invite request")
     return InviteRequest(
-        request_id=str(data["request_id"]),
-        customer_id=data.get("customer_id"),
-        at_ms=int(data["at_ms"]),
-        survey=str(data["survey"]),
-        labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+        request_id=as_str(data["request_id"], "request_id"),
+        customer_id=opt_str(data.get("customer_id"), "customer_id"),
+        at_ms=as_int(data["at_ms"], "at_ms"),
+        survey=as_str(data["survey"], "survey"),
+        labels=text_map(data.get("labels"), "labels"),
     )
 
 
-def invite_record(request: InviteRequest, decided_ms: int) -> dict[str, Any]:
+def invite_record(request: InviteRequest, decided_ms: int) -> Record:
     """The ``cx.survey-invites`` record (schema ``cxstream.SurveyInvite``) of an invite that passed."""
     assert request.customer_id is not None
     invite_digest = digest(request.request_id)

@@ -21,11 +21,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import Field, field_validator
 
-from cxstream.domain.base import Strict, as_int, digest, obj, to_ms
+from cxstream.domain.base import (
+    JsonObject,
+    Record,
+    Strict,
+    as_int,
+    as_str,
+    as_time,
+    digest,
+    obj,
+    opt_int,
+    opt_str,
+    opt_time,
+    str_list,
+    text_map,
+    to_ms,
+)
 from cxstream.domain.durations import parse_duration_ms
 
 
@@ -423,7 +437,7 @@ def action_record(action: Action) -> dict[str, object]:
     }  # fmt: skip
 
 
-def case_to_json(case: Case) -> dict[str, object]:
+def case_to_json(case: Case) -> JsonObject:
     return {
         **{name: getattr(case, name) for name in Case.__dataclass_fields__},
         "state": case.state.value,
@@ -434,12 +448,43 @@ def case_to_json(case: Case) -> dict[str, object]:
     }
 
 
-def case_from_json(data: Mapping[str, Any]) -> Case:
-    values: dict[str, Any] = {name: data[name] for name in Case.__dataclass_fields__ if name in data}
-    values["state"] = CaseState(str(data["state"]))
-    for name in ("escalation_ids", "overdue", "applied"):
-        values[name] = tuple(data.get(name) or ())
-    return Case(**values)
+def case_from_json(data: Mapping[str, object]) -> Case:
+    """A case as :func:`case_to_json` stored it (every field by name, typed)."""
+
+    def text(name: str) -> str | None:
+        return opt_str(data.get(name), name)
+
+    def ms(name: str) -> int | None:
+        return opt_int(data.get(name), name)
+
+    return Case(
+        case_id=as_str(data["case_id"], "case_id"),
+        team=as_str(data["team"], "team"),
+        severity=as_str(data["severity"], "severity"),
+        state=CaseState(as_str(data["state"], "state")),
+        opened_ms=as_int(data["opened_ms"], "opened_ms"),
+        acknowledge_due_ms=as_int(data["acknowledge_due_ms"], "acknowledge_due_ms"),
+        resolve_due_ms=as_int(data["resolve_due_ms"], "resolve_due_ms"),
+        updated_ms=as_int(data["updated_ms"], "updated_ms"),
+        breach_id=text("breach_id"),
+        escalation_ids=str_list(data.get("escalation_ids"), "escalation_ids"),
+        labels=text_map(data.get("labels"), "labels"),
+        acknowledged_ms=ms("acknowledged_ms"),
+        resolved_ms=ms("resolved_ms"),
+        closed_ms=ms("closed_ms"),
+        assignee=text("assignee"),
+        root_cause_category=text("root_cause_category"),
+        action_taken=text("action_taken"),
+        action_owner=text("action_owner"),
+        recurring=bool(data.get("recurring")),
+        follow_up_due_ms=ms("follow_up_due_ms"),
+        follow_up_outcome=text("follow_up_outcome"),
+        overdue=str_list(data.get("overdue"), "overdue"),
+        ladder_level=as_int(data.get("ladder_level") or 0, "ladder_level"),
+        version=as_int(data.get("version") or 0, "version"),
+        last_action_id=text("last_action_id"),
+        applied=str_list(data.get("applied"), "applied"),
+    )
 
 
 PARTITION_FIELD = "_partition"  # kept with each stored case: which partition of the cases table holds it
@@ -453,7 +498,7 @@ class StoredCase:
     case: Case
     partition: int
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> JsonObject:
         return {**case_to_json(self.case), PARTITION_FIELD: self.partition}
 
     @classmethod
@@ -462,7 +507,7 @@ class StoredCase:
         return cls(case_from_json(value), as_int(value.get(PARTITION_FIELD, -1)))
 
 
-def case_record(case: Case) -> dict[str, object]:
+def case_record(case: Case) -> Record:
     """The ``cx.cases`` record (schema ``cxstream.Case``): the current state of one case."""
 
     def at(ms: int | None) -> datetime | None:
@@ -482,48 +527,52 @@ def case_record(case: Case) -> dict[str, object]:
     }  # fmt: skip
 
 
-def case_from_record(record: Mapping[str, Any]) -> Case:
+def case_from_record(record: Mapping[str, object]) -> Case:
     """A ``cx.cases`` record back as a :class:`Case` (for checking an action before it is sent)."""
 
     def ms(name: str) -> int | None:
-        value = record.get(name)
+        value = opt_time(record.get(name), name)
         return None if value is None else _ms(value)
 
+    def text(name: str) -> str | None:
+        return opt_str(record.get(name), name)
+
     return Case(
-        case_id=str(record["case_id"]),
-        team=str(record["team"]),
-        severity=str(record["severity"]),
-        state=CaseState(str(record["state"])),
-        opened_ms=_ms(record["opened_at"]),
+        case_id=as_str(record["case_id"], "case_id"),
+        team=as_str(record["team"], "team"),
+        severity=as_str(record["severity"], "severity"),
+        state=CaseState(as_str(record["state"], "state")),
+        opened_ms=_ms(as_time(record["opened_at"], "opened_at")),
         acknowledge_due_ms=ms("acknowledge_due_at") or 0,
         resolve_due_ms=ms("resolve_due_at") or 0,
-        updated_ms=_ms(record["updated_at"]),
-        breach_id=record.get("breach_id"),
-        escalation_ids=tuple(record.get("escalation_ids") or ()),
-        labels=dict(record.get("labels") or {}),
+        updated_ms=_ms(as_time(record["updated_at"], "updated_at")),
+        breach_id=text("breach_id"),
+        escalation_ids=str_list(record.get("escalation_ids"), "escalation_ids"),
+        labels=text_map(record.get("labels"), "labels"),
         acknowledged_ms=ms("acknowledged_at"),
         resolved_ms=ms("resolved_at"),
         closed_ms=ms("closed_at"),
-        assignee=record.get("assignee"),
-        root_cause_category=record.get("root_cause_category"),
-        action_taken=record.get("action_taken"),
-        action_owner=record.get("action_owner"),
+        assignee=text("assignee"),
+        root_cause_category=text("root_cause_category"),
+        action_taken=text("action_taken"),
+        action_owner=text("action_owner"),
         recurring=bool(record.get("recurring")),
         follow_up_due_ms=ms("follow_up_due_at"),
-        follow_up_outcome=record.get("follow_up_outcome"),
-        overdue=tuple(record.get("overdue") or ()),
-        ladder_level=int(record.get("ladder_level") or 0),
-        version=int(record.get("version") or 0),
-        last_action_id=record.get("last_action_id"),
+        follow_up_outcome=text("follow_up_outcome"),
+        overdue=str_list(record.get("overdue"), "overdue"),
+        ladder_level=as_int(record.get("ladder_level") or 0, "ladder_level"),
+        version=as_int(record.get("version") or 0, "version"),
+        last_action_id=text("last_action_id"),
     )
 
 
-def latest_cases(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def latest_cases(records: Iterable[Mapping[str, object]]) -> dict[str, Mapping[str, object]]:
     """The newest ``cx.cases`` record per case (highest version): the topic is compacted on Kafka, not on
     every broker, so readers fold it themselves."""
-    found: dict[str, Mapping[str, Any]] = {}
+    found: dict[str, Mapping[str, object]] = {}
     for record in records:
-        known = found.get(str(record["case_id"]))
-        if known is None or int(record["version"]) >= int(known["version"]):
-            found[str(record["case_id"])] = record
+        case_id = as_str(record["case_id"], "case_id")
+        known = found.get(case_id)
+        if known is None or as_int(record["version"], "version") >= as_int(known["version"], "version"):
+            found[case_id] = record
     return found

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cxstream.domain.base import as_str, as_time, text_map, to_ms
+from cxstream.domain.ingest.events import CanonicalEvent, EventType
 from cxstream.domain.metrics.spec import SURVEY_INDICATORS, MetricDefinition
 from cxstream.domain.metrics.stats import wilson
 
@@ -103,6 +105,23 @@ class Sighting:
     survey: str  # CSAT, CES, NPS
     at_ms: int
     labels: Mapping[str, str]
+
+
+SCOPE_LABELS = ("region", "site", "team", "channel", "journey_stage", "touchpoint", "customer_segment")
+
+
+def invite_sighting(record: Mapping[str, object]) -> Sighting:
+    """A ``cx.survey-invites`` record (schema ``cxstream.SurveyInvite``) as a sighting: decided when."""
+    return Sighting(as_str(record["survey"], "survey"), to_ms(as_time(record["decided_at"], "decided_at")),
+                    text_map(record.get("labels"), "labels"))  # fmt: skip
+
+
+def answer_sighting(event: CanonicalEvent) -> Sighting | None:
+    """A survey answer on ``cx.events`` as a sighting (None for any other event)."""
+    if event.event_type is not EventType.SURVEY_RESPONSE or event.survey is None:
+        return None
+    labels = {name: value for name in SCOPE_LABELS if (value := getattr(event, name))}
+    return Sighting(event.survey.metric.value, to_ms(event.event_time), labels)
 
 
 def scope_histories(

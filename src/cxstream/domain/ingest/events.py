@@ -5,11 +5,13 @@ Mirrors ``schemas/CanonicalEvent.avsc``; :meth:`CanonicalEvent.to_record` gives 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cxstream.domain.base import Record
 
 
 class EventType(StrEnum):
@@ -136,14 +138,18 @@ class CanonicalEvent(_Model):
         """Kafka key on ``cx.events``: the customer when known (per-customer order), else the event."""
         return self.customer_id or self.event_id
 
-    def to_record(self) -> dict[str, Any]:
-        record = self.model_dump(mode="python")
+    def to_record(self) -> Record:
+        record: Record = self.model_dump(mode="python", exclude={"survey"})
         record["event_type"] = self.event_type.value
         record["quality_flags"] = list(self.quality_flags)
-        if self.survey is not None:
-            record["survey"]["metric"] = self.survey.metric.value
+        if self.survey is None:
+            record["survey"] = None
+        else:
+            survey: Record = self.survey.model_dump(mode="python")
+            survey["metric"] = self.survey.metric.value
+            record["survey"] = survey
         return record
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> CanonicalEvent:
+    def from_record(cls, record: Mapping[str, object]) -> CanonicalEvent:
         return cls.model_validate(record)

@@ -17,7 +17,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Any
+
+from cxstream.domain.base import JsonObject, as_float, as_int, int_map
 
 
 @dataclass
@@ -66,9 +67,9 @@ class Sufficient:
     def count_between(self, low: int, high: int) -> int:
         return sum(c for s, c in self.hist.items() if low <= s <= high)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """Compact, JSON-safe form for table values (score keys as strings)."""
-        out: dict[str, Any] = {}
+        out: JsonObject = {}
         if self.hist:
             out["h"] = {str(k): v for k, v in sorted(self.hist.items())}
         if self.n or self.hits:
@@ -76,13 +77,13 @@ class Sufficient:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Sufficient:
+    def from_json(cls, data: Mapping[str, object]) -> Sufficient:
         return cls(
-            hist={int(k): int(v) for k, v in (data.get("h") or {}).items()},
-            n=int(data.get("n", 0)),
-            mean=float(data.get("m", 0.0)),
-            m2=float(data.get("v", 0.0)),
-            hits=int(data.get("k", 0)),
+            hist={int(k): v for k, v in int_map(data.get("h"), "statistics h").items()},
+            n=as_int(data.get("n", 0), "statistics n"),
+            mean=as_float(data.get("m", 0.0), "statistics m"),
+            m2=as_float(data.get("v", 0.0), "statistics v"),
+            hits=as_int(data.get("k", 0), "statistics k"),
         )
 
     @classmethod
