@@ -35,6 +35,7 @@ from cxstream.settings import Settings
 from cxstream.web import health, ingest, live, openapi, page, warroom
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
+from cxstream.web.routes import OwnRoutesOnly
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         canonical_url=settings.web_url,  # the other workers route requests here
         autodiscover=False,
     )
+    app.web = OwnRoutesOnly(app)  # before any page is declared: the pages go to this server (see web.routes)
     register_codecs(ctx)
     app.sensors.add(PrometheusSensor())
     dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
@@ -208,7 +210,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)), guards)
     runtime = RuntimeState(app)
     if control is not None:
-        runtime.provide("last_breach", lambda: last.to_json() if (last := control.last_breach()) else None)
+        runtime.provide("last_breach", lambda: last.public_json() if (last := control.last_breach()) else None)
     health.register(app, readiness, runtime)
     gate = Gate(access_for(ctx))
     actions_out = app.topic(

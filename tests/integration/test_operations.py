@@ -51,6 +51,8 @@ def test_metrics_pass_promtool_status_tells_lag_and_last_breach_and_logs_hold_no
         assert {("cx.events", p) for p in range(6)} <= lag
         assert not any(topic.endswith("-changelog") for topic, _ in lag)  # their backlog is the changelog lag
         assert "cxstream-cases" in state["tables"]  # type: ignore[operator]
+        public = json.dumps(state)  # /status needs no token: no customer id and no customer's words on it
+        assert customer not in public and "cancelling" not in public and "summary" not in public
 
         code, text = http_get(f"http://127.0.0.1:{port}/metrics")
         assert code == 200
@@ -66,6 +68,7 @@ def test_metrics_pass_promtool_status_tells_lag_and_last_breach_and_logs_hold_no
         assert done.returncode == 0, done.stderr
         assert "ready" in done.stdout and "consumer lag:" in done.stdout and "recovery: completed" in done.stdout
         assert f"last breach: {hot['breach_id']} FIRING CRITICAL detractor.critical-driver" in done.stdout
+        assert customer not in done.stdout and "cancelling" not in done.stdout
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)

@@ -17,7 +17,7 @@ STATE = {
     ],
     "tables": {"cxstream-cases": 4},
     "last_breach": {"breach_id": "br-1", "status": "FIRING", "severity": "CRITICAL", "rule": "csat.delivery.low",
-                    "summary": "CSAT 61% (n=212)", "at_ms": 1795773630000},
+                    "at_ms": 1795773630000},
 }  # fmt: skip
 
 
@@ -29,7 +29,7 @@ def test_status_says_what_is_wrong_and_where_the_backlog_is() -> None:
     assert sum(line.startswith("  cx.events/") for line in lines) == 1  # partitions not behind only with --all
     assert sum(line.startswith("  cx.events/") for line in render(STATE, show_all=True)) == 2
     assert lines[-2] == "tables: cxstream-cases 4 keys"
-    assert lines[-1].startswith("last breach: br-1 FIRING CRITICAL csat.delivery.low at 2026-11-27 10:00:30 UTC: ")
+    assert lines[-1] == "last breach: br-1 FIRING CRITICAL csat.delivery.low at 2026-11-27 10:00:30 UTC"
 
 
 def test_no_worker_answering_exits_2(capsys: object) -> None:

@@ -57,10 +57,7 @@ def render(state: dict[str, Any], show_all: bool) -> list[str]:
         lines.append("last breach: none seen (or the routing side runs on another worker)")
     else:
         at = datetime.fromtimestamp(last["at_ms"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        lines.append(
-            f"last breach: {last['breach_id']} {last['status']} {last['severity']} {last['rule']} at {at}: "
-            f"{last['summary']}"
-        )
+        lines.append(f"last breach: {last['breach_id']} {last['status']} {last['severity']} {last['rule']} at {at}")
     return lines
 
 

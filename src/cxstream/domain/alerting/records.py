@@ -116,3 +116,8 @@ class LastBreach:
     def to_json(self) -> dict[str, Json]:
         return {"breach_id": self.breach_id, "status": self.status.value, "severity": self.severity.value,
                 "rule": self.rule, "summary": self.summary, "at_ms": self.at_ms}  # fmt: skip
+
+    def public_json(self) -> dict[str, Json]:
+        """What ``/status`` (no token) shows: no summary, since a hot alert's summary quotes the customer."""
+        return {"breach_id": self.breach_id, "status": self.status.value, "severity": self.severity.value,
+                "rule": self.rule, "at_ms": self.at_ms}  # fmt: skip

@@ -1,0 +1,67 @@
+"""Every HTTP route a worker serves, with who may call it: the one list the security model is checked against.
+
+A worker serves these routes and no other: Faust's own web views (``/router/``, ``/table/``, statistics,
+``/graph/``, the production index) are not mounted (:class:`OwnRoutesOnly`), since they answer table
+contents and partition assignments without a token. A test builds the worker's web server and fails on any
+route missing here, and the access test on a live worker probes every route listed here.
+
+* ``PUBLIC`` routes answer without a token and carry operational state only: never a customer id, an account
+  id or a customer's words (probes, scrapers and load balancers call them);
+* ``TOKEN`` routes need an API token (``Authorization: Bearer``, or the page's session cookie); what they
+  answer is limited to the token's regions and teams and masked for its role (:mod:`cxstream.domain.access`);
+* ``INGEST`` routes need the ingest token (``CXSTREAM_INGEST_TOKEN``) a source's webhook sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from faust.web.drivers.aiohttp import Web
+
+
+class Door(StrEnum):
+    PUBLIC = "public"
+    TOKEN = "token"
+    INGEST = "ingest"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    door: Door
+    what: str
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", Door.PUBLIC, "liveness"),
+    Route("GET", "/readyz", Door.PUBLIC, "readiness, with the check that failed"),
+    Route("GET", "/metrics", Door.PUBLIC, "Prometheus metrics"),
+    Route("GET", "/status", Door.PUBLIC, "lag, table sizes, the last breach's id and severity"),
+    Route("GET", "/openapi.json", Door.PUBLIC, "the API's description"),
+    Route("GET", "/", Door.PUBLIC, "the war-room page (a static file; its data comes from the token routes)"),
+    Route("GET", "/api/me", Door.TOKEN, "the token's holder, role and scope"),
+    Route("POST", "/api/session", Door.TOKEN, "a session cookie for the page, for a token"),
+    Route("GET", "/api/warroom", Door.TOKEN, "the war-room snapshot"),
+    Route("GET", "/api/stream", Door.TOKEN, "the war-room snapshot as Server-Sent Events"),
+    Route("GET", "/api/metrics", Door.TOKEN, "the metric catalog"),
+    Route("GET", "/api/metrics/{definition}/{window}", Door.TOKEN, "one window of one metric"),
+    Route("GET", "/api/metrics/{definition}/{window}/history", Door.TOKEN, "past windows of one metric"),
+    Route("GET", "/api/peer/cells", Door.TOKEN, "this worker's metric cells, for the other workers"),
+    Route("GET", "/api/breaches", Door.TOKEN, "open breaches"),
+    Route("GET", "/api/silences", Door.TOKEN, "active and pending silences"),
+    Route("GET", "/api/cases", Door.TOKEN, "cases"),
+    Route("GET", "/api/cases/{case_id}", Door.TOKEN, "one case"),
+    Route("POST", "/api/cases/{case_id}/actions", Door.TOKEN, "an action on a case"),
+    Route("POST", "/ingest/{source}", Door.INGEST, "records from a source's webhook"),
+)
+
+
+class OwnRoutesOnly(Web):
+    """Faust's aiohttp web server without Faust's built-in views: only the routes cxstream declares."""
+
+    default_blueprints = ()
+    production_blueprints = ()
+    debug_blueprints = ()
+    optional_blueprints = ()
