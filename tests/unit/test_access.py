@@ -103,3 +103,33 @@ def test_a_metric_read_is_narrowed_to_the_tokens_scope() -> None:
         two.narrow({})  # two regions: the query must say which
     assert Principal("ops", Role.ADMIN, frozenset({"emea"})).narrow({"region": "amer"}) == {"region": "amer"}
     assert Principal("analyst", Role.ANALYST).narrow({"team": "billing"}) == {"team": "billing"}
+
+
+def test_silences_are_scoped_by_the_regions_and_teams_they_can_mute_and_masked() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cxstream.domain.alerting.silences import new_silence as silence
+    from cxstream.domain.alerting.silences import visible_silences
+
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    end = start + timedelta(hours=2)
+    amer = silence(["region=amer", "customer_id=C-881"], start, end, "j.devries", "calling the customer back")
+    emea_or_apac = silence(["region=~emea|apac", "owner=logistics"], start, end, "j.devries", "depot strike")
+    everywhere = silence(["rule=csat.delivery.low"], start, end, "j.devries", "known carrier outage")
+    not_emea = silence(["region!=emea"], start, end, "j.devries", "x")
+    every = [amer, emea_or_apac, everywhere, not_emea]
+    shown = lambda who: [s["id"] for s in visible_silences(who, every)]  # noqa: E731
+
+    assert shown(Principal("ops", Role.ADMIN)) == [s.id for s in every]
+    wall = Principal("wall", Role.VIEWER, frozenset({"emea"}))
+    assert shown(wall) == [emea_or_apac.id, everywhere.id]  # it cannot see the AMER one, nor the one sparing EMEA
+    supervisor = Principal("s.cs", Role.SUPERVISOR, frozenset({"amer"}), frozenset({"customer-service"}))
+    assert shown(supervisor) == [amer.id, everywhere.id, not_emea.id]  # logistics' silence is not theirs
+    analyst = Principal("a", Role.ANALYST)
+    [masked_row] = [s for s in visible_silences(wall, [everywhere, amer]) if s["id"] == everywhere.id]
+    assert masked_row["comment"] == MASK and masked_row["created_by"] == "j.devries"
+    [viewer_amer] = visible_silences(Principal("v", Role.VIEWER), [amer])
+    assert viewer_amer["matchers"] == ["region=amer", f"customer_id={MASK}"] and viewer_amer["comment"] == MASK
+    [analyst_amer] = visible_silences(analyst, [amer])
+    assert analyst_amer["matchers"] == ["region=amer", "customer_id=C-881"]
+    assert analyst_amer["comment"] == "calling the customer back"

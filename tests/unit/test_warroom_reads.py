@@ -125,3 +125,33 @@ def test_screens_of_one_token_share_a_snapshot() -> None:
         assert await failing.get(ADMIN, make) == {"at": 5}  # a failure is not kept
 
     asyncio.run(scenario())
+
+
+def test_a_team_scoped_token_sees_on_the_war_room_what_the_metric_api_answers_it() -> None:
+    from cxstream.domain.access.principal import OutOfScope
+    from cxstream.domain.ingest.events import SurveyMetric
+    from cxstream.domain.metrics.windows import read_window
+    from tests.unit.test_metrics import cells_of, survey, table_after
+
+    settings = load_settings()
+    topology = load_topology(settings.topology_dir, SchemaCatalog.from_dir(settings.schema_dir).names())
+    spec = topology.metrics
+    now = NOW.replace(hour=10, minute=2, second=30)  # the events of test_metrics are ten minutes before this
+    logistics = [(survey(SurveyMetric.CSAT, 1, region="amer", team="logistics", event_id=f"l{i}"), 0, i)
+                 for i in range(40)]  # fmt: skip
+    support = [(survey(SurveyMetric.CSAT, 5, region="amer", team="customer-service", event_id=f"s{i}"), 1, i)
+               for i in range(12)]  # fmt: skip
+    cells = cells_of(table_after(logistics + support, spec))
+    supervisor = Principal("s.support", Role.SUPERVISOR, frozenset({"amer"}), frozenset({"customer-service"}))
+    coverage: dict[str, Any] = {}
+    room = snapshot(spec, topology.alerting, ("amer", "emea"), cells, [], [], supervisor, now, coverage)
+    tile = next(t for t in room["tiles"] if t["definition"] == "csat.delivery")
+    assert {t["region"] for t in room["tiles"]} == {"amer"}
+    assert tile["estimate"]["n"] == 12  # customer-service's answers only, not logistics' 40
+    api = read_window(spec, cells, "csat.delivery", tile["window"], now=now,
+                      where=supervisor.narrow({}, spec.definition("csat.delivery").dimensions))  # fmt: skip
+    assert api.estimate is not None and api.estimate.n == tile["estimate"]["n"]
+    admin = snapshot(spec, topology.alerting, ("amer",), cells, [], [], ADMIN, now, coverage)
+    assert next(t for t in admin["tiles"] if t["definition"] == "csat.delivery")["estimate"]["n"] == 52
+    with pytest.raises(OutOfScope, match="not kept by team"):
+        supervisor.narrow({}, ("region", "site"))  # a metric that cannot be cut to the token's team is refused

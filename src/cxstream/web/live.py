@@ -101,10 +101,10 @@ async def gather_cells(
 def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
     spec = tables.spec
 
-    def scope(request: Any, where: dict[str, str]) -> dict[str, str]:
+    def scope(request: Any, definition: str, where: dict[str, str]) -> dict[str, str]:
         """The token's scope applied to the query (see ``Principal.narrow``); 403 outside it."""
         try:
-            return gate.principal(request).narrow(where)
+            return gate.principal(request).narrow(where, spec.definition(definition).dimensions)
         except OutOfScope as exc:
             raise Denied(403, str(exc)) from None
 
@@ -154,7 +154,7 @@ def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
             return view.json({"error": parsed}, status=404)
         where, query = parsed
         try:
-            where = scope(request, where)
+            where = scope(request, definition, where)
         except Denied as denied:
             return refuse(view, denied)
         try:

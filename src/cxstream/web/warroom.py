@@ -25,6 +25,7 @@ from typing import Any
 import faust
 
 from cxstream.domain.access.principal import masked
+from cxstream.domain.alerting.silences import visible_silences
 from cxstream.domain.base import now_ms, to_ms
 from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, Refused, action_record, apply
 from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
@@ -81,13 +82,13 @@ def register(
     @app.page("/api/silences")
     async def silences(view: Any, request: Any) -> Any:
         try:
-            gate.principal(request)
+            principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
         if (elsewhere := await reads.desk(request, "/api/silences")) is not None:
             return reply(view, elsewhere)
-        found = reads.desk_state().active_silences(now_ms())
-        return view.json({"silences": [s.to_json() for s in found], "n": len(found)})
+        shown = visible_silences(principal, reads.desk_state().active_silences(now_ms()))
+        return view.json({"silences": shown, "n": len(shown)})
 
     @app.page("/api/cases")
     async def cases(view: Any, request: Any) -> Any:

@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from cxstream.domain.access.principal import Principal
+from cxstream.domain.access.principal import OutOfScope, Principal
 from cxstream.domain.alerting.records import Direction
 from cxstream.domain.alerting.spec import Alerting
 from cxstream.domain.alerting.thresholds import ThresholdRule
@@ -61,7 +61,10 @@ def snapshot(
         for definition in surveys:
             rule = rules.get(definition.id)
             window = rule.window if rule is not None else spec.windows[0].id
-            where = {"region": region}
+            try:
+                where = principal.narrow({"region": region}, definition.dimensions)
+            except OutOfScope:
+                continue  # the same rule as GET /api/metrics: a tile the token may not read is not shown
             value = read_window(spec, cells, definition.id, window, now=now, where=where)
             past = history(spec, cells, definition.id, window, now=now, count=SPARK_POINTS, where=where)
             estimate = value.estimate

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -120,21 +120,36 @@ class Principal:
         limits = (("region", self.regions), ("team", self.teams))
         return all(not allowed or values.get(dimension) in allowed for dimension, allowed in limits)
 
-    def narrow(self, where: Mapping[str, str]) -> dict[str, str]:
+    def narrow(self, where: Mapping[str, str], kept: Collection[str] | None = None) -> dict[str, str]:
         """A metric query (dimension -> value) within this principal's scope: a token limited to one region
-        (team) reads that region (team) when none is asked for; asking for another raises :class:`OutOfScope`."""
+        (team) reads that region (team) when none is asked for; asking for another raises :class:`OutOfScope`.
+        ``kept``: the dimensions the metric is kept by; a metric not kept by a dimension the token is limited by
+        cannot be cut to the token's scope, so it is refused too. The one rule of every metric read (the API,
+        the war-room snapshot and its stream, the cells asked of other workers)."""
         out = dict(where)
         if self.role is Role.ADMIN:
             return out
         for dimension, allowed in (("region", self.regions), ("team", self.teams)):
             if not allowed:
                 continue
+            if kept is not None and dimension not in kept:
+                raise OutOfScope(f"{self.name} reads {dimension} {', '.join(sorted(allowed))} only, and this metric "
+                                 f"is not kept by {dimension}")  # fmt: skip
             asked = out.get(dimension)
             if asked is None and len(allowed) == 1:
                 out[dimension] = next(iter(allowed))
             elif asked not in allowed:
                 raise OutOfScope(f"{self.name} reads {dimension} {', '.join(sorted(allowed))} only: add ?{dimension}=")
         return out
+
+    def reaches(self, concerns: Callable[[str, str], bool]) -> bool:
+        """Whether something that covers many scopes (a silence) is in this principal's scope: for each
+        dimension the token is limited by, it concerns (``concerns(dimension, value)``) one of the token's
+        values. The rule of :meth:`in_scope` for what has no single region and team."""
+        if self.role is Role.ADMIN:
+            return True
+        limits = (("region", self.regions), ("team", self.teams))
+        return all(not allowed or any(concerns(dimension, v) for v in allowed) for dimension, allowed in limits)
 
     def may_act_on_case(self, team: str | None) -> bool:
         if self.role is Role.ADMIN:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 
+from cxstream.domain.access.principal import MASK, PII_FIELDS, Principal
 from cxstream.domain.alerting.routing import Matcher, Silence
-from cxstream.domain.base import Record, as_str, as_time, digest, seq, to_ms
+from cxstream.domain.base import JsonObject, Record, as_str, as_time, digest, seq, to_ms
 
 
 class SilenceState(StrEnum):
@@ -76,3 +78,29 @@ def state_of(silence: Silence, now: datetime) -> SilenceState:
     if at < silence.starts_ms:
         return SilenceState.PENDING
     return SilenceState.ACTIVE if at < silence.ends_ms else SilenceState.EXPIRED
+
+
+#: A token's scope dimensions and the alert labels that carry them (breaches name their team ``owner``).
+SCOPE_LABELS = {"region": "region", "team": "owner"}
+
+
+def concerns(silence: Silence, dimension: str, value: str) -> bool:
+    """Whether the silence can mute an alert of this region or team (its matchers on that label allow it)."""
+    label = SCOPE_LABELS[dimension]
+    return all(m.matches({label: value}) for m in silence.matchers if m.label == label)
+
+
+def visible_silences(principal: Principal, silences: Iterable[Silence]) -> list[JsonObject]:
+    """The silences in the principal's scope (those that can mute one of its regions and teams), as the API
+    shows them: without personal-data permission, matchers on customer ids and the comment are masked."""
+    shown: list[JsonObject] = []
+    for silence in silences:
+        if not principal.reaches(partial(concerns, silence)):
+            continue
+        row = silence.to_json()
+        if not principal.sees_pii:
+            row["matchers"] = [f"{m.label}{m.op.value}{MASK}" if m.label in PII_FIELDS else str(m)
+                               for m in silence.matchers]  # fmt: skip
+            row["comment"] = MASK
+        shown.append(row)
+    return shown
