@@ -103,9 +103,13 @@ def register_codecs(ctx: Context) -> None:
             codecs.register(codec_name(spec.name), FaustAvroCodec(ctx.codec(spec.name)))
 
 
-#: Largest message a worker fetches or produces: a raw record far over the ingest limit must still reach
-#: cx.dlq with its original bytes. Raw and dead-letter topics declare the same max.message.bytes.
+#: Largest message a worker produces: a raw record far over the ingest limit must still reach cx.dlq with its
+#: original bytes. Raw and dead-letter topics declare the same max.message.bytes; a dead letter that would be
+#: larger than the smaller of the two limits carries the original in part (DeadLetterSink).
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+#: Largest fetch: a record over the declared limit (a broker that does not enforce it) is still fetched.
+MAX_FETCH_BYTES = 4 * MAX_MESSAGE_BYTES
+KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1048588  # a topic that declares no max.message.bytes
 
 
 def access_for(ctx: Context) -> Access:
@@ -129,7 +133,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
         table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset="earliest",
-        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_FETCH_BYTES,
         producer_max_request_size=MAX_MESSAGE_BYTES,
         store=settings.store,
         datadir=str(settings.data_dir),
@@ -145,7 +149,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     app.web = OwnRoutesOnly(app)  # before any page is declared: the pages go to this server (see web.routes)
     register_codecs(ctx)
     app.sensors.add(PrometheusSensor())
-    dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC))
+    dlq_limit = int(ctx.topology.topic(DLQ_TOPIC).config.get("max.message.bytes", KAFKA_DEFAULT_MAX_MESSAGE_BYTES))
+    dead_letters = DeadLetterSink(app, codec_name(DLQ_TOPIC), min(dlq_limit, MAX_MESSAGE_BYTES))
     guards = Guards(settings.failure_limit)
     metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions, events_monitor.EVENTS_TOPIC)
     alerts = ctx.topology.alerting

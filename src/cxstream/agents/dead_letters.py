@@ -32,8 +32,13 @@ def _as_bytes(value: Any) -> bytes | None:
 
 
 class DeadLetterSink:
-    def __init__(self, app: faust.App, value_serializer: str) -> None:
+    """Sends dead letters to ``cx.dlq``, each within ``max_bytes`` (the topic's ``max.message.bytes`` and the
+    producer's request limit): a record too large to be carried whole is carried in part, with its size, digest
+    and source position (see :func:`~cxstream.domain.ingest.dead_letter.fit`), never lost."""
+
+    def __init__(self, app: faust.App, value_serializer: str, max_bytes: int) -> None:
         self.topic = app.topic(DLQ_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=value_serializer)
+        self.max_bytes = max_bytes
 
     async def send(
         self,
@@ -57,6 +62,7 @@ class DeadLetterSink:
             headers=message_headers(message),
             now_ms=base.now_ms(),
             event_id=event_id,
+            max_bytes=self.max_bytes,
         )
         await self.topic.send(key=source.encode(), value=record)
         DEAD_LETTERS.labels(source=source, stage=stage.value).inc()
@@ -67,6 +73,7 @@ class DeadLetterSink:
             offset=message.offset,
             stage=stage.value,
             rules=[r.rule_id for r in reasons],
+            truncated=record["original_size"] is not None,
         )
 
     async def decoded(self, event: Any, codec: AvroCodec, source: str) -> Record | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cxstream.cli.common import (
     EXIT_CONFIG,
+    EXIT_FAILED,
     EXIT_OK,
     context,
     count,
@@ -96,10 +97,15 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
         if undecodable:
             print(f"{undecodable} messages on cx.dlq did not decode as DeadLetter records")
         return EXIT_OK
-    counts = asyncio.run(replay(options, records, keep, dry_run=args.dry_run))
+    done = asyncio.run(replay(options, records, keep, dry_run=args.dry_run))
     verb = "would re-submit" if args.dry_run else "re-submitted"
-    for topic, n in sorted(counts.items()):
+    for topic, n in sorted(done.sent.items()):
         print(f"{verb} {count(n, 'record')} to {topic}")
-    if not counts:
+    if done.unavailable:
+        shown = ", ".join(done.unavailable[:5]) + (" ..." if len(done.unavailable) > 5 else "")
+        print(f"{count(len(done.unavailable), 'dead letter')} held only part of a record that its topic no longer "
+              f"has (retention): not replayed ({shown})")  # fmt: skip
+        return EXIT_FAILED
+    if not done.sent:
         print("nothing to replay")
     return EXIT_OK

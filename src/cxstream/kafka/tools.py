@@ -3,6 +3,8 @@ replay. Kafka only: what the records mean is the caller's (connectors, codecs)."
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import sys
 import time
 from collections import Counter
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from cxstream.domain.base import Record, StoredValueError
 from cxstream.domain.catalog import Topics
@@ -178,27 +181,77 @@ async def send_records(client_options: dict[str, Any], topic: str, items: list[t
         await producer.stop()
 
 
+@dataclass(frozen=True)
+class Original:
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+async def read_original(client_options: dict[str, Any], letter: DeadLetter) -> Original | None:
+    """The whole record a truncated dead letter stands for, read again at its source position; None when the
+    topic no longer holds it (retention) or what it holds there is not that record (its digest differs)."""
+    tp = TopicPartition(letter.position.topic, letter.position.partition)
+    consumer = AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="none",
+                                max_partition_fetch_bytes=256 * 1024 * 1024)  # fmt: skip
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        earliest = (await consumer.beginning_offsets([tp]))[tp]
+        if letter.position.offset < earliest:
+            return None
+        consumer.seek(tp, letter.position.offset)
+        message = await asyncio.wait_for(consumer.getone(tp), 60)
+    except (TimeoutError, KafkaError):
+        return None
+    finally:
+        await consumer.stop()
+    if message.offset != letter.position.offset or hashlib.sha256(message.value or b"").hexdigest() != (
+        letter.original_sha256
+    ):
+        return None
+    return Original(message.key, message.value or b"", [(k, v) for k, v in message.headers or ()])
+
+
+@dataclass
+class Replayed:
+    """What a replay sent, per topic, and the truncated dead letters whose original could not be read again."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    unavailable: list[str] = field(default_factory=list)
+
+
 async def replay(
     client_options: dict[str, Any],
     letters: list[DeadLetter],
     keep: Callable[[DeadLetter], bool],
     dry_run: bool = False,
-) -> Counter[str]:
+) -> Replayed:
     """Re-submit the original bytes of the selected dead letters to their source topics, with their key and
-    headers plus ``cxstream-replay-of``. Events are de-duplicated by id downstream, so replaying twice is safe."""
+    headers plus ``cxstream-replay-of``. Events are de-duplicated by id downstream, so replaying twice is safe.
+    A dead letter that carries its original in part is replayed from the source topic, where the whole record
+    still is (or listed as unavailable once retention removed it): never from the part."""
     chosen = [letter for letter in letters if keep(letter)]
-    counts: Counter[str] = Counter(letter.position.topic for letter in chosen)
+    done = Replayed()
     if dry_run or not chosen:
-        return counts
-    producer = AIOKafkaProducer(**client_options, acks="all")
+        done.sent.update(letter.position.topic for letter in chosen)
+        return done
+    producer = AIOKafkaProducer(**client_options, acks="all", max_request_size=256 * 1024 * 1024)
     await producer.start()
     try:
         for letter in chosen:
-            headers = [(k, v) for k, v in letter.original_headers.items() if k != REPLAY_HEADER]
+            if letter.truncated:
+                original = await read_original(client_options, letter)
+                if original is None:
+                    done.unavailable.append(letter.dead_letter_id)
+                    continue
+            else:
+                headers = list(letter.original_headers.items())
+                original = Original(letter.original_key, letter.original_value, headers)
+            headers = [(k, v) for k, v in original.headers if k != REPLAY_HEADER]
             headers.append((REPLAY_HEADER, letter.dead_letter_id.encode()))
-            await producer.send_and_wait(
-                letter.position.topic, letter.original_value, key=letter.original_key, headers=headers
-            )
+            await producer.send_and_wait(letter.position.topic, original.value, key=original.key, headers=headers)
+            done.sent[letter.position.topic] += 1
     finally:
         await producer.stop()
-    return counts
+    return done
