@@ -5,6 +5,7 @@ Nothing here runs at import time; :func:`create_app` builds a fresh app each cal
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,13 @@ from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
 from cxstream.domain.access.principal import Access, tokens_from_env
+from cxstream.domain.access.sessions import Sessions, derived_key
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.validation import Validator
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
 from cxstream.domain.topology import Topology
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
+from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import BUILD_INFO
 from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
@@ -36,6 +39,8 @@ from cxstream.web import health, ingest, live, openapi, page, warroom
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,19 @@ def access_for(ctx: Context) -> Access:
     if ctx.settings.api_tokens is not None:
         tokens.extend(tokens_from_env(ctx.settings.api_tokens.get_secret_value()))
     return Access(tokens)
+
+
+def sessions_for(settings: Settings) -> Sessions:
+    """Page sessions signed with ``CXSTREAM_SESSION_KEY``, else with a key derived from the plain API tokens
+    (every worker has them), else with a random key: then a session works on the worker that made it only."""
+    if settings.session_key is not None:
+        key = settings.session_key.get_secret_value().encode()
+    elif settings.api_tokens is not None:
+        key = derived_key(settings.api_tokens.get_secret_value())
+    else:
+        key = secrets.token_bytes(32)
+        log.warning("session_key_random", detail="set CXSTREAM_SESSION_KEY so that every worker accepts a session")
+    return Sessions(key, int(settings.session_ttl * 1000))
 
 
 def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
@@ -217,7 +235,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     if control is not None:
         runtime.provide("last_breach", lambda: last.public_json() if (last := control.last_breach()) else None)
     health.register(app, readiness, runtime)
-    gate = Gate(access_for(ctx))
+    gate = Gate(access_for(ctx), sessions_for(settings))
     actions_out = app.topic(
         actions_topic.name, key_type=bytes, key_serializer="raw", value_serializer=codec_name(actions_topic.name)
     )

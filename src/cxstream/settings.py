@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     api_tokens: SecretStr | None = Field(
         None, description='war-room API tokens, JSON: [{"name", "role", "token", "regions"?, "teams"?}]'
     )
+    session_key: SecretStr | None = Field(
+        None,
+        description="key (16+ characters) signing the page's session cookies, the same on every worker; "
+        "unset: derived from CXSTREAM_API_TOKENS, or random per worker when only hashed tokens are configured",
+    )
+    session_ttl: Seconds = Field(8 * 3600.0, description="how long a page session lasts, in seconds")
     ingest_max_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="largest accepted body")
 
     # Dead-letter limit: an agent whose handling keeps raising stops instead of draining a topic into cx.dlq

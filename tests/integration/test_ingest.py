@@ -90,6 +90,7 @@ async def read_all(bootstrap: str, topic: str) -> list[Any]:
 def post(port: int, source: str, body: bytes) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/ingest/{source}", data=body, method="POST")
     request.add_header("Authorization", f"Bearer {TOKEN}")
+    request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

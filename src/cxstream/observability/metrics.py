@@ -132,6 +132,13 @@ INGEST_REQUESTS = Counter(
     ["source", "status"],
     registry=REGISTRY,
 )
+AUTH_FAILURES = Counter(
+    "cxstream_auth_failures_total",
+    "Requests refused for a missing or wrong token (401), by route. Repeated failures from one address are "
+    "answered ever more slowly.",
+    ["route"],
+    registry=REGISTRY,
+)
 
 # --- live CX metric tables -------------------------------------------------------------------------------
 METRIC_UPDATES = Counter(

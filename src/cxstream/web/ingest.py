@@ -1,8 +1,9 @@
 """``POST /ingest/{source}``: a webhook that writes each JSON record, byte for byte, to ``cx.raw.<source>``.
 
 ``202 {"accepted": n}`` once the broker has acknowledged every record; ``400`` with the reason for a body
-that is not a JSON object or array; ``401`` without the bearer token; ``404`` for a source with no enabled
-connector; ``413`` over the size limit; ``503`` when no token is configured.
+that is not a JSON object or array; ``401`` without the bearer token (the scheme in any case); ``404`` for a
+source with no enabled connector; ``413`` over the size limit; ``415`` unless the body is declared JSON
+(``Content-Type: application/json`` or ``application/*+json``); ``503`` when no token is configured.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from cxstream.connectors.payloads import split_json_body
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import INGEST_REQUESTS
 from cxstream.settings import Settings
+from cxstream.web.auth import bearer_token
 
 log = get_logger(__name__)
 
 
-def _bearer(request: Any) -> str | None:
-    value = request.headers.get("Authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+def _is_json(content_type: str) -> bool:
+    """``application/json`` or a JSON-based type such as ``application/cloudevents+json``."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
 async def _read_limited(request: Any, limit: int) -> bytes | None:
@@ -64,12 +66,14 @@ def register(app: faust.App, settings: Settings, connectors: dict[str, Connector
         async def _handle(self, request: Any, source: str) -> tuple[int, dict[str, Any]]:
             if expected is None:
                 return 503, {"error": "ingest is disabled: set CXSTREAM_INGEST_TOKEN"}
-            token = _bearer(request)
+            token = bearer_token(request.headers.get("Authorization", ""))
             if token is None or not hmac.compare_digest(token.encode(), expected):
                 return 401, {"error": "missing or wrong bearer token"}
             connector = by_source.get(source)
             if connector is None:
                 return 404, {"error": f"no enabled connector {source!r}", "sources": sorted(by_source)}
+            if not _is_json(request.content_type):
+                return 415, {"error": f"Content-Type must be application/json, not {request.content_type}"}
             body = await _read_limited(request, limit)
             if body is None:
                 return 413, {"error": f"body over {limit} bytes"}

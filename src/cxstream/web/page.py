@@ -23,6 +23,7 @@ from cxstream.domain.alerting.spec import Alerting
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.live import gather_cells
 from cxstream.web.reads import Reads
+from cxstream.web.security import page_policy
 from cxstream.web.warroom_view import snapshot, tile_definitions
 
 STREAM_EVERY = 2.0
@@ -69,9 +70,13 @@ def register(
         coverage = {**coverage, "cases": case_workers, "breaches": desk.status == 200}
         return snapshot(tables.spec, alerting, regions, cells, breaches, cases, principal, datetime.now(UTC), coverage)
 
+    policy = page_policy(html)
+
     @app.page("/")
     async def index(view: Any, request: Any) -> Any:
-        return view.bytes(html, content_type="text/html")
+        response = view.bytes(html, content_type="text/html")
+        response.headers["Content-Security-Policy"] = policy
+        return response
 
     @app.page("/api/warroom")
     async def warroom(view: Any, request: Any) -> Any:

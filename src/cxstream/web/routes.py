@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from faust.web.drivers.aiohttp import Web
+
+from cxstream.domain.access.throttle import FailedLogins
+from cxstream.web import security
 
 
 class Door(StrEnum):
@@ -43,6 +47,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/", Door.PUBLIC, "the war-room page (a static file; its data comes from the token routes)"),
     Route("GET", "/api/me", Door.TOKEN, "the token's holder, role and scope"),
     Route("POST", "/api/session", Door.TOKEN, "a session cookie for the page, for a token"),
+    Route("DELETE", "/api/session", Door.PUBLIC, "log out: the page's session cookie is cleared"),
     Route("GET", "/api/warroom", Door.TOKEN, "the war-room snapshot"),
     Route("GET", "/api/stream", Door.TOKEN, "the war-room snapshot as Server-Sent Events"),
     Route("GET", "/api/metrics", Door.TOKEN, "the metric catalog"),
@@ -59,9 +64,15 @@ ROUTES: tuple[Route, ...] = (
 
 
 class OwnRoutesOnly(Web):
-    """Faust's aiohttp web server without Faust's built-in views: only the routes cxstream declares."""
+    """Faust's aiohttp web server without Faust's built-in views: only the routes cxstream declares, each answer
+    with the headers of :mod:`cxstream.web.security` and repeated wrong credentials slowed down."""
 
     default_blueprints = ()
     production_blueprints = ()
     debug_blueprints = ()
     optional_blueprints = ()
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.logins = FailedLogins()
+        security.install(self.web_app, self.logins)

@@ -35,6 +35,11 @@ from cxstream.web.reads import Reads, Reply, case_row
 POSTABLE = ("ACKNOWLEDGE", "ASSIGN", "DOCUMENT_ACTION", "FOLLOW_UP", "RESOLVE", "CLOSE", "REOPEN", "COMMENT")
 
 
+def served_over_tls(request: Any) -> bool:
+    """HTTPS here or at the proxy in front (which says so in X-Forwarded-Proto): the cookie is then Secure."""
+    return bool(request.secure) or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 def register(
     app: faust.App,
     gate: Gate,
@@ -58,9 +63,17 @@ def register(
                 principal = gate.principal(request)
             except Denied as denied:
                 return refuse(self, denied)
+            if request.headers.get("Authorization") is None:
+                return refuse(self, Denied(401, "a session is made from a token (Authorization: Bearer <token>)"))
             response: Any = self.json(principal.describe())  # aiohttp's Response underneath
-            token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+            response.set_cookie(COOKIE, gate.session_for(request), httponly=True, samesite="Strict", path="/",
+                                max_age=gate.sessions.ttl_ms // 1000, secure=served_over_tls(request))  # fmt: skip
+            return response
+
+        async def delete(self, request: Any) -> Any:
+            """Log out: the cookie is cleared (a copy kept elsewhere stays valid until it expires)."""
+            response: Any = self.json({"signed_out": True})
+            response.del_cookie(COOKIE, path="/")
             return response
 
     def reply(view: Any, answer: Reply) -> Any:

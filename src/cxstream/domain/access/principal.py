@@ -172,6 +172,11 @@ class Access:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def by_hash(self, sha256: str) -> Principal | None:
+        """The principal of a token known by its hash (a session names the hash, not the token)."""
+        spec = self._by_hash.get(sha256)
+        return None if spec is None else Principal(spec.name, spec.role, frozenset(spec.regions), frozenset(spec.teams))
+
     def authenticate(self, token: str | None) -> Principal | None:
         if not token:
             return None
