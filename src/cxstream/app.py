@@ -164,7 +164,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         canonical_url=settings.web_url,  # the other workers route requests here
         autodiscover=False,
     )
-    app.web = OwnRoutesOnly(app)  # before any page is declared: the pages go to this server (see web.routes)
+    app.web = web = OwnRoutesOnly(app)  # before any page is declared: the pages go to this server (see web.routes)
+    web.logins.free = settings.auth_free_failures
     register_codecs(ctx)
     app.sensors.add(PrometheusSensor())
     dlq_limit = int(ctx.topology.topic(DLQ_TOPIC).config.get("max.message.bytes", KAFKA_DEFAULT_MAX_MESSAGE_BYTES))

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
         description="key (16+ characters) signing the page's session cookies, the same on every worker; "
         "unset: derived from CXSTREAM_API_TOKENS, or random per worker when only hashed tokens are configured",
     )
+    auth_free_failures: int = Field(
+        10, ge=1, description="wrong or missing tokens one address may send before each answer to it is delayed"
+    )
     session_ttl: Seconds = Field(8 * 3600.0, description="how long a page session lasts, in seconds")
     ingest_max_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="largest accepted body")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,12 @@ import pytest
 
 from cxstream.kafka.embedded import free_port
 from tests.integration.procs import eventually, ready, spawn, stop
-from tests.integration.test_breaches import breaches, produce
+from tests.integration.test_breaches import breaches, cli, produce
 from tests.integration.test_metrics import ADMIN_TOKEN, iso, worker_env
 
 pytestmark = pytest.mark.integration
+INGEST_TOKEN = "tok-ingest-77c1"
+JSON = {"Content-Type": "application/json"}
 
 TOKENS = {
     "admin": ADMIN_TOKEN,
@@ -39,15 +41,55 @@ SPECS = [
 ]
 
 
-def call(port: int, path: str, token: str | None, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers)
+def call(
+    port: int,
+    path: str,
+    token: str | None,
+    body: dict[str, Any] | bytes | None = None,
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    status, _, text = exchange(port, path, token, body, method, headers)
+    try:
+        return status, json.loads(text or b"{}")
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
+def exchange(
+    port: int,
+    path: str,
+    token: str | None,
+    body: dict[str, Any] | bytes | None = None,
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, bytes]:
+    """Status, headers and raw body of one request."""
+    sent = {"Authorization": f"Bearer {token}"} if token else {}
+    sent.update(headers or {})
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=sent, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        return exc.code, exc.headers, exc.read()
+
+
+def first_snapshot(port: int, token: str) -> dict[str, Any]:
+    """The first ``snapshot`` event of ``GET /api/stream``."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/stream", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event = None
+        for raw in response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "snapshot":
+                return json.loads(line.removeprefix("data: "))  # type: ignore[no-any-return]
+    raise AssertionError("the stream ended without a snapshot")
 
 
 def complaint(event_id: str, customer: str, region: str, site: str) -> bytes:
@@ -62,16 +104,25 @@ def complaint(event_id: str, customer: str, region: str, site: str) -> bytes:
     }).encode()  # fmt: skip
 
 
-def test_every_role_on_every_endpoint_in_and_out_of_scope(bootstrap: str, tmp_path: Path) -> None:
+ROLES = tuple(TOKENS)
+ALL = dict.fromkeys(ROLES, 200)
+
+
+def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str, tmp_path: Path) -> None:
+    """Generated from ``web.routes.ROUTES``: a route without its row here fails the test."""
+    from cxstream.web.routes import ROUTES, Door
+
     port = free_port()
     env = worker_env(bootstrap, port, f"cxstream-rbac-{uuid.uuid4().hex[:8]}", tmp_path / "data")
     env["CXSTREAM_API_TOKENS"] = json.dumps(SPECS)
+    env["CXSTREAM_INGEST_TOKEN"] = INGEST_TOKEN
+    env["CXSTREAM_AUTH_FREE_FAILURES"] = "100000"  # this test sends many wrong tokens on purpose
     log = tmp_path / "worker.log"
     worker = spawn(["worker"], env, log)
     try:
         eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
         tag = uuid.uuid4().hex[:8]
-        emea_customer, apac_customer = f"C-e{tag}", f"C-a{tag}"
+        emea_customer, apac_customer, silenced = f"C-e{tag}", f"C-a{tag}", f"C-s{tag}"
         asyncio.run(produce(bootstrap, [complaint(f"rb-e-{tag}", emea_customer, "emea", "ams-1"),
                                         complaint(f"rb-a-{tag}", apac_customer, "apac", "sin-1")]))  # fmt: skip
         found = eventually(lambda: len(b := [x for x in breaches(bootstrap) if tag in x["event_ids"][0]]) == 2 and b,
@@ -81,62 +132,138 @@ def test_every_role_on_every_endpoint_in_and_out_of_scope(bootstrap: str, tmp_pa
         apac_case = "case-" + by_region["apac"]["breach_id"].removeprefix("br-")
         eventually(lambda: call(port, f"/api/cases/{apac_case}", ADMIN_TOKEN)[0] == 200, 60, "the cases")
         eventually(lambda: call(port, f"/api/cases/{emea_case}", ADMIN_TOKEN)[0] == 200, 60, "the cases")
+        comment = f"calling {silenced} back, words {tag}"
+        cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
+        out = cli(cli_env, "silence", "add", "region=amer", f"customer_id={silenced}", "--duration", "1h",
+                  "--author", "m.jansen", "--comment", comment)  # fmt: skip
+        amer_silence = out.split()[0]
+        eventually(lambda: amer_silence in {x["id"] for x in call(port, "/api/silences", ADMIN_TOKEN)[1]["silences"]},
+                   60, "the silence on the desk")  # fmt: skip
 
-        reads: dict[str, str] = {
-            "me": "/api/me", "catalog": "/api/metrics", "breaches": "/api/breaches", "silences": "/api/silences",
-            "cases": "/api/cases", "metric-emea": "/api/metrics/nps.relationship/1h?region=emea",
-            "metric-apac": "/api/metrics/nps.relationship/1h?region=apac", "case-emea": f"/api/cases/{emea_case}",
-            "case-apac": f"/api/cases/{apac_case}",
+        nps = "/api/metrics/nps.relationship/1h"
+        out_of_scope = {"viewer-emea": 403}
+        # (method, route) -> the requests made of it: (path, body, status per role)
+        matrix: dict[tuple[str, str], list[tuple[str, dict[str, Any] | None, dict[str, int]]]] = {
+            ("GET", "/api/me"): [("/api/me", None, ALL)],
+            ("POST", "/api/session"): [("/api/session", None, ALL)],
+            ("GET", "/api/warroom"): [("/api/warroom", None, ALL)],
+            ("GET", "/api/stream"): [],  # read as a stream below
+            ("GET", "/api/metrics"): [("/api/metrics", None, ALL)],
+            ("GET", "/api/metrics/{definition}/{window}"): [
+                (f"{nps}?region=emea", None, ALL), (f"{nps}?region=apac", None, {**ALL, **out_of_scope})],
+            ("GET", "/api/metrics/{definition}/{window}/history"): [
+                (f"{nps}/history?region=emea", None, ALL),
+                (f"{nps}/history?region=apac", None, {**ALL, **out_of_scope})],
+            ("GET", "/api/peer/cells"): [("/api/peer/cells?definition=nps.relationship", None, ALL)],
+            ("GET", "/api/breaches"): [("/api/breaches", None, ALL)],
+            ("GET", "/api/silences"): [("/api/silences", None, ALL)],
+            ("GET", "/api/cases"): [("/api/cases", None, ALL)],
+            ("GET", "/api/cases/{case_id}"): [
+                (f"/api/cases/{emea_case}", None, {**ALL, "supervisor-logistics": 403}),
+                (f"/api/cases/{apac_case}", None, {**ALL, "supervisor-logistics": 403, "viewer-emea": 403})],
+            ("POST", "/api/cases/{case_id}/actions"): [
+                (f"/api/cases/{emea_case}/actions", {"action": "COMMENT", "comment": "seen"},
+                 {"admin": 202, "supervisor-cxops": 202, "supervisor-logistics": 403, "analyst": 403,
+                  "viewer-emea": 403})],
+            ("POST", "/ingest/{source}"): [],  # its own token: below
+            ("GET", "/healthz"): [], ("GET", "/readyz"): [], ("GET", "/metrics"): [], ("GET", "/status"): [],
+            ("GET", "/openapi.json"): [], ("GET", "/"): [], ("DELETE", "/api/session"): [],  # public: below
         }  # fmt: skip
-        out_of_scope = {"viewer-emea": {"metric-apac", "case-apac"}, "supervisor-logistics": {"case-emea", "case-apac"}}
-        for path in reads.values():  # no token, or an unknown one: 401
-            assert call(port, path, None)[0] == 401, path
-            assert call(port, path, "not-a-token")[0] == 401, path
-        for who, token in TOKENS.items():
-            for name, path in reads.items():
-                status, body = call(port, path, token)
-                expected = 403 if name in out_of_scope.get(who, set()) else 200
-                assert status == expected, (who, name, status, body)
+        assert set(matrix) == {(r.method, r.path) for r in ROUTES}, "every declared route needs its rows here"
 
-        viewer_cases = [c for c in call(port, "/api/cases", TOKENS["viewer-emea"])[1]["cases"]
-                        if c["case_id"] in (emea_case, apac_case)]  # fmt: skip
-        assert [c["case_id"] for c in viewer_cases] == [emea_case]  # the apac case is not listed
-        assert viewer_cases[0]["labels"]["customer_id"] == "***"  # a viewer sees no customer id
-        viewer_breaches = [b for b in call(port, "/api/breaches", TOKENS["viewer-emea"])[1]["breaches"]
-                           if b["breach_id"] in {x["breach_id"] for x in found}]  # fmt: skip
+        answers: dict[tuple[str, str], Any] = {}
+        for route in ROUTES:
+            method, template = route.method, route.path
+            for path, body, expected in matrix[(method, template)]:
+                assert route.door is Door.TOKEN
+                for token in (None, "not-a-token", ADMIN_TOKEN[:-1]):  # none, unknown, almost right: 401
+                    assert call(port, path, token, body, method)[0] == 401, (method, path, token)
+                for who in ROLES:
+                    status, answer = call(port, path, TOKENS[who], body, method)
+                    assert status == expected[who], (who, method, path, status, answer)
+                    answers[(who, path)] = answer
+        for route in ROUTES:  # every token route refuses no token, whatever its rows above
+            if route.door is Door.TOKEN:
+                path = route.path.format(definition="nps.relationship", window="1h", case_id=emea_case)
+                assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
+
+        # scope and masking in what was answered
+        def listed(who: str, path: str, key: str) -> list[dict[str, Any]]:
+            return answers[(who, path)][key]  # type: ignore[no-any-return]
+
+        ours = {emea_case, apac_case}
+        assert [c["case_id"] for c in listed("viewer-emea", "/api/cases", "cases") if c["case_id"] in ours] == [
+            emea_case]  # fmt: skip
+        assert not [c for c in listed("supervisor-logistics", "/api/cases", "cases") if c["case_id"] in ours]
+        viewer_case = next(c for c in listed("viewer-emea", "/api/cases", "cases") if c["case_id"] == emea_case)
+        assert viewer_case["labels"]["customer_id"] == "***"  # a viewer sees no customer id
+        mine = {b["breach_id"] for b in found}
+        viewer_breaches = [b for b in listed("viewer-emea", "/api/breaches", "breaches") if b["breach_id"] in mine]
         assert [b["region"] for b in viewer_breaches] == ["emea"] and viewer_breaches[0]["summary"] == "***"
-        analyst_case = call(port, f"/api/cases/{apac_case}", TOKENS["analyst"])[1]
-        assert analyst_case["labels"]["customer_id"] == apac_customer  # analysts may see personal data
-        assert call(port, "/api/me", TOKENS["viewer-emea"])[1] == {
-            "name": "wall-emea", "role": "viewer", "regions": ["emea"], "teams": [], "pii": False,
-        }  # fmt: skip
-
-        # writes: supervisors on their teams' cases, admins on any; nobody else
-        comment: Callable[[str, str], tuple[int, Any]] = lambda who, case: call(  # noqa: E731
-            port, f"/api/cases/{case}/actions", TOKENS[who], {"action": "COMMENT", "comment": f"seen by {who}"}
-        )
-        expected_writes = {"admin": 202, "supervisor-cxops": 202, "supervisor-logistics": 403, "analyst": 403,
-                           "viewer-emea": 403}  # fmt: skip
-        for who, status in expected_writes.items():
-            got, body = comment(who, emea_case)
-            assert got == status, (who, got, body)
-        assert call(port, f"/api/cases/{emea_case}/actions", None, {"action": "COMMENT", "comment": "x"})[0] == 401
-        status, body = call(port, f"/api/cases/{emea_case}/actions", TOKENS["admin"], {"action": "RESOLVE"})
-        assert (status, body["rule"]) == (409, "case.transition")  # the state machine refuses before anything is sent
-        status, body = call(port, f"/api/cases/{emea_case}/actions", TOKENS["admin"], {"action": "OVERDUE"})
-        assert status == 400  # cxstream's own actions cannot be posted
-        status, body = call(port, f"/api/cases/{emea_case}/actions", TOKENS["supervisor-cxops"],
-                            {"action": "ACKNOWLEDGE", "assignee": "s.cxops"})  # fmt: skip
-        assert status == 202 and body["state"] == "ACKNOWLEDGED"
-        eventually(lambda: call(port, f"/api/cases/{emea_case}", ADMIN_TOKEN)[1]["state"] == "ACKNOWLEDGED", 60,
-                   "the acknowledgement to be applied")  # fmt: skip
+        assert not [b for b in listed("supervisor-logistics", "/api/breaches", "breaches") if b["breach_id"] in mine]
+        assert answers[("analyst", f"/api/cases/{apac_case}")]["labels"]["customer_id"] == apac_customer
+        assert answers[("viewer-emea", "/api/me")] == {
+            "name": "wall-emea", "role": "viewer", "regions": ["emea"], "teams": [], "pii": False}  # fmt: skip
+        # silences: the AMER one is not the EMEA wall's; masked for viewers, whole for analysts
+        silences = {who: {x["id"]: x for x in listed(who, "/api/silences", "silences")} for who in ROLES}
+        assert amer_silence not in silences["viewer-emea"]
+        assert silences["analyst"][amer_silence]["comment"] == comment
+        assert f"customer_id={silenced}" in silences["admin"][amer_silence]["matchers"]
+        assert silences["supervisor-logistics"][amer_silence]["comment"] == comment  # supervisors see personal data
+        # metrics: the team-scoped supervisor reads its team's slice (no cx-operations answers), on every path
+        emea_nps = f"{nps}?region=emea"
+        assert answers[("admin", emea_nps)]["estimate"]["n"] >= 1
+        assert answers[("supervisor-logistics", emea_nps)]["estimate"]["n"] == 0
+        cells = answers[("supervisor-logistics", "/api/peer/cells?definition=nps.relationship")]["cells"]
+        assert cells == [] or all("logistics" in json.dumps(c[0]) for c in cells)
+        for who in ROLES:  # the war room, its stream and the metric API agree on scope
+            room, streamed = answers[(who, "/api/warroom")], first_snapshot(port, TOKENS[who])
+            assert [r["region"] for r in streamed["regions"]] == [r["region"] for r in room["regions"]], who
+            assert {b["breach_id"] for b in streamed["breaches"]} == {b["breach_id"] for b in room["breaches"]}, who
+        wall = answers[("viewer-emea", "/api/warroom")]
+        assert [r["region"] for r in wall["regions"]] == ["emea"] and {t["region"] for t in wall["tiles"]} <= {"emea"}
+        for who in ("admin", "supervisor-logistics"):
+            tile = next(t for t in answers[(who, "/api/warroom")]["tiles"]
+                        if t["definition"] == "nps.relationship" and t["region"] == "emea")  # fmt: skip
+            assert tile["estimate"]["n"] == answers[(who, emea_nps)]["estimate"]["n"], who  # the same read
+        # sessions: the cookie holds no token, is HttpOnly, expires, works, and signing out clears it
+        status, headers, _ = exchange(port, "/api/session", TOKENS["analyst"], b"", "POST")
+        cookie = headers["Set-Cookie"]
+        assert status == 200 and TOKENS["analyst"] not in cookie and "HttpOnly" in cookie and "Max-Age=" in cookie
+        session = cookie.split(";", 1)[0]
+        assert call(port, "/api/me", None, headers={"Cookie": session})[1]["name"] == "a.analyst"
+        tampered = session[:-1] + ("0" if session[-1] != "0" else "1")
+        assert call(port, "/api/me", None, headers={"Cookie": tampered})[0] == 401
+        status, headers, _ = exchange(port, "/api/session", None, None, "DELETE")
+        assert status == 200 and "cxstream_session=;" in headers["Set-Cookie"].replace('""', "")
+        # the webhook: its own token, not an API token; JSON only
+        record = complaint(f"rb-i-{tag}", f"C-i{tag}", "emea", "ams-1")
+        for token in (None, "not-a-token", ADMIN_TOKEN):
+            assert call(port, "/ingest/canonical", token, record, "POST", JSON)[0] == 401, token
+        assert call(port, "/ingest/canonical", INGEST_TOKEN, record, "POST", {"Content-Type": "text/plain"})[0] == 415
+        assert call(port, "/ingest/canonical", INGEST_TOKEN, record, "POST", JSON)[0] == 202
+        # public routes: no token needed, and nothing personal in them
+        markers = (emea_customer, apac_customer, silenced, "cancelling", tag)
+        for route in ROUTES:
+            if route.door is not Door.PUBLIC:
+                continue
+            status, headers, raw = exchange(port, route.path, None, None, route.method)
+            assert status == 200, route
+            assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+            text = raw.decode(errors="replace")
+            assert not [m for m in markers if m in text], (route.path, [m for m in markers if m in text])
+        page_policy = exchange(port, "/", None)[1]["Content-Security-Policy"]
+        assert "default-src 'none'" in page_policy and "frame-ancestors 'none'" in page_policy
+        # Faust's own views are not served
+        for path in ("/table/", f"/table/cxstream-cases/{emea_case}/", "/router/", "/stats/", "/graph/"):
+            assert exchange(port, path, ADMIN_TOKEN)[0] == 404, path
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)
     assert code == 0
     written = log.read_text()
     audits = [json.loads(line) for line in written.splitlines() if '"audit"' in line]
-    assert {(a["actor"], a["action"]) for a in audits} >= {("test-admin", "COMMENT"), ("s.cxops", "COMMENT"),
-                                                          ("s.cxops", "ACKNOWLEDGE")}  # fmt: skip
-    for token in TOKENS.values():
+    assert {(a["actor"], a["action"]) for a in audits} >= {("test-admin", "COMMENT"), ("s.cxops", "COMMENT")}
+    for token in (*TOKENS.values(), INGEST_TOKEN):
         assert token not in written  # tokens never appear in logs
+    assert not [m for m in (emea_customer, apac_customer, silenced, "cancelling") if m in written]
