@@ -193,3 +193,65 @@ def test_canonical_validation_errors_name_the_field() -> None:
     with pytest.raises(MappingError, match="canonical field event_type") as caught:
         CONNECTORS["canonical"].normalize(raw.encode(), CTX)
     assert caught.value.rule_id == "mapping.canonical"
+
+
+HOSTILE_CHARACTERS = ["\x00", "\x1b", "\u202e", "\u2066", "\u200b", "\ufeff", "\u2028", "\x7f", "\x85"]
+IDENTIFIER_FIELDS = ("event_id", "customer_id", "account_id", "region", "site", "team", "channel", "source_record_id")
+
+
+def canonical_answer(**changes: Any) -> dict[str, Any]:
+    record = json.loads((ROOT / "examples/raw/canonical/survey_response.json").read_text())
+    record["event_time"] = (NOW - timedelta(minutes=5)).isoformat()
+    record.update(changes)
+    return record
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(IDENTIFIER_FIELDS), text=st.text(max_size=40), hostile=st.sampled_from(HOSTILE_CHARACTERS),
+       where=st.integers(0, 40))  # fmt: skip
+def test_identifiers_with_control_or_formatting_characters_are_refused_by_rule(
+    field: str, text: str, hostile: str, where: int
+) -> None:
+    value = "id-" + text[:where] + hostile + text[where:]
+    raw = json.dumps(canonical_answer(**{field: value})).encode()
+    with pytest.raises(MappingError, match=f"{field} holds U\\+") as caught:
+        CONNECTORS["canonical"].normalize(raw, CTX)
+    assert caught.value.rule_id == "mapping.identifier"
+
+
+PRINTABLE = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(IDENTIFIER_FIELDS), text=st.text(PRINTABLE, min_size=1, max_size=300))
+def test_printable_identifiers_pass_unchanged_up_to_their_length_limit(field: str, text: str) -> None:
+    text = f"x{text}x"
+    raw = json.dumps(canonical_answer(**{field: text})).encode()
+    limit = 512 if field == "event_id" else 256
+    if len(text) > limit:
+        with pytest.raises(MappingError, match="characters long") as caught:
+            CONNECTORS["canonical"].normalize(raw, CTX)
+        assert caught.value.rule_id == "mapping.identifier"
+    else:
+        [event] = CONNECTORS["canonical"].normalize(raw, CTX)
+        assert getattr(event, field) == text
+
+
+def test_a_100_kb_identifier_is_refused() -> None:
+    for field in ("event_id", "customer_id"):
+        raw = json.dumps(canonical_answer(**{field: "k" * 100_000})).encode()
+        with pytest.raises(MappingError, match="100000 characters long") as caught:
+            CONNECTORS["canonical"].normalize(raw, CTX)
+        assert caught.value.rule_id == "mapping.identifier"
+
+
+@given(score=st.one_of(st.booleans(), st.text(max_size=3), st.floats(allow_nan=False, allow_infinity=False), st.none(),
+                       st.lists(st.integers(), max_size=2)))  # fmt: skip
+def test_a_score_must_be_a_json_integer_not_true_or_a_string(score: object) -> None:
+    survey = {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5}
+    raw = json.dumps(canonical_answer(survey=survey)).encode()
+    with pytest.raises(MappingError, match=r"canonical field survey\.score") as caught:
+        CONNECTORS["canonical"].normalize(raw, CTX)
+    assert caught.value.rule_id in ("mapping.type", "mapping.canonical")
+    if isinstance(score, bool | str):
+        assert caught.value.rule_id == "mapping.type"

@@ -43,13 +43,15 @@ def test_csv_rows_nest_dotted_columns_and_leave_blanks_out(tmp_path: Path) -> No
         "event_id,event_type,event_time,customer_id,agent_id,survey.metric,survey.score\n"
         "paper-1,SURVEY_RESPONSE,2026-11-20T10:00:00Z,C-1,,CSAT,4\n"
         "paper-2,SURVEY_RESPONSE,2026-11-20T11:00:00Z,,A-7,NPS,\n"
+        "paper-3,SURVEY_RESPONSE,2026-11-20T12:00:00Z,C-3,,CES,four\n"
     )
-    first, second = read_records(path)
+    first, second, third = read_records(path)
     assert json.loads(first.value) == {
         "event_id": "paper-1", "event_type": "SURVEY_RESPONSE", "event_time": "2026-11-20T10:00:00Z",
-        "customer_id": "C-1", "survey": {"metric": "CSAT", "score": "4"},
+        "customer_id": "C-1", "survey": {"metric": "CSAT", "score": 4},
     }  # fmt: skip
     assert json.loads(second.value)["survey"] == {"metric": "NPS"}
+    assert json.loads(third.value)["survey"] == {"metric": "CES", "score": "four"}  # refused later as mapping.type
     assert (first.line, second.line) == (2, 3)
 
 

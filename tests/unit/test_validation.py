@@ -152,7 +152,10 @@ def test_bad_rule_in_yaml_names_file_and_line(tmp_path: Path) -> None:
         load_topology(tmp_path, names)
 
 
-texts = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["emea", "apac", "ams-1", "support", "a1"]))
+printable = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"))  # what an identifier may hold
+texts = st.one_of(
+    st.none(), st.text(printable, max_size=12), st.sampled_from(["emea", "apac", "ams-1", "support", "a1"])
+)
 times = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9998, 1, 1), timezones=st.just(UTC))
 surveys = st.builds(
     Survey, metric=st.sampled_from(SurveyMetric), score=st.integers(-(2**31), 2**31 - 1),
@@ -163,7 +166,7 @@ operations = st.builds(
     actual_at=st.none() | times,
 )  # fmt: skip
 events = st.builds(
-    CanonicalEvent, event_id=st.text(min_size=1, max_size=8), event_type=st.sampled_from(EventType),
+    CanonicalEvent, event_id=st.text(printable, min_size=1, max_size=8), event_type=st.sampled_from(EventType),
     event_time=times, ingest_time=times, source=st.sampled_from(["crm", "erp", "helpdesk", "canonical"]),
     source_record_id=st.just("r"), customer_id=texts, region=texts, site=texts, team=texts, channel=texts,
     journey_stage=texts, touchpoint=texts, agent_id=texts, survey=st.none() | surveys,

@@ -29,6 +29,8 @@ ORIGIN_HEADER = "cxstream-origin"
 MANUAL_ORIGIN = b"manual"
 WEBHOOK_ORIGIN = b"webhook"
 MAX_RECORD_BYTES = 1024 * 1024
+#: Rule ids of the canonical model's refusals that have their own (the others are ``mapping.canonical``).
+VALIDATION_RULES = {"identifier": "mapping.identifier", "int_type": "mapping.type"}
 
 
 class MappingError(ValueError):
@@ -117,7 +119,8 @@ class Connector(ABC):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise MappingError(f"canonical field {where}: {first['msg']}", "mapping.canonical") from None
+            rule = VALIDATION_RULES.get(first["type"], "mapping.canonical")
+            raise MappingError(f"canonical field {where}: {first['msg']}", rule) from None
         except RecursionError:
             raise MappingError("record nested too deeply", "mapping.shape") from None
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:

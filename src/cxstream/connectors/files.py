@@ -2,7 +2,9 @@
 
 JSON Lines: each non-blank line is sent byte for byte. CSV: each row becomes a JSON object; a column named
 ``survey.score`` fills ``{"survey": {"score": ...}}``; empty cells are left out, never filled in, so the
-validation rules flag what is missing.
+validation rules flag what is missing. Cells are text, except in the columns the canonical model declares as
+integers (the survey's score and scale), which become JSON numbers when they are written as whole numbers
+(anything else stays text, and is refused as ``mapping.type``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,14 @@ class FileRecord:
     value: bytes
 
 
+INTEGER_COLUMNS = frozenset({"survey.score", "survey.scale_min", "survey.scale_max"})
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def _cell(column: str, text: str) -> object:
+    return int(text) if column in INTEGER_COLUMNS and _WHOLE.fullmatch(text) else text
+
+
 def _nest(row: dict[str, str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for column, cell in row.items():
@@ -37,7 +48,7 @@ def _nest(row: dict[str, str]) -> dict[str, object]:
             if not isinstance(child, dict):
                 raise ValueError(f"column {column!r} nests under {part!r}, which is also a plain column")
             target = child
-        target[leaf] = cell.strip()
+        target[leaf] = _cell(column.strip(), cell.strip())
     return out
 
 

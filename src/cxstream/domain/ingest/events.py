@@ -5,11 +5,14 @@ Mirrors ``schemas/CanonicalEvent.avsc``; :meth:`CanonicalEvent.to_record` gives 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from cxstream.domain.base import Record
 
@@ -63,15 +66,47 @@ def utc(value: datetime) -> datetime:
     return aware.replace(microsecond=aware.microsecond // 1000 * 1000)
 
 
+#: Longest identifier or label value (an event id may take up to 512 characters).
+IDENTIFIER_MAX = 256
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Unicode categories no identifier may hold: controls (U+0000 ...), formatting characters (bidirectional
+#: overrides such as U+202E, zero-width spaces), surrogates, line and paragraph separators. They make one id
+#: look like another, or break the logs, files and screens it is shown on.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def identifier_problem(value: str, limit: int = IDENTIFIER_MAX) -> str | None:
+    """Why ``value`` cannot be an identifier, or None."""
+    if len(value) > limit:
+        return f"is {len(value)} characters long, over {limit}"
+    if value.isascii():
+        bad = _ASCII_CONTROL.search(value)
+        found = bad.group() if bad else None
+    else:
+        found = next((c for c in value if unicodedata.category(c) in FORBIDDEN_CATEGORIES), None)
+    if found is not None:
+        name = unicodedata.name(found, "a control character")
+        return f"holds U+{ord(found):04X} ({name}), a control or formatting character"
+    return None
+
+
+def _identifier(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None:
+        problem = identifier_problem(value, 512 if info.field_name == "event_id" else IDENTIFIER_MAX)
+        if problem is not None:
+            raise PydanticCustomError("identifier", "{field} {problem}", {"field": info.field_name, "problem": problem})
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
 class Survey(_Model):
     metric: SurveyMetric
-    score: int
-    scale_min: int
-    scale_max: int
+    score: StrictInt  # a number: neither true nor "5"
+    scale_min: StrictInt
+    scale_max: StrictInt
     verbatim: str | None = None
     language: str | None = None
 
@@ -98,9 +133,11 @@ class Operation(_Model):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return utc(value) if value is not None else None
 
+    _identifiers = field_validator("order_id", "delivery_id", "ticket_id", "status", "priority")(_identifier)
+
 
 class CanonicalEvent(_Model):
-    event_id: str = Field(min_length=1, max_length=512)
+    event_id: str = Field(min_length=1)  # at most 512 characters (see _identifier)
     event_type: EventType
     event_time: datetime
     ingest_time: datetime
@@ -118,6 +155,21 @@ class CanonicalEvent(_Model):
     agent_id: str | None = None
     survey: Survey | None = None
     operation: Operation | None = None
+
+    _identifiers = field_validator(
+        "event_id",
+        "source_record_id",
+        "customer_id",
+        "account_id",
+        "customer_segment",
+        "region",
+        "site",
+        "team",
+        "channel",
+        "journey_stage",
+        "touchpoint",
+        "agent_id",
+    )(_identifier)
     comment: str | None = None
     quality_flags: tuple[str, ...] = ()
     attributes: dict[str, str] = Field(default_factory=dict)
