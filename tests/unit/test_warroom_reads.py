@@ -3,6 +3,7 @@ keeps, the desk's breaches, and the page's snapshot (scope, masking, red regions
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,12 +11,12 @@ import pytest
 
 from cxstream.config.topology import load_topology
 from cxstream.domain.access.principal import MASK, Principal, Role
-from cxstream.domain.alerting.state import Acknowledgement, DeskState, LadderKey, LadderStep
-from cxstream.domain.cases.machine import CaseState, selected
+from cxstream.domain.alerting.state import Acknowledgement, DeskState, LadderKey, LadderStep, OpenBreach
+from cxstream.domain.cases.machine import Case, CaseState, selected
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.settings import load_settings
 from cxstream.web.peers import Answers
-from cxstream.web.reads import breach_rows, case_matches
+from cxstream.web.reads import breach_rows, case_from_row, case_matches, case_rows
 from cxstream.web.warroom_view import snapshot
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -63,21 +64,36 @@ def desk() -> DeskState:
 
 
 def test_breach_rows_critical_first_with_the_highest_ladder_step() -> None:
-    rows = breach_rows(desk())
+    breaches = desk().open_breaches()
+    rows = breach_rows(ADMIN, breaches)
     assert [r["breach_id"] for r in rows] == ["br-a", "br-c", "br-b"]
     assert rows[0]["ladder_level"] == 2 and rows[0]["case_id"].startswith("case-")
     assert rows[2]["acknowledged_by"] == "s.logistics" and rows[1]["summary"].startswith("Detractor")
     assert DeskState.from_json(desk().to_json()) == desk()  # the table's JSON reads back to the same state
+    assert [OpenBreach.from_json(r) for r in rows] == breaches  # what another worker lists reads back the same
+    assert breach_rows(WALL, breaches)[1]["summary"] == MASK  # a hot alert's summary quotes the customer
+
+
+def test_a_case_listed_by_another_worker_reads_back_the_same() -> None:
+    case = Case("case-1", "cx-operations", "CRITICAL", CaseState.ACKNOWLEDGED, opened_ms=1_795_773_600_000,
+                acknowledge_due_ms=1_795_773_900_000, resolve_due_ms=1_795_780_800_000, updated_ms=1_795_773_700_000,
+                breach_id="br-1", labels={"region": "apac", "customer_id": "C-9"}, acknowledged_ms=1_795_773_650_000,
+                assignee="s.cxops", overdue=("acknowledge",), ladder_level=1, version=3)  # fmt: skip
+    [row] = case_rows(ADMIN, [case])
+    assert case_from_row(row) == replace(case, applied=())  # the applied action ids stay in the table
+    [masked_row] = case_rows(WALL, [case])
+    assert case_from_row(masked_row).labels["customer_id"] == MASK
 
 
 def test_snapshot_shows_the_principals_scope_and_what_the_data_covers() -> None:
     settings = load_settings()
     topology = load_topology(settings.topology_dir, SchemaCatalog.from_dir(settings.schema_dir).names())
     regions = topology.reference.regions
-    rows = breach_rows(desk())
-    case = {"case_id": "case-1", "team": "cx-operations", "region": "apac", "state": "OPEN", "severity": "CRITICAL",
-            "labels": {"customer_id": "C-9", "region": "apac"}, "acknowledge_due_at": (NOW + timedelta(minutes=5)
-            ).isoformat(), "resolve_due_at": None}  # fmt: skip
+    rows = desk().open_breaches()
+    due = int((NOW + timedelta(minutes=5)).timestamp() * 1000)
+    case = Case("case-1", "cx-operations", "CRITICAL", CaseState.OPEN, opened_ms=due - 600_000, acknowledge_due_ms=due,
+                resolve_due_ms=due + 3_600_000, updated_ms=due - 600_000,
+                labels={"customer_id": "C-9", "region": "apac"})  # fmt: skip
     coverage = {"held": 3, "total": 6, "workers": {"answered": 1, "asked": 2}, "cases": {"answered": 1, "asked": 2},
                 "breaches": True}  # fmt: skip
     room = snapshot(topology.metrics, topology.alerting, regions, [], rows, [case], ADMIN, NOW, coverage)
@@ -90,8 +106,8 @@ def test_snapshot_shows_the_principals_scope_and_what_the_data_covers() -> None:
     wall = snapshot(topology.metrics, topology.alerting, regions, [], rows, [case], WALL, NOW, coverage)
     assert [r["region"] for r in wall["regions"]] == ["emea"] and {t["region"] for t in wall["tiles"]} == {"emea"}
     assert [b["breach_id"] for b in wall["breaches"]] == ["br-a"] and wall["cases"] == []
-    mixed = snapshot(topology.metrics, topology.alerting, regions, [], rows, [{**case, "region": "emea",
-                     "labels": {"customer_id": "C-9", "region": "emea"}}], WALL, NOW, coverage)  # fmt: skip
+    emea_case = replace(case, labels={"customer_id": "C-9", "region": "emea"})
+    mixed = snapshot(topology.metrics, topology.alerting, regions, [], rows, [emea_case], WALL, NOW, coverage)
     assert mixed["cases"][0]["labels"]["customer_id"] == MASK
 
 

@@ -66,8 +66,8 @@ def register(
             reads.cases(request, principal, {"open": "1"}),
             reads.breaches(request, principal),
         )
-        breaches = desk.body["breaches"] if desk.status == 200 else []
-        coverage = {**coverage, "cases": case_workers, "breaches": desk.status == 200}
+        coverage = {**coverage, "cases": case_workers, "breaches": desk.failure is None}
+        breaches = desk.found
         return snapshot(tables.spec, alerting, regions, cells, breaches, cases, principal, datetime.now(UTC), coverage)
 
     policy = page_policy(html)

@@ -18,8 +18,9 @@ import faust
 from cxstream.agents.alerting import DESK_KEY
 from cxstream.agents.stores import Store
 from cxstream.domain.access.principal import Principal, masked
-from cxstream.domain.alerting.state import DeskState
-from cxstream.domain.cases.machine import Case, StoredCase, case_record, selected
+from cxstream.domain.alerting.state import DeskState, OpenBreach
+from cxstream.domain.base import obj, seq
+from cxstream.domain.cases.machine import Case, StoredCase, case_from_record, case_record, selected
 from cxstream.web.peers import ask_holders, held, holders, is_local
 
 CASE_FILTERS = ("state", "team", "severity", "open")
@@ -38,14 +39,37 @@ def case_row(case: Case) -> dict[str, Any]:
     return {**case_json(case), "region": case.labels.get("region")}
 
 
-def breach_rows(state: DeskState) -> list[dict[str, Any]]:
-    """Open breaches from the routing desk's saved state, critical first, as API rows."""
-    return [row.to_json() for row in state.open_breaches()]
+def case_from_row(row: object) -> Case:
+    """A case as another worker listed it (:func:`case_row`, masked there for the caller)."""
+    value = obj(row, "case row")
+    record = {k: datetime.fromisoformat(v) if k.endswith("_at") and isinstance(v, str) else v
+              for k, v in value.items() if k != "region"}  # fmt: skip
+    return case_from_record(record)
 
 
-def visible(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows in the principal's scope, masked as the principal may see them."""
-    return [masked(r, principal) for r in rows if principal.in_scope(r.get("region"), r.get("team"))]
+def case_in_scope(principal: Principal, case: Case) -> bool:
+    return principal.in_scope(case.labels.get("region"), case.team)
+
+
+def breach_in_scope(principal: Principal, breach: OpenBreach) -> bool:
+    return principal.in_scope(breach.region, breach.team)
+
+
+def case_rows(principal: Principal, cases: list[Case]) -> list[dict[str, Any]]:
+    """Cases as the API lists them to the principal: masked as it may see them."""
+    return [masked(case_row(c), principal) for c in cases]
+
+
+def breach_rows(principal: Principal, breaches: list[OpenBreach]) -> list[dict[str, Any]]:
+    return [masked(b.to_json(), principal) for b in breaches]
+
+
+@dataclass(frozen=True)
+class OpenBreaches:
+    """The open breaches in a principal's scope, or why they could not be had (the desk's worker's answer)."""
+
+    found: list[OpenBreach]
+    failure: Reply | None = None
 
 
 def case_matches(case: Case, filters: Mapping[str, str]) -> bool:
@@ -87,19 +111,21 @@ class Reads:
 
     async def cases(
         self, request: Any, principal: Principal, filters: Mapping[str, str]
-    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    ) -> tuple[list[Case], dict[str, int]]:
         """Cases matching ``filters`` in the principal's scope, of every worker unless the caller is one
-        (``local=1``), oldest first; and ``{answered, asked}`` workers."""
-        rows = visible(principal, [case_row(c) for c in self.held_cases() if case_matches(c, filters)])
+        (``local=1``), oldest first; and ``{answered, asked}`` workers. The other workers' are masked for the
+        principal already; mask this worker's when showing them (:func:`case_rows`)."""
+        found = [c for c in self.held_cases() if case_matches(c, filters) and case_in_scope(principal, c)]
         workers = {"answered": 1, "asked": 1}
         if not is_local(request):
             query = {k: v for k, v in filters.items() if k in CASE_FILTERS and v}
             answers = await ask_holders(self.app, self.cases_table.table, request, "/api/cases", query=query)
-            mine = {r["case_id"] for r in rows}
+            mine = {c.case_id for c in found}
             for body in answers.ok():  # filtered and masked there already
-                rows += [r for r in body["cases"] if r["case_id"] not in mine]
+                theirs = [case_from_row(row) for row in seq(body.get("cases"), "cases")]
+                found += [c for c in theirs if c.case_id not in mine]
             workers = answers.workers()
-        return sorted(rows, key=lambda r: r["opened_at"]), workers
+        return sorted(found, key=lambda c: c.opened_ms), workers
 
     async def case_elsewhere(self, request: Any, case_id: str, path: str, body: bytes | None = None) -> Reply:
         """The answer of the worker holding a case this worker does not hold: its own, 404 when no worker holds
@@ -131,10 +157,11 @@ class Reads:
             return Reply(*found)
         return Reply(503, {"error": "the worker holding the routing desk did not answer; try again"})
 
-    async def breaches(self, request: Any, principal: Principal) -> Reply:
-        """Open breaches in the principal's scope, wherever the desk is."""
+    async def breaches(self, request: Any, principal: Principal) -> OpenBreaches:
+        """Open breaches in the principal's scope, critical first, wherever the desk is."""
         elsewhere = await self.desk(request, "/api/breaches")
-        if elsewhere is not None:
-            return elsewhere
-        rows = visible(principal, breach_rows(self.desk_state()))
-        return Reply(200, {"breaches": rows, "n": len(rows)})
+        if elsewhere is None:
+            return OpenBreaches([b for b in self.desk_state().open_breaches() if breach_in_scope(principal, b)])
+        if elsewhere.status != 200:
+            return OpenBreaches([], elsewhere)
+        return OpenBreaches([OpenBreach.from_json(row) for row in seq(elsewhere.body.get("breaches"), "breaches")])

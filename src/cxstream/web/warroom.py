@@ -29,7 +29,7 @@ from cxstream.domain.alerting.silences import visible_silences
 from cxstream.domain.base import now_ms, to_ms
 from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, Refused, action_record, apply
 from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
-from cxstream.web.reads import Reads, Reply, case_row
+from cxstream.web.reads import Reads, Reply, breach_rows, case_row, case_rows
 
 #: Actions people may post (the others are recorded by cxstream itself).
 POSTABLE = ("ACKNOWLEDGE", "ASSIGN", "DOCUMENT_ACTION", "FOLLOW_UP", "RESOLVE", "CLOSE", "REOPEN", "COMMENT")
@@ -86,11 +86,11 @@ def register(
         except Denied as denied:
             return refuse(view, denied)
         answer = await reads.breaches(request, principal)
+        if answer.failure is not None:
+            return reply(view, answer.failure)
         severity = request.query.get("severity")
-        if answer.status == 200 and severity:
-            rows = [r for r in answer.body["breaches"] if r["severity"] == severity]
-            answer = Reply(200, {"breaches": rows, "n": len(rows)})
-        return reply(view, answer)
+        rows = breach_rows(principal, [b for b in answer.found if not severity or b.severity.value == severity])
+        return view.json({"breaches": rows, "n": len(rows)})
 
     @app.page("/api/silences")
     async def silences(view: Any, request: Any) -> Any:
@@ -109,7 +109,8 @@ def register(
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        rows, workers = await reads.cases(request, principal, request.query)
+        found, workers = await reads.cases(request, principal, request.query)
+        rows = case_rows(principal, found)
         return view.json({"cases": rows, "n": len(rows), "workers": workers, "partitions": partitions})
 
     @app.page("/api/cases/{case_id}")

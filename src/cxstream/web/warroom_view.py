@@ -10,14 +10,17 @@ from datetime import datetime
 from typing import Any
 
 from cxstream.domain.access.principal import OutOfScope, Principal
-from cxstream.domain.alerting.records import Direction
+from cxstream.domain.alerting.records import BreachKind, Direction
+from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.alerting.spec import Alerting
+from cxstream.domain.alerting.state import OpenBreach
 from cxstream.domain.alerting.thresholds import ThresholdRule
+from cxstream.domain.cases.machine import Case
 from cxstream.domain.metrics.cells import Cell
 from cxstream.domain.metrics.spec import SURVEY_INDICATORS, MetricDefinition, MetricsSpec
 from cxstream.domain.metrics.windows import history, read_window
 from cxstream.web.live import estimate_json
-from cxstream.web.reads import visible
+from cxstream.web.reads import breach_in_scope, breach_rows, case_in_scope, case_rows
 
 SPARK_POINTS = 12
 
@@ -46,17 +49,17 @@ def tile_definitions(spec: MetricsSpec) -> list[MetricDefinition]:
 
 
 def snapshot(
-    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Cell], breaches: list[dict[str, Any]],
-    cases: list[dict[str, Any]], principal: Principal, now: datetime, coverage: dict[str, Any],
+    spec: MetricsSpec, alerting: Alerting, regions: tuple[str, ...], cells: list[Cell], breaches: list[OpenBreach],
+    cases: list[Case], principal: Principal, now: datetime, coverage: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
-    """``breaches`` and ``cases`` are API rows (``reads.breach_rows``, ``reads.case_row``) of open ones; only those
-    in the principal's scope are shown, masked for it. ``coverage`` says what the data covers (partitions held of
-    all, workers answered of asked) and is shown with it."""
+    """``breaches`` and ``cases`` are the open ones; only those in the principal's scope are shown, masked for
+    it. ``coverage`` says what the data covers (partitions held of all, workers answered of asked) and is shown
+    with it."""
     rules = {r.metric: r for r in alerting.thresholds}
     shown = [r for r in regions if principal.in_scope(r, None)]
     surveys = tile_definitions(spec)
-    breaches = visible(principal, breaches)
-    tiles, drivers = [], Counter[str]()
+    breaches = [b for b in breaches if breach_in_scope(principal, b)]
+    tiles, drivers, critical = [], Counter[str](), set[str | None]()
     for region in shown:
         for definition in surveys:
             rule = rules.get(definition.id)
@@ -71,6 +74,8 @@ def snapshot(
             drivers.update(dict(value.top_drivers))
             status = tile_status(rule, region, estimate.value if estimate else None,
                                  estimate is None or estimate.insufficient)  # fmt: skip
+            if status == "critical":
+                critical.add(region)
             tiles.append({
                 "region": region, "definition": definition.id, "indicator": definition.indicator.value,
                 "team": definition.owner, "window": window, "estimate": estimate_json(estimate), "status": status,
@@ -78,17 +83,17 @@ def snapshot(
                           for v in reversed(past)],
                 "top_drivers": [{"driver": d, "count": c} for d, c in value.top_drivers],
             })  # fmt: skip
-    red = {b["region"] for b in breaches if b["kind"] != "HOT_ALERT" and b["severity"] == "CRITICAL"}
-    red |= {t["region"] for t in tiles if t["status"] == "critical"}
-    open_cases = visible(principal, cases)
-    open_cases.sort(key=lambda c: c["acknowledge_due_at"] or c["resolve_due_at"] or "")
+    red = {b.region for b in breaches if b.kind is not BreachKind.HOT_ALERT and b.severity is Severity.CRITICAL}
+    red |= critical
+    open_cases = sorted((c for c in cases if case_in_scope(principal, c)),
+                        key=lambda c: c.acknowledge_due_ms or c.resolve_due_ms or 0)  # fmt: skip
     return {
         "at": now.isoformat(),
         "principal": principal.describe(),
         "regions": [{"region": r, "status": "critical" if r in red else "ok"} for r in shown],
         "tiles": tiles,
-        "breaches": breaches,
-        "cases": open_cases,
+        "breaches": breach_rows(principal, breaches),
+        "cases": case_rows(principal, open_cases),
         "top_drivers": [{"driver": d, "count": c} for d, c in drivers.most_common(8)],
         "coverage": coverage,
     }

@@ -128,6 +128,23 @@ class OpenBreach:
             "labels": dict(self.labels), "acknowledged_by": self.acknowledged_by, "ladder_level": self.ladder_level,
         }  # fmt: skip
 
+    @classmethod
+    def from_json(cls, data: object) -> OpenBreach:
+        """An open breach as another worker listed it (:meth:`to_json`, masked for the caller there)."""
+        value = obj(data, "open breach")
+        return cls(
+            breach_id=as_str(value["breach_id"], "breach_id"),
+            kind=BreachKind(as_str(value["kind"], "kind")),
+            rule=opt_str(value.get("rule"), "rule"),
+            severity=Severity(as_str(value["severity"], "severity")),
+            team=opt_str(value.get("team"), "team"),
+            region=opt_str(value.get("region"), "region"),
+            summary=as_str(value["summary"], "summary"),
+            labels=text_map(value.get("labels"), "labels"),
+            acknowledged_by=opt_str(value.get("acknowledged_by"), "acknowledged_by"),
+            ladder_level=as_int(value.get("ladder_level", 0), "ladder_level"),
+        )
+
 
 @dataclass(frozen=True)
 class DeskState:
