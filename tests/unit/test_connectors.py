@@ -255,3 +255,23 @@ def test_a_score_must_be_a_json_integer_not_true_or_a_string(score: object) -> N
     assert caught.value.rule_id in ("mapping.type", "mapping.canonical")
     if isinstance(score, bool | str):
         assert caught.value.rule_id == "mapping.type"
+
+
+def test_every_connector_is_held_to_the_identifier_rule_not_only_canonical() -> None:
+    from cxstream.domain.ingest.events import CanonicalEvent
+
+    class Kiosk(Connector):
+        name = "kiosk"
+        description = "a plug-in that passes ids through"
+
+        def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
+            record = canonical_answer(**payload, source="kiosk", ingest_time=context.ingest_time)
+            return [CanonicalEvent.model_validate({**record, "event_time": NOW - timedelta(minutes=1)})]
+
+    kiosk = Kiosk()
+    assert kiosk.normalize(json.dumps({"customer_id": "C-1"}).encode(), CTX)[0].customer_id == "C-1"
+    with pytest.raises(MappingError, match=r"customer_id holds U\+202E") as caught:
+        kiosk.normalize(json.dumps({"customer_id": "C-1\u202e9"}).encode(), CTX)
+    assert caught.value.rule_id == "mapping.identifier"
+    with pytest.raises(MappingError, match=r"operation\.ticket_id holds U\+0000"):
+        kiosk.normalize(json.dumps({"operation": {"ticket_id": "T\x001"}}).encode(), CTX)

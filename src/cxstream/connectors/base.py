@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cxstream.domain.catalog import Topics
-from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.ingest.events import CanonicalEvent, bad_identifier
 
 RAW_TOPIC_PREFIX = Topics.RAW_PREFIX
 
@@ -30,7 +30,7 @@ MANUAL_ORIGIN = b"manual"
 WEBHOOK_ORIGIN = b"webhook"
 MAX_RECORD_BYTES = 1024 * 1024
 #: Rule ids of the canonical model's refusals that have their own (the others are ``mapping.canonical``).
-VALIDATION_RULES = {"identifier": "mapping.identifier", "int_type": "mapping.type"}
+VALIDATION_RULES = {"int_type": "mapping.type"}
 
 
 class MappingError(ValueError):
@@ -113,7 +113,7 @@ class Connector(ABC):
         """parse + map; anything unexpected becomes a MappingError, never another exception."""
         payload = self.parse(raw)
         try:
-            return self.map(payload, context, raw)
+            events = self.map(payload, context, raw)
         except MappingError:
             raise
         except ValidationError as exc:
@@ -125,3 +125,8 @@ class Connector(ABC):
             raise MappingError("record nested too deeply", "mapping.shape") from None
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
             raise MappingError(f"unexpected record shape: {type(exc).__name__}: {exc}", "mapping.shape") from None
+        for event in events:
+            if (bad := bad_identifier(event)) is not None:
+                field, problem = bad
+                raise MappingError(f"canonical field {field}: {field} {problem}", "mapping.identifier")
+        return events

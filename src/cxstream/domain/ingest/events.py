@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from cxstream.domain.base import Record
 
@@ -90,14 +89,6 @@ def identifier_problem(value: str, limit: int = IDENTIFIER_MAX) -> str | None:
     return None
 
 
-def _identifier(value: str | None, info: ValidationInfo) -> str | None:
-    if value is not None:
-        problem = identifier_problem(value, 512 if info.field_name == "event_id" else IDENTIFIER_MAX)
-        if problem is not None:
-            raise PydanticCustomError("identifier", "{field} {problem}", {"field": info.field_name, "problem": problem})
-    return value
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
@@ -133,11 +124,9 @@ class Operation(_Model):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return utc(value) if value is not None else None
 
-    _identifiers = field_validator("order_id", "delivery_id", "ticket_id", "status", "priority")(_identifier)
-
 
 class CanonicalEvent(_Model):
-    event_id: str = Field(min_length=1)  # at most 512 characters (see _identifier)
+    event_id: str = Field(min_length=1)  # at most 512 characters (see bad_identifier)
     event_type: EventType
     event_time: datetime
     ingest_time: datetime
@@ -155,21 +144,6 @@ class CanonicalEvent(_Model):
     agent_id: str | None = None
     survey: Survey | None = None
     operation: Operation | None = None
-
-    _identifiers = field_validator(
-        "event_id",
-        "source_record_id",
-        "customer_id",
-        "account_id",
-        "customer_segment",
-        "region",
-        "site",
-        "team",
-        "channel",
-        "journey_stage",
-        "touchpoint",
-        "agent_id",
-    )(_identifier)
     comment: str | None = None
     quality_flags: tuple[str, ...] = ()
     attributes: dict[str, str] = Field(default_factory=dict)
@@ -205,3 +179,23 @@ class CanonicalEvent(_Model):
     @classmethod
     def from_record(cls, record: Mapping[str, object]) -> CanonicalEvent:
         return cls.model_validate(record)
+
+
+EVENT_IDENTIFIERS = ("event_id", "source_record_id", "customer_id", "account_id", "customer_segment", "region",
+                     "site", "team", "channel", "journey_stage", "touchpoint", "agent_id")  # fmt: skip
+OPERATION_IDENTIFIERS = ("order_id", "delivery_id", "ticket_id", "status", "priority")
+
+
+def bad_identifier(event: CanonicalEvent) -> tuple[str, str] | None:
+    """The first identifier or label of ``event`` that breaks :func:`identifier_problem`, with why. Checked
+    once, where records become events (every connector), not on every read of ``cx.events``."""
+    for name in EVENT_IDENTIFIERS:
+        value = getattr(event, name)
+        if value is not None and (problem := identifier_problem(value, 512 if name == "event_id" else IDENTIFIER_MAX)):
+            return name, problem
+    if event.operation is not None:
+        for name in OPERATION_IDENTIFIERS:
+            value = getattr(event.operation, name)
+            if value is not None and (problem := identifier_problem(value)):
+                return f"operation.{name}", problem
+    return None
