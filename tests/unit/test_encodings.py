@@ -119,3 +119,29 @@ def test_a_stored_case_is_its_json_plus_the_partition_and_reads_back() -> None:
     stored = StoredCase(case, 4)
     assert stored.to_json() == {**case_to_json(case), "_partition": 4}  # the table's value, as before
     assert StoredCase.from_json(json.loads(json.dumps(stored.to_json()))) == stored
+
+
+def test_contact_messages_and_histories_keep_their_wire_format() -> None:
+    from cxstream.domain.cases.contact_policy import Contact, InviteRequest
+    from cxstream.domain.cases.invites import (
+        CaseMessage,
+        ComplaintMessage,
+        ContactHistory,
+        RequestMessage,
+        decode_contact_message,
+        encode_contact_message,
+    )
+
+    request = InviteRequest("rq-1", "C-7", 1_795_773_600_000, "CSAT", {"trigger": "delivered", "region": "emea"})
+    wire = [
+        (RequestMessage(request), b'{"kind":"request","request":{"request_id":"rq-1","customer_id":"C-7",'
+         b'"at_ms":1795773600000,"survey":"CSAT","labels":{"trigger":"delivered","region":"emea"}}}'),
+        (ComplaintMessage(1_795_773_700_000), b'{"kind":"complaint","at_ms":1795773700000}'),
+        (CaseMessage("case-1", True), b'{"kind":"case","case_id":"case-1","open":true}'),
+    ]  # fmt: skip
+    for message, data in wire:
+        assert encode_contact_message(message) == data and decode_contact_message(data) == message
+    history = ContactHistory(Contact(1_795_773_600_000, None, frozenset({"case-1"})), ("rq-1",))
+    assert history.to_json() == {"last_invite_ms": 1_795_773_600_000, "last_complaint_ms": None,
+                                 "open_cases": ["case-1"], "requests": ["rq-1"]}  # fmt: skip
+    assert ContactHistory.from_json(history.to_json()) == history and ContactHistory.from_json(None) == ContactHistory()

@@ -8,27 +8,30 @@ and the invites sent per cap scope, day and partition in tables, and publishes t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
 from cxstream.agents.guard import Guards
+from cxstream.agents.stores import Store
 from cxstream.domain.base import now_ms, to_ms
-from cxstream.domain.cases.contact_policy import ContactPolicy, Suppression
+from cxstream.domain.cases.contact_policy import Contact, ContactPolicy, InviteRequest, Suppression
 from cxstream.domain.cases.followup import FollowUp, invite_requests
 from cxstream.domain.cases.invites import (
+    CaseMessage,
+    ComplaintMessage,
+    ContactHistory,
+    ContactMessage,
+    RequestMessage,
     cap_share,
     cap_slot,
     case_changed,
     complained,
-    contact_from_json,
-    contact_to_json,
+    decode_contact_message,
+    encode_contact_message,
     invite_record,
     offer,
-    request_from_json,
-    request_to_json,
     resend_on_replay,
 )
 from cxstream.domain.cases.machine import DONE, Case
@@ -52,24 +55,22 @@ class Contacts:
     topic: Any
     followup: FollowUp
 
-    async def _send(self, customer_id: str, message: dict[str, Any]) -> None:
-        await self.topic.send(key=customer_id.encode(), value=json.dumps(message, separators=(",", ":")).encode())
+    async def _send(self, customer_id: str, message: ContactMessage) -> None:
+        await self.topic.send(key=customer_id.encode(), value=encode_contact_message(message))
 
     async def event(self, event: CanonicalEvent) -> None:
         for request in invite_requests(self.followup.invite_triggers, event):
             if not request.customer_id:
                 SURVEY_INVITES.labels(survey=request.survey, outcome=Suppression.NO_CUSTOMER.value).inc()
                 continue
-            await self._send(request.customer_id, {"kind": "request", "request": request_to_json(request)})
+            await self._send(request.customer_id, RequestMessage(request))
         if event.event_type is EventType.COMPLAINT and event.customer_id:
-            at_ms = to_ms(event.event_time)
-            await self._send(event.customer_id, {"kind": "complaint", "at_ms": at_ms})
+            await self._send(event.customer_id, ComplaintMessage(to_ms(event.event_time)))
 
     async def case(self, case: Case) -> None:
         customer = case.labels.get("customer_id")
         if customer:
-            message = {"kind": "case", "case_id": case.case_id, "open": case.state not in DONE}
-            await self._send(customer, message)
+            await self._send(customer, CaseMessage(case.case_id, case.state not in DONE))
 
 
 def register(app: faust.App, followup: FollowUp, invites_serializer: str, partitions: int, guards: Guards) -> Contacts:
@@ -78,7 +79,8 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
         key_serializer="raw", value_serializer="raw",
     )  # fmt: skip
     invites = app.topic(INVITES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=invites_serializer)
-    history = app.Table(CONTACTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    table = app.Table(CONTACTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions)
+    history = Store(table, ContactHistory.from_json, ContactHistory.to_json)
     caps = app.Table(CAPS_TABLE, default=int, key_type=str, value_type=int, partitions=partitions)
     policy: ContactPolicy = followup.contact_policy
 
@@ -86,18 +88,16 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
 
     async def decide(event: Any) -> None:
         customer = event.key.decode()
-        message = json.loads(event.value)
-        contact, requests = contact_from_json(history.get(customer))
-        kind = message["kind"]
-        if kind == "complaint":
-            contact = complained(contact, int(message["at_ms"]))
-        elif kind == "case":
-            contact = case_changed(contact, str(message["case_id"]), bool(message["open"]))
-        elif kind == "request":
-            contact, requests = await _request(event, request_from_json(message["request"]), contact, requests)
+        message = decode_contact_message(event.value)
+        known = history.get(customer) or ContactHistory()
+        contact, requests = known.contact, known.requests
+        if isinstance(message, ComplaintMessage):
+            contact = complained(contact, message.at_ms)
+        elif isinstance(message, CaseMessage):
+            contact = case_changed(contact, message.case_id, message.open)
         else:
-            raise ValueError(f"unknown message kind {kind!r}")
-        history[customer] = contact_to_json(contact, requests)
+            contact, requests = await _request(event, message.request, contact, requests)
+        history[customer] = ContactHistory(contact, requests)
 
     async def failed(event: Any, exc: Exception) -> None:
         """One odd message costs itself, not the agent (up to the dead-letter limit)."""
@@ -109,7 +109,9 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
         async for event in stream.events():
             await guard.run(event, event, decide, failed)
 
-    async def _request(event: Any, request: Any, contact: Any, requests: Any) -> Any:
+    async def _request(
+        event: Any, request: InviteRequest, contact: Contact, requests: tuple[str, ...]
+    ) -> tuple[Contact, tuple[str, ...]]:
         partition = event.message.partition
         key = cap_slot(policy, request, partition)
         share = cap_share(policy.daily_cap, partitions, partition)

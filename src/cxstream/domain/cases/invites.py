@@ -9,6 +9,7 @@ skewed day sends somewhat fewer than the cap, never more.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from cxstream.domain.base import (
     Json,
     JsonObject,
     Record,
+    StoredValueError,
     as_int,
     as_str,
     digest,
@@ -66,6 +68,71 @@ def contact_from_json(stored: object) -> tuple[Contact, tuple[str, ...]]:
         open_cases=frozenset(str_list(data.get("open_cases"), "open_cases")),
     )
     return contact, str_list(data.get("requests"), "requests")
+
+
+@dataclass(frozen=True)
+class ContactHistory:
+    """What the contact-history table keeps per customer: the contact and the request ids decided last."""
+
+    contact: Contact = field(default_factory=Contact)
+    requests: tuple[str, ...] = ()
+
+    def to_json(self) -> JsonObject:
+        return contact_to_json(self.contact, self.requests)
+
+    @classmethod
+    def from_json(cls, data: object) -> ContactHistory:
+        return cls(*contact_from_json(data))
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    """An invite request for a customer (from the events agent)."""
+
+    request: InviteRequest
+
+
+@dataclass(frozen=True)
+class ComplaintMessage:
+    """The customer complained at ``at_ms``: no invite for a while."""
+
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class CaseMessage:
+    """One of the customer's cases opened or ended (from the cases agent)."""
+
+    case_id: str
+    open: bool
+
+
+#: What crosses the internal contacts topic, keyed by customer id.
+ContactMessage = RequestMessage | ComplaintMessage | CaseMessage
+
+
+def encode_contact_message(message: ContactMessage) -> bytes:
+    """``{"kind": "request" | "complaint" | "case", ...}`` as compact JSON."""
+    body: JsonObject
+    if isinstance(message, RequestMessage):
+        body = {"kind": "request", "request": request_to_json(message.request)}
+    elif isinstance(message, ComplaintMessage):
+        body = {"kind": "complaint", "at_ms": message.at_ms}
+    else:
+        body = {"kind": "case", "case_id": message.case_id, "open": message.open}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_contact_message(data: bytes) -> ContactMessage:
+    value = obj(json.loads(data), "contact message")
+    kind = value.get("kind")
+    if kind == "request":
+        return RequestMessage(request_from_json(value["request"]))
+    if kind == "complaint":
+        return ComplaintMessage(as_int(value["at_ms"], "at_ms"))
+    if kind == "case":
+        return CaseMessage(as_str(value["case_id"], "case_id"), bool(value["open"]))
+    raise StoredValueError(f"contact message: unknown kind {kind!r}")
 
 
 def offer(
