@@ -30,7 +30,6 @@ from cxstream.domain.base import (
     Strict,
     as_int,
     as_str,
-    as_time,
     digest,
     obj,
     opt_int,
@@ -528,42 +527,18 @@ def case_record(case: Case) -> Record:
 
 
 def case_from_record(record: Mapping[str, object]) -> Case:
-    """A ``cx.cases`` record back as a :class:`Case` (for checking an action before it is sent)."""
-
-    def ms(name: str) -> int | None:
-        value = opt_time(record.get(name), name)
-        return None if value is None else _ms(value)
-
-    def text(name: str) -> str | None:
-        return opt_str(record.get(name), name)
-
-    return Case(
-        case_id=as_str(record["case_id"], "case_id"),
-        team=as_str(record["team"], "team"),
-        severity=as_str(record["severity"], "severity"),
-        state=CaseState(as_str(record["state"], "state")),
-        opened_ms=_ms(as_time(record["opened_at"], "opened_at")),
-        acknowledge_due_ms=ms("acknowledge_due_at") or 0,
-        resolve_due_ms=ms("resolve_due_at") or 0,
-        updated_ms=_ms(as_time(record["updated_at"], "updated_at")),
-        breach_id=text("breach_id"),
-        escalation_ids=str_list(record.get("escalation_ids"), "escalation_ids"),
-        labels=text_map(record.get("labels"), "labels"),
-        acknowledged_ms=ms("acknowledged_at"),
-        resolved_ms=ms("resolved_at"),
-        closed_ms=ms("closed_at"),
-        assignee=text("assignee"),
-        root_cause_category=text("root_cause_category"),
-        action_taken=text("action_taken"),
-        action_owner=text("action_owner"),
-        recurring=bool(record.get("recurring")),
-        follow_up_due_ms=ms("follow_up_due_at"),
-        follow_up_outcome=text("follow_up_outcome"),
-        overdue=str_list(record.get("overdue"), "overdue"),
-        ladder_level=as_int(record.get("ladder_level") or 0, "ladder_level"),
-        version=as_int(record.get("version") or 0, "version"),
-        last_action_id=text("last_action_id"),
-    )
+    """A ``cx.cases`` record back as a :class:`Case` (for checking an action before it is sent): the record's
+    ``<step>_at`` timestamps are the case's ``<step>_ms``, the rest reads as :func:`case_from_json` reads."""
+    values: dict[str, object] = {}
+    for name, value in record.items():
+        if name.endswith("_at"):
+            at = opt_time(value, name)
+            values[name.removesuffix("_at") + "_ms"] = None if at is None else _ms(at)
+        else:
+            values[name] = value
+    for due in ("acknowledge_due_ms", "resolve_due_ms"):
+        values[due] = values.get(due) or 0
+    return case_from_json(values)
 
 
 def latest_cases(records: Iterable[Mapping[str, object]]) -> dict[str, Mapping[str, object]]:
