@@ -30,6 +30,7 @@ from cxstream.domain.base import (
     Strict,
     as_int,
     as_str,
+    as_time,
     digest,
     obj,
     opt_int,
@@ -389,24 +390,20 @@ def overdue_actions(case: Case, now_ms: int) -> list[Action]:
 
 
 def _ms(value: object) -> int:
-    assert isinstance(value, datetime)
-    return to_ms(value)
+    return to_ms(as_time(value, "timestamp"))
 
 
 def action_from_record(record: Mapping[str, object]) -> Action:
     """A ``cx.case-actions`` record (schema ``cxstream.CaseAction``) as an :class:`Action`."""
 
     def text(name: str) -> str | None:
-        value = record.get(name)
-        return None if value is None else str(value)
+        return opt_str(record.get(name), name)
 
-    labels = record.get("labels") or {}
-    assert isinstance(labels, Mapping)
     return Action(
-        action_id=str(record["action_id"]),
-        case_id=str(record["case_id"]),
-        action=ActionType(str(record["action"])),
-        actor=str(record["actor"]),
+        action_id=as_str(record["action_id"], "action_id"),
+        case_id=as_str(record["case_id"], "case_id"),
+        action=ActionType(as_str(record["action"], "action")),
+        actor=as_str(record["actor"], "actor"),
         at_ms=_ms(record["at"]),
         comment=text("comment"),
         assignee=text("assignee"),
@@ -419,7 +416,7 @@ def action_from_record(record: Mapping[str, object]) -> Action:
         escalation_id=text("escalation_id"),
         team=text("team"),
         severity=text("severity"),
-        labels={str(k): str(v) for k, v in labels.items()},
+        labels=text_map(record.get("labels"), "labels"),
         follow_up=bool(record.get("follow_up", False)),
     )
 

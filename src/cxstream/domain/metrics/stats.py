@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-from cxstream.domain.base import JsonObject, as_float, as_int, int_map
+from cxstream.domain.base import JsonObject, as_float, as_int, obj
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Sufficient:
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Sufficient:
         return cls(
-            hist={int(k): v for k, v in int_map(data.get("h"), "statistics h").items()},
+            hist={int(k): as_int(v, "statistics h") for k, v in obj(data.get("h") or {}, "statistics h").items()},
             n=as_int(data.get("n", 0), "statistics n"),
             mean=as_float(data.get("m", 0.0), "statistics m"),
             m2=as_float(data.get("v", 0.0), "statistics v"),
