@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from cxstream.agents import stall
 from cxstream.domain.ingest.failure_limit import FailureLimit, FailureLimitSpec, Tripped
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import AGENT_FAILURES, AGENT_STOPPED
@@ -56,6 +57,7 @@ class Guard:
         ``failed`` takes the record (dead-letters or logs it); when that failure reaches the limit, the agent
         stops here, after acknowledging ``event``."""
         await self.hold()
+        stall.watch.check()  # paused past the session timeout: exit before handling anything more
         try:
             await handle(item)
         except Exception as exc:

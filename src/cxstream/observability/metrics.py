@@ -54,6 +54,42 @@ READY = Gauge(
     "1 when the worker is ready: broker reachable, partitions assigned, tables recovered.",
     registry=REGISTRY,
 )
+WORKER_RESTARTS = Gauge(
+    "cxstream_worker_restarts",
+    "Times the supervisor (cxstream worker / run) started this worker again after it exited, since the "
+    "supervisor started.",
+    registry=REGISTRY,
+)
+
+# --- Fencing and recovery: stale writes never win, rebalances do not stop the worker ------------
+OWNER_EPOCHS = Counter(
+    "cxstream_changelog_owner_epochs_total",
+    "Changelog partitions this worker became the owner of (each with a new epoch), by table.",
+    ["table"],
+    registry=REGISTRY,
+)
+CHANGELOG_FENCED = Counter(
+    "cxstream_changelog_fenced_total",
+    "Changelog records not applied in recovery or on a standby copy because a worker that had lost the "
+    "partition wrote them (their epoch is older than the partition's newest), by table.",
+    ["table"],
+    registry=REGISTRY,
+)
+RECOVERY_HIGHWATER = Counter(
+    "cxstream_recovery_highwater_total",
+    "Changelog partitions whose local copy was ahead of the high watermark the broker listed, by outcome: "
+    "corrected (the broker's fetch answer showed the copy was right) or discarded (the copy was dropped and "
+    "read again from the changelog).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+DUPLICATES = Counter(
+    "cxstream_duplicates_total",
+    "Records dropped because a record with the same id was already handled (a replay after a crash or a "
+    "rebalance), by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
 
 AGENT_FAILURES = Counter(
     "cxstream_agent_failures_total",

@@ -1,0 +1,158 @@
+"""Writes from a fenced worker never win: every changelog record carries its writer's *epoch* for that
+changelog partition, and recovery and standby copies apply a record only when its epoch is not older than
+the newest one already seen in the partition.
+
+Why: a worker paused past its session timeout (a stopped process, a frozen VM) loses its partitions to
+another worker, but when it resumes it still processes what it had fetched before it learns that, and writes
+table values computed from its stale copy. Without a fence the last record wins at the next recovery, so the
+stale value replaces the fresh one for good.
+
+How:
+
+* When a worker becomes the active owner of a changelog partition (its recovery completed), it takes an
+  epoch above every epoch it has read from that partition and not below its wall clock in milliseconds, and
+  writes it to the partition as an owner marker (a record under :data:`MARKER_KEY` with the epoch header
+  and no value, never applied to the table). The new owner read the partition to its end first, so its
+  epoch is above the old owner's; the wall-clock floor keeps epochs increasing when a worker recovers only
+  part of a partition (a persistent store starts from its saved offset).
+* Every write (a value or a deletion) carries the writer's epoch in the :data:`EPOCH_HEADER` header.
+* Applying a batch (recovery of an active partition, a standby copy) drops every record whose epoch is
+  below the newest epoch seen in its partition; ``cxstream_changelog_fenced_total{table}`` counts them.
+  Records without the header (written before fencing existed) are applied in order, as before.
+
+The zombie's records stay in the topic (a broker cannot refuse them without transactions) but are never
+applied. The zombie itself stops at its first write after the pause (:mod:`cxstream.agents.stall`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+from faust.types import TP, EventT
+
+from cxstream.agents import stall
+from cxstream.domain import base
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import CHANGELOG_FENCED, OWNER_EPOCHS
+
+log = get_logger(__name__)
+
+EPOCH_HEADER = "cxstream-epoch"
+MARKER_KEY = "__cxstream_owner__"
+
+
+class Epochs:
+    """The fencing rule for one table, per changelog partition (pure bookkeeping, no Kafka)."""
+
+    def __init__(self) -> None:
+        self.newest: dict[int, int] = {}  # the newest epoch seen (read or taken) per partition
+        self.mine: dict[int, int] = {}  # the epoch this worker writes with, per partition it owns
+
+    def admit(self, partition: int, epoch: int | None) -> bool:
+        """Whether a record read from ``partition`` with ``epoch`` is applied (and remember its epoch)."""
+        if epoch is None:
+            return True
+        newest = self.newest.get(partition)
+        if newest is not None and epoch < newest:
+            return False
+        self.newest[partition] = epoch
+        return True
+
+    def take(self, partition: int, now_ms: int) -> int:
+        """Become the owner of ``partition``: an epoch above every one seen there, not below ``now_ms``."""
+        epoch = max(self.newest.get(partition, 0) + 1, now_ms)
+        self.newest[partition] = self.mine[partition] = epoch
+        return epoch
+
+    def writing(self, partition: int, now_ms: int) -> int:
+        """The epoch to stamp on a write to ``partition`` (taken now if ownership was never announced)."""
+        epoch = self.mine.get(partition)
+        return epoch if epoch is not None else self.take(partition, now_ms)
+
+
+def epoch_of(headers: Any) -> int | None:
+    """The epoch header of a record, if any (headers come as a mapping or as (name, bytes) pairs)."""
+    if not headers:
+        return None
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    for name, value in pairs:
+        if name == EPOCH_HEADER:
+            try:
+                return int(value.decode() if isinstance(value, bytes | bytearray) else value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class FencedTable(faust.Table[Any, Any]):
+    """A Faust table whose changelog records carry their writer's epoch (see the module docstring). Set as
+    the app's ``Table`` class, so every ``app.Table`` is one."""
+
+    _epochs: Epochs | None = None
+
+    @property
+    def epochs(self) -> Epochs:
+        if self._epochs is None:
+            self._epochs = Epochs()
+        return self._epochs
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any:
+        stall.watch.check()  # a worker that was paused past its session timeout writes nothing more
+        if partition is None:  # only tables with use_partitioner; cxstream has none
+            raise TypeError(f"table {self.name}: a changelog write needs its partition")
+        epoch = self.epochs.writing(partition, base.now_ms())
+        return self.changelog_topic.send_soon(
+            key=key,
+            value=value,
+            partition=partition,
+            headers=[(EPOCH_HEADER, str(epoch).encode())],
+            key_serializer=key_serializer if key_serializer is not None else self.key_serializer,
+            value_serializer=value_serializer if value_serializer is not None else self.value_serializer,
+            callback=self._on_changelog_sent,
+            eager_partitioning=True,
+        )
+
+    def apply_changelog_batch(self, batch: Iterable[EventT[Any]]) -> None:
+        kept = []
+        fenced = 0
+        for event in batch:
+            message = event.message
+            epoch = epoch_of(message.headers)
+            admitted = self.epochs.admit(message.partition, epoch)
+            if event.key == MARKER_KEY:
+                continue  # an owner marker: its epoch counts, it is not a table value
+            if admitted:
+                kept.append(event)
+            else:
+                fenced += 1
+        if fenced:
+            CHANGELOG_FENCED.labels(table=self.name).inc(fenced)
+            log.warning("changelog_records_fenced", table=self.name, records=fenced,
+                        detail="written by a worker that had lost the partition; not applied")  # fmt: skip
+        super().apply_changelog_batch(kept)
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        """This worker owns ``active_tps`` now (read to their end): take an epoch for each and announce it."""
+        now = base.now_ms()
+        for tp in sorted(active_tps):
+            epoch = self.epochs.take(tp.partition, now)
+            self.changelog_topic.send_soon(
+                key=MARKER_KEY,
+                value=None,  # the epoch is in the header; no value, so that it decodes for any value type
+                partition=tp.partition,
+                headers=[(EPOCH_HEADER, str(epoch).encode())],
+                key_serializer=self.key_serializer,
+                value_serializer=self.value_serializer,
+                eager_partitioning=True,
+            )
+            OWNER_EPOCHS.labels(table=self.name).inc()
+        await super().on_recovery_completed(active_tps, standby_tps)
