@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Iterator
 
+from cxstream.agents import stall
+from cxstream.agents.stall import EXIT_STALLED
 from cxstream.app import Context, create_app
 from cxstream.demo.plan import DemoPlan
 from cxstream.domain.topology import Topology
@@ -15,7 +17,8 @@ from cxstream.kafka.connection import aiokafka_options
 from cxstream.kafka.embedded import EmbeddedBroker
 from cxstream.kafka.topics import TopicAdmin, TopicReport
 from cxstream.observability.logging import get_logger, logging_dict_config
-from cxstream.process import spawn_child, stop_child
+from cxstream.observability.metrics import WORKER_RESTARTS
+from cxstream.process import spawn_child, stop_child, supervise
 from cxstream.settings import Settings
 
 log = get_logger(__name__)
@@ -67,7 +70,8 @@ def ensure_topics(settings: Settings, topology: Topology, bootstrap: str) -> int
 
 def run_worker(ctx: Context, bootstrap: str, demo_plan: DemoPlan | None = None) -> None:
     """Apply topics, start the demo source when asked (its own process, tied to this one's life), then run one
-    Faust worker until SIGINT/SIGTERM. Raises SystemExit when done; the demo process stops with the worker."""
+    Faust worker until SIGINT/SIGTERM, in a child process started again (with backoff) whenever it exits
+    otherwise. Raises SystemExit when done; the demo process stops with the worker."""
     brokers = ensure_topics(ctx.settings, ctx.topology, bootstrap)
     demo = None
     if demo_plan is not None:
@@ -75,14 +79,28 @@ def run_worker(ctx: Context, bootstrap: str, demo_plan: DemoPlan | None = None) 
         demo = spawn_child([sys.executable, "-m", "cxstream.demo", demo_plan.to_json()], env=env)
         log.info("demo_started", pid=demo.pid, plan=demo_plan.to_json())
     try:
-        _run_faust(ctx, bootstrap, brokers)
+        code = supervise(lambda restarts: _run_faust(ctx, bootstrap, brokers, restarts), on_exit=_restarting)
     finally:
         if demo is not None:
             stop_child(demo)
+    raise SystemExit(code)
 
 
-def _run_faust(ctx: Context, bootstrap: str, brokers: int) -> None:
+def _restarting(code: int, ran_s: float, delay_s: float) -> None:
+    stalled = code == EXIT_STALLED
+    log.error(
+        "worker_exited", exit_code=code, ran_s=round(ran_s, 1), restart_in_s=delay_s,
+        detail="paused past its session timeout" if stalled else "restarting it",
+    )  # fmt: skip
+
+
+def _run_faust(ctx: Context, bootstrap: str, brokers: int, restarts: int = 0) -> None:
     import faust
+
+    WORKER_RESTARTS.set(restarts)
+    # the group drops a member that sent no heartbeat for the session timeout: a process that stood still
+    # nearly that long may have lost its partitions, and exits before it writes (agents.stall)
+    stall.watch.start(ctx.settings.broker_session_timeout - ctx.settings.broker_heartbeat_interval)
 
     app = create_app(ctx, bootstrap, brokers=brokers)
     worker = faust.Worker(
