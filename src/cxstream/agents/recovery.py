@@ -1,0 +1,116 @@
+"""Table recovery that does not stop the worker when a local copy is ahead of the changelog's listed end.
+
+Faust compares, at every rebalance, the offset up to which it holds a changelog partition with the partition's
+high watermark as the broker lists it (ListOffsets), and raises ``ConsistencyError`` (the worker stops) when
+the copy is ahead. Two causes:
+
+* the listed end is wrong: the embedded broker lists the base offset of the partition's last record batch
+  plus one, below the end of that batch, while the copy (read from fetches, which return whole batches)
+  holds the whole batch. The copy is right. A rebalance with a table kept warm (an active or standby copy
+  read to the true end) then stopped both workers of a group;
+* the changelog really is shorter (deleted and created again, an unclean leader election on Apache Kafka):
+  the copy holds records the log no longer has. The copy is wrong.
+
+:class:`CheckedRecovery` tells them apart before Faust's check: for each partition whose copy is ahead it
+asks the broker for the partition's end by fetching (the fetch answer carries the true high watermark). When
+the copy is within that end the listed end is corrected; otherwise the table's local copy is discarded (every
+value, every partition of that table on this worker) and recovery starts again, reading it from the changelog.
+``cxstream_recovery_highwater_total{outcome}`` counts both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.tables.recovery import RebalanceAgain, Recovery
+from faust.types import TP
+
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import RECOVERY_HIGHWATER
+
+log = get_logger(__name__)
+_FETCH_TIMEOUT_MS = 3000
+
+
+async def fetched_ends(client_options: dict[str, Any], tps: list[TP]) -> dict[TP, int]:
+    """The end offset (next offset to be written) of each partition, from a fetch answer's high watermark."""
+    consumer = AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="latest")
+    await consumer.start()
+    ends: dict[TP, int] = {}
+    try:
+        wanted = {TopicPartition(tp.topic, tp.partition): tp for tp in tps}
+        consumer.assign(list(wanted))
+        listed = await consumer.end_offsets(list(wanted))
+        for kafka_tp, offset in listed.items():
+            consumer.seek(kafka_tp, max(0, offset - 1))  # within the last batch: the answer carries the watermark
+        deadline = asyncio.get_running_loop().time() + _FETCH_TIMEOUT_MS / 1000
+        while len(ends) < len(wanted) and asyncio.get_running_loop().time() < deadline:
+            await consumer.getmany(timeout_ms=500)
+            for kafka_tp, tp in wanted.items():
+                highwater = consumer.highwater(kafka_tp)
+                if highwater is not None:
+                    ends[tp] = max(highwater, listed[kafka_tp])
+    finally:
+        await consumer.stop()
+    return ends
+
+
+def ahead(offsets: Counter[TP], highwaters: Counter[TP], tps: set[TP]) -> list[TP]:
+    """The partitions whose local copy reaches beyond the listed last offset."""
+    out = []
+    for tp in sorted(tps):
+        offset, highwater = offsets.get(tp), highwaters.get(tp)
+        if offset is not None and highwater is not None and offset >= 0 and offset > highwater:
+            out.append(tp)
+    return out
+
+
+class CheckedRecovery(Recovery):
+    client_options: dict[str, Any] = {}
+
+    async def _build_highwaters(self, consumer: Any, tps: set[TP], destination: Counter[TP], title: str) -> None:
+        await super()._build_highwaters(consumer, tps, destination, title)
+        offsets = self.active_offsets if title == "active" else self.standby_offsets
+        suspects = ahead(offsets, destination, tps)
+        if not suspects:
+            return
+        ends = await fetched_ends(self.client_options, suspects)
+        discard = []
+        for tp in suspects:
+            end = ends.get(tp)
+            if end is not None and end - 1 >= offsets[tp]:
+                log.info("changelog_highwater_corrected", topic=tp.topic, partition=tp.partition,
+                         listed=destination[tp], fetched=end - 1, held=offsets[tp])  # fmt: skip
+                destination[tp] = end - 1
+                RECOVERY_HIGHWATER.labels(outcome="corrected").inc()
+            else:
+                discard.append(tp)
+        if not discard:
+            return
+        discarded = [table for table in {self.tp_to_table[tp] for tp in discard} if self._discard(table)]
+        if not discarded:
+            return  # Faust's own check stops the worker, with the fix logged above
+        RECOVERY_HIGHWATER.labels(outcome="discarded").inc(len(discard))
+        self.signal_recovery_start.set()  # start the recovery round again, from the changelogs' beginning
+        raise RebalanceAgain()
+
+    def _discard(self, table: Any) -> bool:
+        store = table.data
+        if not hasattr(store, "_key_partition"):
+            # a persistent store keeps its own offsets on disk: leave the decision to Faust's check
+            log.error("changelog_shorter_than_local_copy", table=table.name, store=type(store).__name__,
+                      detail="delete the worker's data directory for this table and restart it")  # fmt: skip
+            return False
+        changelog = table.changelog_topic.get_topic_name()
+        log.warning("table_copy_discarded", table=table.name,
+                    detail="the local copy held records the changelog does not: reading it again")  # fmt: skip
+        store.data.clear()
+        store._key_partition.clear()
+        for offsets in (self.active_offsets, self.standby_offsets):
+            for tp in list(offsets):
+                if tp.topic == changelog:
+                    offsets[tp] = -1
+        return True
