@@ -30,7 +30,9 @@ def _json(value: Any) -> Any:
 
 
 def test_the_routing_desk_publishes_and_saves_what_it_did_before() -> None:
-    """A scenario through every input of the desk: its records and its saved state are unchanged."""
+    """A scenario through every input of the desk: its records and its saved state are unchanged, but for the
+    ids of notifications (and of the case actions named after them), which now say what a notification
+    reports instead of when it was computed (see ``domain.alerting.desk``)."""
     out: list[dict[str, Any]] = []
 
     def record(outcome: Any) -> None:

@@ -46,6 +46,7 @@ from cxstream.observability.metrics import (
     ALERTING_INPUTS,
     BREACH_EVALUATIONS,
     BREACHES,
+    DUPLICATES,
     ESCALATION_LATENCY,
     ESCALATIONS,
     OPEN_BREACHES,
@@ -179,7 +180,8 @@ def register(
                 return current.tick(now)
             case HotInput(alert):
                 fired = current.on_hot(alert, now)
-                if fired is None:
+                if fired is None:  # the event was handled again (a replay): its alert is known
+                    DUPLICATES.labels(topic=CONTROL_TOPIC).inc()
                     return None
                 await _send_breach(fired)
                 return current.tick(now)

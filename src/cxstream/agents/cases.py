@@ -47,7 +47,7 @@ from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, RECURRING_CASES
+from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, DUPLICATES, RECURRING_CASES
 from cxstream.serde.avro import AvroCodec
 
 AGENT, CLOCK_AGENT, RECURRENCE_AGENT = "cxstream.cases", "cxstream.case-clock", "cxstream.case-recurrence"
@@ -129,6 +129,7 @@ def register(
             return
         if after == before:
             CASE_ACTIONS.labels(action=kind, outcome="replayed").inc()
+            DUPLICATES.labels(topic=actions_topic).inc()
             await tell_routing(record)  # it may not have got there before a crash
             return
         table[action.case_id] = StoredCase(after, event.message.partition)

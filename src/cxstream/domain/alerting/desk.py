@@ -5,8 +5,11 @@ acknowledgements, silences and the time, and says which ``cx.breaches`` and ``cx
 records to publish. Its whole state is JSON, kept by the agent in a changelog-backed table, so a restarted
 worker goes on where the dead one stopped.
 
-Every record id is deterministic (group + time for notifications, receiver + breach + level for ladder
-steps), so a record published again after a crash carries the same id and consumers drop it.
+Every record id is deterministic and says what the record is, never when it was computed: a notification by
+its receiver, group and the breaches it reports firing and resolved (a reminder also by its repeat period, as
+Alertmanager's notification log tells notifications apart), a ladder step by receiver, breach and level. So a
+record published again (a crash replay, a worker that lost its partitions) carries the same id, and consumers
+drop it.
 """
 
 from __future__ import annotations
@@ -53,8 +56,11 @@ def escalation_record(
         summary = "; ".join(lines) + (" (reminder)" if note.repeat else "")
     else:
         summary = "resolved: " + "; ".join(lines)
+    resolved_ids = sorted(a["breach_id"] for a in note.resolved if "breach_id" in a)
+    firing_ids = sorted(a["breach_id"] for a in note.firing if "breach_id" in a)
+    identity = f"{note.receiver}|{note.group_key}|firing={','.join(firing_ids)}|resolved={','.join(resolved_ids)}"
     return Escalation(
-        escalation_id=f"esc-{digest(f'{note.receiver}|{note.group_key}|{note.at_ms}')}",
+        escalation_id=f"esc-{digest(f'{identity}|{note.slot}')}",
         receiver=note.receiver,
         group_key=note.group_key,
         severity=worst([_severity(a) for a in alerts]),

@@ -314,6 +314,7 @@ class Notification:
     resolved: tuple[Labels, ...]
     at_ms: int
     repeat: bool  # nothing changed since the last notification: sent again because repeat_interval passed
+    slot: int = 0  # a reminder's repeat_interval period since the epoch (0 for a change): part of its identity
 
 
 @dataclass
@@ -374,6 +375,7 @@ class AggregationGroup:
             resolved=tuple(resolved[fp] for fp in sorted(resolved)),
             at_ms=now_ms,
             repeat=not changed,
+            slot=0 if changed else now_ms // max(1, self.route.repeat_interval_ms),
         )
 
 
