@@ -15,8 +15,10 @@ from faust.serializers import codecs
 from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
+from cxstream.agents.fencing import FencedTable
 from cxstream.agents.guard import Guards
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.runtime_state import RuntimeState
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.config.topology import load_topology
@@ -163,7 +165,11 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         web_port=settings.web_port,
         canonical_url=settings.web_url,  # the other workers route requests here
         autodiscover=False,
+        Table=FencedTable,  # every table's changelog records carry their writer's epoch (agents.fencing)
     )
+    recovery = CheckedRecovery(app, app.tables, beacon=app.tables.beacon, loop=app.tables.loop)
+    recovery.client_options = aiokafka_options(settings, bootstrap)
+    app.tables._recovery = recovery  # type: ignore[attr-defined]  # used instead of the one faust would build
     app.web = web = OwnRoutesOnly(app)  # before any page is declared: the pages go to this server (see web.routes)
     web.logins.free = settings.auth_free_failures
     register_codecs(ctx)
@@ -231,7 +237,12 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         guards,
         ctx.enricher,
     )
-    readiness = health.Readiness(app, health.BrokerProbe(aiokafka_options(settings, bootstrap)), guards)
+    readiness = health.Readiness(
+        app,
+        health.BrokerProbe(aiokafka_options(settings, bootstrap)),
+        guards,
+        health.PeerCoverage(app, metric_tables.table, events.partitions),
+    )
     runtime = RuntimeState(app)
     if control is not None:
         runtime.provide("last_breach", lambda: last.public_json() if (last := control.last_breach()) else None)

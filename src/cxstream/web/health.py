@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (broker reachable, partitions assigned, tables recovered,
-no agent stopped at the dead-letter limit)
+every ``cx.events`` partition answered by this worker or a live peer, no agent stopped at the dead-letter
+limit)
 ``/metrics`` (Prometheus text exposition) and ``/status`` (lag, recovery, tables, last breach: for
 ``cxstream status``) on the worker's web server.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiohttp import ClientTimeout
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,10 +22,12 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.runtime_state import RuntimeState
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import READY, REGISTRY
+from cxstream.web.peers import held
 
 log = get_logger(__name__)
 _PROBE_TTL = 3.0
 _PROBE_TIMEOUT = 3.0
+_PEER_TIMEOUT = ClientTimeout(total=1.5)
 
 
 @dataclass
@@ -64,10 +68,50 @@ class BrokerProbe:
 
 
 @dataclass
+class PeerCoverage:
+    """Which partitions of the metric table this worker can answer for: its own, and those of the other
+    workers the group assigned them to that answer ``/healthz`` (asked at most once per ``_PROBE_TTL``
+    seconds). A worker that died keeps its partitions until the group notices (its session timeout): during
+    those seconds every read spans only part of the data, and readiness says so."""
+
+    app: faust.App
+    table: Any
+    total: int
+    _checked_at: float = -1e9
+    _alive: dict[str, bool] = field(default_factory=dict)
+
+    async def check(self) -> tuple[bool, str]:
+        me = str(self.app.conf.canonical_url).rstrip("/")
+        changelog = self.table.changelog_topic.get_topic_name()
+        by_host = {str(host).rstrip("/"): set(topics.get(changelog, ()))
+                   for host, topics in self.app.router.table_metadata(self.table.name).items()}  # fmt: skip
+        mine = held(self.app, self.table)
+        others = {host: parts for host, parts in by_host.items() if host != me and parts}
+        if time.monotonic() - self._checked_at >= _PROBE_TTL:
+            answers = await asyncio.gather(*(self._alive_at(host) for host in others))
+            self._alive = dict(zip(others, answers, strict=True))
+            self._checked_at = time.monotonic()
+        silent = sorted(host for host in others if not self._alive.get(host, False))
+        answered = set(mine).union(*(parts for host, parts in others.items() if host not in silent))
+        detail = f"answering for {len(answered)} of {self.total} partitions"
+        if silent:
+            detail += f" ({', '.join(silent)} not answering)"
+        return len(answered) >= self.total, detail
+
+    async def _alive_at(self, host: str) -> bool:
+        try:
+            async with self.app.http_client.get(f"{host}/healthz", timeout=_PEER_TIMEOUT) as response:
+                return bool(response.status == 200)
+        except Exception:
+            return False
+
+
+@dataclass
 class Readiness:
     app: faust.App
     probe: BrokerProbe
     guards: Guards | None = None
+    coverage: PeerCoverage | None = None
     assigned: bool = False
 
     def on_assigned(self, *args: Any, **kwargs: Any) -> None:
@@ -94,6 +138,9 @@ class Readiness:
             "tables_recovered": {"ok": recovered, "detail": "recovered" if recovered else "recovering"},
             "agents": self._agents(),
         }
+        if self.coverage is not None:
+            ok, detail = (await self.coverage.check()) if recovered and not rebalancing else (False, "not yet")
+            checks["partitions_answered"] = {"ok": ok, "detail": detail}
         ready = all(c["ok"] for c in checks.values())
         READY.set(1 if ready else 0)
         return ready, checks
