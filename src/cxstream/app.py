@@ -14,6 +14,7 @@ from faust.serializers import codecs
 
 from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
+from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.fencing import FencedTable
 from cxstream.agents.guard import Guards
@@ -167,6 +168,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         autodiscover=False,
         Table=FencedTable,  # every table's changelog records carry their writer's epoch (agents.fencing)
     )
+    app.transport = SkipAwareTransport(app.conf.broker_consumer, app)  # skipped records stay uncommitted
     recovery = CheckedRecovery(app, app.tables, beacon=app.tables.beacon, loop=app.tables.loop)
     recovery.client_options = aiokafka_options(settings, bootstrap)
     app.tables._recovery = recovery  # type: ignore[attr-defined]  # used instead of the one faust would build

@@ -83,6 +83,13 @@ RECOVERY_HIGHWATER = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+RECORDS_SKIPPED = Counter(
+    "cxstream_records_skipped_total",
+    "Records a stream skipped (fetched before a rebalance, or while a recovery held the flow), left "
+    "uncommitted so that they are read again, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
 DUPLICATES = Counter(
     "cxstream_duplicates_total",
     "Records dropped because a record with the same id was already handled (a replay after a crash or a "
