@@ -61,10 +61,27 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The peak resident memory of the largest process of ``pid``'s tree: ``cxstream worker`` supervises the
+    Faust worker in a child process, which holds the tables."""
+    peaks = []
+    for proc in [pid, *children(pid)]:
+        for line in Path(f"/proc/{proc}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks, default=float("nan"))
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def run_baseline(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
