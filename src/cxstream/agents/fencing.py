@@ -11,8 +11,8 @@ How:
 
 * When a worker becomes the active owner of a changelog partition (its recovery completed), it takes an
   epoch above every epoch it has read from that partition and not below its wall clock in milliseconds, and
-  writes it to the partition as an owner marker (a record under :data:`MARKER_KEY` with the epoch header
-  and no value, never applied to the table). The new owner read the partition to its end first, so its
+  writes it to the partition as an owner marker (a record under :data:`MARKER_KEY` with the epoch as its
+  header and its value, never applied to the table). The new owner read the partition to its end first, so its
   epoch is above the old owner's; the wall-clock floor keeps epochs increasing when a worker recovers only
   part of a partition (a persistent store starts from its saved offset).
 * Every write (a value or a deletion) carries the writer's epoch in the :data:`EPOCH_HEADER` header.
@@ -147,7 +147,7 @@ class FencedTable(faust.Table[Any, Any]):
             epoch = self.epochs.take(tp.partition, now)
             self.changelog_topic.send_soon(
                 key=MARKER_KEY,
-                value=None,  # the epoch is in the header; no value, so that it decodes for any value type
+                value=epoch,  # a number: it decodes for every table's value type (JSON values, counters)
                 partition=tp.partition,
                 headers=[(EPOCH_HEADER, str(epoch).encode())],
                 key_serializer=self.key_serializer,
