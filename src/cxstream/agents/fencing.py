@@ -44,32 +44,52 @@ MARKER_KEY = "__cxstream_owner__"
 
 
 class Epochs:
-    """The fencing rule for one table, per changelog partition (pure bookkeeping, no Kafka)."""
+    """The fencing rule for one table, per changelog partition (pure bookkeeping, no Kafka).
+
+    The newest epoch is a property of a position in the log: re-reading a partition from an earlier offset
+    (a full recovery after the partition came back to this worker) starts from the epoch that held there,
+    not from the newest one seen at the end, or every older record would look stale."""
 
     def __init__(self) -> None:
-        self.newest: dict[int, int] = {}  # the newest epoch seen (read or taken) per partition
+        self._points: dict[int, list[tuple[int, int]]] = {}  # per partition: (offset, epoch) where it rose
+        self._last: dict[int, int] = {}  # per partition: the offset of the last record read
         self.mine: dict[int, int] = {}  # the epoch this worker writes with, per partition it owns
 
-    def admit(self, partition: int, epoch: int | None) -> bool:
-        """Whether a record read from ``partition`` with ``epoch`` is applied (and remember its epoch)."""
+    def newest(self, partition: int) -> int | None:
+        points = self._points.get(partition)
+        return points[-1][1] if points else None
+
+    def admit(self, partition: int, offset: int, epoch: int | None) -> bool:
+        """Whether the record at ``offset`` of ``partition`` with ``epoch`` is applied."""
+        points = self._points.setdefault(partition, [])
+        last = self._last.get(partition)
+        if last is not None and offset <= last:  # read again from an earlier offset
+            while points and points[-1][0] >= offset:
+                points.pop()
+        self._last[partition] = offset
         if epoch is None:
             return True
-        newest = self.newest.get(partition)
+        newest = points[-1][1] if points else None
         if newest is not None and epoch < newest:
             return False
-        self.newest[partition] = epoch
+        if newest is None or epoch > newest:
+            points.append((offset, epoch))
         return True
 
     def take(self, partition: int, now_ms: int) -> int:
-        """Become the owner of ``partition``: an epoch above every one seen there, not below ``now_ms``."""
-        epoch = max(self.newest.get(partition, 0) + 1, now_ms)
-        self.newest[partition] = self.mine[partition] = epoch
+        """Become the owner of ``partition``: an epoch above every one read there, not below ``now_ms``."""
+        epoch = max((self.newest(partition) or 0) + 1, now_ms, self.mine.get(partition, 0) + 1)
+        self.mine[partition] = epoch
         return epoch
 
     def writing(self, partition: int, now_ms: int) -> int:
-        """The epoch to stamp on a write to ``partition`` (taken now if ownership was never announced)."""
+        """The epoch to stamp on a write to ``partition``: taken now if ownership was never announced, or if
+        another owner wrote there since (read as a standby copy)."""
         epoch = self.mine.get(partition)
-        return epoch if epoch is not None else self.take(partition, now_ms)
+        newest = self.newest(partition)
+        if epoch is None or (newest is not None and epoch < newest):
+            return self.take(partition, now_ms)
+        return epoch
 
 
 def epoch_of(headers: Any) -> int | None:
@@ -127,7 +147,7 @@ class FencedTable(faust.Table[Any, Any]):
         for event in batch:
             message = event.message
             epoch = epoch_of(message.headers)
-            admitted = self.epochs.admit(message.partition, epoch)
+            admitted = self.epochs.admit(message.partition, message.offset, epoch)
             if event.key == MARKER_KEY:
                 continue  # an owner marker: its epoch counts, it is not a table value
             if admitted:
