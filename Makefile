@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools run broker worker test test-unit bench lint schemas-check topics-apply clean
+.PHONY: help install tools run broker worker test test-unit stress bench lint schemas-check topics-apply clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ test: install tools ## Run the whole test suite (unit + integration on the embed
 
 test-unit: install tools ## Run the tests that need no broker
 	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
+
+stress: install tools ## Long fault runs (a worker paused past its session timeout, CXSTREAM_STRESS_REPEATS times, default 5)
+	$(BIN)/python -m pytest -m stress $(ARGS)
 
 bench: install ## Throughput, memory and event-to-escalation latency on the embedded broker, against minimal Faust agents
 	$(BIN)/python bench/ingest_metrics.py $(ARGS)

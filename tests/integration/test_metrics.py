@@ -74,7 +74,7 @@ def seeded_stream(seed: int, now: datetime, count: int) -> tuple[list[bytes], Tr
             truth.late_ids.add(base["event_id"])
         if kind == "frt":  # a ticket opened, then its first reply, which does not say when the ticket was opened
             opened = millis(when - timedelta(minutes=rng.uniform(1, 120)))
-            ticket = f"T-{i}"
+            ticket = f"T-{seed}-{i}"
             created = {**base, "event_id": f"{base['event_id']}-c", "event_time": iso(opened),
                        "event_type": "TICKET_CREATED", "operation": {"ticket_id": ticket}}  # fmt: skip
             records.append(json.dumps(created).encode())
@@ -93,7 +93,7 @@ def seeded_stream(seed: int, now: datetime, count: int) -> tuple[list[bytes], Tr
                 truth.scores.setdefault(kind, []).append((when, region, score))
         elif kind in ("solved", "reopened"):
             created = millis(when - timedelta(minutes=rng.uniform(30, 48 * 60)))
-            ticket = {"ticket_id": f"T-{i}", "created_at": iso(created), "actual_at": iso(when)}
+            ticket = {"ticket_id": f"T-{seed}-{i}", "created_at": iso(created), "actual_at": iso(when)}
             event_type = "TICKET_SOLVED" if kind == "solved" else "TICKET_REOPENED"
             base.update(event_type=event_type, agent_id="A-1", team="customer-service", journey_stage="support",
                         operation=ticket)  # fmt: skip
