@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cxstream.kafka.embedded import free_port
-from tests.integration.procs import eventually, ready, spawn, stop
+from tests.integration.procs import eventually, http_get, ready, spawn, stop
 from tests.integration.test_breaches import breaches, produce
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
 from tests.integration.test_warroom import call, complaint
@@ -135,10 +135,13 @@ def test_either_of_two_workers_answers_for_every_partition(bootstrap: str, tmp_p
         # one worker dies: the other's answers are whole or say they are not, and become whole again
         stop(workers[1], signal.SIGKILL)
         seen: list[dict[str, Any]] = []
+        readiness: list[tuple[int, str]] = []
 
         def whole_alone() -> bool:
             window = nps(ports[0])
             seen.append(window["partitions"])
+            status, body = http_get(f"http://127.0.0.1:{ports[0]}/readyz")
+            readiness.append((status, json.loads(body)["checks"].get("partitions_answered", {}).get("detail", "")))
             covered = window["partitions"]["held"] == window["partitions"]["total"]
             assert window["estimate"]["n"] == answers if covered else window["estimate"]["n"] <= answers, window
             return covered and window["partitions"]["workers"] == {"answered": 1, "asked": 1}
@@ -147,6 +150,12 @@ def test_either_of_two_workers_answers_for_every_partition(bootstrap: str, tmp_p
         # until the group drops the dead member (its session timeout), answers came from half the partitions
         # and said so: one worker of two answered
         assert seen[0] == {**parts[0]["partitions"], "workers": {"answered": 1, "asked": 2}}, seen[0]
+        # and meanwhile readiness said so: not ready, naming the worker that does not answer
+        held = parts[0]["partitions"]["held"]
+        said = f"answering for {held} of 6 partitions ("
+        assert any(code == 503 and detail.startswith(said) and detail.endswith(f":{ports[1]} not answering)")
+                   for code, detail in readiness), readiness  # fmt: skip
+        eventually(lambda: ready(ports[0]), 120, "the survivor to be ready again, alone")
         eventually(lambda: listed(ports[0]) == cases, 120, "the surviving worker to list every case")
         assert workers[0].poll() is None
     finally:
