@@ -27,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cxstream.demo.traffic import DemoTraffic
 from cxstream.kafka.embedded import EmbeddedBroker, free_port
+from cxstream.process import children
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,19 +70,6 @@ def peak_rss_mib(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 peaks.append(int(line.split()[1]) / 1024)
     return max(peaks, default=float("nan"))
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def run_baseline(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
