@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -93,11 +94,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+#: A whole number that fits the schema's Avro ``int`` (32 bits): anything larger is refused when mapped, with
+#: the field named, instead of failing later when the event is encoded.
+AvroInt = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
+
+
 class Survey(_Model):
     metric: SurveyMetric
-    score: StrictInt  # a number: neither true nor "5"
-    scale_min: StrictInt
-    scale_max: StrictInt
+    score: AvroInt  # a number: neither true nor "5"
+    scale_min: AvroInt
+    scale_max: AvroInt
     verbatim: str | None = None
     language: str | None = None
 
