@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from cxstream.kafka import earliest
 from cxstream.kafka.embedded import free_port
 from cxstream.serde.avro import CodecFactory, read_avro_json
 from cxstream.serde.catalog import SchemaCatalog
@@ -87,7 +88,7 @@ async def dead_letter_offsets(bootstrap: str) -> list[int]:
     consumer = AIOKafkaConsumer(
         "cx.dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=f"t-{uuid.uuid4()}"
     )
-    await consumer.start()
+    await earliest.start(consumer)
     found: list[int] = []
     try:
         while True:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from cxstream.kafka import earliest
 from cxstream.kafka.embedded import free_port
 from cxstream.serde.avro import CodecFactory, read_avro_json
 from cxstream.serde.catalog import SchemaCatalog
@@ -43,7 +44,7 @@ async def read_dead_letters(bootstrap: str, count: int) -> list[dict]:  # type: 
     consumer = AIOKafkaConsumer(
         "cx.dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=f"t-{uuid.uuid4()}"
     )
-    await consumer.start()
+    await earliest.start(consumer)
     found = []
     try:
         while len(found) < count:

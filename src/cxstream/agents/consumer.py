@@ -20,10 +20,23 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
+from cxstream.kafka import earliest
 from cxstream.observability.metrics import RECORDS_SKIPPED
 
 
+class EarliestAwareConsumerThread(driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with "earliest" offsets that hold on the embedded broker: a new group and every
+    table's changelog recovery start at the partition's first record (see :mod:`cxstream.kafka.earliest`)."""
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        await earliest.correct(self._ensure_consumer())
+
+
 class SkipAwareConsumer(driver.Consumer):
+    def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
+        return EarliestAwareConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     def ack(self, message: Any) -> bool:
         if message.tracked or not self.app.topics.acks_enabled_for(message.topic):
             return bool(super().ack(message))

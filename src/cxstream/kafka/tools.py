@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from cxstream.domain.base import Record, StoredValueError
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import DeadLetter
+from cxstream.kafka import earliest
 from cxstream.serde.avro import AvroCodec, DecodeError
 
 REPLAY_HEADER = "cxstream-replay-of"
@@ -89,8 +90,9 @@ async def read_to_end(client_options: dict[str, Any], topic: str) -> AsyncIterat
     response: some Kafka-wire brokers (the embedded one among them) answer ListOffsets with the base offset
     of the last record batch plus one, which would cut off the rest of that batch.
     """
-    consumer = AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
+    consumer = await earliest.start(
+        AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="earliest")
+    )
     try:
         await consumer.topics()  # fetches the cluster metadata
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
@@ -194,11 +196,11 @@ async def read_original(client_options: dict[str, Any], letter: DeadLetter) -> O
     tp = TopicPartition(letter.position.topic, letter.position.partition)
     consumer = AIOKafkaConsumer(**client_options, enable_auto_commit=False, auto_offset_reset="none",
                                 max_partition_fetch_bytes=256 * 1024 * 1024)  # fmt: skip
-    await consumer.start()
+    await earliest.start(consumer)
     try:
         consumer.assign([tp])
-        earliest = (await consumer.beginning_offsets([tp]))[tp]
-        if letter.position.offset < earliest:
+        first = (await consumer.beginning_offsets([tp]))[tp]
+        if letter.position.offset < first:
             return None
         consumer.seek(tp, letter.position.offset)
         message = await asyncio.wait_for(consumer.getone(tp), 60)
