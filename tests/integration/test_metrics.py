@@ -22,13 +22,15 @@ from scipy import stats as sp
 
 from cxstream.kafka.embedded import free_port
 from cxstream.kafka.tools import read_to_end
-from cxstream.serde.avro import CodecFactory
+from cxstream.serde.avro import CodecFactory, read_avro_json
 from cxstream.serde.catalog import SchemaCatalog
 from tests.integration.procs import ROOT, eventually, http_get, ready, spawn, stop
 from tests.integration.test_ingest import scrape, total
 
 pytestmark = pytest.mark.integration
-DLQ = CodecFactory(SchemaCatalog.from_dir(ROOT / "schemas")).for_topic("cx.dlq", "cxstream.DeadLetter")
+CODECS = CodecFactory(SchemaCatalog.from_dir(ROOT / "schemas"))
+DLQ = CODECS.for_topic("cx.dlq", "cxstream.DeadLetter")
+EVENTS = CODECS.for_topic("cx.events", "cxstream.CanonicalEvent")
 SITES = {"emea": ["ams-1", "lis-1", "waw-1"], "amer": ["chi-1", "aus-1"], "apac": ["sin-1", "mnl-1"]}
 Z = sp.norm.ppf(0.975)
 
@@ -261,6 +263,46 @@ def test_tables_equal_values_computed_from_the_raw_scores(bootstrap: str, tmp_pa
     finally:
         code = stop(worker, signal.SIGTERM)
     assert code == 0
+
+
+def test_a_replay_counts_an_event_whose_id_was_stored_without_its_cells(bootstrap: str, tmp_path: Path) -> None:
+    """The metrics' event-id memory and the cells are on two changelog topics, so a crash can leave the id
+    stored while the cell write before it was still in the producer. The replay at the same offset must
+    still count the event: here the id is in the changelog, the cell is not, and the offset is not committed."""
+    port = free_port()
+    app_id = f"cxstream-replay-{uuid.uuid4().hex[:8]}"
+    env = worker_env(bootstrap, port, app_id, tmp_path / "data")
+    worker = spawn(["worker"], env, tmp_path / "worker-1.log")  # creates the topics and changelogs
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
+    finally:
+        assert stop(worker, signal.SIGTERM) == 0
+    now = millis(datetime.now(UTC))
+    event = read_avro_json(EVENTS.entry, (ROOT / "examples/topics/cx.events.json").read_text())
+    event.update(event_time=now - timedelta(minutes=1), ingest_time=now)
+    event_ms = int(event["event_time"].timestamp() * 1000)
+
+    async def seed() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            seen = json.dumps([0, event_ms, 0]).encode()  # applied at offset 0 of partition 0
+            await producer.send_and_wait(f"{app_id}-cxstream-metrics-seen-changelog", seen,
+                                         key=json.dumps(event["event_id"]).encode(), partition=0)  # fmt: skip
+            await producer.send_and_wait("cx.events", EVENTS.encode(event), key=b"381772941", partition=0)
+        finally:
+            await producer.stop()
+
+    asyncio.run(seed())
+    worker = spawn(["worker"], env, tmp_path / "worker-2.log")
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the restarted worker to be ready")
+        window = eventually(lambda: (w := api(port, "/api/metrics/csat.support/1h"))["estimate"]["n"] and w, 60,
+                            "the replayed event to be counted")  # fmt: skip
+        assert window["estimate"]["n"] == 1
+        assert total(scrape(port), "cxstream_metric_updates_skipped_total") == 0
+    finally:
+        assert stop(worker, signal.SIGTERM) == 0
 
 
 def assert_api_answers(port: int, truth: Truth) -> None:

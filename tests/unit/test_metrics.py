@@ -197,6 +197,18 @@ def test_folding_keeps_every_window_exact_even_when_cut_short() -> None:
     assert read_window(SPEC, cells_of(folded), "csat.delivery", "1d", now=NOW).estimate == day
 
 
+def test_a_replay_after_its_bucket_was_folded_is_not_counted_twice() -> None:
+    event = survey(SurveyMetric.CSAT, 2, minutes_ago=9 * 60)
+    table = table_after([(event, 0, 40)])
+    now_ms = int(NOW.timestamp() * 1000)
+    plan = housekeeping(cells_of(table), 0, now_ms, SPEC)
+    (coarse,) = plan.writes.values()
+    (update,) = updates_for(SPEC, event, 0)
+    assert apply_update(None, update, 40, folded_into=coarse) is None  # replayed: already in the hourly cell
+    assert apply_update(None, update, 41, folded_into=coarse) is not None  # a later event of the bucket counts
+    assert apply_update(None, update, 40) is not None  # nothing folded: a missing cell is a missing write
+
+
 def test_expired_cells() -> None:
     now_ms = int(NOW.timestamp() * 1000)
     fine = CellKey("csat.delivery", 300_000, now_ms - 6 * 3_600_000, 0, ())

@@ -7,9 +7,11 @@ partition):
 * ``cxstream-metrics-seen``: event id -> the offset it was applied at (an ``AppliedEvent``), written after the
   event's cells.
   Upstream delivery is at-least-once, so after a crash the same event can reach ``cx.events`` twice at
-  different offsets; the second is dropped here. The same offset again is a replay: skipped when the entry
-  exists (every cell was written), otherwise each cell's own applied offset decides. Entries expire with
-  the grace period: an older duplicate is late anyway.
+  different offsets; the second is dropped here. The same offset again is a replay: each cell's own applied
+  offset decides (or, for a fine cell folded since, the offset its coarse cell absorbed). The entry alone
+  cannot: it and the cells are on two changelog topics, and a crash can leave the entry stored while a cell
+  write that preceded it was still waiting in the producer. Entries expire with the grace period: an older
+  duplicate is late anyway.
 
 Updates happen inside the ``events-monitor`` agent's iteration, so each event is read once for counting,
 validation and metrics.
@@ -74,26 +76,32 @@ class MetricTables:
         if not updates:
             return 0
         prior = self.seen.get(event.event_id)
-        if prior is not None:
-            if prior.offset != offset:
-                METRIC_DUPLICATES.inc()
-            else:
-                METRIC_UPDATES_SKIPPED.labels(definition=updates[0].key.definition).inc(len(updates))
+        if prior is not None and prior.offset != offset:
+            METRIC_DUPLICATES.inc()
             self._maybe_purge(partition)
             return 0
+        # the same offset again (a replay) still goes cell by cell: the entry and the cells are on two
+        # changelogs, and a crash can leave the entry written without some of the cells
         written = 0
         for update in updates:
             key = update.key.encode()
-            value = apply_update(self.cells.get(key), update, offset)
+            current = self.cells.get(key)
+            value = apply_update(current, update, offset, self._folded_into(update.key) if current is None else None)
             if value is None:
                 METRIC_UPDATES_SKIPPED.labels(definition=update.key.definition).inc()
                 continue
             self.cells[key] = value
             METRIC_UPDATES.labels(definition=update.key.definition).inc()
             written += 1
-        self.seen[event.event_id] = AppliedEvent(offset, to_ms(event.event_time), partition)
+        if prior is None:
+            self.seen[event.event_id] = AppliedEvent(offset, to_ms(event.event_time), partition)
         self._maybe_purge(partition)
         return written
+
+    def _folded_into(self, key: CellKey) -> CellValue | None:
+        """The coarse cell a fine cell folds into, when the spec has one."""
+        coarse = self.spec.grains[-1] if self.spec.grains else key.grain
+        return self.cells.get(key.coarse(coarse).encode()) if coarse != key.grain else None
 
     def _maybe_purge(self, partition: int) -> None:
         """Fold and expire this partition's cells, and forget its old event ids (see ``agents.housekeeping``).

@@ -129,9 +129,15 @@ class Update:
     drivers: tuple[str, ...] = ()  # verbatim drivers of a detractor answer, counted per cell
 
 
-def apply_update(current: CellValue | None, update: Update, offset: int) -> CellValue | None:
-    """The new cell value, or None when this offset was already applied to the cell (a replay)."""
+def apply_update(
+    current: CellValue | None, update: Update, offset: int, folded_into: CellValue | None = None
+) -> CellValue | None:
+    """The new cell value, or None when this offset was already applied to the cell (a replay). A missing fine
+    cell may have been folded already: ``folded_into`` is its coarse cell, which says up to which offset it took
+    the bucket in."""
     if current is not None and current.offset >= offset:
+        return None
+    if current is None and folded_into is not None and folded_into.absorbed.get(update.key.bucket, -1) >= offset:
         return None
     drivers = dict(current.drivers) if current is not None else {}
     for driver in update.drivers:
