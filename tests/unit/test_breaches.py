@@ -11,6 +11,7 @@ from cxstream.domain.alerting.thresholds import (
     BreachState,
     Direction,
     Guard,
+    Method,
     Severity,
     Status,
     ThresholdRule,
@@ -21,7 +22,7 @@ from cxstream.domain.metrics.stats import Estimate
 
 HOP = 300_000
 CSAT = ThresholdRule(
-    id="csat.delivery.low", metric="csat.delivery", window="1h", direction=Direction.BELOW,
+    id="csat.delivery.low", metric="csat.delivery", window="1h", direction=Direction.BELOW, method=Method.WINDOW,
     warning=75, critical=60, clear=80, scope_by=("region",),
     overrides=({"matchers": ("region=apac", "site=sin-1"), "warning": 65},  # type: ignore[arg-type]
                {"matchers": ("region=apac",), "warning": 70, "critical": 55}),  # type: ignore[arg-type]
@@ -58,6 +59,22 @@ def test_required_duration_keeps_single_dips_quiet() -> None:
     rule = CSAT.model_copy(update={"for_windows": 3})
     assert run(rule, [70, 90, 70, 70, 90]) == []
     assert run(rule, [70, 70, 70]) == [(Status.FIRING, Severity.WARNING)]
+
+
+def test_an_evaluation_with_too_few_answers_breaks_the_streak() -> None:
+    rule = CSAT.model_copy(update={"for_windows": 2})
+    assert run(rule, [70, None, 70]) == []  # "insufficient sample" in between is no evidence of a breach
+    assert run(rule, [70, 70]) == [(Status.FIRING, Severity.WARNING)]
+
+
+def test_the_interval_guard_clears_by_the_same_standard_it_fires() -> None:
+    guarded = CSAT.model_copy(update={"guard": Guard.INTERVAL})
+    state, change = evaluate(guarded, EMEA, est(69, half=5), HOP, BreachState())
+    assert change is not None and change.status is Status.FIRING
+    state, change = evaluate(guarded, EMEA, est(82, half=3), 2 * HOP, state)  # 79-85 straddles clear (80)
+    assert change is None and state.open_id is not None
+    state, change = evaluate(guarded, EMEA, est(84, half=3), 3 * HOP, state)  # 81-87: all above clear
+    assert change is not None and change.status is Status.RESOLVED
 
 
 def test_the_interval_guard_needs_the_whole_interval_beyond_the_level() -> None:

@@ -107,3 +107,44 @@ def test_the_incident_turns_emea_critical_within_a_minute_of_its_start() -> None
     assert critical is not None
     delays = [_seconds_to_critical(seed, 20.0, 60.0, critical) for seed in range(1, 9)]
     assert all(d is not None and d < 60 for d in delays), delays
+
+
+def test_the_incident_raises_its_breaches_at_the_first_bucket_end() -> None:
+    """The delivery rules judge EMEA on the 5-minute buckets the incident fills, through the worker's own
+    evaluation: both breach by the end of the first whole bucket after the incident starts."""
+    from cxstream.domain.alerting.evaluation import assess
+    from cxstream.domain.metrics.cells import Cell, CellKey, CellValue, apply_update
+    from cxstream.domain.metrics.measure import updates_for
+
+    spec, alerting = CONTEXT.topology.metrics, CONTEXT.topology.alerting
+    rules = [r for r in alerting.thresholds if r.metric in ("csat.delivery", "delivery_delay")]
+    start = NOW + timedelta(seconds=60)
+    traffic = DemoTraffic(seed=5, incident="delivery-delay-emea", incident_start=start)
+    table: dict[CellKey, CellValue] = {}
+    states: dict[object, object] = {}
+    fired: dict[str, float] = {}
+    rate, offset = 20.0, 0
+    for i in range(int(rate * 12 * 60)):
+        now = NOW + timedelta(seconds=i / rate)
+        record = traffic.next(now)
+        outcome = normalize_record(CONTEXT.connectors[record.topic], record.value, RawContext(now), CONTEXT.validator)
+        for event in outcome.events:
+            for update in updates_for(spec, event, 0):
+                value = apply_update(table.get(update.key), update, offset)
+                if value is not None:
+                    table[update.key] = value
+            offset += 1
+        if i % int(rate * 30) == 0:  # the worker's evaluation clock: every 30 s
+            cells = [Cell(k, v) for k, v in table.items()]
+            for rule in rules:
+                mine = {k: v for k, v in states.items() if k.rule_id == rule.id}  # type: ignore[attr-defined]
+                new, verdicts = assess(rule, spec, cells, mine, now)  # type: ignore[arg-type]
+                states.update(new)
+                for verdict in verdicts:
+                    if verdict.change.scope.get("region") == "emea":
+                        fired.setdefault(rule.id, (now - start).total_seconds())
+                    else:
+                        raise AssertionError(f"a false breach outside the incident: {verdict.change}")
+    first_bucket_end = 300 - start.timestamp() % 300 + 300  # the first whole bucket after the start ends
+    assert set(fired) == {r.id for r in rules}, fired
+    assert all(seconds <= first_bucket_end + 30 for seconds in fired.values()), fired

@@ -1,4 +1,4 @@
-"""Threshold rules read the windows that just ended, per scope, catch up after a pause, and produce
+"""Threshold rules read the buckets that just ended, per scope, catch up after a pause, and produce
 records that fit the Breach schema."""
 
 from __future__ import annotations
@@ -34,26 +34,38 @@ def table(scores_by_region: dict[str, list[int]], minutes_ago: float) -> Table:
     return out
 
 
-def test_each_region_is_judged_on_its_own_and_the_streak_is_caught_up() -> None:
-    # EMEA: 40 % top-2-box over 200 answers, well below 55 % critical; AMER fine; both 20 minutes old,
-    # so the last two ended 1-hour windows (the rule needs two in a row) both contain them
-    store = cells_of(table({"emea": [5] * 80 + [1] * 120, "amer": [5] * 180 + [2] * 20}, minutes_ago=20))
+def test_each_region_is_judged_on_its_own_and_the_buckets_since_are_caught_up() -> None:
+    # EMEA: 20 % top-2-box over 200 answers, well below 55 % critical; AMER fine; both 20 minutes old: the
+    # first evaluation reads every bucket the 5-minute cells still hold
+    store = cells_of(table({"emea": [5] * 40 + [1] * 160, "amer": [5] * 180 + [2] * 20}, minutes_ago=20))
     assert rule_scopes(RULE, SPEC, store) == [{"region": "amer"}, {"region": "emea"}]
     states, verdicts = assess(RULE, SPEC, store, {}, NOW)
     assert [(v.change.status, v.change.severity, dict(v.change.scope)) for v in verdicts] == [
         (Status.FIRING, Severity.CRITICAL, {"region": "emea"})
     ]
     assert states[state_key(RULE, {"region": "emea"})].open_id == verdicts[0].change.breach_id
-    again, nothing = assess(RULE, SPEC, store, {**states}, NOW)  # the same windows: no new verdict
+    again, nothing = assess(RULE, SPEC, store, {**states}, NOW)  # the same time: no new verdict
     assert nothing == [] and again == {}
 
 
-def test_it_resolves_once_the_windows_recover() -> None:
-    bad = cells_of(table({"emea": [1] * 100}, minutes_ago=20))
-    states, _ = assess(RULE, SPEC, bad, {}, NOW)
+def test_the_evidence_a_bucket_carries_decides_the_severity() -> None:
+    # 40 % over 200 answers: far beyond the warning level's evidence, not yet enough that the truth is at
+    # the critical 55 % rather than 60 % (the log-likelihood ratio is 7.2, the budget's threshold 8.5)
+    store = cells_of(table({"emea": [5] * 80 + [1] * 120}, minutes_ago=20))
+    _, [verdict] = assess(RULE, SPEC, store, {}, NOW)
+    assert (verdict.change.status, verdict.change.severity) == (Status.FIRING, Severity.WARNING)
+    assert "cusum: evidence of 70" in breach_record(verdict, RULE, "logistics", NOW).summary
+
+
+def test_it_resolves_once_the_evidence_says_it_is_back() -> None:
+    bad = table({"emea": [1] * 100}, minutes_ago=20)
+    states, _ = assess(RULE, SPEC, cells_of(bad), {}, NOW)
     later = NOW + timedelta(hours=2)
-    good = cells_of(table({"emea": [5] * 100}, minutes_ago=20 - 120))  # answers from the last half hour
-    _, verdicts = assess(RULE, SPEC, good, states, later)
+    few = {**bad, **table({"emea": [5] * 60}, minutes_ago=20 - 120)}  # 60 satisfied answers: not yet enough
+    _, verdicts = assess(RULE, SPEC, cells_of(few), states, later)
+    assert verdicts == []
+    more = {**bad, **table({"emea": [5] * 150}, minutes_ago=20 - 120)}
+    _, verdicts = assess(RULE, SPEC, cells_of(more), states, later + timedelta(minutes=5))
     assert [v.change.status for v in verdicts] == [Status.RESOLVED]
 
 

@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from cxstream import __version__
-from cxstream.cli import alerts, cases, data, service, setup, status
+from cxstream.cli import alerts, cases, data, detection, service, setup, status
 from cxstream.cli.common import EXIT_CONFIG, fail
 from cxstream.config.yaml_source import ConfigError
 from cxstream.settings import Settings, SettingsError, load_settings
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labels", nargs="*", help="test: labels such as severity=CRITICAL region=emea owner=logistics")
     p.set_defaults(handler=alerts.cmd_routes)
     alerts.add_parsers(sub)
+    detection.add_parsers(sub)
     cases.add_parsers(sub)
     cases.add_plan_parser(sub)
     status.add_parser(sub)

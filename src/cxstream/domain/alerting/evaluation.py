@@ -12,11 +12,21 @@ from datetime import datetime
 from cxstream.domain.alerting.records import Breach, BreachKind, Direction, Status
 from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.alerting.spec import Alerting
-from cxstream.domain.alerting.thresholds import BreachChange, BreachKey, BreachState, ThresholdRule, evaluate
+from cxstream.domain.alerting.thresholds import (
+    BreachChange,
+    BreachKey,
+    BreachState,
+    Buckets,
+    Method,
+    ThresholdRule,
+    evaluate,
+    evaluate_test,
+)
 from cxstream.domain.base import from_ms, to_ms
 from cxstream.domain.metrics.cells import Cell
 from cxstream.domain.metrics.spec import MetricsSpec
-from cxstream.domain.metrics.windows import WindowValue, read_window, scopes
+from cxstream.domain.metrics.stats import Sufficient
+from cxstream.domain.metrics.windows import WindowValue, bucket_series, read_window, scopes
 
 
 def state_key(rule: ThresholdRule, scope: Mapping[str, str]) -> BreachKey:
@@ -45,9 +55,12 @@ def assess(
     states: Mapping[BreachKey, BreachState],
     now: datetime,
 ) -> tuple[dict[BreachKey, BreachState], list[Verdict]]:
-    """Evaluate every scope of ``rule`` on the windows that ended since it was last evaluated (at most the last
-    ``for_windows`` ones, oldest first, so that a worker that was down catches up on the streak)."""
+    """Evaluate every scope of ``rule``: by its sequential test (:func:`assess_test`), or on the windows that
+    ended since it was last evaluated (at most the last ``for_windows`` ones, oldest first, so that a worker
+    that was down catches up on the streak)."""
     materialized = list(cells)
+    if rule.method is Method.CUSUM:
+        return assess_test(rule, spec, materialized, states, now)
     new_states: dict[BreachKey, BreachState] = {}
     verdicts: list[Verdict] = []
     for scope in rule_scopes(rule, spec, materialized):
@@ -65,6 +78,42 @@ def assess(
     return new_states, verdicts
 
 
+def assess_test(
+    rule: ThresholdRule,
+    spec: MetricsSpec,
+    cells: list[Cell],
+    states: Mapping[BreachKey, BreachState],
+    now: datetime,
+) -> tuple[dict[BreachKey, BreachState], list[Verdict]]:
+    """The cusum test of every scope of ``rule`` over the 5-minute buckets ended by ``now``: those final (past
+    grace) are settled into the saved state, the later ones replayed from it. Buckets are read as far back as
+    the 5-minute cells are kept; a worker down for longer skips the evidence in between."""
+    indicator = spec.definition(rule.metric).indicator
+    fine = spec.finest_ms
+    now_ms = to_ms(now)
+    ended = now_ms - now_ms % fine
+    final = min(ended, (now_ms - spec.grace_ms) - (now_ms - spec.grace_ms) % fine)
+    lookback = max(fine, (spec.retention_ms(fine) - 2 * fine) // fine * fine)
+    new_states: dict[BreachKey, BreachState] = {}
+    verdicts: list[Verdict] = []
+    for scope in rule_scopes(rule, spec, cells):
+        key = state_key(rule, scope)
+        state = states.get(key, BreachState())
+        test = rule.test_for(scope, indicator)
+        start = max(state.settled.through_ms if state.settled else 0, ended - lookback)
+        through = max(start, final)
+        series = bucket_series(spec, cells, rule.metric, start, ended, scope)
+        cut = (through - start) // fine
+        buckets = Buckets(series[:cut], through, series[cut:], test.variance(Sufficient.merged(series)))
+        window = read_window(spec, cells, rule.metric, rule.window, now=now, where=scope, ended=True)
+        state, change = evaluate_test(rule, test, scope, buckets, window.estimate, ended, state)
+        if change is not None:
+            verdicts.append(Verdict(change, window))
+        if state != states.get(key):
+            new_states[key] = state
+    return new_states, verdicts
+
+
 def breach_record(verdict: Verdict, rule: ThresholdRule, owner: str, now: datetime) -> Breach:
     """The ``cx.breaches`` record (schema ``cxstream.Breach``) of one verdict."""
     change, window = verdict.change, verdict.window
@@ -76,7 +125,7 @@ def breach_record(verdict: Verdict, rule: ThresholdRule, owner: str, now: dateti
         f"{word} {change.severity.value.lower()} level {change.threshold:g}{estimate.unit.strip()}"
         if change.status is not Status.RESOLVED
         else f"{rule.summary or rule.id}: {rule.metric} in {where} back to {estimate.describe()}"
-    )
+    ) + (f"; {change.evidence}" if change.evidence else "")
     return Breach(
         breach_id=change.breach_id,
         rule_id=rule.id,

@@ -144,6 +144,30 @@ def read_window(
     )
 
 
+def bucket_series(
+    spec: MetricsSpec,
+    all_cells: Iterable[Cell],
+    definition_id: str,
+    start_ms: int,
+    end_ms: int,
+    where: ScopeFilter | None = None,
+) -> list[Sufficient]:
+    """The finest-grain buckets of one definition starting in [start, end), oldest first, each merged over
+    the finest scopes matching ``where`` (empty buckets included). Buckets folded already are not here: read
+    them only within the finest grain's retention."""
+    definition = spec.definition(definition_id)
+    fine = spec.finest_ms
+    filt = dict(where or {})
+    out = [Sufficient() for _ in range(max(0, (end_ms - start_ms) // fine))]
+    for cell in all_cells:
+        key = cell.key
+        if key.definition != definition_id or key.grain != fine or not start_ms <= key.bucket < end_ms:
+            continue
+        if _matches(definition, key.scope, filt):
+            out[(key.bucket - start_ms) // fine].merge(cell.value.stats)
+    return out
+
+
 def history(
     spec: MetricsSpec,
     all_cells: Iterable[Cell],
