@@ -166,10 +166,12 @@ def expected(definition: str, truth: Truth, window: dict[str, Any], region: str 
             mean = statistics.fmean(scores)
             low, high = sp.t.interval(0.95, n - 1, loc=mean, scale=sp.sem(scores))
             return {"n": n, "value": mean, "interval": (low, high)}
-        p = sum(s >= 9 for s in scores) / n
-        d = sum(s <= 6 for s in scores) / n
-        margin = Z * math.sqrt((p + d - (p - d) ** 2) / n) * 100
-        return {"n": n, "value": 100 * (p - d), "interval": (100 * (p - d) - margin, 100 * (p - d) + margin)}
+        promoters, detractors = sum(s >= 9 for s in scores), sum(s <= 6 for s in scores)
+        p, d = (promoters + 0.75) / (n + 3), (detractors + 0.75) / (n + 3)  # adjusted Wald (Rocks 2016)
+        margin = Z * math.sqrt((p + d - (p - d) ** 2) / (n + 3))
+        value = (promoters - detractors) / n
+        low, high = max(-1, p - d - margin), min(1, p - d + margin)
+        return {"n": n, "value": 100 * value, "interval": (100 * min(low, value), 100 * max(high, value))}
     if definition == "reopen_rate":
         n = sum(keep(w, r) for w, r in truth.solved)
         hits = min(n, sum(keep(w, r) for w, r in truth.reopened))

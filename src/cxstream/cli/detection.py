@@ -94,8 +94,9 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     levels = ", ".join(f"{s.value.lower()} {h.bad:g}" for s, h in test.levels.items())
     print(f"{rule.id} ({rule.metric}, {where}): levels {levels}; "
           f"no change {test.distance:g}; threshold h {test.h:.2f} from {rule.budget.describe()}")  # fmt: skip
+    pool = ctx.topology.metrics.window(rule.window).size_ms // 300_000  # the variance of means: the rule's window
     try:
-        quiet = no_change(test, truth, traffic, buckets=buckets, seed=args.seed)
+        quiet = no_change(test, truth, traffic, buckets=buckets, seed=args.seed, pool=pool)
     except ValueError as exc:
         return fail(str(exc), EXIT_CONFIG)
     low, high = _poisson_interval(quiet.breaches, stats)
@@ -108,7 +109,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  Siegmund's approximation at this volume: {30 * predicted.per_day:.2f} per 30 days "
           f"(the budget, at any volume: at most {30 * predicted.worst_per_day:.2f})")  # fmt: skip
     found = delays(test, before, shifted, traffic, runs=args.runs, horizon=int(args.horizon_days * BUCKETS_PER_DAY),
-                   seed=args.seed + 1)  # fmt: skip
+                   seed=args.seed + 1, pool=pool)  # fmt: skip
     n = len(found.buckets)
     print(f"shift from {before:g} to {shifted:g} after a day at {before:g}: {n} runs, {found.detected} detected within "
           f"{args.horizon_days:g} days")  # fmt: skip

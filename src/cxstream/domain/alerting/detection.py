@@ -19,7 +19,10 @@ from cxstream.domain.metrics.spec import Indicator
 from cxstream.domain.metrics.stats import Sufficient
 
 SHARES = {Indicator.CSAT, Indicator.REOPEN_RATE}
-SEVERITIES = (Severity.CRITICAL, Severity.WARNING)  # the order a verdict is read in: worst first
+SEVERITIES = (Severity.CRITICAL, Severity.WARNING)
+VARIANCE_MIN_N = (
+    30  # answers needed to estimate the spread of a mean indicator  # the order a verdict is read in: worst first
+)
 
 
 def observation(indicator: Indicator, stats: Sufficient) -> Observation:
@@ -81,9 +84,11 @@ class Test:
     distance: float
 
     def variance(self, stats: Sufficient) -> float | None:
-        """The per-answer variance to judge means by, never below ``(no_change / 2)^2``: a window of
-        identical answers must not make one bucket decisive."""
-        observed = answer_variance(self.indicator, stats)
+        """The per-answer variance to judge means by: None (no evidence from means) below
+        :data:`VARIANCE_MIN_N` answers, and never below ``(no_change / 2)^2``, so that a few identical answers
+        cannot make one bucket decisive."""
+        n = stats.responses if self.indicator in (Indicator.NPS, Indicator.CES) else stats.n
+        observed = answer_variance(self.indicator, stats) if n >= VARIANCE_MIN_N else None
         return None if observed is None else max(observed, (self.distance / 2) ** 2)
 
     def run(self, levels: Mapping[Severity, LevelState], buckets: list[Sufficient], variance: float | None

@@ -104,8 +104,10 @@ def assess_test(
         through = max(start, final)
         series = bucket_series(spec, cells, rule.metric, start, ended, scope)
         cut = (through - start) // fine
-        buckets = Buckets(series[:cut], through, series[cut:], test.variance(Sufficient.merged(series)))
         window = read_window(spec, cells, rule.metric, rule.window, now=now, where=scope, ended=True)
+        # the variance of means: from the buckets read and the rule's window, the larger sample of the two
+        pooled = max(Sufficient.merged(series), window.stats or Sufficient(), key=lambda s: s.n + s.responses)
+        buckets = Buckets(series[:cut], through, series[cut:], test.variance(pooled))
         state, change = evaluate_test(rule, test, scope, buckets, window.estimate, ended, state)
         if change is not None:
             verdicts.append(Verdict(change, window))

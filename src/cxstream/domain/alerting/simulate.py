@@ -22,7 +22,7 @@ from cxstream.domain.metrics.spec import Indicator
 from cxstream.domain.metrics.stats import Sufficient
 
 BUCKETS_PER_DAY = 288
-VARIANCE_BUCKETS = 84  # the worker pools the variance over the buckets it reads (about 7 hours)
+VARIANCE_BUCKETS = 84  # the worker pools the variance over the buckets it reads (about 7 hours) or the rule's window
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,16 @@ def draw_bucket(indicator: Indicator, truth: float, traffic: Traffic, rng: rando
 class Run:
     """One simulated scope: the test's level states and the variance pooled over recent buckets."""
 
-    def __init__(self, test: Test) -> None:
+    def __init__(self, test: Test, pool: int = VARIANCE_BUCKETS) -> None:
         self.test = test
+        self.pool = max(pool, VARIANCE_BUCKETS)
         self.levels: Mapping[Severity, LevelState] = {}
         self._recent: list[Sufficient] = []
         self._variance: float | None = None
         self._steps = 0
 
     def step(self, stats: Sufficient) -> Severity | None:
-        self._recent = [*self._recent[-(VARIANCE_BUCKETS - 1) :], stats]
+        self._recent = [*self._recent[-(self.pool - 1) :], stats]
         self._steps += 1
         if self._steps % 12 == 1 or self._variance is None:  # re-estimated hourly, as often as matters
             self._variance = self.test.variance(Sufficient.merged(self._recent))
@@ -118,9 +119,11 @@ class NoChange:
         return 30 * self.per_day
 
 
-def no_change(test: Test, truth: float, traffic: Traffic, *, buckets: int, seed: int = 1) -> NoChange:
+def no_change(test: Test, truth: float, traffic: Traffic, *, buckets: int, seed: int = 1,
+              pool: int = VARIANCE_BUCKETS) -> NoChange:  # fmt: skip
+    """``pool``: buckets the variance of means is estimated from (the rule's window, at least 7 hours)."""
     rng = random.Random(seed)
-    run = Run(test)
+    run = Run(test, pool)
     breaches = breached = 0
     was: Severity | None = None
     for _ in range(buckets):
@@ -157,13 +160,13 @@ class Delays:
 
 
 def delays(test: Test, before: float, after: float, traffic: Traffic, *, runs: int, horizon: int,
-           warm_up: int = BUCKETS_PER_DAY, seed: int = 1) -> Delays:  # fmt: skip
+           warm_up: int = BUCKETS_PER_DAY, seed: int = 1, pool: int = VARIANCE_BUCKETS) -> Delays:  # fmt: skip
     """Each run: ``warm_up`` buckets at ``before``, then at ``after`` until the first breach (or ``horizon``
     buckets)."""
     rng = random.Random(seed)
     out: list[int | None] = []
     for _ in range(runs):
-        run = Run(test)
+        run = Run(test, pool)
         state: Severity | None = None
         for _ in range(warm_up):
             state = run.step(draw_bucket(test.indicator, before, traffic, rng))

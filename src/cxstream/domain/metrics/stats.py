@@ -6,8 +6,12 @@ derived later. The estimators below turn one into a value with its sample size a
 
 * CSAT: top-2-box share (4-5 on 1-5), Wilson score interval;
 * CES: mean effort (1-7) with a Student t interval; also the share of "easy" answers (5-7), Wilson;
-* NPS: %promoters (9-10) - %detractors (0-6), margin z * sqrt((p + d - (p - d)^2) / n), in points;
+* NPS: %promoters (9-10) - %detractors (0-6) in points, with the adjusted Wald interval of Rocks (2016):
+  3/4 of a pseudo-answer added to promoters and to detractors (n + 3 with passives), then
+  z * sqrt((p + d - (p - d)^2) / n) around the adjusted score; never zero width;
 * durations: mean with a t interval; SLA compliance as hits / n with a Wilson interval;
+* means (CES, durations) need two values for a t interval: below that, "insufficient sample" whatever the
+  configured minimum;
 * rates: hits / n with a Wilson interval.
 """
 
@@ -226,9 +230,10 @@ def csat(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
 
 
 def ces_mean(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
-    """Mean effort score on 1-7 with a t interval."""
+    """Mean effort score on 1-7 with a t interval (two answers at least)."""
     n = stats.responses
-    if n == 0 or n < min_n:
+    min_n = max(min_n, 2)
+    if n < min_n:
         return _insufficient(n, confidence, min_n, "")
     mean = sum(s * c for s, c in stats.hist.items()) / n
     m2 = sum(c * (s - mean) ** 2 for s, c in stats.hist.items())
@@ -242,20 +247,25 @@ def ces_easy(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
 
 
 def nps(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
-    """Net promoter score in points (-100..100) with the margin of DESIGN.md."""
+    """Net promoter score in points (-100..100) with the adjusted Wald interval (module docstring): the plain
+    Wald margin collapses to zero width when nearly everyone is a promoter, and covers far below its level."""
     n = stats.responses
     if n == 0 or n < min_n:
         return _insufficient(n, confidence, min_n, "")
-    p = stats.count_between(9, 10) / n
-    d = stats.count_between(0, 6) / n
-    value = (p - d) * 100
-    margin = z_value(confidence) * math.sqrt(max(0.0, p + d - (p - d) ** 2) / n) * 100
-    return Estimate(value, n, max(-100.0, value - margin), min(100.0, value + margin), confidence, min_n, "")
+    promoters, detractors = stats.count_between(9, 10), stats.count_between(0, 6)
+    value = (promoters - detractors) / n * 100
+    n_adj = n + 3
+    p, d = (promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj
+    centre = (p - d) * 100
+    margin = z_value(confidence) * math.sqrt(max(0.0, p + d - (p - d) ** 2) / n_adj) * 100
+    low, high = max(-100.0, centre - margin), min(100.0, centre + margin)
+    return Estimate(value, n, min(low, value), max(high, value), confidence, min_n, "")
 
 
 def mean_value(stats: Sufficient, *, confidence: float, min_n: int, unit: str = "") -> Estimate:
-    """Mean of a measured quantity (e.g. minutes to first response) with a t interval."""
-    if stats.n == 0 or stats.n < min_n:
+    """Mean of a measured quantity (e.g. minutes to first response) with a t interval (two values at least)."""
+    min_n = max(min_n, 2)
+    if stats.n < min_n:
         return _insufficient(stats.n, confidence, min_n, unit)
     mean, low, high = mean_interval(stats.n, stats.mean, stats.m2, confidence)
     return Estimate(mean, stats.n, low, high, confidence, min_n, unit)

@@ -50,6 +50,7 @@ class WindowValue:
     easy: Estimate | None
     top_drivers: tuple[tuple[str, int], ...]
     final: bool
+    stats: Sufficient | None = None  # what the estimate was computed from
 
 
 _ESTIMATORS: dict[Indicator, Callable[..., Estimate]] = {
@@ -141,6 +142,7 @@ def read_window(
         easy=easy,
         top_drivers=ranked,
         final=span.end_ms + spec.grace_ms <= now_ms,
+        stats=stats,
     )
 
 
