@@ -77,3 +77,17 @@ def test_breach_records_fit_the_schema() -> None:
     assert decoded["labels"] == {"rule": RULE.id, "metric": "csat.delivery", "owner": "logistics",
                                  "severity": "CRITICAL", "region": "emea"}  # fmt: skip
     assert decoded["n"] == 100 and decoded["value"] == 0.0 and "critical level 55%" in decoded["summary"]
+
+
+def test_a_breach_opened_by_the_window_method_carries_over_until_the_evidence_clears_it() -> None:
+    from cxstream.domain.alerting.thresholds import BreachState
+
+    key = state_key(RULE, {"region": "emea"})
+    legacy = {key: BreachState(streak=2, open_id="br-0123", severity=Severity.WARNING, started_ms=1,
+                               last_window_end_ms=1)}  # fmt: skip
+    quiet = cells_of(table({"emea": [5] * 10}, minutes_ago=20))  # a few good answers: not enough to clear
+    states, verdicts = assess(RULE, SPEC, quiet, legacy, NOW)
+    assert verdicts == [] and states[key].open_id == "br-0123"
+    good = cells_of(table({"emea": [5] * 200}, minutes_ago=20))
+    _, verdicts = assess(RULE, SPEC, good, legacy, NOW)
+    assert [(v.change.status, v.change.breach_id) for v in verdicts] == [(Status.RESOLVED, "br-0123")]

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from cxstream.domain.alerting.cusum import threshold_for
+from cxstream.domain.alerting.cusum import LevelState, threshold_for
 from cxstream.domain.alerting.detection import Hypotheses, Settled, Test, severity_of_levels
 from cxstream.domain.alerting.records import Direction, Status
 from cxstream.domain.alerting.routing import Matcher, matches_all
@@ -346,6 +346,17 @@ class Buckets:
     variance: float | None
 
 
+def _carried(state: BreachState, test: Test) -> dict[Severity, LevelState]:
+    """The settled level states; a breach opened before the rule had a test (a state saved by the window
+    method) carries over as breached at its severity and below, so it resolves on evidence, not on upgrade."""
+    if state.settled is not None:
+        return dict(state.settled.levels)
+    if state.open_id is None or state.severity is None:
+        return {}
+    opened = state.severity
+    return {s: LevelState(breached=s.rank <= opened.rank) for s in test.levels}
+
+
 def evaluate_test(
     rule: ThresholdRule,
     test: Test,
@@ -359,7 +370,7 @@ def evaluate_test(
     :func:`evaluate`, a time seen before changes nothing."""
     if state.last_window_end_ms is not None and window_end_ms <= state.last_window_end_ms:
         return state, None
-    settled = test.run(state.settled.levels if state.settled else {}, buckets.settle, buckets.variance)
+    settled = test.run(_carried(state, test), buckets.settle, buckets.variance)
     current = test.run(settled, buckets.pending, buckets.variance)
     severity = severity_of_levels(current)
     base = replace(state, last_window_end_ms=window_end_ms, settled=Settled(buckets.settle_through_ms, settled))
