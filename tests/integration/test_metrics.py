@@ -181,6 +181,15 @@ def expected(definition: str, truth: Truth, window: dict[str, Any], region: str 
     n = len(values)
     mean = statistics.fmean(values)
     low, high = sp.t.interval(0.95, n - 1, loc=mean, scale=sp.sem(values))
+    if definition in ("first_response", "resolution"):  # positive and skewed: modified Cox (Olsson 2005)
+        if all(v > 0 for v in values):
+            logs = [math.log(v) for v in values]
+            s2 = statistics.variance(logs)
+            half = sp.t.ppf(0.975, n - 1) * math.sqrt(s2 / n + s2 * s2 / (2 * (n - 1)))
+            centre = statistics.fmean(logs) + s2 / 2
+            low, high = min(math.exp(centre - half), mean), max(math.exp(centre + half), mean)
+        else:
+            low = max(0.0, low)
     hits = sum(hit for _, hit in rows)
     return {"n": n, "value": mean, "interval": (low, high), "sla": (100 * hits / n, wilson(hits, n))}
 

@@ -97,6 +97,9 @@ def test_metric_cells_are_written_and_folded_as_before() -> None:
     assert [k.encode() for k in plan.deletes] == golden["deletes"]
     for text, value in golden["steps"][:-1]:
         assert CellValue.from_json(value).to_json() == value and CellKey.decode(text).encode() == text
+    # cells written before the log moments were kept still decode (their durations use the t interval)
+    old = CellValue.from_json({"h": {"2": 1}, "k": 1, "m": 3.5, "n": 1, "o": 11, "v": 0.0})
+    assert old.stats.n == 1 and old.stats.log_n == 0
 
 
 def test_the_small_table_values_keep_their_positional_json() -> None:

@@ -127,6 +127,45 @@ def test_the_nps_interval_covers_at_least_93_percent_by_exact_enumeration(n: int
     assert worst[0] >= 0.93, worst
 
 
+@pytest.mark.parametrize("sigma", [0.25, 0.5, 1.0, 1.5])
+def test_skewed_durations_get_an_interval_that_covers_and_stays_above_zero(sigma: float) -> None:
+    """Lognormal durations, n = 30: the modified Cox interval covers the true mean at least 93 % of the time
+    (the t interval on the raw values covered 78 % at sigma 1.5) and never reaches below zero."""
+    import numpy as np
+
+    rng = np.random.default_rng(int(sigma * 100))
+    truth = math.exp(sigma * sigma / 2)
+    covered = 0
+    reps = 3000
+    for sample in rng.lognormal(0.0, sigma, (reps, 30)):
+        stats = Sufficient()
+        for v in sample:
+            stats.add_value(float(v))
+        estimate = mean_value(stats, confidence=CONF, min_n=1, log_scale=True)
+        assert estimate.low is not None and estimate.high is not None and estimate.low > 0
+        covered += estimate.low <= truth <= estimate.high
+    assert covered / reps >= 0.93, covered / reps
+
+
+def test_the_cox_interval_is_computed_from_the_log_moments() -> None:
+    values = [3.0, 7.5, 12.0, 41.0, 5.5, 18.0, 2.25, 9.0]
+    stats = Sufficient()
+    for v in values:
+        stats.add_value(v)
+    merged = Sufficient.merged([Sufficient.from_json(stats.to_json())])
+    logs = [math.log(v) for v in values]
+    s2 = statistics.variance(logs)
+    half = sp.t.ppf(0.975, len(values) - 1) * math.sqrt(s2 / len(values) + s2 * s2 / (2 * (len(values) - 1)))
+    centre = statistics.fmean(logs) + s2 / 2
+    estimate = mean_value(merged, confidence=CONF, min_n=1, log_scale=True)
+    assert estimate.value == pytest.approx(statistics.fmean(values), rel=1e-12)
+    assert (estimate.low, estimate.high) == pytest.approx((math.exp(centre - half), math.exp(centre + half)), rel=1e-9)
+    with_zero = Sufficient()
+    for v in [0.0, 1.0, 2.0]:
+        with_zero.add_value(v)
+    assert mean_value(with_zero, confidence=CONF, min_n=1, log_scale=True).low == 0.0  # t interval, cut at zero
+
+
 def test_a_mean_needs_two_values() -> None:
     one = Sufficient()
     one.add_value(12.0)

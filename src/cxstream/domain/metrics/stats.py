@@ -9,7 +9,10 @@ derived later. The estimators below turn one into a value with its sample size a
 * NPS: %promoters (9-10) - %detractors (0-6) in points, with the adjusted Wald interval of Rocks (2016):
   3/4 of a pseudo-answer added to promoters and to detractors (n + 3 with passives), then
   z * sqrt((p + d - (p - d)^2) / n) around the adjusted score; never zero width;
-* durations: mean with a t interval; SLA compliance as hits / n with a Wilson interval;
+* durations: mean; first response and resolution times (positive, skewed) with the modified Cox interval
+  for the mean of lognormal data (Olsson 2005), exp(mean_log + s2/2 +- t * sqrt(s2/n + s2^2/(2(n-1)))) on
+  the log moments, never below zero; a delivery delay (can be negative) with a t interval; SLA compliance as
+  hits / n with a Wilson interval;
 * means (CES, durations) need two values for a t interval: below that, "insufficient sample" whatever the
   configured minimum;
 * rates: hits / n with a Wilson interval.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from statistics import NormalDist
 
 from cxstream.domain.base import JsonObject, as_float, as_int, obj
@@ -37,6 +41,9 @@ class Sufficient:
     mean: float = 0.0
     m2: float = 0.0
     hits: int = 0
+    log_n: int = 0  # the positive values among the n, and the mean and m2 of their logarithms
+    log_mean: float = 0.0
+    log_m2: float = 0.0
 
     def add_score(self, score: int) -> None:
         self.hist[score] = self.hist.get(score, 0) + 1
@@ -47,6 +54,12 @@ class Sufficient:
         self.mean += delta / self.n
         self.m2 += delta * (value - self.mean)
         self.hits += int(hit)
+        if value > 0:
+            log = math.log(value)
+            self.log_n += 1
+            log_delta = log - self.log_mean
+            self.log_mean += log_delta / self.log_n
+            self.log_m2 += log_delta * (log - self.log_mean)
 
     def add_trial(self, hit: bool) -> None:
         """One trial of a rate (e.g. a resolved ticket) and whether it counts (e.g. it was reopened)."""
@@ -62,6 +75,12 @@ class Sufficient:
             self.m2 += other.m2 + delta * delta * self.n * other.n / n
         self.n = n
         self.hits += other.hits
+        log_n = self.log_n + other.log_n
+        if log_n:
+            delta = other.log_mean - self.log_mean
+            self.log_mean += delta * other.log_n / log_n
+            self.log_m2 += other.log_m2 + delta * delta * self.log_n * other.log_n / log_n
+        self.log_n = log_n
         return self
 
     @property
@@ -78,6 +97,8 @@ class Sufficient:
             out["h"] = {str(k): v for k, v in sorted(self.hist.items())}
         if self.n or self.hits:
             out.update(n=self.n, m=self.mean, v=self.m2, k=self.hits)
+        if self.log_n:
+            out.update(ln=self.log_n, lm=self.log_mean, lv=self.log_m2)
         return out
 
     @classmethod
@@ -88,6 +109,9 @@ class Sufficient:
             mean=as_float(data.get("m", 0.0), "statistics m"),
             m2=as_float(data.get("v", 0.0), "statistics v"),
             hits=as_int(data.get("k", 0), "statistics k"),
+            log_n=as_int(data.get("ln", 0), "statistics ln"),
+            log_mean=as_float(data.get("lm", 0.0), "statistics lm"),
+            log_m2=as_float(data.get("lv", 0.0), "statistics lv"),
         )
 
     @classmethod
@@ -183,6 +207,7 @@ def t_cdf(t: float, df: float) -> float:
     return 1 - tail if t >= 0 else tail
 
 
+@lru_cache(maxsize=4096)  # the same few (p, n - 1) pairs come back on every window read
 def t_quantile(p: float, df: float) -> float:
     """Quantile of Student's t with ``df`` degrees of freedom (0 < p < 1), by bisection to 1e-12."""
     if not 0 < p < 1:
@@ -262,13 +287,30 @@ def nps(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
     return Estimate(value, n, min(low, value), max(high, value), confidence, min_n, "")
 
 
-def mean_value(stats: Sufficient, *, confidence: float, min_n: int, unit: str = "") -> Estimate:
-    """Mean of a measured quantity (e.g. minutes to first response) with a t interval (two values at least)."""
+def mean_value(
+    stats: Sufficient, *, confidence: float, min_n: int, unit: str = "", log_scale: bool = False
+) -> Estimate:
+    """Mean of a measured quantity (e.g. minutes to first response), two values at least. ``log_scale``
+    (positive, skewed quantities): the modified Cox interval when every value was positive, else the t
+    interval cut at zero; otherwise the t interval."""
     min_n = max(min_n, 2)
     if stats.n < min_n:
         return _insufficient(stats.n, confidence, min_n, unit)
     mean, low, high = mean_interval(stats.n, stats.mean, stats.m2, confidence)
+    if log_scale and stats.log_n == stats.n:
+        low, high = cox_interval(stats.n, stats.log_mean, stats.log_m2, confidence)
+        low, high = min(low, mean), max(high, mean)
+    elif log_scale:
+        low = max(0.0, low)
     return Estimate(mean, stats.n, low, high, confidence, min_n, unit)
+
+
+def cox_interval(n: int, log_mean: float, log_m2: float, confidence: float) -> tuple[float, float]:
+    """The modified Cox interval for the mean of lognormal data (Olsson 2005) from the log moments (n >= 2)."""
+    s2 = log_m2 / (n - 1)
+    half = t_quantile(1 - (1 - confidence) / 2, n - 1) * math.sqrt(s2 / n + s2 * s2 / (2 * (n - 1)))
+    centre = log_mean + s2 / 2
+    return math.exp(centre - half), math.exp(centre + half)
 
 
 def hit_rate(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:

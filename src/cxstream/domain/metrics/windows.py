@@ -69,7 +69,8 @@ def estimate_of(definition: MetricDefinition, stats: Sufficient, spec: MetricsSp
         stats = Sufficient(n=stats.n, hits=stats.n)
     if definition.indicator in _ESTIMATORS:
         return _ESTIMATORS[definition.indicator](stats, confidence=conf, min_n=min_n)
-    return mean_value(stats, confidence=conf, min_n=min_n, unit=UNIT_NAMES[definition.indicator])
+    log_scale = definition.indicator in (Indicator.FIRST_RESPONSE, Indicator.RESOLUTION)  # positive and skewed
+    return mean_value(stats, confidence=conf, min_n=min_n, unit=UNIT_NAMES[definition.indicator], log_scale=log_scale)
 
 
 def read_window(
