@@ -81,6 +81,11 @@ def test_a_falling_metric_raises_one_breach_and_one_escalation_across_a_restart(
         assert breach["scope"] == {"region": "emea"} and breach["n"] == 120
         assert breach["labels"]["owner"] == "logistics"
         assert breach["value"] == pytest.approx(10.0) and breach["interval_high"] < 55
+        assert "cusum: evidence of 55" in breach["summary"]
+        # what the rule costs at the volumes it sees, for SREs and `cxstream alerts budget --observed`
+        assert total(scrape(port), "cxstream_expected_false_breaches_per_day", rule="csat.delivery.low") > 0
+        budget = cli(env, "alerts", "budget", "--observed", f"http://127.0.0.1:{port}/metrics")
+        assert "observed volumes: per 30 d" in budget and "csat.delivery.low" in budget
 
         # the owner's team gets it at once (critical logistics route: group_wait 0s); nobody else does
         [escalation] = eventually(lambda: escalations(bootstrap, "logistics") or None, 60, "the escalation")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from cxstream.app import load_context
 from cxstream.domain.alerting.evaluation import assess, breach_record, rule_scopes, state_key
 from cxstream.domain.alerting.thresholds import Severity, Status
@@ -91,3 +93,16 @@ def test_a_breach_opened_by_the_window_method_carries_over_until_the_evidence_cl
     good = cells_of(table({"emea": [5] * 200}, minutes_ago=20))
     _, verdicts = assess(RULE, SPEC, good, legacy, NOW)
     assert [(v.change.status, v.change.breach_id) for v in verdicts] == [(Status.RESOLVED, "br-0123")]
+
+
+def test_each_round_says_what_the_rules_cost_at_the_volumes_seen() -> None:
+    from cxstream.domain.alerting.cusum import arl0, information
+    from cxstream.domain.alerting.evaluation import evaluate_thresholds
+
+    # 82 answers in EMEA over the buckets read (the 5-minute cells' 7 hours, less two buckets of margin)
+    read = SPEC.retention_ms(SPEC.finest_ms) // SPEC.finest_ms - 2
+    store = cells_of(table({"emea": [5] * 82}, minutes_ago=20))
+    round_ = evaluate_thresholds(CTX.topology.alerting, SPEC, store, {}, NOW)
+    k = information(82 / read, 70, 75, 72.5 * 27.5)
+    assert round_.expected_false_per_day["csat.delivery.low"] == pytest.approx(288 / arl0(RULE.h, k), rel=1e-9)
+    assert set(round_.expected_false_per_day) == {r.id for r in CTX.topology.alerting.thresholds}

@@ -49,6 +49,7 @@ from cxstream.observability.metrics import (
     DUPLICATES,
     ESCALATION_LATENCY,
     ESCALATIONS,
+    EXPECTED_FALSE_BREACHES,
     OPEN_BREACHES,
     UNROUTED_ALERTS,
 )
@@ -237,6 +238,8 @@ def register(
             states[key.encode()] = state.to_json()
         for (rule_id, severity), count in round_.open_counts.items():
             OPEN_BREACHES.labels(rule=rule_id, severity=severity.value).set(count)
+        for rule_id, expected in round_.expected_false_per_day.items():
+            EXPECTED_FALSE_BREACHES.labels(rule=rule_id).set(expected)
         BREACH_EVALUATIONS.labels(outcome="done").inc()
         return list(round_.breaches)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cxstream.cli.common import EXIT_CONFIG, EXIT_OK, context, fail
+from cxstream.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, context, fail
 from cxstream.settings import Settings
 
 
@@ -34,11 +34,19 @@ def cmd_budget(settings: Settings, args: argparse.Namespace) -> int:
     ctx = context(settings)
     metrics, rules = ctx.topology.metrics, ctx.topology.alerting.thresholds
     traffic = _traffic(args)
+    observed: dict[str, float] = {}
+    if args.observed is not None:
+        url = args.observed or f"{settings.local_url}/metrics"
+        try:
+            observed = _observed(url)
+        except (OSError, ValueError) as exc:
+            return fail(f"no worker metrics at {url}: {exc}", EXIT_FAILED)
     print(f"false breaches when every scope sits `no_change` on the good side of its first level, and the time "
           f"to see a process at the level, at {args.per_5m:g} answers per 5 minutes per scope "
           f"(Siegmund's approximation; check one with `cxstream alerts simulate`)")  # fmt: skip
+    extra = "  observed volumes: per 30 d" if observed else ""
     print(f"{'rule':24} {'method':7} {'no change':>9} {'h':>5} {'scopes':>6} {'budget (any volume)':>22} "
-          f"{'expected per 30 d':>17} {'mean delay':>10}")  # fmt: skip
+          f"{'expected per 30 d':>17} {'mean delay':>10}{extra}")  # fmt: skip
     total = 0.0
     for rule in rules:
         if rule.method is not Method.CUSUM:
@@ -52,9 +60,26 @@ def cmd_budget(settings: Settings, args: argparse.Namespace) -> int:
         total += expected
         budget = f"{30 * c.worst_per_day * scopes:.2f} per 30 d"
         print(f"{rule.id:24} {'cusum':7} {test.distance:>9g} {c.h:>5.2f} {scopes:>6} {budget:>22} "
-              f"{expected:>17.3f} {_minutes(c.detect_minutes):>10}")  # fmt: skip
+              f"{expected:>17.3f} {_minutes(c.detect_minutes):>10}"
+              + (f"  {30 * observed[rule.id]:.3f}" if rule.id in observed else ""))  # fmt: skip
     print(f"all cusum rules: {total:.2f} false breaches expected per 30 days ({total / 30:.3f} per day) at this volume")
     return EXIT_OK
+
+
+def _observed(url: str) -> dict[str, float]:
+    """Per rule, the false breaches a day a worker expects at the volumes it sees (its /metrics)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "cxstream_expected_false_breaches_per_day":
+            for sample in family.samples:
+                out[sample.labels["rule"]] = sample.value
+    return out
 
 
 def _minutes(value: float | None) -> str:
@@ -167,6 +192,16 @@ def add_parsers(sub: Any) -> None:
             a.add_argument("--horizon-days", type=float, default=14.0, help="give up a shift run after (default 14)")
             a.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
             a.add_argument("--fixed-volume", action="store_true", help="exactly --per-5m answers in every bucket")
+        else:
+            a.add_argument(
+                "--observed",
+                nargs="?",
+                const="",
+                default=None,
+                metavar="URL",
+                help="add what a running worker expects at the volumes it sees (its /metrics URL; "
+                "default the local worker)",
+            )
         a.add_argument("--per-5m", type=float, default=20.0, help="answers per 5 minutes per scope (default 20)")
         a.add_argument("--passives", type=float, default=0.3, help="NPS: share of passives (default 0.3)")
         a.add_argument("--sd", type=float, default=1.5, help="CES: spread of answers on 1-7 (default 1.5)")

@@ -231,6 +231,13 @@ BREACH_EVALUATIONS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+EXPECTED_FALSE_BREACHES = Gauge(
+    "cxstream_expected_false_breaches_per_day",
+    "False breaches a day a threshold rule expects over its scopes at the answer volumes of the last hours, "
+    "were every scope at no_change on the good side of its first level (Siegmund's approximation).",
+    ["rule"],
+    registry=REGISTRY,
+)
 OPEN_BREACHES = Gauge(
     "cxstream_open_breaches",
     "Breaches currently open, by rule and severity.",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cxstream.domain.alerting.cusum import LevelState, Observation, llr
+from cxstream.domain.alerting.cusum import LevelState, Observation, arl0, information, llr, share_variance
 from cxstream.domain.alerting.records import Direction
 from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.metrics.spec import Indicator
@@ -90,6 +90,19 @@ class Test:
         n = stats.responses if self.indicator in (Indicator.NPS, Indicator.CES) else stats.n
         observed = answer_variance(self.indicator, stats) if n >= VARIANCE_MIN_N else None
         return None if observed is None else max(observed, (self.distance / 2) ** 2)
+
+    def false_breaches_per_day(self, per_bucket: float, variance: float | None) -> float | None:
+        """The false breaches a day this test expects at ``per_bucket`` answers per 5 minutes, were the truth
+        ``no_change`` on the good side of its first level (Siegmund's approximation); None for a mean without
+        a variance yet."""
+        first = self.levels.get(Severity.WARNING) or self.levels.get(Severity.CRITICAL)
+        if first is None or per_bucket <= 0:
+            return 0.0
+        if self.indicator in SHARES:
+            variance = share_variance(first.bad, first.good)
+        if variance is None:
+            return None
+        return 288 / arl0(self.h, information(per_bucket, first.bad, first.good, variance))
 
     def run(self, levels: Mapping[Severity, LevelState], buckets: list[Sufficient], variance: float | None
             ) -> dict[Severity, LevelState]:  # fmt: skip

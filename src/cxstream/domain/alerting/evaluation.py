@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cxstream.domain.alerting.detection import observation
 from cxstream.domain.alerting.records import Breach, BreachKind, Direction, Status
 from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.alerting.spec import Alerting
@@ -60,7 +61,8 @@ def assess(
     that was down catches up on the streak)."""
     materialized = list(cells)
     if rule.method is Method.CUSUM:
-        return assess_test(rule, spec, materialized, states, now)
+        tested = assess_test(rule, spec, materialized, states, now)
+        return tested.states, tested.verdicts
     new_states: dict[BreachKey, BreachState] = {}
     verdicts: list[Verdict] = []
     for scope in rule_scopes(rule, spec, materialized):
@@ -78,13 +80,23 @@ def assess(
     return new_states, verdicts
 
 
+@dataclass(frozen=True)
+class TestRound:
+    """One cusum rule's evaluation: the states that changed, the verdicts, and the false breaches a day its
+    scopes expect at the volumes they had in the buckets read (None where a mean has no variance yet)."""
+
+    states: dict[BreachKey, BreachState]
+    verdicts: list[Verdict]
+    expected_per_day: dict[str, float | None]
+
+
 def assess_test(
     rule: ThresholdRule,
     spec: MetricsSpec,
     cells: list[Cell],
     states: Mapping[BreachKey, BreachState],
     now: datetime,
-) -> tuple[dict[BreachKey, BreachState], list[Verdict]]:
+) -> TestRound:
     """The cusum test of every scope of ``rule`` over the 5-minute buckets ended by ``now``: those final (past
     grace) are settled into the saved state, the later ones replayed from it. Buckets are read as far back as
     the 5-minute cells are kept; a worker down for longer skips the evidence in between."""
@@ -96,6 +108,7 @@ def assess_test(
     lookback = max(fine, (spec.retention_ms(fine) - 2 * fine) // fine * fine)
     new_states: dict[BreachKey, BreachState] = {}
     verdicts: list[Verdict] = []
+    expected: dict[str, float | None] = {}
     for scope in rule_scopes(rule, spec, cells):
         key = state_key(rule, scope)
         state = states.get(key, BreachState())
@@ -108,12 +121,14 @@ def assess_test(
         # the variance of means: from the buckets read and the rule's window, the larger sample of the two
         pooled = max(Sufficient.merged(series), window.stats or Sufficient(), key=lambda s: s.n + s.responses)
         buckets = Buckets(series[:cut], through, series[cut:], test.variance(pooled))
+        answers = sum(observation(indicator, b).n for b in series)
+        expected[key.scope] = test.false_breaches_per_day(answers / max(1, len(series)), buckets.variance)
         state, change = evaluate_test(rule, test, scope, buckets, window.estimate, ended, state)
         if change is not None:
             verdicts.append(Verdict(change, window))
         if state != states.get(key):
             new_states[key] = state
-    return new_states, verdicts
+    return TestRound(new_states, verdicts, expected)
 
 
 def breach_record(verdict: Verdict, rule: ThresholdRule, owner: str, now: datetime) -> Breach:
@@ -166,6 +181,8 @@ class ThresholdRound:
     breaches: tuple[Breach, ...] = ()
     changed: Mapping[BreachKey, BreachState] = field(default_factory=dict)
     open_counts: Mapping[tuple[str, Severity], int] = field(default_factory=dict)
+    # per cusum rule: false breaches a day expected over its scopes at the volumes they have now
+    expected_false_per_day: Mapping[str, float] = field(default_factory=dict)
 
 
 def evaluate_thresholds(
@@ -180,9 +197,15 @@ def evaluate_thresholds(
     states = dict(known)
     published: list[Breach] = []
     changed: dict[BreachKey, BreachState] = {}
+    expected: dict[str, float] = {}
     for rule in alerting.thresholds:
         mine = {k: v for k, v in states.items() if k.rule_id == rule.id}
-        new_states, verdicts = assess(rule, metrics, cells, mine, now)
+        if rule.method is Method.CUSUM:
+            tested = assess_test(rule, metrics, cells, mine, now)
+            new_states, verdicts = tested.states, tested.verdicts
+            expected[rule.id] = sum(v for v in tested.expected_per_day.values() if v is not None)
+        else:
+            new_states, verdicts = assess(rule, metrics, cells, mine, now)
         published += [breach_record(verdict, rule, owners.get(rule.metric, ""), now) for verdict in verdicts]
         changed.update(new_states)
         states.update(new_states)
@@ -194,4 +217,4 @@ def evaluate_thresholds(
         for rule in alerting.thresholds
         for severity in (Severity.WARNING, Severity.CRITICAL)
     }
-    return ThresholdRound(tuple(published), changed, counts)
+    return ThresholdRound(tuple(published), changed, counts, expected)
