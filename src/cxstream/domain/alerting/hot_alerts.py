@@ -16,8 +16,8 @@ from functools import lru_cache
 
 from pydantic import Field, field_validator
 
+from cxstream.domain.alerting.matchers import Matcher, matches_all, parse_all, parse_matchers
 from cxstream.domain.alerting.records import Breach, BreachKind, Direction, Status
-from cxstream.domain.alerting.routing import Matcher, matches_all
 from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.base import Json, Strict, as_int, as_str, digest, from_ms, obj, text_map, to_ms
 from cxstream.domain.durations import parse_duration_ms
@@ -53,9 +53,9 @@ class Conditions(Strict):
     @classmethod
     def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
-            matcher = Matcher.parse(item)
-            if matcher.label not in EVENT_LABELS:
-                raise ValueError(f"{item!r}: match on one of {', '.join(EVENT_LABELS)}")
+            for matcher in parse_matchers(item):
+                if matcher.label not in EVENT_LABELS:
+                    raise ValueError(f"{item!r}: match on one of {', '.join(EVENT_LABELS)}")
         return value
 
 
@@ -83,7 +83,7 @@ def _ms_of(duration: str) -> int:  # rules are tried on every event: parse their
 
 @lru_cache(maxsize=256)
 def _parsed(matchers: tuple[str, ...]) -> tuple[Matcher, ...]:
-    return tuple(Matcher.parse(m) for m in matchers)
+    return parse_all(matchers)
 
 
 def event_labels(event: CanonicalEvent) -> dict[str, str]:

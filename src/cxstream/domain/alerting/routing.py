@@ -7,77 +7,30 @@ Pure and clock-free: every function takes the time it should consider as ``now``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from functools import cached_property
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from cxstream.domain.alerting.matchers import LABEL_NAME, Labels, Matcher, MatchOp, legacy, matches_all, parse_all
 from cxstream.domain.base import Json, Strict, as_int, as_str, digest, obj, opt_int, str_list, text_map
 from cxstream.domain.durations import parse_duration_ms
 
-Labels = Mapping[str, str]
+__all__ = ["Labels", "MatchOp", "Matcher", "matches_all"]  # the matcher types, re-exported for the rules
 GROUP_BY_ALL = "..."
-_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
-
-
-class MatchOp(StrEnum):
-    EQUAL = "="
-    NOT_EQUAL = "!="
-    REGEX = "=~"
-    NOT_REGEX = "!~"
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """``label op value``. A missing label has the value "" (as in Alertmanager); regexes are anchored."""
-
-    label: str
-    op: MatchOp
-    value: str
-
-    @classmethod
-    def parse(cls, text: str) -> Matcher:
-        found = _MATCHER.match(text)
-        if not found:
-            raise ValueError(f"{text!r} is not a matcher such as severity=critical or region=~emea|apac")
-        label, op, value = found.groups()
-        matcher = cls(label, MatchOp(op), value)
-        if matcher.op in (MatchOp.REGEX, MatchOp.NOT_REGEX):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{text!r}: bad regular expression: {exc}") from None
-        return matcher
-
-    @cached_property
-    def _pattern(self) -> re.Pattern[str]:
-        return re.compile(f"^(?:{self.value})$")
-
-    def matches(self, labels: Labels) -> bool:
-        actual = labels.get(self.label, "")
-        if self.op is MatchOp.EQUAL:
-            return actual == self.value
-        if self.op is MatchOp.NOT_EQUAL:
-            return actual != self.value
-        hit = self._pattern.match(actual) is not None
-        return hit if self.op is MatchOp.REGEX else not hit
-
-    def __str__(self) -> str:
-        return f"{self.label}{self.op.value}{self.value}"
-
-
-def matches_all(matchers: Iterable[Matcher], labels: Labels) -> bool:
-    return all(m.matches(labels) for m in matchers)
 
 
 def _parse_matchers(value: Iterable[str]) -> tuple[str, ...]:
     items = tuple(value)
-    for item in items:
-        Matcher.parse(item)
+    parse_all(items)
     return items
+
+
+def _legacy_map(value: dict[str, str], regex: bool) -> dict[str, str]:
+    """A ``match`` / ``match_re`` map: valid label names, and regexes RE2 accepts."""
+    for name, text in value.items():
+        Matcher(name, MatchOp.REGEX if regex else MatchOp.EQUAL, str(text))
+    return value
 
 
 def _duration(value: str | None) -> str | None:
@@ -86,11 +39,28 @@ def _duration(value: str | None) -> str | None:
     return value
 
 
+def _group_by(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Alertmanager's rules: valid label names, none twice, and ``...`` alone."""
+    if value is None:
+        return None
+    for name in value:
+        if name != GROUP_BY_ALL and not LABEL_NAME.match(name):
+            raise ValueError(f"invalid label name {name!r} in group_by list")
+        if value.count(name) > 1:
+            raise ValueError(f"duplicated label {name!r} in group_by")
+    if GROUP_BY_ALL in value and len(value) > 1:
+        raise ValueError("cannot have wildcard group_by (`...`) and other labels at the same time")
+    return value
+
+
 class RouteSpec(Strict):
-    """One node of the routing tree, as written in YAML. Unset settings are inherited from the parent."""
+    """One node of the routing tree, as written in YAML. Unset settings are inherited from the parent.
+    ``match`` / ``match_re`` are Alertmanager's deprecated forms, accepted and converted to matchers."""
 
     receiver: str | None = None
     matchers: tuple[str, ...] = ()
+    match: dict[str, str] = Field(default_factory=dict)
+    match_re: dict[str, str] = Field(default_factory=dict)
     continue_: bool = Field(False, alias="continue")
     group_by: tuple[str, ...] | None = None
     group_wait: str | None = None
@@ -105,10 +75,37 @@ class RouteSpec(Strict):
     def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _parse_matchers(value)
 
-    @field_validator("group_wait", "group_interval", "repeat_interval")
+    @field_validator("match")
     @classmethod
-    def _durations(cls, value: str | None) -> str | None:
+    def _match(cls, value: dict[str, str]) -> dict[str, str]:
+        return _legacy_map(value, regex=False)
+
+    @field_validator("match_re")
+    @classmethod
+    def _match_re(cls, value: dict[str, str]) -> dict[str, str]:
+        return _legacy_map(value, regex=True)
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _group_by(value)
+
+    @field_validator("group_wait")
+    @classmethod
+    def _wait(cls, value: str | None) -> str | None:
         return _duration(value)
+
+    @field_validator("group_interval", "repeat_interval")
+    @classmethod
+    def _intervals(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration_ms(value) == 0:
+            raise ValueError("cannot be zero")
+        return value
+
+    @property
+    def all_matchers(self) -> tuple[Matcher, ...]:
+        """``matchers`` and the converted ``match`` / ``match_re``: an alert must satisfy every one."""
+        return parse_all((*self.matchers, *legacy(self.match, self.match_re)))
 
 
 class RootRouteSpec(RouteSpec):
@@ -122,7 +119,7 @@ class RootRouteSpec(RouteSpec):
 
     @model_validator(mode="after")
     def _root_matches_all(self) -> RootRouteSpec:
-        if self.matchers:
+        if self.all_matchers:
             raise ValueError("the root route matches every alert: it takes no matchers")
         if self.continue_:
             raise ValueError("the root route cannot continue")
@@ -157,7 +154,7 @@ class Route:
         node = cls(
             path=path,
             receiver=receiver,
-            matchers=tuple(Matcher.parse(m) for m in spec.matchers),
+            matchers=spec.all_matchers,
             continue_=spec.continue_,
             group_by=tuple(group_by),
             group_wait_ms=inherit(spec.group_wait, parent.group_wait_ms if parent else None),
@@ -194,8 +191,16 @@ class Route:
 
 
 class InhibitRuleSpec(Strict):
-    source_matchers: tuple[str, ...]
-    target_matchers: tuple[str, ...]
+    """A rule that mutes alerts matching the target while an alert matching the source fires with the same
+    values of ``equal``. The deprecated ``source_match(_re)`` / ``target_match(_re)`` maps are converted."""
+
+    name: str | None = Field(None, description="a name to show in mute reasons and logs")
+    source_matchers: tuple[str, ...] = ()
+    target_matchers: tuple[str, ...] = ()
+    source_match: dict[str, str] = Field(default_factory=dict)
+    source_match_re: dict[str, str] = Field(default_factory=dict)
+    target_match: dict[str, str] = Field(default_factory=dict)
+    target_match_re: dict[str, str] = Field(default_factory=dict)
     equal: tuple[str, ...] = ()
 
     @field_validator("source_matchers", "target_matchers")
@@ -203,19 +208,39 @@ class InhibitRuleSpec(Strict):
     def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _parse_matchers(value)
 
+    @field_validator("source_match", "target_match")
+    @classmethod
+    def _match(cls, value: dict[str, str]) -> dict[str, str]:
+        return _legacy_map(value, regex=False)
+
+    @field_validator("source_match_re", "target_match_re")
+    @classmethod
+    def _match_re(cls, value: dict[str, str]) -> dict[str, str]:
+        return _legacy_map(value, regex=True)
+
+    @field_validator("equal")
+    @classmethod
+    def _equal(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for label in value:
+            if not LABEL_NAME.match(label):
+                raise ValueError(f"invalid label name {label!r} in equal")
+        return value
+
 
 @dataclass(frozen=True)
 class InhibitRule:
     source: tuple[Matcher, ...]
     target: tuple[Matcher, ...]
     equal: tuple[str, ...]
+    name: str | None = None
 
     @classmethod
     def build(cls, spec: InhibitRuleSpec) -> InhibitRule:
         return cls(
-            tuple(Matcher.parse(m) for m in spec.source_matchers),
-            tuple(Matcher.parse(m) for m in spec.target_matchers),
+            parse_all((*spec.source_matchers, *legacy(spec.source_match, spec.source_match_re))),
+            parse_all((*spec.target_matchers, *legacy(spec.target_match, spec.target_match_re))),
             spec.equal,
+            spec.name,
         )
 
     def mutes(self, target: Labels, firing: Iterable[Labels]) -> bool:
@@ -319,9 +344,16 @@ class Notification:
 
 @dataclass
 class AggregationGroup:
-    """One group of one route. The first notification waits ``group_wait`` after the first alert (to gather
-    its companions); later changes go out at the next ``group_interval`` tick; an unchanged group is notified
-    again after ``repeat_interval``. Resolved alerts are reported once, then forgotten."""
+    """One group of one route, notified as Alertmanager's dispatcher and notification log do it.
+
+    The first flush comes ``group_wait`` after the first alert (to gather its companions), then one every
+    ``group_interval``. At a flush, muted alerts (inhibited or silenced) are left out first; what remains is
+    notified when (Alertmanager's ``DedupStage``): the group was never notified and something fires; an alert
+    fires that the last notification did not carry; nothing fires any more but the last notification carried
+    firing alerts; an alert resolved that the last notification did not report resolved (receivers here
+    always get resolutions: ``send_resolved``); or else when more than ``repeat_interval`` passed since the
+    last notification (strictly more: a 1 h repeat on 5 min ticks reminds at 65 min, not 60). A firing set
+    that only shrank (an alert muted) notifies nobody. A resolved alert takes part in one flush, then leaves."""
 
     route: Route
     key: str
@@ -330,6 +362,7 @@ class AggregationGroup:
     next_flush_ms: int | None = None
     last_sent_ms: int | None = None
     sent_state: frozenset[str] = frozenset()  # fingerprints of the firing alerts last notified
+    sent_resolved: frozenset[str] = frozenset()  # fingerprints of the resolved alerts last notified
 
     def add(self, labels: Labels, now_ms: int) -> None:
         fp = fingerprint(labels)
@@ -347,35 +380,46 @@ class AggregationGroup:
     def empty(self) -> bool:
         return not self.firing and not self.resolved
 
+    def needs_update(self, firing: frozenset[str], resolved: frozenset[str], now_ms: int) -> str | None:
+        """Why the group is notified now ("first", "new alerts", "all resolved", "resolved", "repeat"), or
+        None (the rules of the class text)."""
+        if self.last_sent_ms is None:
+            return "first" if firing else None
+        if not firing <= self.sent_state:
+            return "new alerts"
+        if not firing:
+            return "all resolved" if self.sent_state else None
+        if not resolved <= self.sent_resolved:
+            return "resolved"
+        return "repeat" if now_ms - self.last_sent_ms > self.route.repeat_interval_ms else None
+
     def flush(self, now_ms: int, muted: Mapping[str, str | None] | None = None) -> Notification | None:
-        """The notification due at ``now_ms``, if any. ``muted`` maps fingerprints to a mute reason; muted alerts
-        are left out (and do not count as a change)."""
+        """The notification due at ``now_ms``, if any. ``muted`` maps fingerprints (firing or resolved) to a
+        mute reason; muted alerts are left out before anything is compared."""
         if self.next_flush_ms is None or now_ms < self.next_flush_ms:
             return None
         while self.next_flush_ms <= now_ms:  # the ticks that passed: one flush for all of them
             self.next_flush_ms += self.route.group_interval_ms
         mute = muted or {}
         firing = {fp: labels for fp, labels in self.firing.items() if not mute.get(fp)}
-        resolved = {fp: labels for fp, labels in self.resolved.items() if fp in self.sent_state}
-        state = frozenset(firing)
-        changed = state != self.sent_state or bool(resolved)
-        due_repeat = self.last_sent_ms is not None and now_ms - self.last_sent_ms >= self.route.repeat_interval_ms
+        resolved = {fp: labels for fp, labels in self.resolved.items() if not mute.get(fp)}
         self.resolved.clear()
         if not firing and not resolved:
-            self.sent_state = frozenset()
+            return None  # everything muted: nothing is compared or remembered
+        reason = self.needs_update(frozenset(firing), frozenset(resolved), now_ms)
+        if reason is None:
             return None
-        if not changed and not due_repeat:
-            return None
-        self.sent_state = state
+        self.sent_state, self.sent_resolved = frozenset(firing), frozenset(resolved)
         self.last_sent_ms = now_ms
+        repeat = reason == "repeat"
         return Notification(
             group_key=self.key,
             receiver=self.route.receiver,
             firing=tuple(firing[fp] for fp in sorted(firing)),
             resolved=tuple(resolved[fp] for fp in sorted(resolved)),
             at_ms=now_ms,
-            repeat=not changed,
-            slot=0 if changed else now_ms // max(1, self.route.repeat_interval_ms),
+            repeat=repeat,
+            slot=now_ms // max(1, self.route.repeat_interval_ms) if repeat else 0,
         )
 
 
@@ -393,6 +437,7 @@ class GroupState:
     next_ms: int | None
     last_ms: int | None
     sent: tuple[str, ...]
+    sent_resolved: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Json]:
         return {
@@ -402,6 +447,7 @@ class GroupState:
             "next": self.next_ms,
             "last": self.last_ms,
             "sent": list(self.sent),
+            "sent_resolved": list(self.sent_resolved),
         }
 
     @classmethod
@@ -414,6 +460,7 @@ class GroupState:
             opt_int(value["next"]),
             opt_int(value["last"]),
             str_list(value["sent"]),
+            str_list(value.get("sent_resolved", [])),  # absent in groups saved before it was kept
         )
 
 
@@ -481,6 +528,7 @@ class Dispatcher:
                 g.next_flush_ms,
                 g.last_sent_ms,
                 tuple(sorted(g.sent_state)),
+                tuple(sorted(g.sent_resolved)),
             )
             for key, g in self.groups.items()
         }
@@ -509,6 +557,7 @@ class Dispatcher:
                 next_flush_ms=g.next_ms,
                 last_sent_ms=g.last_ms,
                 sent_state=frozenset(g.sent),
+                sent_resolved=frozenset(g.sent_resolved),
             )
 
     def due(self, now_ms: int) -> list[Notification]:
@@ -518,7 +567,7 @@ class Dispatcher:
             group = self.groups[key]
             muted = {
                 fp: muted_by(labels, firing, self.inhibit_rules, self.silences, now_ms)
-                for fp, labels in group.firing.items()
+                for fp, labels in [*group.firing.items(), *group.resolved.items()]
             }
             note = group.flush(now_ms, muted)
             if note is not None:

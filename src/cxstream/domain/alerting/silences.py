@@ -9,7 +9,8 @@ from enum import StrEnum
 from functools import partial
 
 from cxstream.domain.access.principal import MASK, PII_FIELDS, Principal
-from cxstream.domain.alerting.routing import Matcher, Silence
+from cxstream.domain.alerting.matchers import Matcher, parse_all
+from cxstream.domain.alerting.routing import Silence
 from cxstream.domain.base import JsonObject, Record, as_str, as_time, digest, seq, to_ms
 
 
@@ -25,7 +26,7 @@ def _ms(at: datetime) -> int:
 
 def new_silence(matchers: Iterable[str], starts: datetime, ends: datetime, created_by: str, comment: str) -> Silence:
     """Raises ValueError for a bad matcher, an end before the start, or a missing author or reason."""
-    parsed = tuple(Matcher.parse(m) for m in matchers)
+    parsed = parse_all(matchers)
     text = "|".join([*(str(m) for m in parsed), str(_ms(starts)), str(_ms(ends)), created_by, comment])
     silence_id = "sil-" + digest(text, 12)
     return Silence(silence_id, parsed, _ms(starts), _ms(ends), created_by.strip(), comment.strip())

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from pydantic import Field, field_validator
 
 from cxstream.domain.alerting.hot_alerts import HotAlertRule
-from cxstream.domain.alerting.routing import AlertingRoutes, Matcher, matches_all
+from cxstream.domain.alerting.matchers import matches_all, parse_all
+from cxstream.domain.alerting.routing import AlertingRoutes
 from cxstream.domain.alerting.thresholds import ThresholdRule
 from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration_ms
@@ -39,12 +40,11 @@ class EscalationPolicy(Strict):
     @field_validator("matchers")
     @classmethod
     def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            Matcher.parse(item)
+        parse_all(value)
         return value
 
     def applies(self, labels: Mapping[str, str]) -> bool:
-        return matches_all((Matcher.parse(m) for m in self.matchers), labels)
+        return matches_all(parse_all(self.matchers), labels)
 
 
 def _unique_ids(kind: str, ids: list[str]) -> None:

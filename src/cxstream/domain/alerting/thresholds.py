@@ -23,8 +23,8 @@ from pydantic import Field, field_validator, model_validator
 
 from cxstream.domain.alerting.cusum import LevelState, threshold_for
 from cxstream.domain.alerting.detection import Hypotheses, Settled, Test, severity_of_levels
+from cxstream.domain.alerting.matchers import matches_all, parse_all
 from cxstream.domain.alerting.records import Direction, Status
-from cxstream.domain.alerting.routing import Matcher, matches_all
 from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.base import Json, Strict, as_int, digest, obj, opt_int, opt_str
 from cxstream.domain.durations import parse_duration_ms
@@ -87,8 +87,7 @@ class Override(Levels):
     @field_validator("matchers")
     @classmethod
     def _parse(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            Matcher.parse(item)
+        parse_all(value)
         return value
 
 
@@ -157,7 +156,7 @@ class ThresholdRule(Levels):
         """Precedence: the first override (in file order) whose matchers all match the scope, field by field
         over the rule's own levels; put the most specific overrides first."""
         for override in self.overrides:
-            if matches_all((Matcher.parse(m) for m in override.matchers), scope):
+            if matches_all(parse_all(override.matchers), scope):
                 return self.levels_merged(override)
         return Levels(warning=self.warning, critical=self.critical, clear=self.clear)
 
