@@ -130,3 +130,21 @@ def test_logs_carry_no_personal_data(capsys: Any) -> None:
     assert first["customer_id"] == pseudonym("C-104882") != "C-104882" and first["case_id"] == "case-1"
     assert "verbatim" not in first and first["verbatim_chars"] == 16 and first["n"] == 3
     assert "C-104882" not in str(lines) and "cancelling" not in str(lines)
+
+
+def test_a_field_named_like_the_loggers_own_keeps_its_value(capsys: Any) -> None:
+    """An escalation's ladder level must not read "info": a caller's ``level`` is kept as ``level_field``."""
+    import json as _json
+    import logging as _logging
+
+    from cxstream.observability.logging import configure_logging, get_logger
+
+    configure_logging(Settings(log_format="json"))
+    try:
+        get_logger("t").info("escalation", level=2, ladder_level=1, logger="mine")
+    finally:
+        _logging.getLogger().handlers.clear()
+    lines = [_json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    line = next(line for line in lines if line["event"] == "escalation")
+    assert line["level"] == "info" and line["level_field"] == 2 and line["ladder_level"] == 1
+    assert line["logger"] == "t" and line["logger_field"] == "mine"

@@ -218,7 +218,7 @@ def register(
             ).inc()
             log.info(
                 "escalation", escalation_id=escalation.escalation_id, receiver=escalation.receiver,
-                level=escalation.level, breaches=list(escalation.breach_ids), status=escalation.status,
+                ladder_level=escalation.level, breaches=list(escalation.breach_ids), status=escalation.status,
             )  # fmt: skip
         for seconds in outcome.latencies_s:
             ESCALATION_LATENCY.observe(seconds)

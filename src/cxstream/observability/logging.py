@@ -38,8 +38,21 @@ def redact_personal_data(logger: Any, method: str, event: MutableMapping[str, An
     return event
 
 
+#: Keys the logger writes itself: a caller's field of that name would be overwritten (an escalation's ladder
+#: ``level`` read "info"), so it is kept under ``<key>_field`` instead. Name such fields for what they are.
+RESERVED = frozenset({"level", "logger", "timestamp"})
+
+
+def keep_reserved_keys(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor, before the logger adds its own fields: a caller's ``level`` is not lost."""
+    for key in RESERVED & event.keys():
+        event[f"{key}_field"] = event.pop(key)
+    return event
+
+
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    keep_reserved_keys,
     redact_personal_data,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
