@@ -38,13 +38,13 @@ routes:
   - matchers: [owner=logistics]
     receiver: logistics
     routes:
-      - matchers: [severity=critical, region=~emea|amer]
+      - matchers: [severity=CRITICAL, region=~emea|amer]
         receiver: logistics-oncall
         group_wait: 0s
   - matchers: [owner=customer-service]
     receiver: customer-service
     continue: true
-  - matchers: [severity=critical]
+  - matchers: [severity=CRITICAL]
     receiver: cx-operations-leads
     group_by: [...]
   - matchers: [owner=customer-service]
@@ -60,8 +60,8 @@ def receivers(**labels: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "labels", "hit"),
     [
-        ("severity=critical", {"severity": "critical"}, True),
-        ("severity!=critical", {}, True),  # a missing label is ""
+        ("tier=critical", {"tier": "critical"}, True),
+        ("tier!=critical", {}, True),  # a missing label is ""
         ("region=~emea|amer", {"region": "emea"}, True),
         ("region=~emea", {"region": "emea-north"}, False),  # regexes are anchored
         ("region!~ap.*", {"region": "apac"}, False),
@@ -88,30 +88,30 @@ def test_bad_matchers_are_refused(text: str, why: str) -> None:
 
 
 def test_first_matching_child_wins_and_nested_routes_refine() -> None:
-    assert receivers(owner="logistics", severity="warning", region="emea") == ["logistics"]
-    assert receivers(owner="logistics", severity="critical", region="emea") == ["logistics-oncall"]
-    assert receivers(owner="logistics", severity="critical", region="apac") == ["logistics"]
+    assert receivers(owner="logistics", severity="WARNING", region="emea") == ["logistics"]
+    assert receivers(owner="logistics", severity="CRITICAL", region="emea") == ["logistics-oncall"]
+    assert receivers(owner="logistics", severity="CRITICAL", region="apac") == ["logistics"]
     # the logistics route matched and does not continue: the critical route below it is not reached
-    assert "cx-operations-leads" not in receivers(owner="logistics", severity="critical")
+    assert "cx-operations-leads" not in receivers(owner="logistics", severity="CRITICAL")
 
 
 def test_continue_lets_later_siblings_match_too() -> None:
-    assert receivers(owner="customer-service", severity="critical") == ["customer-service", "cx-operations-leads"]
-    assert receivers(owner="customer-service", severity="warning") == ["customer-service", "never-reached"]
+    assert receivers(owner="customer-service", severity="CRITICAL") == ["customer-service", "cx-operations-leads"]
+    assert receivers(owner="customer-service", severity="WARNING") == ["customer-service", "never-reached"]
 
 
 def test_unmatched_alerts_take_the_default_route() -> None:
-    assert receivers(owner="billing", severity="warning") == ["cx-operations"]
+    assert receivers(owner="billing", severity="WARNING") == ["cx-operations"]
     dispatcher = Dispatcher(ROOT)
     dispatcher.receive({"owner": "billing", "metric": "csat"}, 0)
     assert dispatcher.unmatched == 1
 
 
 def test_children_inherit_unset_settings() -> None:
-    oncall = ROOT.match({"owner": "logistics", "severity": "critical", "region": "emea"})[0]
+    oncall = ROOT.match({"owner": "logistics", "severity": "CRITICAL", "region": "emea"})[0]
     assert oncall.group_by == ("metric", "region") and oncall.group_wait_ms == 0
     assert (oncall.group_interval_ms, oncall.repeat_interval_ms) == (5 * M, 240 * M)
-    leads = ROOT.match({"severity": "critical"})[0]
+    leads = ROOT.match({"severity": "CRITICAL"})[0]
     assert leads.group_by == ("...",) and leads.group_wait_ms == 30 * S
 
 
@@ -121,12 +121,12 @@ def test_group_keys() -> None:
     b = logistics.group_key({"metric": "csat", "region": "emea", "site": "lis-1"})
     c = logistics.group_key({"metric": "csat", "region": "apac"})
     assert a == b != c
-    leads = ROOT.match({"severity": "critical"})[0]
-    assert leads.group_key({"severity": "critical", "site": "x"}) != leads.group_key({"severity": "critical"})
+    leads = ROOT.match({"severity": "CRITICAL"})[0]
+    assert leads.group_key({"severity": "CRITICAL", "site": "x"}) != leads.group_key({"severity": "CRITICAL"})
 
 
 def alert(**labels: str) -> dict[str, str]:
-    return {"owner": "logistics", "metric": "csat", "region": "emea", "severity": "warning", **labels}
+    return {"owner": "logistics", "metric": "csat", "region": "emea", "severity": "WARNING", **labels}
 
 
 def test_group_wait_gathers_then_group_interval_batches_changes_then_repeat() -> None:
@@ -158,13 +158,13 @@ def test_resolved_alerts_are_reported_once_then_the_group_goes() -> None:
 
 INHIBIT = InhibitRule.build(
     InhibitRuleSpec(
-        source_matchers=("severity=critical",), target_matchers=("severity=warning",), equal=("metric", "region")
+        source_matchers=("severity=CRITICAL",), target_matchers=("severity=WARNING",), equal=("metric", "region")
     )
 )
 
 
 def test_critical_inhibits_warning_on_the_same_scope_only() -> None:
-    critical = alert(severity="critical")
+    critical = alert(severity="CRITICAL")
     assert INHIBIT.mutes(alert(), [critical])
     assert not INHIBIT.mutes(alert(region="apac"), [critical])
     assert not INHIBIT.mutes(alert(metric="nps"), [critical])
@@ -179,11 +179,11 @@ def test_critical_inhibits_warning_on_the_same_scope_only() -> None:
 
 def test_inhibited_alerts_are_held_back_until_the_source_resolves() -> None:
     dispatcher = Dispatcher(ROOT, [INHIBIT])
-    dispatcher.receive(alert(severity="critical", owner="billing"), 0)
+    dispatcher.receive(alert(severity="CRITICAL", owner="billing"), 0)
     dispatcher.receive(alert(), 0)
     notes = dispatcher.due(30 * S)
     assert [n.receiver for n in notes] == ["cx-operations-leads"]  # the warning is muted
-    dispatcher.resolve(alert(severity="critical", owner="billing"))
+    dispatcher.resolve(alert(severity="CRITICAL", owner="billing"))
     later = dispatcher.due(30 * S + 5 * M)
     assert {n.receiver for n in later} == {"cx-operations-leads", "logistics"}
 
@@ -256,9 +256,50 @@ def test_the_shipped_alerting_file_routes_each_owner_to_its_team(capsys: pytest.
     out = capsys.readouterr().out
     assert out.startswith("logistics") and "cx.escalations.logistics" in out and "wait 0s" in out
     assert main(["routes", "test", "owner=marketing", "severity=WARNING"]) == 0
-    assert "(default route)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(default route)" in out and "no route tests for owner='marketing'" in out
     assert main(["routes", "show"]) == 0
     assert "owner=customer-service -> customer-service" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("labels", "why"),
+    [
+        (["severity=critical"], "did you mean severity=CRITICAL"),  # one spelling: refused, never routed by default
+        (["owner=~team-A"], "=~ is for matchers"),  # not routed with the value "~team-A"
+        (["owner!=billing"], "!= is for matchers"),
+        (["kind=hot"], "kind is one of THRESHOLD, HOT_ALERT"),
+        (['owner="team-A'], "unescaped double quote"),
+    ],
+)
+def test_routes_test_refuses_what_is_not_a_label(
+    labels: list[str], why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cxstream.cli import main
+
+    assert main(["routes", "test", *labels]) == 2
+    assert why in capsys.readouterr().err
+
+
+def test_routes_test_reads_quoted_values_marks_the_tree_and_verifies(capsys: pytest.CaptureFixture[str]) -> None:
+    from cxstream.cli import main
+
+    assert main(["routes", "test", "--tree", 'owner="logistics"', "severity=CRITICAL", "region=emea"]) == 0
+    out = capsys.readouterr().out
+    marked = [line for line in out.splitlines() if line.startswith("*")]
+    assert len(marked) == 1 and "severity=CRITICAL -> logistics" in marked[0]
+    assert any(line.startswith("|") and "owner=logistics -> logistics" in line for line in out.splitlines())
+    assert main(["routes", "test", "owner=logistics", "--verify-receivers", "logistics"]) == 0
+    assert main(["routes", "test", "owner=logistics", "--verify-receivers", "billing"]) == 1
+    assert "expected receivers ['billing'], got ['logistics']" in capsys.readouterr().out
+
+
+def test_a_matcher_on_a_closed_set_that_can_never_match_is_refused() -> None:
+    with pytest.raises(ValueError, match="did you mean severity=CRITICAL"):
+        RootRouteSpec.model_validate({"receiver": "x", "routes": [{"matchers": ["severity=critical"]}]})
+    with pytest.raises(ValueError, match="can never match"):
+        RootRouteSpec.model_validate({"receiver": "x", "routes": [{"match_re": {"severity": "crit.*"}}]})
+    RootRouteSpec.model_validate({"receiver": "x", "routes": [{"matchers": ["severity=~CRIT.*|WARNING"]}]})
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", default="main", help="git revision to check compatibility with (default main)")
     p.set_defaults(handler=setup.cmd_schemas)
     p = sub.add_parser("routes", help="the escalation routing tree: show it, or test where labels would go")
-    p.add_argument("action", choices=["show", "test"])
-    p.add_argument("labels", nargs="*", help="test: labels such as severity=CRITICAL region=emea owner=logistics")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("show", help="the tree with every route's inherited settings")
+    t = actions.add_parser(
+        "test", help="where an alert with these labels goes, e.g. test severity=CRITICAL owner=billing"
+    )
+    t.add_argument("labels", nargs="*", help="labels such as severity=CRITICAL region=emea owner=logistics")
+    t.add_argument("--tree", action="store_true", help="print the tree with the matching routes marked (*)")
+    t.add_argument(
+        "--verify-receivers", default=None, metavar="R1,R2", help="exit 1 unless exactly these receivers match"
+    )
     p.set_defaults(handler=alerts.cmd_routes)
     alerts.add_parsers(sub)
     detection.add_parsers(sub)

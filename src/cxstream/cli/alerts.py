@@ -29,9 +29,69 @@ def _duration_text(ms: int) -> str:
     return format_duration_ms(ms)
 
 
+def _route_line(route: Any) -> str:
+    matchers = ", ".join(str(m) for m in route.matchers) or "(everything)"
+    return (
+        f"{matchers} -> {route.receiver}{' (continue)' if route.continue_ else ''}  "
+        f"group_by={list(route.group_by)} wait={_duration_text(route.group_wait_ms)} "
+        f"interval={_duration_text(route.group_interval_ms)} repeat={_duration_text(route.repeat_interval_ms)}"
+    )
+
+
+def test_labels(items: list[str]) -> dict[str, str]:
+    """``routes test`` labels: ``name=value`` in the matcher grammar (``owner="team A"`` is unquoted); a
+    regex or negation is a matcher, not a label, and refused; a closed-set label (severity, kind) must hold
+    one of its values. Raises ValueError saying what was expected and what was found."""
+    from cxstream.domain.alerting.matchers import MatchOp, parse_matchers
+    from cxstream.domain.alerting.routing import KNOWN_VALUES
+
+    labels: dict[str, str] = {}
+    for item in items:
+        try:
+            found = parse_matchers(item)
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not a label such as severity=CRITICAL ({exc})") from None
+        for m in found:
+            if m.op is not MatchOp.EQUAL:
+                raise ValueError(f"{item!r}: routes test takes label values (name=value); {m.op.value} is for matchers")
+            known = KNOWN_VALUES.get(m.label)
+            if known is not None and m.value not in known:
+                close = [v for v in known if v.lower() == m.value.lower()]
+                hint = f" (did you mean {m.label}={close[0]}?)" if close else ""
+                raise ValueError(f"{m.label}={m.value!r}: {m.label} is one of {', '.join(known)}{hint}")
+            labels[m.label] = m.value
+    return labels
+
+
+def untested_values(root: Any, labels: dict[str, str]) -> list[str]:
+    """Labels whose value no route of the tree tests for although the tree tests that label: the alert falls
+    past every route that looks at it (a typo, a value of another spelling)."""
+    from cxstream.domain.alerting.matchers import MatchOp
+    from cxstream.domain.alerting.routing import KNOWN_VALUES
+
+    positive: dict[str, list[Any]] = {}
+
+    def walk(route: Any) -> None:
+        for m in route.matchers:
+            if m.op in (MatchOp.EQUAL, MatchOp.REGEX):
+                positive.setdefault(m.label, []).append(m)
+        for child in route.routes:
+            walk(child)
+
+    walk(root)
+    notes = []
+    for name, value in sorted(labels.items()):
+        tests = positive.get(name) if name not in KNOWN_VALUES else None  # closed sets are checked on entry
+        if tests and not any(m.matches({name: value}) for m in tests):
+            shown = ", ".join(sorted({str(m) for m in tests}))
+            notes.append(f"note: no route tests for {name}={value!r}; the tree tests {shown}")
+    return notes
+
+
 def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
     """``routes show``: the tree with inherited settings; ``routes test k=v ...``: where such a breach goes
-    (like ``amtool config routes test``)."""
+    (like ``amtool config routes test``: ``--tree`` marks the path in the tree, ``--verify-receivers`` exits 1
+    unless the receivers are exactly those)."""
     from cxstream.domain.alerting.routing import Route
     from cxstream.domain.topology import ESCALATION_PREFIX
 
@@ -43,25 +103,30 @@ def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "show":
 
         def show(route: Route, depth: int) -> None:
-            matchers = ", ".join(str(m) for m in route.matchers) or "(everything)"
-            print(
-                f"{'  ' * depth}{matchers} -> {route.receiver}{' (continue)' if route.continue_ else ''}  "
-                f"group_by={list(route.group_by)} wait={_duration_text(route.group_wait_ms)} "
-                f"interval={_duration_text(route.group_interval_ms)} repeat={_duration_text(route.repeat_interval_ms)}"
-            )
+            print(f"{'  ' * depth}{_route_line(route)}")
             for child in route.routes:
                 show(child, depth + 1)
 
         show(root, 0)
         return EXIT_OK
-    labels: dict[str, str] = {}
-    for item in args.labels:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            return fail(f"{item!r} is not a label such as severity=CRITICAL", EXIT_CONFIG)
-        labels[name] = value
+    try:
+        labels = test_labels(args.labels)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_CONFIG)
     routes = root.match(labels)
     default = routes == [root] and bool(root.routes)
+    if args.tree:
+        on_path = {r.path for r in routes} | {".".join(r.path.split(".")[:end]) for r in routes
+                                              for end in range(1, len(r.path.split(".")))}  # fmt: skip
+
+        def marked(route: Route, depth: int) -> None:
+            mark = "*" if route.path in {r.path for r in routes} else ("|" if route.path in on_path else " ")
+            print(f"{mark} {'  ' * depth}{_route_line(route)}")
+            for child in route.routes:
+                marked(child, depth + 1)
+
+        marked(root, 0)
+        print()
     for route in routes:
         print(
             f"{route.receiver:20} {ESCALATION_PREFIX}{route.receiver:20} route {route.path}"
@@ -69,6 +134,14 @@ def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
             f"wait {_duration_text(route.group_wait_ms)}, interval {_duration_text(route.group_interval_ms)}, "
             f"repeat {_duration_text(route.repeat_interval_ms)}"
         )
+    for note in untested_values(root, labels):
+        print(note)
+    if args.verify_receivers is not None:
+        want = [r.strip() for r in args.verify_receivers.split(",") if r.strip()]
+        got = [r.receiver for r in routes]
+        if got != want:
+            print(f"WARNING: expected receivers {want}, got {got}")
+            return EXIT_FAILED
     return EXIT_OK
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from cxstream.domain.alerting.matchers import LABEL_NAME, Labels, Matcher, MatchOp, legacy, matches_all, parse_all
+from cxstream.domain.alerting.records import BreachKind
+from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.base import Json, Strict, as_int, as_str, digest, obj, opt_int, str_list, text_map
 from cxstream.domain.durations import parse_duration_ms
 
@@ -20,16 +22,36 @@ __all__ = ["Labels", "MatchOp", "Matcher", "matches_all"]  # the matcher types, 
 GROUP_BY_ALL = "..."
 
 
+#: Labels whose values form a closed set with one spelling: a matcher that no value of the set can satisfy
+#: (``severity=critical`` where severities are written ``CRITICAL``) is a mistake, refused at load.
+KNOWN_VALUES: dict[str, tuple[str, ...]] = {
+    "severity": tuple(s.value for s in Severity),
+    "kind": tuple(k.value for k in BreachKind),
+}
+
+
+def check_known_values(matchers: Iterable[Matcher]) -> None:
+    """Refuse a matcher on a closed-set label (:data:`KNOWN_VALUES`) that can never match: an equality or a
+    regex no member satisfies (a negation that excludes nothing is harmless and allowed)."""
+    for m in matchers:
+        values = KNOWN_VALUES.get(m.label)
+        if values is None or m.op not in (MatchOp.EQUAL, MatchOp.REGEX):
+            continue
+        if not any(m.matches({m.label: v}) for v in values):
+            close = [v for v in values if v.lower() == m.value.lower()]
+            hint = f"; did you mean {m.label}{m.op.value}{close[0]}?" if close else ""
+            raise ValueError(f"{m} can never match: {m.label} is one of {', '.join(values)}{hint}")
+
+
 def _parse_matchers(value: Iterable[str]) -> tuple[str, ...]:
     items = tuple(value)
-    parse_all(items)
+    check_known_values(parse_all(items))
     return items
 
 
 def _legacy_map(value: dict[str, str], regex: bool) -> dict[str, str]:
     """A ``match`` / ``match_re`` map: valid label names, and regexes RE2 accepts."""
-    for name, text in value.items():
-        Matcher(name, MatchOp.REGEX if regex else MatchOp.EQUAL, str(text))
+    check_known_values([Matcher(name, MatchOp.REGEX if regex else MatchOp.EQUAL, str(t)) for name, t in value.items()])
     return value
 
 

@@ -10,7 +10,7 @@ from functools import partial
 
 from cxstream.domain.access.principal import MASK, PII_FIELDS, Principal
 from cxstream.domain.alerting.matchers import Matcher, parse_all
-from cxstream.domain.alerting.routing import Silence
+from cxstream.domain.alerting.routing import Silence, check_known_values
 from cxstream.domain.base import JsonObject, Record, as_str, as_time, digest, seq, to_ms
 
 
@@ -27,6 +27,7 @@ def _ms(at: datetime) -> int:
 def new_silence(matchers: Iterable[str], starts: datetime, ends: datetime, created_by: str, comment: str) -> Silence:
     """Raises ValueError for a bad matcher, an end before the start, or a missing author or reason."""
     parsed = parse_all(matchers)
+    check_known_values(parsed)
     text = "|".join([*(str(m) for m in parsed), str(_ms(starts)), str(_ms(ends)), created_by, comment])
     silence_id = "sil-" + digest(text, 12)
     return Silence(silence_id, parsed, _ms(starts), _ms(ends), created_by.strip(), comment.strip())

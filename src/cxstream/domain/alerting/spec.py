@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from cxstream.domain.alerting.hot_alerts import HotAlertRule
 from cxstream.domain.alerting.matchers import matches_all, parse_all
-from cxstream.domain.alerting.routing import AlertingRoutes
+from cxstream.domain.alerting.routing import AlertingRoutes, check_known_values
 from cxstream.domain.alerting.thresholds import ThresholdRule
 from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration_ms
@@ -40,7 +40,7 @@ class EscalationPolicy(Strict):
     @field_validator("matchers")
     @classmethod
     def _matchers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        parse_all(value)
+        check_known_values(parse_all(value))
         return value
 
     def applies(self, labels: Mapping[str, str]) -> bool:
