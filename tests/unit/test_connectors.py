@@ -37,6 +37,12 @@ EXPECTED = {
     "helpdesk/first_reply_metric.json": [EventType.TICKET_FIRST_REPLY],
     "helpdesk/status_solved.json": [EventType.TICKET_SOLVED],
     "helpdesk/satisfaction_rating.json": [EventType.SURVEY_RESPONSE],
+    "helpdesk/satisfaction_rating_bare.json": [EventType.SURVEY_RESPONSE],
+    "helpdesk/satisfaction_ratings_page.json": [EventType.SURVEY_RESPONSE] * 2,  # the third was offered only
+    "helpdesk/satisfaction_ratings_array.json": [EventType.SURVEY_RESPONSE] * 2,
+    "crm/case_change_event_streaming.json": [EventType.TICKET_SOLVED],
+    "crm/case_change_event_pubsub.json": [EventType.TICKET_SOLVED],
+    "erp/sales_orders_collection.json": [EventType.ORDER_CREATED] * 2,
     "canonical/survey_response.json": [EventType.SURVEY_RESPONSE],
 }
 
@@ -81,6 +87,51 @@ def test_sap_delivery_promise_is_the_end_of_the_promised_day() -> None:
     assert event.operation.promised_at == datetime(2026, 11, 22, 23, 59, 59, 999000, tzinfo=UTC)
     assert event.operation.actual_at == datetime(2026, 11, 24, 15, 2, tzinfo=UTC)
     assert (event.region, event.site, event.team) == ("emea", "ams-1", "logistics")  # via connectors.yaml tables
+
+
+def test_every_documented_shape_of_a_zendesk_rating_gives_the_same_answer() -> None:
+    """Show, list page, bare object and array: the same rating, the same event."""
+    rating = json.loads((ROOT / "examples/raw/helpdesk/satisfaction_rating_bare.json").read_text())
+    helpdesk = CONNECTORS["helpdesk"]
+    shapes = [{"satisfaction_rating": rating}, {"satisfaction_ratings": [rating], "count": 1}, rating, [rating]]
+    events = [helpdesk.normalize(json.dumps(shape).encode(), CTX) for shape in shapes]
+    assert all([e.event_id for e in found] == ["helpdesk:rating:35440"] for found in events)
+    assert {found[0].survey.score for found in events if found[0].survey} == {5}
+    offered = {**rating, "score": "offered"}
+    assert helpdesk.normalize(json.dumps(offered).encode(), CTX) == []  # a survey sent, no answer
+    assert helpdesk.normalize(json.dumps({**rating, "score": "bad_with_comment"}).encode(), CTX)[0].survey.score == 1
+
+
+@pytest.mark.parametrize(
+    ("connector", "payload", "expected", "found"),
+    [
+        ("helpdesk", {"rating": {"score": "good"}}, "satisfaction_ratings list", "found an object with keys 'rating'"),
+        ("helpdesk", "good", "event webhook", "found str"),
+        ("helpdesk", {"satisfaction_ratings": [{"id": 1, "score": "great", "created_at": "2026-11-23T10:00:00Z"}]},
+         "satisfaction_ratings[0]: score is good, bad", "found 'great'"),
+        ("crm", {"sobject": {"Id": "x"}}, "Streaming API message", "found an object with keys 'sobject'"),
+        ("erp", {"d": {"SalesOrder": "1"}}, "__metadata.type", "found an object with keys 'SalesOrder'"),
+        ("erp", {"d": {"results": [{"__metadata": {"type": "API_SALES_ORDER_SRV.A_SalesOrderType"}}]}},
+         "d.results[0]: SalesOrder is required", ""),
+    ],
+)  # fmt: skip
+def test_a_refusal_names_what_was_expected_and_what_was_found(
+    connector: str, payload: Any, expected: str, found: str
+) -> None:
+    with pytest.raises(MappingError) as refused:
+        CONNECTORS[connector].normalize(json.dumps(payload).encode(), CTX)
+    assert expected in str(refused.value) and found in str(refused.value)
+
+
+def test_a_sales_organization_is_not_a_region() -> None:
+    """NL01 is declared (emea); 4010 is not: no region, the code kept, the gap counted."""
+    from cxstream.observability.metrics import UNMAPPED_CODES
+
+    before = UNMAPPED_CODES.labels(source="erp", field="sales_organization")._value.get()
+    known, unknown = events_of("erp/sales_orders_collection.json")
+    assert (known.region, known.attributes["sales_organization"]) == ("emea", "NL01")
+    assert (unknown.region, unknown.attributes["sales_organization"]) == (None, "4010")
+    assert UNMAPPED_CODES.labels(source="erp", field="sales_organization")._value.get() == before + 1
 
 
 def test_zendesk_binary_rating_keeps_the_top_box_share() -> None:

@@ -1,5 +1,7 @@
 """CRM records shaped like Salesforce: sObjects from the REST API (``attributes.type``) and Change Data
-Capture events (``payload.ChangeEventHeader``).
+Capture events, in every envelope Salesforce delivers them: the event itself (``payload.ChangeEventHeader``),
+a Streaming API (CometD) message (``{"data": {"schema", "payload", "event"}, "channel": "/data/..."}``), a
+Pub/Sub API event decoded with its schema (``ChangeEventHeader`` at the top), and a JSON array of any of these.
 
 * ``Survey_Response__c`` -> SURVEY_RESPONSE (CSAT, CES or NPS from ``Survey_Type__c``)
 * ``Case`` -> COMPLAINT when ``Type`` is Complaint, else TICKET_CREATED; a closed case also TICKET_SOLVED
@@ -12,11 +14,25 @@ from __future__ import annotations
 from typing import Any
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
-from cxstream.connectors.fields import need_object, opt_int, opt_str, opt_time, req_str, req_time
+from cxstream.connectors.fields import each_item, found, need_object, opt_int, opt_str, opt_time, req_str, req_time
 from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 
 _CLOSED = {"closed", "resolved", "solved"}
+_SHAPES = (
+    "an sObject (attributes.type), a change event (payload.ChangeEventHeader), a Streaming API message "
+    "(data.payload.ChangeEventHeader) or a Pub/Sub API event (ChangeEventHeader)"
+)
+
+
+def _unwrapped(record: dict[str, Any]) -> dict[str, Any]:
+    """The change event inside a Streaming API (CometD) message: ``{"data": {...}, "channel": ...}``."""
+    data = record.get("data")
+    if isinstance(data, dict) and isinstance(data.get("payload"), dict):
+        return data
+    return record
+
+
 _CHANNELS = {"phone": "phone", "email": "email", "web": "web", "chat": "chat", "sms": "sms", "in person": "in_person"}
 
 
@@ -30,11 +46,9 @@ class SalesforceConnector(Connector):
 
     def record_key(self, payload: Any) -> str | None:
         if isinstance(payload, dict):
-            header = (
-                (payload.get("payload") or {}).get("ChangeEventHeader")
-                if isinstance(payload.get("payload"), dict)
-                else None
-            )
+            payload = _unwrapped(payload)
+            body = payload.get("payload") if isinstance(payload.get("payload"), dict) else payload
+            header = body.get("ChangeEventHeader")
             if isinstance(header, dict) and isinstance(header.get("transactionKey"), str):
                 return str(header["transactionKey"])
             if isinstance(payload.get("Id"), str):
@@ -42,12 +56,18 @@ class SalesforceConnector(Connector):
         return None
 
     def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        record = need_object(payload)
+        if isinstance(payload, list):  # a batch of messages or records
+            return each_item(payload, "record", lambda item: self.map(item, context, raw))
+        if not isinstance(payload, dict):
+            raise MappingError(f"a Salesforce record is {_SHAPES}; {found(payload)}", "mapping.shape")
+        record = _unwrapped(payload)
         if isinstance(record.get("payload"), dict) and "ChangeEventHeader" in record["payload"]:
             return self._change_event(record["payload"], context, raw)
+        if isinstance(record.get("ChangeEventHeader"), dict):  # a Pub/Sub API event, decoded
+            return self._change_event(record, context, raw)
         kind = opt_str(record, "attributes.type")
         if kind is None:
-            raise MappingError("attributes.type is required (the sObject type)", "required.attributes.type")
+            raise MappingError(f"a Salesforce record is {_SHAPES}; {found(record)}", "required.attributes.type")
         if kind == "Survey_Response__c":
             return [self._survey(record, context, raw)]
         if kind == "Case":
@@ -148,7 +168,7 @@ class SalesforceConnector(Connector):
         return events
 
     def _change_event(self, body: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        header = need_object(body["ChangeEventHeader"], "payload.ChangeEventHeader")
+        header = need_object(body["ChangeEventHeader"], "ChangeEventHeader")
         if opt_str(header, "entityName") != "Case":
             return []
         change = req_str(header, "changeType").upper()

@@ -5,8 +5,16 @@
   else with ``ActualGoodsMovementDate`` -> ORDER_GOODS_ISSUED (promise ``PlannedGoodsIssueDate``);
   a delivery that has neither carries nothing yet: zero events.
 
-Region and site come from the organisation codes through the ``sales_organizations`` and
-``shipping_points`` tables in ``topologies/connectors.yaml``; unknown codes are kept lower-cased.
+Every shape the OData services return is read: one entity (``{"d": {...}}`` in OData v2, or bare), a
+collection (``{"d": {"results": [...]}}`` in v2, ``{"value": [...]}`` in v4) and a JSON array; the document
+type comes from ``DocumentType`` or the entity's own ``__metadata.type`` (``...A_SalesOrderType``,
+``...A_OutbDeliveryHeaderType``).
+
+Region and site come from the organisation codes through the declared reference data, the
+``sales_organizations`` and ``shipping_points`` tables in ``topologies/connectors.yaml``. A code the tables
+do not name gives no region (or site): an organisation code is not a region. The code itself is kept in the
+event's attributes (``sales_organization``, ``shipping_point``) and counted in
+``cxstream_unmapped_codes_total{source,field}``, so a missing table entry shows.
 """
 
 from __future__ import annotations
@@ -16,14 +24,29 @@ from typing import Any
 from pydantic import Field
 
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
-from cxstream.connectors.fields import need_object, opt_date_end, opt_date_start, opt_str, opt_time, req_str
+from cxstream.connectors.fields import (
+    each_item,
+    found,
+    opt_date_end,
+    opt_date_start,
+    opt_str,
+    opt_time,
+    req_str,
+)
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
+from cxstream.observability.metrics import UNMAPPED_CODES
 
 
 class ErpOptions(ConnectorOptions):
     sales_organizations: dict[str, str] = Field(default_factory=dict, description="SalesOrganization -> region")
     shipping_points: dict[str, str] = Field(default_factory=dict, description="ShippingPoint -> site")
     team: str = "logistics"
+
+
+_SHAPES = (
+    "a SalesOrder or OutboundDelivery entity named by DocumentType or __metadata.type, bare or in d, or a "
+    "collection of them (d.results, value, or an array)"
+)
 
 
 class SapConnector(Connector):
@@ -39,28 +62,41 @@ class SapConnector(Connector):
         return None
 
     def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        doc = need_object(payload)
+        if isinstance(payload, list):
+            return each_item(payload, "record", lambda item: self.map(item, context, raw))
+        if not isinstance(payload, dict):
+            raise MappingError(f"an SAP record is {_SHAPES}; {found(payload)}", "mapping.shape")
+        doc = payload
         if isinstance(doc.get("d"), dict):  # OData v2 envelope
             doc = doc["d"]
+        for collection in ("results", "value"):  # an OData v2 / v4 collection
+            if isinstance(doc.get(collection), list):
+                where = "d.results" if collection == "results" else "value"
+                return each_item(doc[collection], where, lambda item: self.map(item, context, raw))
         kind = opt_str(doc, "DocumentType") or opt_str(doc, "__metadata.type")
         if kind is None:
-            raise MappingError("DocumentType is required (SalesOrder or OutboundDelivery)", "required.DocumentType")
+            raise MappingError(f"an SAP record is {_SHAPES}; {found(doc)}", "required.DocumentType")
         if kind.endswith("SalesOrder") or kind.endswith("A_SalesOrderType"):
             return [self._order(doc, context, raw)]
         if kind.endswith("OutboundDelivery") or kind.endswith("A_OutbDeliveryHeaderType"):
             return self._delivery(doc, context, raw)
         return []
 
-    def _where(self, doc: dict[str, Any]) -> dict[str, str | None]:
+    def _where(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Region, site and team from the reference data; codes it does not name go to the attributes."""
         options = self.options
         assert isinstance(options, ErpOptions)
         org = opt_str(doc, "SalesOrganization")
         point = opt_str(doc, "ShippingPoint")
-        return {
-            "region": options.sales_organizations.get(org, org.lower()) if org else None,
-            "site": options.shipping_points.get(point, point.lower()) if point else None,
-            "team": options.team,
-        }
+        region = options.sales_organizations.get(org) if org else None
+        site = options.shipping_points.get(point) if point else None
+        attributes = {}
+        for field, code, mapped in (("sales_organization", org, region), ("shipping_point", point, site)):
+            if code is not None:
+                attributes[field] = code
+                if mapped is None:
+                    UNMAPPED_CODES.labels(source=self.name, field=field).inc()
+        return {"region": region, "site": site, "team": options.team, "attributes": attributes}
 
     def _order(self, doc: dict[str, Any], context: RawContext, raw: bytes) -> CanonicalEvent:
         order = req_str(doc, "SalesOrder")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from cxstream.connectors.base import MappingError
 
+T = TypeVar("T")
 _ODATA_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _SF_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
@@ -125,3 +127,27 @@ def opt_date_start(payload: dict[str, Any], path: str) -> datetime | None:
     if isinstance(value, datetime) or value is None:
         return value
     return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def found(value: Any) -> str:
+    """What a record is, for a refusal that names what was expected and what was found."""
+    if isinstance(value, dict):
+        keys = sorted(str(k) for k in value)
+        shown = ", ".join(repr(k) for k in keys[:8]) + (f", ... ({len(keys)} keys)" if len(keys) > 8 else "")
+        return f"found an object with keys {shown}" if keys else "found an empty object"
+    if isinstance(value, list):
+        return f"found a list of {len(value)}"
+    return f"found {type(value).__name__}"
+
+
+def each_item(items: list[Any], where: str, map_one: Callable[[Any], list[T]]) -> list[T]:
+    """Every item of a collection (a list response, an array of records) mapped by ``map_one``; a refusal
+    names the item (``satisfaction_ratings[3]: score is required``), and refuses the whole record, so that a
+    fixed record replayed from the dead-letter topic brings every item at once."""
+    out: list[T] = []
+    for i, item in enumerate(items):
+        try:
+            out.extend(map_one(item))
+        except MappingError as exc:
+            raise MappingError(f"{where}[{i}]: {exc}", exc.rule_id) from None
+    return out

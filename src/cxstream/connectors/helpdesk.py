@@ -4,8 +4,11 @@
   ``ticket.created`` -> TICKET_CREATED; ``ticket.status_changed`` to solved -> TICKET_SOLVED, from solved/closed
   back to an open status -> TICKET_REOPENED; ``ticket.comment_added`` public by staff -> TICKET_REPLY.
 * ticket metric events (``metric: reply_time``, ``type: fulfill``, ``instance_id: 1``) -> TICKET_FIRST_REPLY.
-* satisfaction ratings (``satisfaction_rating`` object) -> SURVEY_RESPONSE, CSAT: ``good``/``bad`` become 5/1,
-  which keeps the top-2-box share exact; a numeric 1-5 score is kept as is.
+* satisfaction ratings -> SURVEY_RESPONSE, CSAT: ``good``/``bad`` (and ``good_with_comment``/``bad_with_comment``)
+  become 5/1, which keeps the top-2-box share exact; a numeric 1-5 score is kept as is; ``offered`` and
+  ``unoffered`` (a survey sent, not answered) carry no answer: zero events. Every shape the Satisfaction
+  Ratings API documents is read: the ``{"satisfaction_rating": {...}}`` of a show call, the
+  ``{"satisfaction_ratings": [...]}`` page of a list call, a bare rating object, and a JSON array of them.
 
 Region and site come from ticket custom fields, team from the group, through ``topologies/connectors.yaml``.
 """
@@ -17,10 +20,26 @@ from typing import Any
 from pydantic import Field
 
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
-from cxstream.connectors.fields import lookup, need_object, opt_int, opt_str, opt_time, req_str, req_time
+from cxstream.connectors.fields import (
+    each_item,
+    found,
+    lookup,
+    need_object,
+    opt_int,
+    opt_str,
+    opt_time,
+    req_str,
+    req_time,
+)
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 
 _EVENT_PREFIX = "zen:event-type:"
+_SCORES = {"good": 5, "good_with_comment": 5, "bad": 1, "bad_with_comment": 1}
+_NOT_ANSWERED = {"offered", "unoffered"}
+_SHAPES = (
+    "an event webhook (type zen:event-type:ticket.*), a ticket metric event (metric, instance_id) or a "
+    "satisfaction rating (bare, in satisfaction_rating, a satisfaction_ratings list, or an array)"
+)
 _OPEN = {"new", "open", "pending", "hold"}
 _DONE = {"solved", "closed"}
 
@@ -47,14 +66,23 @@ class ZendeskConnector(Connector):
         return None
 
     def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        record = need_object(payload)
+        if isinstance(payload, list):  # an array of records (ratings exported or posted in one go)
+            return each_item(payload, "record", lambda item: self.map(item, context, raw))
+        if not isinstance(payload, dict):
+            raise MappingError(f"a Zendesk record is {_SHAPES}; {found(payload)}", "mapping.shape")
+        record = payload
         if isinstance(record.get("satisfaction_rating"), dict):
-            return [self._rating(record["satisfaction_rating"], context, raw)]
+            return self._rating(record["satisfaction_rating"], context, raw)
+        if isinstance(record.get("satisfaction_ratings"), list):  # a page of the list endpoint
+            return each_item(record["satisfaction_ratings"], "satisfaction_ratings",
+                             lambda item: self._rating(need_object(item, "rating"), context, raw))  # fmt: skip
         if "metric" in record and "instance_id" in record:
             return self._metric_event(record, context, raw)
+        if "score" in record and ("ticket_id" in record or "/satisfaction_ratings/" in str(record.get("url", ""))):
+            return self._rating(record, context, raw)  # a bare rating object
         kind = opt_str(record, "type")
         if kind is None:
-            raise MappingError("type is required (a zen:event-type:ticket.* event)", "required.type")
+            raise MappingError(f"a Zendesk record is {_SHAPES}; {found(record)}", "required.type")
         kind = kind.removeprefix(_EVENT_PREFIX)
         if not kind.startswith("ticket."):
             return []
@@ -160,35 +188,43 @@ class ZendeskConnector(Connector):
             )
         ]
 
-    def _rating(self, rating: dict[str, Any], context: RawContext, raw: bytes) -> CanonicalEvent:
+    def _rating(self, rating: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
         rating_id = req_str(rating, "id")
         value = rating.get("score")
-        if value in ("good", "bad"):
-            score = 5 if value == "good" else 1
+        if isinstance(value, str) and value in _NOT_ANSWERED:
+            return []  # a survey offered, not answered: no response to count
+        if isinstance(value, str) and value in _SCORES:
+            score = _SCORES[value]
         else:
-            number = opt_int(rating, "score")
+            number = None if isinstance(value, str) else opt_int(rating, "score")
             if number is None:
-                raise MappingError(f"score {value!r:.40} is not good, bad or 1-5", "mapping.score")
+                raise MappingError(
+                    f"score is good, bad, good_with_comment, bad_with_comment, offered, unoffered or 1-5; "
+                    f"found {value!r:.40}",
+                    "mapping.score",
+                )
             score = number
         group = opt_str(rating, "group_id")
-        return CanonicalEvent(
-            event_id=f"helpdesk:rating:{rating_id}",
-            event_type=EventType.SURVEY_RESPONSE,
-            event_time=req_time(rating, "created_at"),
-            ingest_time=context.ingest_time,
-            source=self.name,
-            source_record_id=rating_id,
-            customer_id=opt_str(rating, "requester_id"),
-            agent_id=opt_str(rating, "assignee_id"),
-            team=self._opts.groups.get(group, self._opts.default_team) if group else self._opts.default_team,
-            region=opt_str(rating, "region", lower=True),
-            site=opt_str(rating, "site", lower=True),
-            channel=opt_str(rating, "channel", lower=True),
-            journey_stage="support",
-            touchpoint="ticket_resolution",
-            survey=Survey.on_standard_scale(
-                SurveyMetric.CSAT, score, opt_str(rating, "comment"), opt_str(rating, "language", lower=True)
-            ),
-            operation=Operation(ticket_id=opt_str(rating, "ticket_id")),
-            raw_payload=raw,
-        )
+        return [
+            CanonicalEvent(
+                event_id=f"helpdesk:rating:{rating_id}",
+                event_type=EventType.SURVEY_RESPONSE,
+                event_time=opt_time(rating, "created_at") or req_time(rating, "updated_at"),
+                ingest_time=context.ingest_time,
+                source=self.name,
+                source_record_id=rating_id,
+                customer_id=opt_str(rating, "requester_id"),
+                agent_id=opt_str(rating, "assignee_id"),
+                team=self._opts.groups.get(group, self._opts.default_team) if group else self._opts.default_team,
+                region=opt_str(rating, "region", lower=True),
+                site=opt_str(rating, "site", lower=True),
+                channel=opt_str(rating, "channel", lower=True),
+                journey_stage="support",
+                touchpoint="ticket_resolution",
+                survey=Survey.on_standard_scale(
+                    SurveyMetric.CSAT, score, opt_str(rating, "comment"), opt_str(rating, "language", lower=True)
+                ),
+                operation=Operation(ticket_id=opt_str(rating, "ticket_id")),
+                raw_payload=raw,
+            )
+        ]

@@ -163,6 +163,13 @@ EVENTS_PUBLISHED = Counter(
     ["source", "event_type"],
     registry=REGISTRY,
 )
+UNMAPPED_CODES = Counter(
+    "cxstream_unmapped_codes_total",
+    "Source codes the declared reference data does not name (an SAP sales organization with no region), by "
+    "source and field: the event is kept without that dimension; add the code to topologies/connectors.yaml.",
+    ["source", "field"],
+    registry=REGISTRY,
+)
 VALIDATION_FINDINGS = Counter(
     "cxstream_validation_findings_total",
     "Validation rule violations, by source, rule and action (reject or flag).",
