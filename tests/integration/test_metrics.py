@@ -334,6 +334,13 @@ def assert_api_answers(port: int, truth: Truth) -> None:
     week = api(port, "/api/metrics/csat.delivery/7d")
     today = api(port, "/api/metrics/csat.delivery/1d")
     assert week["estimate"]["n"] >= today["estimate"]["n"]
+    # which window: still filling, the last ended (what threshold rules show), the last final; each says so
+    hour = {at: api(port, f"/api/metrics/csat.delivery/1h?at={at}") for at in ("current", "ended", "final")}
+    assert [hour[at]["at"] for at in hour] == ["current", "ended", "final"]
+    assert hour["final"]["final"] and hour["final"]["end"] <= hour["ended"]["end"] <= hour["current"]["end"]
+    assert api(port, "/api/metrics/csat.delivery/1h?closed=1")["at"] == "final"
+    status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/csat.delivery/1h?at=latest", token=ADMIN_TOKEN)
+    assert status == 400 and "at is one of current, ended, final" in body
 
 
 async def _read(bootstrap: str, topic: str) -> list[Any]:

@@ -72,3 +72,17 @@ def test_histories_per_scope_from_invites_and_answers() -> None:
     ]  # another survey or another journey stage is another metric's business
     first_response = next(d for d in spec.definitions if d.id == "first_response")
     assert scope_histories(first_response, invites, answers, ("region",), 7 * day, day) == []
+
+
+def test_the_plan_uses_the_span_the_data_covers_not_the_period_asked() -> None:
+    """Two minutes of invites asked about over seven days: the pace is per two minutes, not per week."""
+    from cxstream.domain.cases.sample_planning import Sighting, observed_span_ms
+
+    minute, day = 60_000, 86_400_000
+    now = 100 * day
+    sightings = [Sighting("CSAT", now - 2 * minute + i, {"region": "emea"}) for i in range(3)]
+    assert observed_span_ms(sightings, 7 * day, now) == 2 * minute
+    assert observed_span_ms([], 7 * day, now) == 7 * day  # nothing seen: the period as asked
+    old = [Sighting("CSAT", now - 9 * day, {}), *sightings]  # before the period: not counted
+    assert observed_span_ms(old, 7 * day, now) == 2 * minute
+    assert observed_span_ms([Sighting("CSAT", now - 8 * day + 1, {})], 7 * day, now) == 7 * day

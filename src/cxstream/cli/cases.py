@@ -182,8 +182,15 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     """Sample planning: scopes whose survey metrics will not reach their minimum n at the current sampling."""
-    from cxstream.domain.cases.sample_planning import Verdict, answer_sighting, invite_sighting, plan, scope_histories
-    from cxstream.domain.durations import parse_duration_ms
+    from cxstream.domain.cases.sample_planning import (
+        Verdict,
+        answer_sighting,
+        invite_sighting,
+        observed_span_ms,
+        plan,
+        scope_histories,
+    )
+    from cxstream.domain.durations import format_duration_ms, parse_duration_ms
     from cxstream.domain.ingest.events import CanonicalEvent
     from cxstream.kafka.tools import read_decoded
 
@@ -200,7 +207,8 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
     window = next((w for w in spec.windows if w.id == args.window), None)
     if window is None:
         return fail(f"no window {args.window!r} (one of: {', '.join(w.id for w in spec.windows)})", EXIT_CONFIG)
-    since = datetime.now(UTC).timestamp() * 1000 - period_ms
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    since = now_ms - period_ms
     sent, bad_invites = asyncio.run(read_decoded(options, ctx.codec(Topics.SURVEY_INVITES), Topics.SURVEY_INVITES))
     events, bad_events = asyncio.run(read_decoded(options, ctx.codec(Topics.EVENTS), Topics.EVENTS))
     invites = [sighting for sighting in (invite_sighting(r) for r in sent) if sighting.at_ms >= since]
@@ -208,19 +216,27 @@ def cmd_plan(settings: Settings, args: argparse.Namespace) -> int:
         sighting for sighting in (answer_sighting(CanonicalEvent.from_record(e)) for e in events)
         if sighting is not None and sighting.at_ms >= since
     ]  # fmt: skip
+    span_ms = observed_span_ms([*invites, *answers], period_ms, now_ms)
     print(f"sample plan: the last {args.period} ({len(invites)} invites sent, {len(answers)} answers), "
           f"per {args.window} window, scope by {', '.join(by) or 'nothing'}")  # fmt: skip
+    window_ms = parse_duration_ms(window.size)
+    if span_ms < period_ms:
+        print(f"data covers {format_duration_ms(span_ms)} of the {args.period} asked (from the first invite or "
+              "answer): rates are per that span")  # fmt: skip
+    if span_ms < window_ms:
+        print(f"warning: less data than one {args.window} window; the plan extrapolates "
+              f"{format_duration_ms(span_ms)} to a whole window and is rough")  # fmt: skip
     short = 0
     for definition in spec.definitions:
-        histories = scope_histories(definition, invites, answers, by, period_ms, parse_duration_ms(window.size))
+        histories = scope_histories(definition, invites, answers, by, span_ms, window_ms)
         if not histories:
             continue
         min_n = definition.min_n or spec.min_n
         print(f"\n{definition.id} (min n {min_n}):")
         over = [h for h in histories if h.answers > h.invites_sent > 0]
         if over:
-            print(f"  note: {len(over)} scope(s) got more answers than invites (answers from surveys sent "
-                  "outside this policy); their rate is taken as 100%")  # fmt: skip
+            print(f"  note: {len(over)} scope(s) got more answers than invites in the span (answers to surveys "
+                  "sent before it, or outside this policy): their rate is capped at 100%, so optimistic")  # fmt: skip
         for row in plan(histories, min_n, spec.confidence):
             short += row.verdict in (Verdict.SHORT, Verdict.AT_RISK)
             change = "" if row.change is None else f"  [{row.change:+d} invites per window]"

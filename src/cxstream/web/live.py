@@ -1,9 +1,12 @@
 """Read-only JSON over the live metric tables (the war-room API builds on these):
 
 * ``GET /api/metrics`` - the definitions and windows;
-* ``GET /api/metrics/{definition}/{window}?region=emea&closed=1&back=0`` - one window of one definition,
+* ``GET /api/metrics/{definition}/{window}?region=emea&at=current&back=0`` - one window of one definition,
   rolled up over every finest scope that matches the given dimensions: value, n, interval, SLA compliance,
-  top drivers among detractors, window bounds and whether the window is final;
+  top drivers among detractors, window bounds and whether the window is final. ``at`` says which window:
+  ``current`` (the default: still filling), ``ended`` (the last that has ended; late events within grace may
+  still change it; what the threshold rules show) or ``final`` (the last past its grace period: it will not
+  change; ``closed=1`` is the older spelling of it); the answer names it in ``at``;
 * ``GET /api/metrics/{definition}/{window}/history?count=12`` - the last windows, newest first.
 
 Any worker answers for every partition: it merges the cells of the ``cx.events`` partitions it holds with
@@ -29,7 +32,9 @@ from cxstream.domain.metrics.windows import WindowValue, history, read_window, s
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.peers import LOCAL, ask_holders, is_local
 
-RESERVED = {"closed", "back", "count", LOCAL}
+RESERVED = {"closed", "at", "back", "count", LOCAL}
+#: Which window a read means: still filling, the last that ended (what threshold rules show), the last final.
+POSITIONS = ("current", "ended", "final")
 PEER_CELLS = "/api/peer/cells"
 
 
@@ -173,11 +178,16 @@ def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
         where: dict[str, str],
         query: Mapping[str, str],
     ) -> dict[str, Any]:
-        closed = query.get("closed") in ("1", "true", "yes")
+        at = query.get("at") or ("final" if query.get("closed") in ("1", "true", "yes") else "current")
+        if at not in POSITIONS:
+            raise ValueError(f"at is one of {', '.join(POSITIONS)} (got {at!r})")
         back = int(query.get("back", "0"))
         if not 0 <= back <= 500:
             raise ValueError("back must be between 0 and 500 windows")
-        return window_json(read_window(spec, cells, definition, window, now=now, where=where, closed=closed, back=back))
+        value = read_window(
+            spec, cells, definition, window, now=now, where=where, closed=at == "final", ended=at == "ended", back=back
+        )
+        return {**window_json(value), "at": at}
 
     def past(spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any) -> Any:
         count = max(1, min(500, int(query.get("count", "12"))))

@@ -136,6 +136,8 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
             "summary": "one window of one metric, rolled up over the given dimensions", "security": secured,
             "parameters": [definition, window, *scope, local,
                            {"name": "closed", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+                           {"name": "at", "in": "query",
+                            "schema": {"type": "string", "enum": ["current", "ended", "final"]}},
                            {"name": "back", "in": "query",
                             "schema": {"type": "integer", "minimum": 0, "maximum": 500}}],
             "responses": {"200": _json(_ref("Window"), "the window"), "400": _json(_ref("Error"), "bad parameter"),

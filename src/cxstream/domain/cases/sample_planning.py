@@ -124,6 +124,13 @@ def answer_sighting(event: CanonicalEvent) -> Sighting | None:
     return Sighting(event.survey.metric.value, to_ms(event.event_time), labels)
 
 
+def observed_span_ms(sightings: Iterable[Sighting], period_ms: int, now_ms: int) -> int:
+    """How much of the asked period the data covers: from the first invite or answer in it to now (at least
+    one millisecond), so that two minutes of data are not spread over seven days."""
+    first = min((s.at_ms for s in sightings if s.at_ms >= now_ms - period_ms), default=None)
+    return period_ms if first is None else max(1, min(period_ms, now_ms - first))
+
+
 def scope_histories(
     definition: MetricDefinition, invites: Iterable[Sighting], answers: Iterable[Sighting], by: tuple[str, ...],
     period_ms: int, window_ms: int,
