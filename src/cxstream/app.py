@@ -14,6 +14,7 @@ from faust.serializers import codecs
 
 from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
+from cxstream.agents.assignment import held
 from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.fencing import FencedTable
@@ -248,6 +249,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     runtime = RuntimeState(app)
     if control is not None:
         runtime.provide("last_breach", lambda: last.public_json() if (last := control.last_breach()) else None)
+        runtime.provide("routing_here", lambda: bool(held(app, control.topic.get_topic_name())))
     health.register(app, readiness, runtime)
     gate = Gate(access_for(ctx), sessions_for(settings))
     actions_out = app.topic(

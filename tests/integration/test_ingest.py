@@ -117,7 +117,9 @@ def expected_outcomes(records: list[RawRecord]) -> list[str]:
     return outcomes
 
 
-def test_every_record_is_accounted_for(bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_record_is_accounted_for(
+    bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = free_port()
     env = {
         "CXSTREAM_KAFKA_BOOTSTRAP": bootstrap,
@@ -255,6 +257,14 @@ def test_every_record_is_accounted_for(bootstrap: str, tmp_path: Path, monkeypat
         assert sorted(dead_reader.decode(v)["original_value"] for v in foreign_dead) == sorted(
             d["original_value"] for d in dead
         )
+
+        # inspect: one row per reason, each with an example reason whole (up to 300 characters)
+        capsys.readouterr()
+        assert main(["dlq", "inspect", "--rule", "score.range"]) == 0
+        inspected = capsys.readouterr().out.splitlines()
+        assert inspected[1].split() == ["source", "stage", "rule", "count"]
+        examples = [line for line in inspected if line.startswith("    e.g. ")]
+        assert examples and all("score" in line and "..." not in line for line in examples), inspected
 
         # replay: the refused scores go back to their raw topic with a replay header, and are refused again
         assert main(["dlq", "replay", "--rule", "score.range", "--dry-run"]) == 0

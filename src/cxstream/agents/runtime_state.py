@@ -27,8 +27,10 @@ class RuntimeState:
         consumer = app.consumer
         changelogs = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
         lag = []
+        changelog_partitions = 0
         for tp in sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition)):
             if tp.topic in changelogs:
+                changelog_partitions += 1
                 continue  # read to rebuild tables, never committed: their backlog is the changelog lag below
             highwater = consumer.highwater(tp)
             committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor for it
@@ -44,6 +46,7 @@ class RuntimeState:
         return {
             "app_id": app.conf.id,
             "assigned_partitions": len(lag),
+            "changelog_partitions": changelog_partitions,
             "consumer_lag": lag,
             "recovery": {
                 "completed": bool(recovery.completed.is_set()),

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", default=None, help="only this stage (decode, normalize, validate, ...)")
     p.add_argument("--rule", default=None, help="only records refused by this rule id")
     p.add_argument("--dry-run", action="store_true", help="replay: say what would be re-submitted")
+    p.add_argument("--wide", action="store_true", help="inspect: every example reason whole, however long")
     p.set_defaults(handler=data.cmd_dlq)
     p = sub.add_parser("topics", help="declared topics on the configured cluster")
     p.add_argument("action", choices=["apply", "list"])

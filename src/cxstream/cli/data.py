@@ -63,6 +63,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+EXAMPLE_CHARS = 300  # of one example reason, on a line of its own
+
+
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
 
     from cxstream.domain.ingest.dead_letter import DeadLetter
@@ -90,10 +93,13 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
         first = datetime.fromtimestamp((summary.first_seen or 0) / 1000, UTC).isoformat(timespec="seconds")
         last = datetime.fromtimestamp((summary.last_seen or 0) / 1000, UTC).isoformat(timespec="seconds")
         print(f"{summary.total} dead letters, first {first}, last {last}")
-        print(f"{'source':12} {'stage':10} {'rule':26} {'count':>7}  example")
+        print(f"{'source':12} {'stage':10} {'rule':26} {'count':>7}")
         for (source, stage, rule), n in summary.by_reason.most_common():
-            example = summary.example[(source, stage, rule)].replace("\n", " ")[:90]
-            print(f"{source:12} {stage:10} {rule:26} {n:>7}  {example}")
+            example = summary.example[(source, stage, rule)].replace("\n", " ")
+            if len(example) > EXAMPLE_CHARS and not args.wide:  # cut at a word, and say so
+                cut = example[:EXAMPLE_CHARS].rsplit(" ", 1)[0]
+                example = f"{cut} ... ({len(example)} characters; --wide shows it whole)"
+            print(f"{source:12} {stage:10} {rule:26} {n:>7}\n    e.g. {example}")
         if undecodable:
             print(f"{undecodable} messages on cx.dlq did not decode as DeadLetter records")
         return EXIT_OK

@@ -75,8 +75,12 @@ def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
-    context(settings)  # validates topology and schemas too
+    ctx = context(settings)  # validates topology and schemas too: a mistake exits here, naming file and line
     for name, value in settings.model_dump().items():
-        shown = "***" if "password" in name and value is not None else value
+        shown = "(not set)" if value is None else ("***" if "password" in name else value)
         print(f"{env_name(name):40} {shown}")
+    print(
+        f"\ntopology: {settings.topology_dir} validated ({len(ctx.topology.topics)} topics); "
+        f"schemas: {settings.schema_dir} validated"
+    )
     return EXIT_OK

@@ -38,7 +38,9 @@ def render(state: dict[str, Any], show_all: bool) -> list[str]:
     lag = [row for row in state["consumer_lag"] if row["lag"] is not None]
     total = sum(row["lag"] for row in lag)
     worst = max(lag, key=lambda row: row["lag"], default=None)
-    summary = f"consumer lag: {total} records over {state['assigned_partitions']} assigned partitions"
+    summary = f"consumer lag: {total} records over {state['assigned_partitions']} assigned source partitions"
+    if state.get("changelog_partitions"):
+        summary += f" (and {state['changelog_partitions']} changelog partitions, read only to rebuild tables)"
     if worst is not None and worst["lag"]:
         summary += f" (most: {worst['lag']} on {worst['topic']}/{worst['partition']})"
     lines.append(summary)
@@ -53,8 +55,10 @@ def render(state: dict[str, Any], show_all: bool) -> list[str]:
     last = state.get("last_breach")
     if "last_breach" not in state:
         lines.append("last breach: alerting is off in this topology")
+    elif last is None and state.get("routing_here") is False:
+        lines.append("last breach: the routing side runs on another worker (it holds the alerting control partition)")
     elif last is None:
-        lines.append("last breach: none seen (or the routing side runs on another worker)")
+        lines.append("last breach: none seen yet")
     else:
         at = datetime.fromtimestamp(last["at_ms"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         lines.append(f"last breach: {last['breach_id']} {last['status']} {last['severity']} {last['rule']} at {at}")
