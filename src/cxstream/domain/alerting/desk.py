@@ -174,7 +174,8 @@ class AlertDesk:
         self.silences: dict[str, Silence] = dict(state.silences)
         root, inhibit = routes
         self.inhibit = inhibit
-        self.dispatcher = Dispatcher(root, inhibit, self.silences.values())
+        intervals = alerting.routing.intervals() if alerting.routing is not None else {}
+        self.dispatcher = Dispatcher(root, inhibit, self.silences.values(), intervals)
         self.dispatcher.restore(state.dispatcher)
         self.alerts: dict[str, Labels] = {b: dict(labels) for b, labels in state.alerts.items()}
         self.summaries: dict[str, str] = dict(state.summaries)

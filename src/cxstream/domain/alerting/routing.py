@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from cxstream.domain.alerting.matchers import LABEL_NAME, Labels, Matcher, MatchOp, legacy, matches_all, parse_all
 from cxstream.domain.alerting.records import BreachKind
 from cxstream.domain.alerting.severity import Severity
+from cxstream.domain.alerting.time_intervals import NamedInterval
 from cxstream.domain.base import Json, Strict, as_int, as_str, digest, obj, opt_int, str_list, text_map
 from cxstream.domain.durations import parse_duration_ms
 
@@ -88,6 +89,8 @@ class RouteSpec(Strict):
     group_wait: str | None = None
     group_interval: str | None = None
     repeat_interval: str | None = None
+    mute_time_intervals: tuple[str, ...] = Field((), description="named time_intervals when it notifies nobody")
+    active_time_intervals: tuple[str, ...] = Field((), description="named time_intervals outside which it is muted")
     routes: tuple[RouteSpec, ...] = ()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -145,6 +148,8 @@ class RootRouteSpec(RouteSpec):
             raise ValueError("the root route matches every alert: it takes no matchers")
         if self.continue_:
             raise ValueError("the root route cannot continue")
+        if self.mute_time_intervals or self.active_time_intervals:
+            raise ValueError("the root route cannot have mute or active time intervals")
         return self
 
 
@@ -161,6 +166,8 @@ class Route:
     group_interval_ms: int
     repeat_interval_ms: int
     routes: tuple[Route, ...] = ()
+    mute_intervals: tuple[str, ...] = ()  # not inherited, as in Alertmanager
+    active_intervals: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, spec: RouteSpec, parent: Route | None = None, path: str = "0") -> Route:
@@ -182,6 +189,8 @@ class Route:
             group_wait_ms=inherit(spec.group_wait, parent.group_wait_ms if parent else None),
             group_interval_ms=inherit(spec.group_interval, parent.group_interval_ms if parent else None),
             repeat_interval_ms=inherit(spec.repeat_interval, parent.repeat_interval_ms if parent else None),
+            mute_intervals=spec.mute_time_intervals,
+            active_intervals=spec.active_time_intervals,
         )
         children = tuple(cls.build(child, node, f"{path}.{i}") for i, child in enumerate(spec.routes))
         return cls(**{**node.__dict__, "routes": children})
@@ -199,6 +208,16 @@ class Route:
             if matched and not child.continue_:
                 break
         return found or [self]
+
+    def time_muted(self, intervals: Mapping[str, NamedInterval], now_ms: int) -> str | None:
+        """Why the route notifies nobody at ``now_ms``: within one of its mute intervals, or outside all of its
+        active intervals (Alertmanager's ``TimeMuteStage`` and ``TimeActiveStage``); None when it may."""
+        for name in self.mute_intervals:
+            if intervals[name].holds(now_ms):
+                return f"time_muted:{name}"
+        if self.active_intervals and not any(intervals[name].holds(now_ms) for name in self.active_intervals):
+            return "time_inactive"
+        return None
 
     def group_key(self, labels: Labels) -> str:
         """Alerts with the same route and the same values of ``group_by`` are notified together."""
@@ -505,10 +524,17 @@ class DispatcherState:
 class Dispatcher:
     """Routes alerts into aggregation groups and says which notifications are due."""
 
-    def __init__(self, root: Route, inhibit_rules: Iterable[InhibitRule] = (), silences: Iterable[Silence] = ()):
+    def __init__(
+        self,
+        root: Route,
+        inhibit_rules: Iterable[InhibitRule] = (),
+        silences: Iterable[Silence] = (),
+        time_intervals: Mapping[str, NamedInterval] | None = None,
+    ):
         self.root = root
         self.inhibit_rules = tuple(inhibit_rules)
         self.silences = list(silences)
+        self.time_intervals = dict(time_intervals or {})
         self.groups: dict[str, AggregationGroup] = {}
         self.unmatched = 0  # alerts that only the root route took: counted, never lost
 
@@ -587,8 +613,9 @@ class Dispatcher:
         out = []
         for key in sorted(self.groups):
             group = self.groups[key]
+            by_time = group.route.time_muted(self.time_intervals, now_ms)
             muted = {
-                fp: muted_by(labels, firing, self.inhibit_rules, self.silences, now_ms)
+                fp: by_time or muted_by(labels, firing, self.inhibit_rules, self.silences, now_ms)
                 for fp, labels in [*group.firing.items(), *group.resolved.items()]
             }
             note = group.flush(now_ms, muted)
@@ -605,6 +632,27 @@ class AlertingRoutes(Strict):
 
     route: RootRouteSpec
     inhibit_rules: tuple[InhibitRuleSpec, ...] = ()
+    time_intervals: tuple[NamedInterval, ...] = ()
+
+    @model_validator(mode="after")
+    def _intervals_exist(self) -> AlertingRoutes:
+        names = [i.name for i in self.time_intervals]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"time interval {name!r} is defined twice")
+
+        def walk(spec: RouteSpec, where: str) -> None:
+            for name in (*spec.mute_time_intervals, *spec.active_time_intervals):
+                if name not in names:
+                    raise ValueError(f"undefined time interval {name!r} used in {where}")
+            for i, child in enumerate(spec.routes):
+                walk(child, f"{where}.routes[{i}]")
+
+        walk(self.route, "route")
+        return self
+
+    def intervals(self) -> dict[str, NamedInterval]:
+        return {i.name: i for i in self.time_intervals}
 
     def receivers(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every receiver named in the tree, with where it is named."""
