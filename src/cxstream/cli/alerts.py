@@ -31,10 +31,8 @@ def _duration_text(ms: int) -> str:
 
 def _route_line(route: Any) -> str:
     matchers = ", ".join(str(m) for m in route.matchers) or "(everything)"
-    times = "".join(
-        f" {kind}={','.join(names)}" for kind, names in (("muted", route.mute_intervals), ("active", route.active_intervals))
-        if names
-    )  # fmt: skip
+    kinds = (("muted", route.mute_intervals), ("active", route.active_intervals))
+    times = "".join(f" {kind}={','.join(names)}" for kind, names in kinds if names)
     return (
         f"{matchers} -> {route.receiver}{' (continue)' if route.continue_ else ''}  "
         f"group_by={list(route.group_by)} wait={_duration_text(route.group_wait_ms)} "
