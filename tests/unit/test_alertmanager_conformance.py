@@ -366,3 +366,23 @@ def test_a_group_whose_alert_resolves_reports_the_resolution_with_the_rest() -> 
     assert [a["region"] for a in note.firing] == ["emea"] and [a["region"] for a in note.resolved] == ["apac"]
     assert not note.repeat
     assert dispatcher.due(30 * S + 10 * M) == []  # a resolution is reported once
+
+
+def test_route_labels_are_inherited_and_added_to_what_the_route_notifies() -> None:
+    """Route-level labels (Alertmanager's newer ``labels`` on a route): a child inherits its parent's and may
+    override them; the alerts a route notifies carry them, their own labels winning where both name one."""
+    root = tree("""
+receiver: x
+labels: {pager: none, tier: default}
+routes:
+- matchers: [team="logistics"]
+  receiver: logistics
+  labels: {pager: logistics-oncall}
+""")
+    assert dict(root.routes[0].labels) == {"pager": "logistics-oncall", "tier": "default"}
+    dispatcher = Dispatcher(root)
+    dispatcher.receive(alert("a", team="logistics", tier="gold"), 0)
+    [note] = dispatcher.due(30 * S)
+    assert note.firing[0] == {"alertname": "a", "team": "logistics", "tier": "gold", "pager": "logistics-oncall"}
+    with pytest.raises(ValidationError, match="invalid label name"):
+        RootRouteSpec.model_validate({"receiver": "x", "labels": {"bad-name": "v"}})

@@ -89,6 +89,7 @@ class RouteSpec(Strict):
     group_wait: str | None = None
     group_interval: str | None = None
     repeat_interval: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict, description="added to the alerts it notifies; inherited")
     mute_time_intervals: tuple[str, ...] = Field((), description="named time_intervals when it notifies nobody")
     active_time_intervals: tuple[str, ...] = Field((), description="named time_intervals outside which it is muted")
     routes: tuple[RouteSpec, ...] = ()
@@ -114,6 +115,14 @@ class RouteSpec(Strict):
     @classmethod
     def _group_by(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return _group_by(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not LABEL_NAME.match(name):
+                raise ValueError(f"invalid label name {name!r} in labels")
+        return value
 
     @field_validator("group_wait")
     @classmethod
@@ -168,6 +177,7 @@ class Route:
     routes: tuple[Route, ...] = ()
     mute_intervals: tuple[str, ...] = ()  # not inherited, as in Alertmanager
     active_intervals: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)  # the parent's, overridden by the route's own
 
     @classmethod
     def build(cls, spec: RouteSpec, parent: Route | None = None, path: str = "0") -> Route:
@@ -191,6 +201,7 @@ class Route:
             repeat_interval_ms=inherit(spec.repeat_interval, parent.repeat_interval_ms if parent else None),
             mute_intervals=spec.mute_time_intervals,
             active_intervals=spec.active_time_intervals,
+            labels={**(parent.labels if parent else {}), **spec.labels},
         )
         children = tuple(cls.build(child, node, f"{path}.{i}") for i, child in enumerate(spec.routes))
         return cls(**{**node.__dict__, "routes": children})
@@ -453,11 +464,12 @@ class AggregationGroup:
         self.sent_state, self.sent_resolved = frozenset(firing), frozenset(resolved)
         self.last_sent_ms = now_ms
         repeat = reason == "repeat"
+        extra = self.route.labels  # the route's labels: the alert's own win where both name a label
         return Notification(
             group_key=self.key,
             receiver=self.route.receiver,
-            firing=tuple(firing[fp] for fp in sorted(firing)),
-            resolved=tuple(resolved[fp] for fp in sorted(resolved)),
+            firing=tuple({**extra, **firing[fp]} for fp in sorted(firing)),
+            resolved=tuple({**extra, **resolved[fp]} for fp in sorted(resolved)),
             at_ms=now_ms,
             repeat=repeat,
             slot=now_ms // max(1, self.route.repeat_interval_ms) if repeat else 0,
