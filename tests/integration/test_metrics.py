@@ -316,6 +316,70 @@ def test_a_replay_counts_an_event_whose_id_was_stored_without_its_cells(bootstra
         assert stop(worker, signal.SIGTERM) == 0
 
 
+def test_a_recovery_reads_the_whole_last_batch_of_every_changelog_partition(bootstrap: str, tmp_path: Path) -> None:
+    """The embedded broker lists a partition's end as the base offset of its last record batch plus one, and
+    Faust ends a recovery at the listed end: a fresh copy stopped after the first record of that batch. Here
+    the metric changelogs of one worker are copied, one batch per partition, to a second app; its worker
+    recovers them and replays every event: nothing may be applied twice, nor found missing."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    port = free_port()
+    first, second = (f"cxstream-batch-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    records, truth = seeded_stream(seed=78, now=datetime.now(UTC), count=800)
+    worker = spawn(["worker"], worker_env(bootstrap, port, first, tmp_path / "data-1"), tmp_path / "worker-1.log")
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
+        asyncio.run(produce(bootstrap, records))
+        want = eventually(lambda: settled_counts(port, truth), 240, "every event to be counted")
+    finally:
+        assert stop(worker, signal.SIGTERM) == 0
+    tables = ("cxstream-metrics", "cxstream-metrics-seen")
+
+    async def copy() -> dict[int, int]:
+        options: dict[str, Any] = {"bootstrap_servers": bootstrap}
+        admin = AIOKafkaAdminClient(**options)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(f"{second}-{table}-changelog", 6, 1) for table in tables])
+        finally:
+            await admin.close()
+        producer = AIOKafkaProducer(**options, linger_ms=1000, max_batch_size=16 * 1024 * 1024)
+        await producer.start()
+        sizes: dict[int, int] = {}
+        try:
+            for table in tables:
+                sent = []
+                async for m in read_to_end(options, f"{first}-{table}-changelog"):
+                    sent.append(await producer.send(f"{second}-{table}-changelog", m.value, key=m.key,
+                                                    partition=m.partition, headers=list(m.headers or [])))  # fmt: skip
+                    if table == "cxstream-metrics":
+                        sizes[m.partition] = sizes.get(m.partition, 0) + 1
+                await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        return sizes
+
+    sizes = asyncio.run(copy())
+    assert len(sizes) == 6 and min(sizes.values()) > 10  # each partition one batch of many records
+    worker = spawn(["worker"], worker_env(bootstrap, port, second, tmp_path / "data-2"), tmp_path / "worker-2.log")
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the second app's worker to be ready")
+        assert eventually(lambda: settled_counts(port, truth), 240, "every event counted again") == want
+
+        def replayed() -> bool:  # the second app's group had no offsets: it reads cx.events from its start
+            lag = json.loads(http_get(f"http://127.0.0.1:{port}/status")[1])["consumer_lag"]
+            return all(row["lag"] == 0 for row in lag if row["topic"] == "cx.events")
+
+        eventually(replayed, 240, "the replay of cx.events to end")
+        samples = scrape(port)
+        assert total(samples, "cxstream_metric_updates_total") == 0  # every cell came back whole from recovery
+        assert total(samples, "cxstream_metric_updates_skipped_total") > 0  # and the replay found them applied
+        assert total(samples, "cxstream_recovery_highwater_total", outcome="extended") >= 6
+        assert settled_counts(port, truth) == want
+    finally:
+        assert stop(worker, signal.SIGTERM) == 0
+
+
 def assert_api_answers(port: int, truth: Truth) -> None:
     """The read API: catalog, history, and clear refusals."""
     catalog = api(port, "/api/metrics")

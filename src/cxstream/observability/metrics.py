@@ -77,9 +77,9 @@ CHANGELOG_FENCED = Counter(
 )
 RECOVERY_HIGHWATER = Counter(
     "cxstream_recovery_highwater_total",
-    "Changelog partitions whose local copy was ahead of the high watermark the broker listed, by outcome: "
-    "corrected (the broker's fetch answer showed the copy was right) or discarded (the copy was dropped and "
-    "read again from the changelog).",
+    "Changelog partitions whose listed high watermark was not their end, by outcome: extended (the listed end "
+    "stopped inside the last record batch; recovery read to the fetched end), corrected (a local copy ahead "
+    "of the listed end was right) or discarded (the copy was dropped and read again from the changelog).",
     ["outcome"],
     registry=REGISTRY,
 )
