@@ -54,7 +54,7 @@ test: install tools ## Run the whole test suite (unit + integration on the embed
 test-unit: install tools ## Run the tests that need no broker
 	$(BIN)/python -m pytest -m 'not integration' $(ARGS)
 
-stress: install tools ## Long fault runs (a paused worker 1 + CXSTREAM_STRESS_REPEATS times, default 5; a rebalance storm and a SIGKILL)
+stress: install tools ## Long fault runs (a paused worker 1 + CXSTREAM_STRESS_REPEATS times, default 5; a rebalance storm, then a SIGKILL)
 	$(BIN)/python -m pytest -m stress $(ARGS)
 
 bench: install ## Throughput, memory and event-to-escalation latency on the embedded broker, against minimal Faust agents

@@ -5,7 +5,8 @@
 * a rebalance storm: a third worker started and stopped three times while the stream runs: no worker stops,
   nothing is lost or counted twice; then one of the two killed (SIGKILL): the other ends exact.
 
-The pause test runs once here and several times under ``make stress``. No timing is asserted: the waits are
+Both run under ``make stress``, the pause 1 + CXSTREAM_STRESS_REPEATS times; the storm came up short in 1 of
+25 runs after the last-batch recovery fix (an open defect). No timing is asserted: the waits are
 hang guards and the pause is the fault itself."""
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def pause_and_resume(bootstrap: str, tmp_path: Path, seed: int) -> None:
     assert codes == [0, 0]
 
 
-@pytest.mark.stress  # 1-3 events of 2,400 go uncounted in about 2 runs of 7: an open defect, kept out of make test
+@pytest.mark.stress  # exact in 9 of 9 runs since the replay fix; kept with the long fault runs
 def test_a_worker_paused_past_its_session_timeout_overwrites_nothing_and_pages_once(
     bootstrap: str, tmp_path: Path
 ) -> None:
@@ -167,7 +168,7 @@ def test_the_pause_again_and_again(bootstrap: str, tmp_path: Path, round_: int) 
     pause_and_resume(bootstrap, tmp_path, seed=100 + round_)
 
 
-@pytest.mark.stress  # a few % of the events go uncounted in some runs: an open defect, kept out of make test
+@pytest.mark.stress  # short in 1 of 25 runs after the last-batch recovery fix: an open defect, out of make test
 def test_a_rebalance_storm_and_a_sigkill_lose_and_double_nothing(bootstrap: str, tmp_path: Path) -> None:
     app_id = f"cxstream-storm-{uuid.uuid4().hex[:8]}"
     ports = [free_port(), free_port(), free_port()]
