@@ -113,6 +113,14 @@ class TestSettings:
         assert "CXSTREAM_SCHEMA_REGISTRY_URL" in out
         assert "hunter2" not in out
 
+    def test_cli_config_says_what_is_unset_and_that_the_files_validated(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["config"]) == 0
+        out = capsys.readouterr().out
+        assert "None" not in out and "(not set)" in out  # e.g. CXSTREAM_SCHEMA_REGISTRY_URL
+        assert "topologies validated" in out and "schemas validated" in out
+
 
 def test_logs_carry_no_personal_data(capsys: Any) -> None:
     import json as _json
