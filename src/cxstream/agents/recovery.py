@@ -22,9 +22,8 @@ the copy is ahead. Two causes:
 * the changelog really is shorter (deleted and created again, an unclean leader election on Apache Kafka):
   the copy holds records the log no longer has. The copy is wrong.
 
-:class:`CheckedRecovery` tells them apart before Faust's check: for each partition whose copy is ahead it
-asks the broker for the partition's end by fetching (the fetch answer carries the true high watermark). When
-the copy is within that end the listed end is corrected; otherwise the table's local copy is discarded (every
+:class:`CheckedRecovery` tells them apart before Faust's check, with the same fetched ends: when the copy is
+within the fetched end the listed end is corrected; otherwise the table's local copy is discarded (every
 value, every partition of that table on this worker) and recovery starts again, reading it from the changelog.
 ``cxstream_recovery_highwater_total{outcome}`` counts both.
 """
@@ -84,22 +83,9 @@ class CheckedRecovery(Recovery):
 
     async def _build_highwaters(self, consumer: Any, tps: set[TP], destination: Counter[TP], title: str) -> None:
         await super()._build_highwaters(consumer, tps, destination, title)
-        await self._read_to_true_ends(tps, destination, title)
         offsets = self.active_offsets if title == "active" else self.standby_offsets
-        suspects = ahead(offsets, destination, tps)
-        if not suspects:
-            return
-        ends = await fetched_ends(self.client_options, suspects)
-        discard = []
-        for tp in suspects:
-            end = ends.get(tp)
-            if end is not None and end - 1 >= offsets[tp]:
-                log.info("changelog_highwater_corrected", topic=tp.topic, partition=tp.partition,
-                         listed=destination[tp], fetched=end - 1, held=offsets[tp])  # fmt: skip
-                destination[tp] = end - 1
-                RECOVERY_HIGHWATER.labels(outcome="corrected").inc()
-            else:
-                discard.append(tp)
+        await self._read_to_true_ends(tps, destination, offsets, title)
+        discard = ahead(offsets, destination, tps)  # a copy beyond the true end holds what the log does not
         if not discard:
             return
         discarded = [table for table in {self.tp_to_table[tp] for tp in discard} if self._discard(table)]
@@ -109,22 +95,27 @@ class CheckedRecovery(Recovery):
         self.signal_recovery_start.set()  # start the recovery round again, from the changelogs' beginning
         raise RebalanceAgain()
 
-    async def _read_to_true_ends(self, tps: set[TP], destination: Counter[TP], title: str) -> None:
-        """Extend every listed end that stops inside the partition's last record batch to the true end."""
-        listed = sorted(tp for tp in tps if destination.get(tp) is not None and destination[tp] >= 0)
+    async def _read_to_true_ends(
+        self, tps: set[TP], destination: Counter[TP], offsets: Counter[TP], title: str
+    ) -> None:
+        """Every listed end that stops inside the partition's last record batch becomes the fetched end (one
+        fetch for all partitions): "corrected" when the local copy was already past the listed end, else
+        "extended". A partition without a fetch answer in time keeps its listed end."""
+        listed = sorted(tp for tp in tps if destination.get(tp) is not None)
         if not listed:
             return
         ends = await fetched_ends(self.client_options, listed)
-        missing = [tp for tp in listed if tp not in ends]
-        if missing:
-            log.warning("changelog_end_unknown", kind=title, partitions=len(missing),
+        if len(ends) < len(listed):
+            log.warning("changelog_end_unknown", kind=title, partitions=len(listed) - len(ends),
                         detail="no fetch answer in time: reading to the listed end")  # fmt: skip
         for tp, end in ends.items():
             if end - 1 > destination[tp]:
-                log.info("changelog_highwater_extended", kind=title, topic=tp.topic, partition=tp.partition,
-                         listed=destination[tp], fetched=end - 1)  # fmt: skip
+                held = offsets.get(tp)
+                outcome = "corrected" if held is not None and held > destination[tp] else "extended"
+                log.info(f"changelog_highwater_{outcome}", kind=title, topic=tp.topic, partition=tp.partition,
+                         listed=destination[tp], fetched=end - 1, held=held)  # fmt: skip
                 destination[tp] = end - 1
-                RECOVERY_HIGHWATER.labels(outcome="extended").inc()
+                RECOVERY_HIGHWATER.labels(outcome=outcome).inc()
 
     def _discard(self, table: Any) -> bool:
         store = table.data

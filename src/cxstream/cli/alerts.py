@@ -45,7 +45,7 @@ def test_labels(items: list[str]) -> dict[str, str]:
     regex or negation is a matcher, not a label, and refused; a closed-set label (severity, kind) must hold
     one of its values. Raises ValueError saying what was expected and what was found."""
     from cxstream.domain.alerting.matchers import MatchOp, parse_matchers
-    from cxstream.domain.alerting.routing import KNOWN_VALUES
+    from cxstream.domain.alerting.routing import check_known_values
 
     labels: dict[str, str] = {}
     for item in items:
@@ -56,45 +56,16 @@ def test_labels(items: list[str]) -> dict[str, str]:
         for m in found:
             if m.op is not MatchOp.EQUAL:
                 raise ValueError(f"{item!r}: routes test takes label values (name=value); {m.op.value} is for matchers")
-            known = KNOWN_VALUES.get(m.label)
-            if known is not None and m.value not in known:
-                close = [v for v in known if v.lower() == m.value.lower()]
-                hint = f" (did you mean {m.label}={close[0]}?)" if close else ""
-                raise ValueError(f"{m.label}={m.value!r}: {m.label} is one of {', '.join(known)}{hint}")
-            labels[m.label] = m.value
+        check_known_values(found)
+        labels.update((m.label, m.value) for m in found)
     return labels
-
-
-def untested_values(root: Any, labels: dict[str, str]) -> list[str]:
-    """Labels whose value no route of the tree tests for although the tree tests that label: the alert falls
-    past every route that looks at it (a typo, a value of another spelling)."""
-    from cxstream.domain.alerting.matchers import MatchOp
-    from cxstream.domain.alerting.routing import KNOWN_VALUES
-
-    positive: dict[str, list[Any]] = {}
-
-    def walk(route: Any) -> None:
-        for m in route.matchers:
-            if m.op in (MatchOp.EQUAL, MatchOp.REGEX):
-                positive.setdefault(m.label, []).append(m)
-        for child in route.routes:
-            walk(child)
-
-    walk(root)
-    notes = []
-    for name, value in sorted(labels.items()):
-        tests = positive.get(name) if name not in KNOWN_VALUES else None  # closed sets are checked on entry
-        if tests and not any(m.matches({name: value}) for m in tests):
-            shown = ", ".join(sorted({str(m) for m in tests}))
-            notes.append(f"note: no route tests for {name}={value!r}; the tree tests {shown}")
-    return notes
 
 
 def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
     """``routes show``: the tree with inherited settings; ``routes test k=v ...``: where such a breach goes
     (like ``amtool config routes test``: ``--tree`` marks the path in the tree, ``--verify-receivers`` exits 1
     unless the receivers are exactly those)."""
-    from cxstream.domain.alerting.routing import Route
+    from cxstream.domain.alerting.routing import Route, untested_values
     from cxstream.domain.topology import ESCALATION_PREFIX
 
     ctx = context(settings)
@@ -136,8 +107,9 @@ def cmd_routes(settings: Settings, args: argparse.Namespace) -> int:
             f"wait {_duration_text(route.group_wait_ms)}, interval {_duration_text(route.group_interval_ms)}, "
             f"repeat {_duration_text(route.repeat_interval_ms)}"
         )
-    for note in untested_values(root, labels):
-        print(note)
+    for name, tests in untested_values(root, labels).items():
+        shown = ", ".join(sorted({str(m) for m in tests}))
+        print(f"note: no route tests for {name}={labels[name]!r}; the tree tests {shown}")
     if args.verify_receivers is not None:
         want = [r.strip() for r in args.verify_receivers.split(",") if r.strip()]
         got = [r.receiver for r in routes]

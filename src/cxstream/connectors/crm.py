@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from cxstream.connectors.base import Connector, MappingError, RawContext
-from cxstream.connectors.fields import each_item, found, need_object, opt_int, opt_str, opt_time, req_str, req_time
+from cxstream.connectors.fields import each_record, found, need_object, opt_int, opt_str, opt_time, req_str, req_time
 from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 
@@ -56,10 +56,9 @@ class SalesforceConnector(Connector):
         return None
 
     def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        if isinstance(payload, list):  # a batch of messages or records
-            return each_item(payload, "record", lambda item: self.map(item, context, raw))
-        if not isinstance(payload, dict):
-            raise MappingError(f"a Salesforce record is {_SHAPES}; {found(payload)}", "mapping.shape")
+        return each_record(payload, f"a Salesforce record is {_SHAPES}", lambda r: self._map_object(r, context, raw))
+
+    def _map_object(self, payload: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
         record = _unwrapped(payload)
         if isinstance(record.get("payload"), dict) and "ChangeEventHeader" in record["payload"]:
             return self._change_event(record["payload"], context, raw)

@@ -26,6 +26,7 @@ from pydantic import Field
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
 from cxstream.connectors.fields import (
     each_item,
+    each_record,
     found,
     opt_date_end,
     opt_date_start,
@@ -62,10 +63,9 @@ class SapConnector(Connector):
         return None
 
     def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        if isinstance(payload, list):
-            return each_item(payload, "record", lambda item: self.map(item, context, raw))
-        if not isinstance(payload, dict):
-            raise MappingError(f"an SAP record is {_SHAPES}; {found(payload)}", "mapping.shape")
+        return each_record(payload, f"an SAP record is {_SHAPES}", lambda r: self._map_object(r, context, raw))
+
+    def _map_object(self, payload: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
         doc = payload
         if isinstance(doc.get("d"), dict):  # OData v2 envelope
             doc = doc["d"]

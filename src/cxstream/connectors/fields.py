@@ -151,3 +151,13 @@ def each_item(items: list[Any], where: str, map_one: Callable[[Any], list[T]]) -
         except MappingError as exc:
             raise MappingError(f"{where}[{i}]: {exc}", exc.rule_id) from None
     return out
+
+
+def each_record(payload: Any, shapes: str, map_object: Callable[[dict[str, Any]], list[T]]) -> list[T]:
+    """A payload that is one JSON object (given to ``map_object``) or an array of them (each mapped, a refusal
+    naming its item); anything else is refused, saying which ``shapes`` were expected and what was found."""
+    if isinstance(payload, list):
+        return each_item(payload, "record", lambda item: each_record(item, shapes, map_object))
+    if not isinstance(payload, dict):
+        raise MappingError(f"{shapes}; {found(payload)}", "mapping.shape")
+    return map_object(payload)

@@ -22,6 +22,7 @@ from pydantic import Field
 from cxstream.connectors.base import Connector, ConnectorOptions, MappingError, RawContext
 from cxstream.connectors.fields import (
     each_item,
+    each_record,
     found,
     lookup,
     need_object,
@@ -66,11 +67,9 @@ class ZendeskConnector(Connector):
         return None
 
     def map(self, payload: Any, context: RawContext, raw: bytes) -> list[CanonicalEvent]:
-        if isinstance(payload, list):  # an array of records (ratings exported or posted in one go)
-            return each_item(payload, "record", lambda item: self.map(item, context, raw))
-        if not isinstance(payload, dict):
-            raise MappingError(f"a Zendesk record is {_SHAPES}; {found(payload)}", "mapping.shape")
-        record = payload
+        return each_record(payload, f"a Zendesk record is {_SHAPES}", lambda r: self._map_object(r, context, raw))
+
+    def _map_object(self, record: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
         if isinstance(record.get("satisfaction_rating"), dict):
             return self._rating(record["satisfaction_rating"], context, raw)
         if isinstance(record.get("satisfaction_ratings"), list):  # a page of the list endpoint

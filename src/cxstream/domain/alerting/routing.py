@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -42,6 +43,29 @@ def check_known_values(matchers: Iterable[Matcher]) -> None:
             close = [v for v in values if v.lower() == m.value.lower()]
             hint = f"; did you mean {m.label}{m.op.value}{close[0]}?" if close else ""
             raise ValueError(f"{m} can never match: {m.label} is one of {', '.join(values)}{hint}")
+
+
+def untested_values(root: Route, labels: Labels) -> dict[str, list[Matcher]]:
+    """Labels (other than the closed sets) whose value no route tests for although the tree tests that label,
+    with the matchers that do test it: such an alert falls past every route that looks at it (a typo, a value
+    of another spelling) to the default route."""
+    positive: dict[str, list[Matcher]] = {}
+
+    def walk(route: Route) -> None:
+        for m in route.matchers:
+            if m.op in (MatchOp.EQUAL, MatchOp.REGEX):
+                positive.setdefault(m.label, []).append(m)
+        for child in route.routes:
+            walk(child)
+
+    walk(root)
+    return {
+        name: tests
+        for name, value in sorted(labels.items())
+        if name not in KNOWN_VALUES
+        and (tests := positive.get(name))
+        and not any(m.matches({name: value}) for m in tests)
+    }
 
 
 def _parse_matchers(value: Iterable[str]) -> tuple[str, ...]:
@@ -394,6 +418,16 @@ class Notification:
     slot: int = 0  # a reminder's repeat_interval period since the epoch (0 for a change): part of its identity
 
 
+class NotifyReason(StrEnum):
+    """Why a group is notified at a flush (Alertmanager's ``DedupStage`` reasons)."""
+
+    FIRST = "first"
+    NEW_ALERTS = "new alerts"
+    ALL_RESOLVED = "all resolved"
+    RESOLVED = "resolved"
+    REPEAT = "repeat"
+
+
 @dataclass
 class AggregationGroup:
     """One group of one route, notified as Alertmanager's dispatcher and notification log do it.
@@ -432,18 +466,17 @@ class AggregationGroup:
     def empty(self) -> bool:
         return not self.firing and not self.resolved
 
-    def needs_update(self, firing: frozenset[str], resolved: frozenset[str], now_ms: int) -> str | None:
-        """Why the group is notified now ("first", "new alerts", "all resolved", "resolved", "repeat"), or
-        None (the rules of the class text)."""
+    def needs_update(self, firing: frozenset[str], resolved: frozenset[str], now_ms: int) -> NotifyReason | None:
+        """Why the group is notified now, or None (the rules of the class text)."""
         if self.last_sent_ms is None:
-            return "first" if firing else None
+            return NotifyReason.FIRST if firing else None
         if not firing <= self.sent_state:
-            return "new alerts"
+            return NotifyReason.NEW_ALERTS
         if not firing:
-            return "all resolved" if self.sent_state else None
+            return NotifyReason.ALL_RESOLVED if self.sent_state else None
         if not resolved <= self.sent_resolved:
-            return "resolved"
-        return "repeat" if now_ms - self.last_sent_ms > self.route.repeat_interval_ms else None
+            return NotifyReason.RESOLVED
+        return NotifyReason.REPEAT if now_ms - self.last_sent_ms > self.route.repeat_interval_ms else None
 
     def flush(self, now_ms: int, muted: Mapping[str, str | None] | None = None) -> Notification | None:
         """The notification due at ``now_ms``, if any. ``muted`` maps fingerprints (firing or resolved) to a
@@ -463,7 +496,7 @@ class AggregationGroup:
             return None
         self.sent_state, self.sent_resolved = frozenset(firing), frozenset(resolved)
         self.last_sent_ms = now_ms
-        repeat = reason == "repeat"
+        repeat = reason is NotifyReason.REPEAT
         extra = self.route.labels  # the route's labels: the alert's own win where both name a label
         return Notification(
             group_key=self.key,
