@@ -19,6 +19,7 @@ from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.fencing import FencedTable
 from cxstream.agents.guard import Guards
+from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.runtime_state import RuntimeState
@@ -207,6 +208,11 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         ctx.topology.topic(invites.INVITES_TOPIC).partitions,
         guards,
     )
+    history_codec = ctx.codec(HISTORY_TOPIC)
+    feed = HistoryFeed(aiokafka_options(settings, bootstrap), history_codec)
+    if metric_tables.enabled:
+        metric_tables.history = feed
+        app.task(feed.run)
     events_monitor.register(
         app,
         ctx.codec(events_monitor.EVENTS_TOPIC),
@@ -216,6 +222,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         alerts.hot_alerts,
         control,
         contacts,
+        HistorySink(app, history_codec),
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
     cases_table = cases.register(
@@ -260,6 +267,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads)
     openapi.register(app, ctx.topology.metrics)
     ingest.register(app, settings, ctx.connectors)
-    live.register(app, metric_tables, gate)
+    live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -40,6 +40,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.CaseAction",
         "cxstream.Silence",
         "cxstream.SurveyInvite",
+        "cxstream.HistoryRecord",
     }
 
 

@@ -16,6 +16,7 @@ import faust
 from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink
 from cxstream.agents.guard import Guards
+from cxstream.agents.history import HistorySink
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.alerting.hot_alerts import HotAlertRule, detect
@@ -40,6 +41,7 @@ def register(
     hot_rules: Sequence[HotAlertRule] = (),
     control: Control | None = None,
     contacts: Contacts | None = None,
+    history: HistorySink | None = None,
 ) -> None:
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
@@ -91,6 +93,7 @@ def register(
     async def _update_metrics(event: Any, canonical: CanonicalEvent) -> None:
         assert metrics is not None
         message = event.message
+        metrics.advance(canonical, message.partition)
         if metrics.is_late(canonical):
             if metrics.matches(canonical, message.partition):
                 LATE_EVENTS.labels(source=canonical.source).inc()
@@ -105,6 +108,9 @@ def register(
                 )
             return
         metrics.apply(canonical, message.partition, message.offset)
+        closed = metrics.drain()
+        if closed and history is not None:
+            await history.publish(closed)
 
 
 def observe(record: dict[str, Any]) -> None:

@@ -24,16 +24,19 @@ from collections.abc import Iterable, Iterator
 import faust
 
 from cxstream.agents.assignment import held
+from cxstream.agents.history import HistoryFeed, Outgoing
 from cxstream.agents.housekeeping import PartitionClock
 from cxstream.agents.stores import Store
 from cxstream.domain import base
 from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Tables
+from cxstream.domain.history.closing import closed_through, closing_facts, holds_fine_cell
+from cxstream.domain.history.facts import HistoryClosed, is_live, live_origin
 from cxstream.domain.ingest.enrichment import drivers_of
 from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.domain.metrics.cells import AppliedEvent, Cell, CellKey, CellValue, apply_update, housekeeping
 from cxstream.domain.metrics.measure import is_late, updates_for
-from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.observability.metrics import (
     METRIC_CELLS_EXPIRED,
     METRIC_CELLS_FOLDED,
@@ -56,8 +59,14 @@ class MetricTables:
         self._app = app
         self._partitions = partitions
         self._events_topic = events_topic
+        self._retention_ms = {d.id: d.history.retention_ms for d in spec.definitions}
         # cells fold or expire after the fine grain's retention; event ids after grace: purge on the shorter
         self._clock = PartitionClock(min(spec.retention_ms(spec.finest_ms), spec.id_memory_ms))
+        # history: the latest ingest time read per partition (its watermark), the index of what is published
+        # (None: history off), and what closed since the agent last published
+        self._watermarks: dict[int, int] = {}
+        self.history: HistoryFeed | None = None
+        self._outbox: list[Outgoing] = []
 
     @property
     def enabled(self) -> bool:
@@ -68,6 +77,17 @@ class MetricTables:
 
     def matches(self, event: CanonicalEvent, partition: int) -> bool:
         return bool(updates_for(self.spec, event, partition))
+
+    def advance(self, event: CanonicalEvent, partition: int) -> None:
+        """Move the partition's watermark to the event's ingest time (every event read, late ones too)."""
+        ingest_ms = to_ms(event.ingest_time)
+        if ingest_ms > self._watermarks.get(partition, 0):
+            self._watermarks[partition] = ingest_ms
+
+    def drain(self) -> list[Outgoing]:
+        """The history entries closed since the last call, to publish (inside the agent's iteration)."""
+        out, self._outbox = self._outbox, []
+        return out
 
     def apply(self, event: CanonicalEvent, partition: int, offset: int) -> int:
         """Apply one event; returns the number of cells written. Must run inside the agent's iteration over
@@ -109,7 +129,15 @@ class MetricTables:
         if not self._clock.due(partition):
             return
         now_ms = base.now_ms()
-        plan = housekeeping(self._cells(), partition, now_ms, self.spec)
+        watermark = self._watermarks.get(partition, 0)
+        through = closed_through(self.spec, watermark)
+        cells = list(self._cells())
+        if self.history is not None and self.history.ready and watermark:
+            self._close(cells, partition, watermark, now_ms)
+        hold = (
+            (lambda key: holds_fine_cell(self.spec, key, through)) if self.history is not None else (lambda key: False)
+        )
+        plan = housekeeping(cells, partition, now_ms, self.spec, hold)
         for key, value in plan.writes.items():
             self.cells[key.encode()] = value
         for key in plan.deletes:
@@ -118,6 +146,26 @@ class MetricTables:
         METRIC_CELLS_EXPIRED.inc(len(plan.deletes))
         self.seen.expire(partition, now_ms - self.spec.id_memory_ms, partition_of=lambda v: v.partition,
                          time_of=lambda v: v.event_ms)  # fmt: skip
+
+    def _close(self, cells: list[Cell], partition: int, watermark: int, now_ms: int) -> None:
+        """Queue this partition's newly closed periods, its closure mark, and tombstones for its periods past
+        their retention (partition 0 also for imported files)."""
+        assert self.history is not None
+        index = self.history.index
+        facts = closing_facts(self.spec, cells, partition, watermark, index.version, now_ms)
+        self._outbox += [(f.key.encode(), f) for f in facts]
+        origin = live_origin(partition)
+        closure = HistoryClosed(origin, closed_through(self.spec, watermark), self._partitions)
+        held_closure = index.closed(origin)
+        if held_closure is not None and held_closure.through_ms >= closure.through_ms:
+            return
+        if held_closure is None or held_closure.through_ms // DAY_MS < closure.through_ms // DAY_MS:
+            for fact in index.all_facts():  # once a day: the index holds years
+                if fact.key.origin == origin or (partition == 0 and not is_live(fact.key.origin)):
+                    retention = self._retention_ms.get(fact.key.definition)
+                    if retention is not None and fact.end_ms < now_ms - retention:
+                        self._outbox.append((fact.key.encode(), None))
+        self._outbox.append((closure.key(), closure))
 
     def coverage(self) -> tuple[int, int]:
         """(cx.events partitions this worker holds, partitions in all): reads are complete only when equal."""

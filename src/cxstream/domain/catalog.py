@@ -20,13 +20,23 @@ class Topics:
     CASE_ACTIONS: Final = "cx.case-actions"  # the audit trail of every case
     SILENCES: Final = "cx.silences"
     SURVEY_INVITES: Final = "cx.survey-invites"
+    HISTORY: Final = "cx.metrics.history"  # compacted: closed days and intervals of every metric, for years
     RAW_PREFIX: Final = "cx.raw."  # + connector name: records exactly as the source sent them
     ESCALATION_PREFIX: Final = "cx.escalations."  # + team id: what the team is paged with
 
     @classmethod
     def required(cls) -> tuple[str, ...]:
         """The fixed topics a topology must declare."""
-        return (cls.EVENTS, cls.DLQ, cls.BREACHES, cls.CASES, cls.CASE_ACTIONS, cls.SILENCES, cls.SURVEY_INVITES)
+        return (
+            cls.EVENTS,
+            cls.DLQ,
+            cls.BREACHES,
+            cls.CASES,
+            cls.CASE_ACTIONS,
+            cls.SILENCES,
+            cls.SURVEY_INVITES,
+            cls.HISTORY,
+        )
 
     @classmethod
     def raw(cls, connector: str) -> str:

@@ -214,6 +214,19 @@ METRIC_CELLS_EXPIRED = Counter(
     "Metric table cells deleted: folded into an hourly cell, or read by no window any more.",
     registry=REGISTRY,
 )
+HISTORY_PUBLISHED = Counter(
+    "cxstream_history_published_total",
+    "Records this worker published to cx.metrics.history: closed periods (HistoryFact), closures "
+    "(HistoryClosed) and tombstones of periods past their retention.",
+    ["kind"],
+    registry=REGISTRY,
+)
+HISTORY_FACTS = Gauge(
+    "cxstream_history_facts",
+    "Closed periods (definition x finest scope x day or interval x origin) this worker has read from "
+    "cx.metrics.history.",
+    registry=REGISTRY,
+)
 METRIC_CELLS_FOLDED = Counter(
     "cxstream_metric_cells_folded_total",
     "Hourly metric cells written by folding 5-minute cells that no real-time window reads any more.",

@@ -7,7 +7,9 @@
   ``current`` (the default: still filling), ``ended`` (the last that has ended; late events within grace may
   still change it; what the threshold rules show) or ``final`` (the last past its grace period: it will not
   change; ``closed=1`` is the older spelling of it); the answer names it in ``at``;
-* ``GET /api/metrics/{definition}/{window}/history?count=12`` - the last windows, newest first.
+* ``GET /api/metrics/{definition}/{window}/history?count=12`` - the last windows, newest first;
+* ``GET /api/metrics/{definition}/history?grain=week&from=...&to=...`` - closed days merged into weeks, months,
+  quarters or years, for years back (:mod:`cxstream.web.history`).
 
 Any worker answers for every partition: it merges the cells of the ``cx.events`` partitions it holds with
 those the other workers hold (asked over ``GET /api/peer/cells``, see :mod:`cxstream.web.peers`); the cells
@@ -23,35 +25,22 @@ from typing import Any
 
 import faust
 
+from cxstream.agents.history import HistoryFeed
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.domain.access.principal import OutOfScope, Principal
 from cxstream.domain.metrics.cells import Cell
 from cxstream.domain.metrics.spec import MetricsSpec
-from cxstream.domain.metrics.stats import Estimate
 from cxstream.domain.metrics.windows import WindowValue, history, read_window, scope_values
 from cxstream.web.auth import Denied, Gate, refuse
+from cxstream.web.estimates import estimate_json
+from cxstream.web.history import HISTORY_PARAMS, read_history
 from cxstream.web.peers import LOCAL, ask_holders, is_local
 
 RESERVED = {"closed", "at", "back", "count", LOCAL}
 #: Which window a read means: still filling, the last that ended (what threshold rules show), the last final.
 POSITIONS = ("current", "ended", "final")
 PEER_CELLS = "/api/peer/cells"
-
-
-def estimate_json(estimate: Estimate | None) -> dict[str, Any] | None:
-    if estimate is None:
-        return None
-    return {
-        "value": estimate.value,
-        "n": estimate.n,
-        "low": estimate.low,
-        "high": estimate.high,
-        "confidence": estimate.confidence,
-        "min_n": estimate.min_n,
-        "unit": estimate.unit.strip(),
-        "insufficient": estimate.insufficient,
-        "text": estimate.describe(),
-    }
+HISTORY = "history"  # /api/metrics/{definition}/history: closed periods, not a window
 
 
 def window_json(value: WindowValue) -> dict[str, Any]:
@@ -103,7 +92,7 @@ async def gather_cells(
     return tables.snapshot(extra), coverage
 
 
-def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
+def register(app: faust.App, tables: MetricTables, gate: Gate, feed: HistoryFeed | None = None) -> None:
     spec = tables.spec
 
     def scope(request: Any, definition: str, where: dict[str, str]) -> dict[str, str]:
@@ -194,8 +183,31 @@ def register(app: faust.App, tables: MetricTables, gate: Gate) -> None:
         values = history(spec, cells, definition, window, now=now, count=count, where=where)
         return {"windows": [window_json(v) for v in values]}
 
+    async def past_days(view: Any, request: Any, definition: str) -> Any:
+        """Closed periods from the history topic: this worker's index covers every partition."""
+        try:
+            spec.definition(definition)
+        except KeyError as exc:
+            return view.json({"error": str(exc.args[0])}, status=404)
+        if feed is None:
+            return view.json({"error": "no metric history on this worker"}, status=404)
+        where = {k: v for k, v in request.query.items() if k not in HISTORY_PARAMS}
+        try:
+            where = scope(request, definition, where)
+        except Denied as denied:
+            return refuse(view, denied)
+        if not feed.ready:
+            return view.json({"error": "metric history is still loading; try again"}, status=503)
+        try:
+            body = read_history(spec, feed.index, definition, request.query, where)
+        except (KeyError, ValueError) as exc:
+            return view.json({"error": str(exc.args[0] if exc.args else exc)}, status=400)
+        return view.json(body)
+
     @app.page("/api/metrics/{definition}/{window}")
     async def one_window(view: Any, request: Any, definition: str, window: str) -> Any:
+        if window == HISTORY:  # no window may be named so (MetricsSpec)
+            return await past_days(view, request, definition)
         return await answer(view, request, definition, window, current)
 
     @app.page("/api/metrics/{definition}/{window}/history")

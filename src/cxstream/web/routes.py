@@ -51,7 +51,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/warroom", Door.TOKEN, "the war-room snapshot"),
     Route("GET", "/api/stream", Door.TOKEN, "the war-room snapshot as Server-Sent Events"),
     Route("GET", "/api/metrics", Door.TOKEN, "the metric catalog"),
-    Route("GET", "/api/metrics/{definition}/{window}", Door.TOKEN, "one window of one metric"),
+    Route(
+        "GET",
+        "/api/metrics/{definition}/{window}",
+        Door.TOKEN,
+        "one window of one metric; window 'history': closed days merged into weeks, months, quarters or years",
+    ),
     Route("GET", "/api/metrics/{definition}/{window}/history", Door.TOKEN, "past windows of one metric"),
     Route("GET", "/api/peer/cells", Door.TOKEN, "this worker's metric cells, for the other workers"),
     Route("GET", "/api/breaches", Door.TOKEN, "open breaches"),

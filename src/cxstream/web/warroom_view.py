@@ -19,7 +19,7 @@ from cxstream.domain.cases.machine import Case
 from cxstream.domain.metrics.cells import Cell
 from cxstream.domain.metrics.spec import SURVEY_INDICATORS, MetricDefinition, MetricsSpec
 from cxstream.domain.metrics.windows import history, read_window
-from cxstream.web.live import estimate_json
+from cxstream.web.estimates import estimate_json
 from cxstream.web.reads import breach_in_scope, breach_rows, case_in_scope, case_rows
 
 SPARK_POINTS = 12

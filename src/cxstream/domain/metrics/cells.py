@@ -24,7 +24,7 @@ absorbed, coarse cells) and ``d`` (driver counts among detractors).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cxstream.domain.base import Json, JsonObject, as_int, int_map, obj, seq
@@ -180,9 +180,16 @@ class Housekeeping:
     deletes: list[CellKey]
 
 
-def housekeeping(cells: Iterable[Cell], partition: int, now_ms: int, spec: MetricsSpec) -> Housekeeping:
+def housekeeping(
+    cells: Iterable[Cell],
+    partition: int,
+    now_ms: int,
+    spec: MetricsSpec,
+    hold: Callable[[CellKey], bool] = lambda key: False,
+) -> Housekeeping:
     """Fold the fine cells of ``partition`` that no real-time window reads any more into their coarse cell, and
-    delete cells no window reads at all. Only this partition's keys: the changes go to its changelog."""
+    delete cells no window reads at all. Only this partition's keys: the changes go to its changelog. A fine
+    cell that ``hold`` holds is not folded yet (its interval's history is not published)."""
     grains = spec.grains
     fine, coarse = grains[0] if grains else spec.finest_ms, grains[-1] if grains else spec.finest_ms
     table = {c.key: c.value for c in cells}
@@ -192,6 +199,8 @@ def housekeeping(cells: Iterable[Cell], partition: int, now_ms: int, spec: Metri
         if key.partition != partition:
             continue
         if key.grain == fine and coarse != fine and key.bucket + fine < now_ms - spec.retention_ms(fine):
+            if hold(key):
+                continue
             target = key.coarse(coarse)
             current = writes.get(target) or table.get(target) or CellValue(Sufficient())
             if not current.taken_in(key.bucket, value):

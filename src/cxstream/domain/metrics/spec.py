@@ -74,10 +74,17 @@ class WindowKind(StrEnum):
 
 
 class WindowSpec(Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$", description="any name but 'history'")
     kind: WindowKind
     size: str
     hop: str | None = Field(None, description="hopping windows advance by this; default: the size (tumbling)")
+
+    @field_validator("id")
+    @classmethod
+    def _not_history(cls, value: str) -> str:
+        if value == "history":
+            raise ValueError("'history' names the closed-days read (/api/metrics/<definition>/history), not a window")
+        return value
 
     @field_validator("size", "hop")
     @classmethod
@@ -112,6 +119,40 @@ class WindowSpec(Strict):
         return self._span_ending(now_ms - grace_ms)
 
 
+DAY_MS = 86_400_000
+#: Interval lengths a definition may keep history in besides days (the workforce module plans in these).
+INTERVALS = ("15m", "30m")
+
+
+class HistoryPolicy(Strict):
+    """How long closed periods of a definition are kept, and whether intraday intervals are kept too."""
+
+    retention: str = Field("2y", description="closed days (and intervals) older than this are dropped")
+    interval: str | None = Field(None, description="also keep 15m or 30m intervals (contact volumes, staffing)")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if parse_duration_ms(value) < DAY_MS:
+            raise ValueError(f"retention {value!r} is shorter than a day")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None and value not in INTERVALS:
+            raise ValueError(f"interval {value!r}: one of {', '.join(INTERVALS)}")
+        return value
+
+    @property
+    def retention_ms(self) -> int:
+        return parse_duration_ms(self.retention)
+
+    @property
+    def interval_ms(self) -> int | None:
+        return parse_duration_ms(self.interval) if self.interval else None
+
+
 class MetricDefinition(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_.-]{1,60}$")
     indicator: Indicator
@@ -122,6 +163,7 @@ class MetricDefinition(Strict):
     dimensions: tuple[str, ...] = Field(DIMENSIONS, description="the finest scope kept")
     sla: str | None = Field(None, description="duration indicators: the threshold for SLA compliance")
     min_n: int | None = Field(None, ge=1, description="default: metrics.min_n")
+    history: HistoryPolicy = Field(default_factory=HistoryPolicy, description="closed days kept as history")
 
     @field_validator("dimensions")
     @classmethod

@@ -1,0 +1,114 @@
+"""The history topic on a worker: a sink that publishes what the metric tables close, and a feed that reads the
+whole topic into a :class:`~cxstream.domain.history.index.HistoryIndex` and keeps following it.
+
+Every worker keeps the whole index (reads answer for every partition without asking the others); the metric
+tables consult it to publish each period once, and not to publish before it has caught up with the topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from cxstream.domain.catalog import Topics
+from cxstream.domain.history.facts import HistoryEntry, entry_from_record
+from cxstream.domain.history.index import HistoryIndex
+from cxstream.kafka import earliest
+from cxstream.observability.logging import get_logger
+from cxstream.observability.metrics import HISTORY_FACTS, HISTORY_PUBLISHED
+from cxstream.serde.avro import AvroCodec, DecodeError
+
+HISTORY_TOPIC = Topics.HISTORY
+log = get_logger(__name__)
+
+#: (key text, entry or None for a tombstone): what the metric tables hand over to be published
+Outgoing = tuple[str, HistoryEntry | None]
+
+
+def encode(codec: AvroCodec, entry: HistoryEntry | None) -> bytes | None:
+    return None if entry is None else codec.encode(entry.to_record())
+
+
+def decode(codec: AvroCodec, value: bytes | None) -> HistoryEntry | None:
+    return None if value is None else entry_from_record(codec.decode(value))
+
+
+class HistorySink:
+    """Publishes history entries; used inside the ``events-monitor`` agent's iteration."""
+
+    def __init__(self, app: faust.App, codec: AvroCodec) -> None:
+        self.codec = codec
+        self.topic = app.topic(HISTORY_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
+                               value_serializer="raw")  # fmt: skip
+
+    async def publish(self, items: Iterable[Outgoing]) -> None:
+        for key, entry in items:
+            await self.topic.send(key=key.encode(), value=encode(self.codec, entry))
+            kind = "tombstone" if entry is None else type(entry).__name__
+            HISTORY_PUBLISHED.labels(kind=kind).inc()
+
+
+class HistoryFeed:
+    """Reads ``cx.metrics.history`` from the beginning and follows it (no consumer group: every worker reads
+    every partition). ``ready`` once it has read up to the ends it found when it started."""
+
+    def __init__(self, client_options: dict[str, Any], codec: AvroCodec) -> None:
+        self.client_options = client_options
+        self.codec = codec
+        self.index = HistoryIndex()
+        self.ready = False
+        self.undecodable = 0
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            self.undecodable += 1
+            return
+        try:
+            entry = decode(self.codec, value)
+        except (DecodeError, ValueError, KeyError) as exc:
+            self.undecodable += 1
+            log.warning("history_record_undecodable", error=str(exc)[:200])
+            return
+        self.index.apply(key.decode(), entry)
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled; reconnects after a broker error."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError) as exc:
+                log.warning("history_feed_retry", error=str(exc)[:200])
+                await asyncio.sleep(5)
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(**self.client_options, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = await earliest.start(consumer)
+        try:
+            partitions: set[int] = set()
+            while not partitions:
+                await consumer.topics()
+                partitions = consumer.partitions_for_topic(HISTORY_TOPIC) or set()
+                if not partitions:
+                    await asyncio.sleep(2)
+            tps = [TopicPartition(HISTORY_TOPIC, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for messages in batch.values():
+                    for message in messages:
+                        self.apply(message.key, message.value)
+                HISTORY_FACTS.set(self.index.count())
+                if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                    self.ready = True
+                    log.info("history_loaded", facts=self.index.count())
+        finally:
+            await consumer.stop()

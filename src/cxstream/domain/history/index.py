@@ -1,0 +1,100 @@
+"""The history topic read into memory: the latest fact of each key (highest version wins), and how far each
+origin has closed its periods. Every worker and the CLI build one by reading ``cx.metrics.history``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cxstream.domain.history.facts import (
+    CLOSED_KEY,
+    FactKey,
+    HistoryClosed,
+    HistoryEntry,
+    HistoryFact,
+    is_live,
+    live_origin,
+)
+
+
+def fact_key_of(text: str) -> FactKey | None:
+    """The fact key of a key text, or None for a closure key."""
+    parts = json.loads(text)
+    if not isinstance(parts, list) or not parts or parts[0] == CLOSED_KEY:
+        return None
+    definition, period_ms, start_ms, origin, scope = parts
+    return FactKey(str(definition), int(period_ms), int(start_ms), str(origin), tuple(str(s) for s in scope))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How far the live partitions have closed their periods: complete up to ``through_ms`` (the earliest of
+    the partitions), with ``closed`` of ``partitions`` partitions having closed anything."""
+
+    through_ms: int | None
+    closed: int
+    partitions: int
+
+
+class HistoryIndex:
+    def __init__(self) -> None:
+        self._facts: dict[str, dict[FactKey, HistoryFact]] = {}
+        self._closed: dict[str, HistoryClosed] = {}
+        self.stale_ignored = 0  # facts older than the version held (e.g. a fenced worker's late write)
+
+    def apply(self, key_text: str, entry: HistoryEntry | None) -> None:
+        """One record of the topic, in order; ``None`` is a tombstone."""
+        if isinstance(entry, HistoryClosed):
+            held = self._closed.get(entry.origin)
+            if held is None or entry.through_ms >= held.through_ms:
+                self._closed[entry.origin] = entry
+            return
+        if entry is None:
+            key = fact_key_of(key_text)
+            if key is None:
+                self._closed.pop(json.loads(key_text)[1], None)
+            else:
+                self._facts.get(key.definition, {}).pop(key, None)
+            return
+        facts = self._facts.setdefault(entry.key.definition, {})
+        held_fact = facts.get(entry.key)
+        if held_fact is not None and entry.version < held_fact.version:
+            self.stale_ignored += 1
+            return
+        facts[entry.key] = entry
+
+    def version(self, key: FactKey) -> int | None:
+        fact = self._facts.get(key.definition, {}).get(key)
+        return None if fact is None else fact.version
+
+    def facts(self, definition: str, period_ms: int, start_ms: int, end_ms: int) -> Iterator[HistoryFact]:
+        """Facts of one definition and period length starting in [start, end)."""
+        for key, fact in self._facts.get(definition, {}).items():
+            if key.period_ms == period_ms and start_ms <= key.start_ms < end_ms:
+                yield fact
+
+    def all_facts(self) -> Iterator[HistoryFact]:
+        for facts in self._facts.values():
+            yield from facts.values()
+
+    def count(self) -> int:
+        return sum(len(f) for f in self._facts.values())
+
+    def closed(self, origin: str) -> HistoryClosed | None:
+        return self._closed.get(origin)
+
+    def coverage(self) -> Coverage:
+        live = {o: c for o, c in self._closed.items() if is_live(o)}
+        partitions = max((c.partitions for c in live.values()), default=0)
+        wanted = [live.get(live_origin(p)) for p in range(partitions)]
+        closed = [c for c in wanted if c is not None]
+        through = min(c.through_ms for c in closed) if closed and len(closed) == partitions else None
+        return Coverage(through, len(closed), partitions)
+
+    def origins(self) -> dict[str, int]:
+        """Facts per origin."""
+        out: dict[str, int] = {}
+        for fact in self.all_facts():
+            out[fact.key.origin] = out.get(fact.key.origin, 0) + 1
+        return out

@@ -1,0 +1,93 @@
+"""``GET /api/metrics/{definition}/history?grain=week&from=2026-01-01&to=2026-03-31&region=emea``: closed days
+of one metric merged into days, weeks, months, quarters, years (or the declared intervals), from this worker's
+copy of ``cx.metrics.history`` (every worker reads the whole topic, so no other worker is asked).
+
+Each point carries its estimate with n and interval, whether it is partial (not every live partition has
+closed the whole period yet) and whether backfilled files contributed. The answer says how far the live
+partitions have closed their periods and where retention begins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cxstream.domain.history.index import Coverage, HistoryIndex
+from cxstream.domain.history.views import Grain, HistoryPoint, HistoryView, history_view
+from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.web.estimates import estimate_json
+
+#: Query parameters that are not dimension filters.
+HISTORY_PARAMS = {"grain", "from", "to"}
+DEFAULT_DAYS = {Grain.INTERVAL: 1, Grain.DAY: 31, Grain.WEEK: 7 * 26, Grain.MONTH: 730, Grain.QUARTER: 730,
+                Grain.YEAR: 1461}  # fmt: skip
+
+
+def parse_range(query: Mapping[str, str], grain: Grain, today: date) -> tuple[date, date]:
+    """``from`` and ``to`` (ISO dates, inclusive); by default a span that suits the grain, ending today."""
+    try:
+        last = date.fromisoformat(query["to"]) if query.get("to") else today
+        first = date.fromisoformat(query["from"]) if query.get("from") else last - timedelta(DEFAULT_DAYS[grain] - 1)
+    except ValueError as exc:
+        raise ValueError(f"from and to are dates such as 2026-03-31 ({exc})") from None
+    return first, last
+
+
+def parse_grain(text: str | None) -> Grain:
+    try:
+        return Grain(text or "day")
+    except ValueError:
+        raise ValueError(f"grain is one of {', '.join(g.value for g in Grain)} (got {text!r})") from None
+
+
+def coverage_json(coverage: Coverage) -> dict[str, Any]:
+    return {
+        "closed_through": _iso_ms(coverage.through_ms),
+        "partitions_closed": coverage.closed,
+        "partitions": coverage.partitions,
+    }
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+def point_json(point: HistoryPoint) -> dict[str, Any]:
+    return {
+        "start": point.start.isoformat(),
+        "end": point.end.isoformat(),
+        "estimate": estimate_json(point.estimate),
+        "sla": estimate_json(point.sla),
+        "easy": estimate_json(point.easy),
+        "top_drivers": [{"driver": d, "count": c} for d, c in point.top_drivers],
+        "days_with_data": point.days_with_data,
+        "partial": point.partial,
+        "imported": point.imported,
+    }
+
+
+def view_json(view: HistoryView) -> dict[str, Any]:
+    return {
+        "definition": view.definition,
+        "indicator": view.indicator.value,
+        "grain": view.grain.value,
+        "period_ms": view.period_ms,
+        "scope": dict(view.scope),
+        "start": view.start.isoformat(),
+        "end": view.end.isoformat(),
+        "retention_start": view.retention_start.isoformat(),
+        "coverage": coverage_json(view.coverage),
+        "points": [point_json(p) for p in view.points],
+    }
+
+
+def read_history(
+    spec: MetricsSpec, index: HistoryIndex, definition: str, query: Mapping[str, str], where: Mapping[str, str]
+) -> dict[str, Any]:
+    """The API's answer; raises KeyError or ValueError (a 400) for a bad parameter."""
+    now = datetime.now(UTC)
+    grain = parse_grain(query.get("grain"))
+    first, last = parse_range(query, grain, now.date())
+    view = history_view(spec, index, definition, grain, first, last, now=now, where=where)
+    return view_json(view)
