@@ -252,6 +252,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         health.BrokerProbe(aiokafka_options(settings, bootstrap)),
         guards,
         health.PeerCoverage(app, metric_tables.table, events.partitions),
+        history=feed if metric_tables.enabled else None,
     )
     runtime = RuntimeState(app)
     if control is not None:

@@ -84,7 +84,7 @@ def test_worker_serves_health_metrics_and_dead_letters_bad_records(bootstrap: st
     checks = ready(port)
     assert checks is not None and checks["ready"] is True
     assert set(checks["checks"]) == {"broker", "partitions_assigned", "tables_recovered", "partitions_answered",
-                                     "agents"}  # fmt: skip
+                                     "agents", "history_loaded"}  # fmt: skip
     assert checks["checks"]["partitions_answered"]["detail"] == "answering for 6 of 6 partitions"
 
     event = read_avro_json(EVENT_CODEC.entry, (ROOT / "examples/topics/cx.events.json").read_text())

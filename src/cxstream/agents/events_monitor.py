@@ -106,8 +106,8 @@ def register(
                 await dead_letters.send(
                     event, source=EVENTS_TOPIC, stage=Stage.LATE, reasons=[reason], event_id=canonical.event_id
                 )
-            return
-        metrics.apply(canonical, message.partition, message.offset)
+        else:
+            metrics.apply(canonical, message.partition, message.offset)
         closed = metrics.drain()
         if closed and history is not None:
             await history.publish(closed)

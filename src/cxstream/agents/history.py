@@ -16,9 +16,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from cxstream.domain.catalog import Topics
-from cxstream.domain.history.facts import HistoryEntry, entry_from_record
+from cxstream.domain.history.facts import HistoryEntry
 from cxstream.domain.history.index import HistoryIndex
 from cxstream.kafka import earliest
+from cxstream.kafka.history import decode_entry, encode_entry
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import HISTORY_FACTS, HISTORY_PUBLISHED
 from cxstream.serde.avro import AvroCodec, DecodeError
@@ -28,14 +29,6 @@ log = get_logger(__name__)
 
 #: (key text, entry or None for a tombstone): what the metric tables hand over to be published
 Outgoing = tuple[str, HistoryEntry | None]
-
-
-def encode(codec: AvroCodec, entry: HistoryEntry | None) -> bytes | None:
-    return None if entry is None else codec.encode(entry.to_record())
-
-
-def decode(codec: AvroCodec, value: bytes | None) -> HistoryEntry | None:
-    return None if value is None else entry_from_record(codec.decode(value))
 
 
 class HistorySink:
@@ -48,7 +41,7 @@ class HistorySink:
 
     async def publish(self, items: Iterable[Outgoing]) -> None:
         for key, entry in items:
-            await self.topic.send(key=key.encode(), value=encode(self.codec, entry))
+            await self.topic.send(key=key.encode(), value=encode_entry(self.codec, entry))
             kind = "tombstone" if entry is None else type(entry).__name__
             HISTORY_PUBLISHED.labels(kind=kind).inc()
 
@@ -69,7 +62,7 @@ class HistoryFeed:
             self.undecodable += 1
             return
         try:
-            entry = decode(self.codec, value)
+            entry = decode_entry(self.codec, value)
         except (DecodeError, ValueError, KeyError) as exc:
             self.undecodable += 1
             log.warning("history_record_undecodable", error=str(exc)[:200])

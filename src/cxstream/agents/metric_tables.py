@@ -30,7 +30,7 @@ from cxstream.agents.stores import Store
 from cxstream.domain import base
 from cxstream.domain.base import to_ms
 from cxstream.domain.catalog import Tables
-from cxstream.domain.history.closing import closed_through, closing_facts, holds_fine_cell
+from cxstream.domain.history.closing import closed_through, closing_facts, holds_fine_cell, periods_of
 from cxstream.domain.history.facts import HistoryClosed, is_live, live_origin
 from cxstream.domain.ingest.enrichment import drivers_of
 from cxstream.domain.ingest.events import CanonicalEvent
@@ -65,6 +65,8 @@ class MetricTables:
         # history: the latest ingest time read per partition (its watermark), the index of what is published
         # (None: history off), and what closed since the agent last published
         self._watermarks: dict[int, int] = {}
+        self._closed_to: dict[int, int] = {}  # the closed-through time of each partition's last closing
+        self._shortest_period = min(min(periods_of(spec).values(), key=min, default=(DAY_MS,)))
         self.history: HistoryFeed | None = None
         self._outbox: list[Outgoing] = []
 
@@ -79,10 +81,15 @@ class MetricTables:
         return bool(updates_for(self.spec, event, partition))
 
     def advance(self, event: CanonicalEvent, partition: int) -> None:
-        """Move the partition's watermark to the event's ingest time (every event read, late ones too)."""
+        """Move the partition's watermark to the event's ingest time (every event read, late ones too); when that
+        closes a period, queue what it closed (:meth:`drain`)."""
         ingest_ms = to_ms(event.ingest_time)
-        if ingest_ms > self._watermarks.get(partition, 0):
-            self._watermarks[partition] = ingest_ms
+        if ingest_ms <= self._watermarks.get(partition, 0):
+            return
+        self._watermarks[partition] = ingest_ms
+        step = self._shortest_period
+        if closed_through(self.spec, ingest_ms) // step > self._closed_to.get(partition, -step) // step:
+            self._maybe_close(partition, None)
 
     def drain(self) -> list[Outgoing]:
         """The history entries closed since the last call, to publish (inside the agent's iteration)."""
@@ -129,11 +136,9 @@ class MetricTables:
         if not self._clock.due(partition):
             return
         now_ms = base.now_ms()
-        watermark = self._watermarks.get(partition, 0)
-        through = closed_through(self.spec, watermark)
+        through = closed_through(self.spec, self._watermarks.get(partition, 0))
         cells = list(self._cells())
-        if self.history is not None and self.history.ready and watermark:
-            self._close(cells, partition, watermark, now_ms)
+        self._maybe_close(partition, cells)
         hold = (
             (lambda key: holds_fine_cell(self.spec, key, through)) if self.history is not None else (lambda key: False)
         )
@@ -146,6 +151,15 @@ class MetricTables:
         METRIC_CELLS_EXPIRED.inc(len(plan.deletes))
         self.seen.expire(partition, now_ms - self.spec.id_memory_ms, partition_of=lambda v: v.partition,
                          time_of=lambda v: v.event_ms)  # fmt: skip
+
+    def _maybe_close(self, partition: int, cells: list[Cell] | None) -> None:
+        """Close what the partition's watermark has closed, once the history index has caught up with the topic
+        (it says what was published already); otherwise the next housekeeping tries again."""
+        watermark = self._watermarks.get(partition, 0)
+        if self.history is None or not self.history.ready or not watermark:
+            return
+        self._close(list(self._cells()) if cells is None else cells, partition, watermark, base.now_ms())
+        self._closed_to[partition] = closed_through(self.spec, watermark)
 
     def _close(self, cells: list[Cell], partition: int, watermark: int, now_ms: int) -> None:
         """Queue this partition's newly closed periods, its closure mark, and tombstones for its periods past

@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from cxstream import __version__
-from cxstream.cli import alerts, cases, data, detection, service, setup, status
+from cxstream.cli import alerts, cases, data, detection, history, service, setup, status
 from cxstream.cli.common import EXIT_CONFIG, fail
 from cxstream.config.yaml_source import ConfigError
 from cxstream.settings import Settings, SettingsError, load_settings
@@ -36,13 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--malformed", type=float, default=0.02, help="share of malformed records (default 0.02)")
     p.add_argument("--incident", default=None, help="delivery-delay-emea or slow-support-apac")
     p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the incident starts")
+    p.add_argument("--write-past", default=None, metavar="FILE", help="instead: write a year (--days) of past "
+                   "canonical records to FILE (.jsonl), for cxstream import --history")  # fmt: skip
+    p.add_argument("--days", type=int, default=365, help="--write-past: days ending yesterday (default 365)")
     p.set_defaults(handler=service.cmd_demo)
     p = sub.add_parser("connectors", help="installed source connectors and whether the topology enables them")
     p.add_argument("action", choices=["list"])
     p.set_defaults(handler=data.cmd_connectors)
-    p = sub.add_parser("import", help="send a CSV or JSON Lines file of offline/manual records to a raw topic")
+    p = sub.add_parser(
+        "import", help="send CSV or JSON Lines files of offline/manual records to a raw topic, or past ones to history"
+    )
     p.add_argument("--source", required=True, help="connector name, e.g. canonical or crm")
-    p.add_argument("file", help=".csv, .tsv, .jsonl or .ndjson")
+    p.add_argument("file", nargs="+", help=".csv, .tsv, .jsonl or .ndjson")
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="past records: count them straight into metric history days (never the live windows, breaches or invites)",
+    )
+    p.add_argument("--until", default=None, metavar="DATE", help="--history: only days before this (default: the "
+                   "first day the live partitions published)")  # fmt: skip
     p.set_defaults(handler=data.cmd_import)
     p = sub.add_parser("dlq", help="summarize or replay the dead-letter topic")
     p.add_argument("action", choices=["inspect", "replay"])
@@ -76,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_parsers(sub)
     cases.add_plan_parser(sub)
     status.add_parser(sub)
+    history.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -36,30 +36,38 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from cxstream.kafka.connection import aiokafka_options
     from cxstream.kafka.tools import send_all
 
+    if args.history:
+        from cxstream.cli.history import import_history
+
+        return import_history(settings, args)
     ctx = context(settings)
     if (code := require_cluster(settings, "import")) is not None:
         return code
+    if args.until:
+        return fail("--until applies to --history imports only", EXIT_CONFIG)
     connector = next((c for c in ctx.connectors.values() if c.name == args.source), None)
     if connector is None:
         names = ", ".join(sorted(c.name for c in ctx.connectors.values()))
         return fail(f"no enabled connector {args.source!r} (enabled: {names})", EXIT_CONFIG)
-    path = Path(args.file)
+    paths = [Path(f) for f in args.file]
     try:
-        file_format(path)
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+        for path in paths:
+            file_format(path)
+            if not path.is_file():
+                raise ValueError(f"{path}: no such file")
     except ValueError as exc:
         return fail(str(exc), EXIT_CONFIG)
     options = aiokafka_options(settings, settings.kafka_bootstrap)
-    job = FileImport(connector, path)
-    sent = asyncio.run(send_all(options, connector.raw_topic, job.records(), count_records(path), job.headers))
-    print(f"{count(sent, 'record')} from {path} sent to {connector.raw_topic}, marked manual")
-    if job.unparseable_lines:
-        shown = ", ".join(map(str, job.unparseable_lines[:10]))
-        print(
-            f"{len(job.unparseable_lines)} could not be parsed (lines {shown}...): "
-            "they will be in cx.dlq with the reason"
-        )
+    for path in paths:
+        job = FileImport(connector, path)
+        sent = asyncio.run(send_all(options, connector.raw_topic, job.records(), count_records(path), job.headers))
+        print(f"{count(sent, 'record')} from {path} sent to {connector.raw_topic}, marked manual")
+        if job.unparseable_lines:
+            shown = ", ".join(map(str, job.unparseable_lines[:10]))
+            print(
+                f"{len(job.unparseable_lines)} could not be parsed (lines {shown}...): "
+                "they will be in cx.dlq with the reason"
+            )
     return EXIT_OK
 
 
@@ -105,6 +113,9 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     done = asyncio.run(replay(options, records, keep, dry_run=args.dry_run))
     verb = "would re-submit" if args.dry_run else "re-submitted"
+    if done.from_files:
+        print(f"{count(len(done.from_files), 'dead letter')} came from history files (cxstream import --history): "
+              "not replayed; fix the file and import it again (the same records count once)")  # fmt: skip
     for topic, n in sorted(done.sent.items()):
         print(f"{verb} {count(n, 'record')} to {topic}")
     if done.unavailable:

@@ -8,7 +8,8 @@ import secrets
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 from pydantic import SecretStr
@@ -113,6 +114,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from cxstream.demo.plan import DemoPlan, run
     from cxstream.kafka.connection import aiokafka_options
 
+    if args.write_past:
+        return _write_past(Path(args.write_past), args.days, args.seed)
     if settings.embedded:
         return fail("CXSTREAM_KAFKA_BOOTSTRAP is not set: point it at a cluster, or use `cxstream run`", EXIT_CONFIG)
     plan = DemoPlan(args.rate, args.seed, args.malformed, args.incident, args.incident_after, args.duration or None)
@@ -125,4 +128,20 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     print(f"demo: done, {sent.total()} records sent", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_past(path: Path, days: int, seed: int) -> int:
+    from cxstream.demo.past import past_records
+
+    if days < 1:
+        return fail("--days must be at least 1", EXIT_CONFIG)
+    first = datetime.now(UTC).date() - timedelta(days=days)
+    n = 0
+    with path.open("wb") as out:
+        for record in past_records(first, days, seed=seed):
+            out.write(record + b"\n")
+            n += 1
+    print(f"{n} past records from {first} to {first + timedelta(days=days - 1)} written to {path}; load them with "
+          f"cxstream import --history --source canonical {path}", file=sys.stderr)  # fmt: skip
     return EXIT_OK

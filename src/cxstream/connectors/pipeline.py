@@ -35,8 +35,10 @@ def normalize_record(
     context: RawContext,
     validator: Validator,
     enrich: Callable[[CanonicalEvent], CanonicalEvent] | None = None,
+    history: bool = False,
 ) -> Outcome:
-    """Map, enrich (journey tags, verbatim drivers), then validate."""
+    """Map, enrich (journey tags, verbatim drivers), then validate (``history``: past records of a backfill,
+    which the age horizon does not apply to)."""
     try:
         events = connector.normalize(raw, context)
     except MappingError as exc:
@@ -48,7 +50,7 @@ def normalize_record(
     rejects: list[Reason] = []
     all_findings: list[Finding] = []
     for event in events:
-        findings = validator.check(event, manual=context.manual)
+        findings = validator.check(event, manual=context.manual, history=history)
         all_findings.extend(findings)
         rejected = [f for f in findings if f.action is RuleAction.REJECT]
         if rejected:

@@ -22,33 +22,60 @@ from cxstream.kafka import earliest
 from cxstream.serde.avro import AvroCodec, DecodeError
 
 REPLAY_HEADER = "cxstream-replay-of"
+#: The source "topic" of a backfill's dead letters (``cxstream import --history``): a file, not a topic, so
+#: ``dlq replay`` leaves them; fixing the file and importing it again is idempotent.
+IMPORT_POSITION_PREFIX = "history-import."
 
 
 class Progress:
-    """A one-line progress bar on a terminal, a line per tenth otherwise."""
+    """A one-line progress bar on a terminal (redrawn at most every ``every_s``), a line per tenth otherwise;
+    with the rate and an estimate of the time left."""
 
-    def __init__(self, total: int, out: TextIO = sys.stderr, label: str = "records") -> None:
+    def __init__(self, total: int, out: TextIO = sys.stderr, label: str = "records", every_s: float = 0.25) -> None:
         self.total, self.out, self.label = total, out, label
         self.done = 0
         self.started = time.monotonic()
         self._tty = out.isatty()
         self._next_tenth = 1
+        self._every_s = every_s
+        self._drawn = 0.0
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        rate = self.done / max(time.monotonic() - self.started, 1e-6)
+        now = time.monotonic()
         if self._tty:
+            if now - self._drawn < self._every_s and self.done < self.total:
+                return
+            self._drawn = now
             width = 30
-            filled = int(width * self.done / max(self.total, 1))
+            filled = min(width, int(width * self.done / max(self.total, 1)))
             bar = "#" * filled + "-" * (width - filled)
-            print(f"\r[{bar}] {self.done}/{self.total} {self.label} ({rate:.0f}/s)", end="", file=self.out, flush=True)
+            print(f"\r[{bar}] {self.line(now)}", end="", file=self.out, flush=True)
         elif self.total and self.done * 10 >= self._next_tenth * self.total:
             self._next_tenth = self.done * 10 // self.total + 1
-            print(f"{self.done}/{self.total} {self.label} ({rate:.0f}/s)", file=self.out, flush=True)
+            print(self.line(now), file=self.out, flush=True)
+
+    def line(self, now: float) -> str:
+        rate = self.done / max(now - self.started, 1e-6)
+        left = max(0, self.total - self.done) / rate if rate > 0 else 0.0
+        eta = f", about {format_seconds(left)} left" if self.done < self.total else ""
+        return f"{self.done:,}/{self.total:,} {self.label} ({rate:,.0f}/s{eta})"
 
     def close(self) -> None:
         if self._tty:
             print(file=self.out)
+
+
+def format_seconds(seconds: float) -> str:
+    """1 h 04 min, 3 min 20 s, 12 s."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
 
 
 async def send_all(
@@ -221,6 +248,7 @@ class Replayed:
 
     sent: Counter[str] = field(default_factory=Counter)
     unavailable: list[str] = field(default_factory=list)
+    from_files: list[str] = field(default_factory=list)  # a backfill's: fix the file and import it again
 
 
 async def replay(
@@ -235,6 +263,8 @@ async def replay(
     still is (or listed as unavailable once retention removed it): never from the part."""
     chosen = [letter for letter in letters if keep(letter)]
     done = Replayed()
+    done.from_files = [x.dead_letter_id for x in chosen if x.position.topic.startswith(IMPORT_POSITION_PREFIX)]
+    chosen = [x for x in chosen if not x.position.topic.startswith(IMPORT_POSITION_PREFIX)]
     if dry_run or not chosen:
         done.sent.update(letter.position.topic for letter in chosen)
         return done

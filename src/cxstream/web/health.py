@@ -1,6 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (broker reachable, partitions assigned, tables recovered,
 every ``cx.events`` partition answered by this worker or a live peer, no agent stopped at the dead-letter
-limit)
+limit, the metric history read)
 ``/metrics`` (Prometheus text exposition) and ``/status`` (lag, recovery, tables, last breach: for
 ``cxstream status``) on the worker's web server.
 """
@@ -113,6 +113,7 @@ class Readiness:
     guards: Guards | None = None
     coverage: PeerCoverage | None = None
     assigned: bool = False
+    history: Any = None  # the history feed (agents.history.HistoryFeed), when metrics are on
 
     def on_assigned(self, *args: Any, **kwargs: Any) -> None:
         self.assigned = True
@@ -138,6 +139,10 @@ class Readiness:
             "tables_recovered": {"ok": recovered, "detail": "recovered" if recovered else "recovering"},
             "agents": self._agents(),
         }
+        if self.history is not None:
+            loaded = bool(self.history.ready)
+            detail = f"{self.history.index.count()} closed periods read" if loaded else "reading cx.metrics.history"
+            checks["history_loaded"] = {"ok": loaded, "detail": detail}
         if self.coverage is not None:
             ok, detail = (await self.coverage.check()) if recovered and not rebalancing else (False, "not yet")
             checks["partitions_answered"] = {"ok": ok, "detail": detail}

@@ -99,7 +99,8 @@ class HistoryClosed:
 
     origin: str
     through_ms: int
-    partitions: int
+    partitions: int  # of cx.events, for a live partition; 0 for an imported file
+    note: str = ""  # what the origin is, for people (an imported file's name)
 
     def key(self) -> str:
         return closed_key(self.origin)
@@ -108,7 +109,12 @@ class HistoryClosed:
         return {
             "entry": (
                 "cxstream.HistoryClosed",
-                {"origin": self.origin, "closed_through": from_ms(self.through_ms), "partitions": self.partitions},
+                {
+                    "origin": self.origin,
+                    "closed_through": from_ms(self.through_ms),
+                    "partitions": self.partitions,
+                    "note": self.note,
+                },
             )
         }
 
@@ -128,6 +134,7 @@ def entry_from_record(record: Mapping[str, object]) -> HistoryEntry:
             as_str(entry["origin"], "origin"),
             to_ms(as_time(entry["closed_through"], "closed_through")),
             as_int(entry["partitions"], "partitions"),
+            as_str(entry.get("note", ""), "note"),
         )
     stats = Sufficient(
         hist={int(k): v for k, v in int_map(entry.get("scores"), "scores").items()},

@@ -29,8 +29,9 @@ def fact_key_of(text: str) -> FactKey | None:
 
 @dataclass(frozen=True)
 class Coverage:
-    """How far the live partitions have closed their periods: complete up to ``through_ms`` (the earliest of
-    the partitions), with ``closed`` of ``partitions`` partitions having closed anything."""
+    """How far history is complete: up to ``through_ms``, the earliest closure of the live partitions (with
+    ``closed`` of ``partitions`` partitions having closed anything); before any live partition has, the
+    latest day an imported file was loaded up to."""
 
     through_ms: int | None
     closed: int
@@ -90,6 +91,9 @@ class HistoryIndex:
         wanted = [live.get(live_origin(p)) for p in range(partitions)]
         closed = [c for c in wanted if c is not None]
         through = min(c.through_ms for c in closed) if closed and len(closed) == partitions else None
+        if not partitions:
+            imported = [c.through_ms for o, c in self._closed.items() if not is_live(o)]
+            through = max(imported, default=None)
         return Coverage(through, len(closed), partitions)
 
     def origins(self) -> dict[str, int]:

@@ -1,0 +1,72 @@
+"""A seeded past for backfill demos, tests and benchmarks: canonical JSON Lines records (the ``canonical``
+connector's shape) for every day of a span, with a weekly pattern (fewer answers and deliveries at weekends),
+a slow seasonal drift in delivery CSAT, and late deliveries in EMEA in November and December.
+
+Pure and seeded: the same seed and days give the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+from cxstream.demo.traffic import REGION_WEIGHTS, REGIONS
+
+WEEKDAY_SHARE = (1.0, 1.0, 0.95, 0.95, 0.9, 0.45, 0.35)  # Monday .. Sunday
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def past_records(first: date, days: int, per_day: int = 200, seed: int = 11) -> Iterator[bytes]:
+    """Records for ``days`` days from ``first``: about ``per_day`` on a weekday, each one JSON line."""
+    rng = random.Random(seed)
+    regions = list(REGION_WEIGHTS)
+    weights = [REGION_WEIGHTS[r] for r in regions]
+    i = 0
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        n = round(per_day * WEEKDAY_SHARE[day.weekday()])
+        season = math.sin(2 * math.pi * day.timetuple().tm_yday / 365.25)
+        for _ in range(n):
+            i += 1
+            region = rng.choices(regions, weights)[0]
+            fulfilment, contact = REGIONS[region][3], REGIONS[region][2]
+            when = midnight + timedelta(seconds=rng.uniform(0, 86_399))
+            base = {"event_id": f"past-{seed}-{i}", "event_time": _iso(when), "source_record_id": str(i),
+                    "customer_id": f"CUST-{rng.randint(1, 5000):06d}", "region": region}  # fmt: skip
+            kind = rng.choices(("csat", "nps", "delivered", "solved"), (40, 15, 30, 15))[0]
+            peak_trouble = region == "emea" and day.month in (11, 12)
+            if kind == "csat":
+                good = 0.78 + 0.05 * season - (0.12 if peak_trouble else 0.0)
+                score = rng.choice((4, 5)) if rng.random() < good else rng.choice((1, 2, 3))
+                answer = {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5}
+                record = {**base, "event_type": "SURVEY_RESPONSE", "team": "logistics", "site": fulfilment,
+                          "journey_stage": "delivery", "touchpoint": "delivery", "channel": "email",
+                          "survey": answer}  # fmt: skip
+            elif kind == "nps":
+                score = min(10, max(0, round(rng.gauss(7.6, 2.0))))
+                answer = {"metric": "NPS", "score": score, "scale_min": 0, "scale_max": 10}
+                record = {**base, "event_type": "SURVEY_RESPONSE", "team": "cx-operations", "site": contact,
+                          "journey_stage": "relationship", "channel": "email", "survey": answer}  # fmt: skip
+            elif kind == "delivered":
+                late_hours = rng.expovariate(1 / (20 if peak_trouble else 6)) - 4
+                promised = when - timedelta(hours=late_hours)
+                ordered = promised - timedelta(days=3)
+                operation = {"order_id": f"SO-{i}", "created_at": _iso(ordered), "promised_at": _iso(promised),
+                             "actual_at": _iso(when)}  # fmt: skip
+                record = {**base, "event_type": "ORDER_DELIVERED", "team": "logistics", "site": fulfilment,
+                          "journey_stage": "delivery", "touchpoint": "delivery", "channel": "api",
+                          "operation": operation}  # fmt: skip
+            else:
+                created = when - timedelta(hours=rng.lognormvariate(2.3, 0.8))
+                operation = {"ticket_id": f"T-{i}", "created_at": _iso(created), "actual_at": _iso(when)}
+                record = {**base, "event_type": "TICKET_SOLVED", "team": "customer-service", "site": contact,
+                          "agent_id": f"agent-{rng.randint(1, 40)}", "journey_stage": "support",
+                          "touchpoint": "ticket_resolution", "channel": "email", "operation": operation}  # fmt: skip
+            yield json.dumps(record, separators=(",", ":")).encode()
