@@ -11,14 +11,17 @@ import json
 import shutil
 import signal
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cxstream.demo.past import past_records
 from cxstream.kafka.embedded import free_port
 from tests.integration.procs import ROOT, eventually, http_get, ready, spawn, stop
 from tests.integration.test_breaches import answers, breaches, produce
+from tests.integration.test_history import cxstream
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
 from tests.integration.test_warroom import complaint
 
@@ -62,6 +65,10 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
             return tile if tile["estimate"] and tile["estimate"]["n"] >= 40 else None
 
         tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
+        past = tmp_path / "past.jsonl"  # half a year of history for the history chart
+        past.write_bytes(b"\n".join(past_records(datetime.now(UTC).date() - timedelta(days=183), 182, per_day=40)))
+        loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
+        assert loaded.returncode == 0, loaded.stderr
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
             try:
@@ -88,12 +95,34 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert "acknowledge" in page.inner_text("#cases")
                 page.screenshot(path=str(ARTIFACTS / "warroom-admin.png"), full_page=True)
 
+                # the history chart: one point per week with a value, the interval band, n in the note
+                weeks = api(port, "/api/metrics/csat.delivery/history?grain=week&from="
+                            f"{datetime.now(UTC).date() - timedelta(days=26 * 7 - 1)}")  # fmt: skip
+                valued = [p for p in weeks["points"] if p["estimate"]["value"] is not None]
+                assert len(valued) >= 20
+                # polled from here: the page's Content-Security-Policy refuses the eval wait_for_function relies on
+                eventually(lambda: len(page.query_selector_all("#history-chart circle")) == len(valued), 30, "chart")
+                assert page.query_selector("#history-chart polygon") is not None  # the interval band
+                note = page.inner_text("#history-note")
+                assert "csat.delivery by week, all regions" in note and "n=" in note and "95% interval" in note, note
+                assert valued[-1]["estimate"]["text"] in note
+                page.select_option("#history-region", "emea")
+                page.select_option("#history-grain", "month")
+                eventually(lambda: "by month, emea" in page.inner_text("#history-note"), 30, "the EMEA months")
+                months = api(port, "/api/metrics/csat.delivery/history?grain=month&region=emea&from="
+                             f"{datetime.now(UTC).date() - timedelta(days=729)}")  # fmt: skip
+                shown_months = [p for p in months["points"] if p["estimate"]["value"] is not None]
+                assert len(page.query_selector_all("#history-chart circle")) == len(shown_months)
+                page.locator("#history").screenshot(path=str(ARTIFACTS / "warroom-history-emea-month.png"))
+
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
                 wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")
                 wall.wait_for_selector("#conn.live", timeout=30_000)
                 regions = [r.get_attribute("data-region") for r in wall.query_selector_all(".region")]
                 assert regions == ["apac"]  # a viewer scoped to one region sees only that region
                 assert "detractor.critical-driver" not in wall.inner_text("#breaches")
+                # history too is limited to the viewer's region
+                eventually(lambda: ", apac:" in wall.inner_text("#history-note"), 30, "the viewer's history")
                 wall.screenshot(path=str(ARTIFACTS / "warroom-viewer-apac.png"), full_page=True)
 
                 signed_out = browser.new_page()
