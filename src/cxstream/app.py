@@ -32,7 +32,7 @@ from cxstream.domain.access.sessions import Sessions, derived_key
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.validation import Validator
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
-from cxstream.domain.topology import Topology
+from cxstream.domain.topology import CleanupPolicy, Topology
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import BUILD_INFO
@@ -170,7 +170,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         autodiscover=False,
         Table=FencedTable,  # every table's changelog records carry their writer's epoch (agents.fencing)
     )
-    app.transport = SkipAwareTransport(app.conf.broker_consumer, app)  # skipped records stay uncommitted
+    app.transport = transport = SkipAwareTransport(app.conf.broker_consumer, app)  # skipped records stay uncommitted
+    transport.compacted = frozenset(t.name for t in ctx.topology.topics if t.cleanup_policy is not CleanupPolicy.DELETE)
     recovery = CheckedRecovery(app, app.tables, beacon=app.tables.beacon, loop=app.tables.loop)
     recovery.client_options = aiokafka_options(settings, bootstrap)
     app.tables._recovery = recovery  # type: ignore[attr-defined]  # used instead of the one faust would build

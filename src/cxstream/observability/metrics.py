@@ -90,6 +90,20 @@ RECORDS_SKIPPED = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+COMMITS_HELD = Counter(
+    "cxstream_commits_held_total",
+    "Offset commits held back because the record at the committed offset was not handled yet (skipped in a "
+    "rebalance): it is read again after the next seek instead of being passed over, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+REREADS = Counter(
+    "cxstream_partition_rereads_total",
+    "Partitions sought back to their committed offset because the record there stayed unhandled while later "
+    "ones were handled (their commits were held), by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
 DUPLICATES = Counter(
     "cxstream_duplicates_total",
     "Records dropped because a record with the same id was already handled (a replay after a crash or a "
