@@ -327,3 +327,20 @@ def test_a_fold_cut_short_is_not_counted_twice_in_a_closed_day() -> None:
         return {f.key: (f.stats.hist, f.stats.n) for f in facts if f.key.period_ms == DAY_MS}
 
     assert days(crashed) == days(done) == days(worker.cells())
+
+
+def test_contacts_are_counted_with_the_exact_poisson_interval() -> None:
+    from cxstream.domain.metrics.stats import contact_count
+
+    # Garwood's exact 95 % limits, as tabulated (e.g. Ulm 1990): 10 -> 4.795-18.390, 0 -> 0-3.689
+    ten = contact_count(Sufficient(n=10), confidence=0.95, min_n=30)
+    assert (ten.value, ten.n, round(ten.low or 0, 3), round(ten.high or 0, 3)) == (10.0, 10, 4.795, 18.390)
+    none = contact_count(Sufficient(), confidence=0.95, min_n=30)
+    assert (none.value, none.low, round(none.high or 0, 3), none.insufficient) == (0.0, 0.0, 3.689, False)
+    created = CanonicalEvent.model_validate({
+        "event_id": "t-1", "event_type": EventType.TICKET_CREATED, "event_time": MONDAY, "ingest_time": MONDAY,
+        "source": "helpdesk", "source_record_id": "1", "journey_stage": "support", "channel": "chat",
+        "operation": Operation(ticket_id="1"),
+    })  # fmt: skip
+    counted = {u.key.definition: u.delta.n for u in updates_for(BASE, created, 0)}
+    assert counted == {"contacts": 1}

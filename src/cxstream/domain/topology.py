@@ -18,7 +18,7 @@ from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
-from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.metrics.spec import Indicator, MetricsSpec
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
@@ -318,6 +318,9 @@ def _check_alerting(topology: Topology, teams: set[str]) -> list[Problem]:
         if definition is None:
             problems.append(Problem(loc=(*loc, "metric"), message=f"no metric definition {rule.metric!r}"))
             continue
+        if definition.indicator is Indicator.CONTACTS:
+            problems.append(Problem(loc=(*loc, "metric"), message=f"{rule.metric} counts contacts: threshold rules "
+                                    "test scores, shares and durations, not volumes"))  # fmt: skip
         if rule.window not in windows:
             problems.append(Problem(loc=(*loc, "window"), message=f"no window {rule.window!r}"))
         for j, name in enumerate(rule.scope_by):

@@ -44,6 +44,11 @@ def measure(definition: MetricDefinition, event: CanonicalEvent) -> Sufficient |
         out.add_score(survey.score)
         return out
     op = event.operation
+    if indicator is Indicator.CONTACTS:
+        if event.event_type is not EventType.TICKET_CREATED:
+            return None
+        out.add_trial(hit=False)
+        return out
     if indicator is Indicator.REOPEN_RATE:
         if event.event_type is EventType.TICKET_SOLVED:
             out.add_trial(hit=False)

@@ -28,6 +28,7 @@ class Indicator(StrEnum):
     RESOLUTION = "resolution"  # hours from ticket creation to solved
     DELIVERY_DELAY = "delivery_delay"  # hours delivered after the promise (negative: early)
     REOPEN_RATE = "reopen_rate"  # reopened tickets per solved ticket
+    CONTACTS = "contacts"  # contacts arriving at the helpdesk (tickets opened): a count per window
 
 
 SURVEY_INDICATORS = {

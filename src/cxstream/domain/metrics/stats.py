@@ -316,3 +316,16 @@ def cox_interval(n: int, log_mean: float, log_m2: float, confidence: float) -> t
 def hit_rate(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
     """hits / n in percent: SLA compliance of a duration, or a rate such as reopened / resolved."""
     return proportion(stats.hits, stats.n, confidence=confidence, min_n=min_n)
+
+
+def contact_count(stats: Sufficient, *, confidence: float, min_n: int) -> Estimate:
+    """A count of arrivals in a window, with the exact (Garwood) Poisson interval of its rate: chi-square
+    quantiles chi2(a/2, 2k)/2 and chi2(1 - a/2, 2k + 2)/2 (scipy, read only when a window is read). A count is
+    never an insufficient sample: no contacts is a value."""
+    from scipy.stats import chi2
+
+    k = stats.n
+    alpha = 1 - confidence
+    low = 0.0 if k == 0 else float(chi2.ppf(alpha / 2, 2 * k)) / 2
+    high = float(chi2.ppf(1 - alpha / 2, 2 * k + 2)) / 2
+    return Estimate(float(k), k, low, high, confidence, 0, " contacts")

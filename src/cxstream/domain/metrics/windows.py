@@ -15,6 +15,7 @@ from cxstream.domain.metrics.stats import (
     Sufficient,
     ces_easy,
     ces_mean,
+    contact_count,
     csat,
     hit_rate,
     mean_value,
@@ -67,6 +68,8 @@ def estimate_of(definition: MetricDefinition, stats: Sufficient, spec: MetricsSp
     if definition.indicator is Indicator.REOPEN_RATE and stats.hits > stats.n:
         # more reopens than solves in this window (tickets solved before it): the rate is capped at 100 %
         stats = Sufficient(n=stats.n, hits=stats.n)
+    if definition.indicator is Indicator.CONTACTS:
+        return contact_count(stats, confidence=conf, min_n=min_n)
     if definition.indicator in _ESTIMATORS:
         return _ESTIMATORS[definition.indicator](stats, confidence=conf, min_n=min_n)
     log_scale = definition.indicator in (Indicator.FIRST_RESPONSE, Indicator.RESOLUTION)  # positive and skewed
