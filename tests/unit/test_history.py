@@ -344,3 +344,17 @@ def test_contacts_are_counted_with_the_exact_poisson_interval() -> None:
     })  # fmt: skip
     counted = {u.key.definition: u.delta.n for u in updates_for(BASE, created, 0)}
     assert counted == {"contacts": 1}
+
+
+def test_intervals_are_kept_thirteen_weeks_by_default_and_days_two_years() -> None:
+    index = HistoryIndex()
+    policy = SPEC.definition("delivery_delay").history
+    assert (policy.retention, policy.interval, policy.interval_retention) == ("2y", "15m", "13w")
+    old = to_ms(MONDAY - timedelta(weeks=20))
+    for period in (DAY_MS, 900_000):
+        key = FactKey("delivery_delay", period, old, "p0", ("logistics",) * 6)
+        index.apply(key.encode(), HistoryFact(key, SPEC.definition("delivery_delay").dimensions, Sufficient(n=3)))
+    day = (MONDAY - timedelta(weeks=20)).date()
+    intervals = history_view(SPEC, index, "delivery_delay", Grain.INTERVAL, day, day, now=MONDAY)
+    days = history_view(SPEC, index, "delivery_delay", Grain.DAY, day, day, now=MONDAY)
+    assert sum(p.stats.n for p in intervals.points) == 0 and days.points[0].stats.n == 3

@@ -59,7 +59,7 @@ class MetricTables:
         self._app = app
         self._partitions = partitions
         self._events_topic = events_topic
-        self._retention_ms = {d.id: d.history.retention_ms for d in spec.definitions}
+        self._policies = {d.id: d.history for d in spec.definitions}
         # cells fold or expire after the fine grain's retention; event ids after grace: purge on the shorter
         self._clock = PartitionClock(min(spec.retention_ms(spec.finest_ms), spec.id_memory_ms))
         # history: the latest ingest time read per partition (its watermark), the index of what is published
@@ -176,8 +176,8 @@ class MetricTables:
         if held_closure is None or held_closure.through_ms // DAY_MS < closure.through_ms // DAY_MS:
             for fact in index.all_facts():  # once a day: the index holds years
                 if fact.key.origin == origin or (partition == 0 and not is_live(fact.key.origin)):
-                    retention = self._retention_ms.get(fact.key.definition)
-                    if retention is not None and fact.end_ms < now_ms - retention:
+                    policy = self._policies.get(fact.key.definition)
+                    if policy is not None and fact.end_ms < now_ms - policy.retention_of(fact.key.period_ms):
                         self._outbox.append((fact.key.encode(), None))
         self._outbox.append((closure.key(), closure))
 

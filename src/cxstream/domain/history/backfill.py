@@ -59,7 +59,7 @@ class Backfill:
         self.until_ms = until_ms
         self.now_ms = now_ms
         self._periods = periods_of(spec)
-        self._retention = {d.id: d.history.retention_ms for d in spec.definitions}
+        self._policies = {d.id: d.history for d in spec.definitions}
         self._dimensions = {d.id: d.dimensions for d in spec.definitions}
         self._seen: set[int] = set()  # 64-bit digests of the event ids counted: 8 bytes of digest per event
         self._tickets: dict[str, int] = {}
@@ -90,10 +90,12 @@ class Backfill:
         kept = 0
         for update in updates:
             definition = update.key.definition
-            if bucket_start(event_ms, DAY_MS) + DAY_MS < self.now_ms - self._retention[definition]:
-                continue
-            kept += 1
             for period in self._periods[definition]:
+                if bucket_start(event_ms, period) + period < self.now_ms - self._policies[definition].retention_of(
+                    period
+                ):
+                    continue
+                kept += 1
                 fact_key = FactKey(definition, period, bucket_start(event_ms, period), origin, update.key.scope)
                 total = self._sums.get(fact_key)
                 if total is None:

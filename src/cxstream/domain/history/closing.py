@@ -90,7 +90,7 @@ def closing_facts(
     out = []
     for fact_key, group in groups.items():
         definition = spec.definition(fact_key.definition)
-        if fact_key.start_ms + fact_key.period_ms < now_ms - definition.history.retention_ms:
+        if fact_key.start_ms + fact_key.period_ms < now_ms - definition.history.retention_of(fact_key.period_ms):
             continue
         version = max(_version(c) for c in group.cells)
         known = published(fact_key)

@@ -35,7 +35,7 @@ def is_live(origin: str) -> bool:
     return origin.startswith(LIVE_PREFIX) and origin[len(LIVE_PREFIX) :].isdigit()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FactKey:
     definition: str
     period_ms: int
@@ -49,7 +49,7 @@ class FactKey:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryFact:
     """One period of one definition and finest scope, from one origin."""
 

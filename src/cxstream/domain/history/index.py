@@ -4,8 +4,9 @@ origin has closed its periods. Every worker and the CLI build one by reading ``c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from cxstream.domain.history.facts import (
     CLOSED_KEY,
@@ -16,6 +17,8 @@ from cxstream.domain.history.facts import (
     is_live,
     live_origin,
 )
+
+NO_DRIVERS: Mapping[str, int] = MappingProxyType({})
 
 
 def fact_key_of(text: str) -> FactKey | None:
@@ -43,6 +46,8 @@ class HistoryIndex:
         self._facts: dict[str, dict[FactKey, HistoryFact]] = {}
         self._closed: dict[str, HistoryClosed] = {}
         self.stale_ignored = 0  # facts older than the version held (e.g. a fenced worker's late write)
+        self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._names: dict[str, str] = {}
 
     def apply(self, key_text: str, entry: HistoryEntry | None) -> None:
         """One record of the topic, in order; ``None`` is a tombstone."""
@@ -63,7 +68,24 @@ class HistoryIndex:
         if held_fact is not None and entry.version < held_fact.version:
             self.stale_ignored += 1
             return
-        facts[entry.key] = entry
+        if held_fact is not None:
+            facts[held_fact.key] = self._interned(entry, held_fact.key)
+        else:
+            interned = self._interned(entry)
+            facts[interned.key] = interned
+
+    def _interned(self, fact: HistoryFact, key: FactKey | None = None) -> HistoryFact:
+        """The fact with its scope, dimensions, origin and empty driver counts shared with every other fact that
+        has the same (a year of 15-minute intervals repeats a few scopes hundreds of thousands of times)."""
+        dimensions = self._shared.setdefault(fact.dimensions, fact.dimensions)
+        drivers = fact.drivers or NO_DRIVERS
+        if key is None:
+            k = fact.key
+            scope = self._shared.setdefault(k.scope, k.scope)
+            origin = self._names.setdefault(k.origin, k.origin)
+            definition = self._names.setdefault(k.definition, k.definition)
+            key = FactKey(definition, k.period_ms, k.start_ms, origin, scope)
+        return HistoryFact(key, dimensions, fact.stats, drivers, fact.version)
 
     def version(self, key: FactKey) -> int | None:
         fact = self._facts.get(key.definition, {}).get(key)

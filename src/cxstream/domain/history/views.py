@@ -131,7 +131,7 @@ def history_view(
             day = following
     if len(bounds) > 5000:
         raise ValueError(f"{len(bounds)} points asked for: narrow the range or take a coarser grain")
-    retention_start = to_ms(now) - definition.history.retention_ms
+    retention_start = to_ms(now) - definition.history.retention_of(period_ms)
     lo, hi = bounds[0][0], bounds[-1][1]
     coverage = index.coverage()
     positions = {start: i for i, (start, _) in enumerate(bounds)}

@@ -128,10 +128,11 @@ INTERVALS = ("15m", "30m")
 class HistoryPolicy(Strict):
     """How long closed periods of a definition are kept, and whether intraday intervals are kept too."""
 
-    retention: str = Field("2y", description="closed days (and intervals) older than this are dropped")
+    retention: str = Field("2y", description="closed days older than this are dropped")
     interval: str | None = Field(None, description="also keep 15m or 30m intervals (contact volumes, staffing)")
+    interval_retention: str = Field("13w", description="closed intervals older than this are dropped")
 
-    @field_validator("retention")
+    @field_validator("retention", "interval_retention")
     @classmethod
     def _retention(cls, value: str) -> str:
         if parse_duration_ms(value) < DAY_MS:
@@ -148,6 +149,10 @@ class HistoryPolicy(Strict):
     @property
     def retention_ms(self) -> int:
         return parse_duration_ms(self.retention)
+
+    def retention_of(self, period_ms: int) -> int:
+        """How long closed periods of this length are kept."""
+        return self.retention_ms if period_ms >= DAY_MS else parse_duration_ms(self.interval_retention)
 
     @property
     def interval_ms(self) -> int | None:

@@ -29,7 +29,7 @@ from statistics import NormalDist
 from cxstream.domain.base import JsonObject, as_float, as_int, obj
 
 
-@dataclass
+@dataclass(slots=True)
 class Sufficient:
     """Mergeable statistics of one scope in one time bucket. ``hist`` counts integer scores; ``n``, ``mean``
     and ``m2`` (sum of squared deviations from the mean) describe a measured quantity, ``hits`` counts the
