@@ -134,6 +134,17 @@ def test_make_run_equivalent_starts_everything_and_ctrl_c_leaves_no_process(tmp_
         assert status == 200 and "cxstream_ready 1.0" in text
         brokers = children(proc.pid)
         assert brokers, "the embedded broker should be a child of cxstream run"
+        # the demo loads a year of past records into metric history first: the history chart has data at once
+        token = re.search(r"#token=(\S+)", (tmp_path / "run.log").read_text())
+        assert token, "cxstream run prints the page's link with a token"
+
+        def past_months() -> int:
+            status, body = http_get(f"http://127.0.0.1:{port}/api/metrics/csat.delivery/history?grain=month",
+                                    token=token.group(1))  # fmt: skip
+            months = json.loads(body)["points"] if status == 200 else []
+            return sum(1 for m in months if m["imported"] and m["estimate"]["n"] > 0)
+
+        assert eventually(lambda: past_months() >= 12, 180, "a year of demo history")
     finally:
         code = stop(proc, signal.SIGINT)
     assert code == 0, (tmp_path / "run.log").read_text()[-3000:]

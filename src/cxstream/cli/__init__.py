@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-rate", type=float, default=20.0, help="demo records per second; 0 runs no demo")
     p.add_argument("--incident", default="delivery-delay-emea", help="demo incident, or none")
     p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the demo incident starts")
+    p.add_argument("--past-days", type=int, default=365, help="days of demo history loaded first (0: none)")
     p.set_defaults(handler=service.cmd_worker)
     p = sub.add_parser("worker", help="one Faust worker (starts the embedded broker if none is configured)")
     p.set_defaults(handler=service.cmd_worker)

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import sys
-import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -95,14 +91,6 @@ def _show(ctx: Any, index: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@dataclass
-class ImportSummary:
-    records: int = 0
-    lines_unparsed: int = 0
-    dead_lettered: Counter[str] = field(default_factory=Counter)  # by stage
-    facts: int = 0
-
-
 def import_history(settings: Settings, args: argparse.Namespace) -> int:
     """``cxstream import --history --source NAME FILE...``."""
     found = cluster(settings, "import --history")
@@ -128,21 +116,13 @@ def import_history(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _import(ctx: Any, options: dict[str, Any], connector: Any, paths: list[Path], until: date | None) -> int:
-    from cxstream.connectors.base import RawContext
-    from cxstream.connectors.files import IMPORT_FILE_HEADER, read_records
-    from cxstream.connectors.pipeline import normalize_record
-    from cxstream.domain.base import now_ms, to_ms
-    from cxstream.domain.history.backfill import Backfill, Counted, import_origin
-    from cxstream.domain.history.facts import HistoryClosed, is_live
-    from cxstream.domain.ingest.dead_letter import SourcePosition, dead_letter_record
-    from cxstream.kafka.history import BackfillWriter, read_history
-    from cxstream.kafka.tools import IMPORT_POSITION_PREFIX, Progress
+    from cxstream.backfill import backfill_files, first_live_day, today_ms
+    from cxstream.domain.base import to_ms
+    from cxstream.domain.history.backfill import Counted
 
-    history_codec = ctx.codec(Topics.HISTORY)
     if until is None:
-        index, _ = await read_history(options, history_codec)
-        live = [f.key.start_ms for f in index.all_facts() if is_live(f.key.origin)]
-        until_ms = min(live) if live else to_ms(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+        live = await first_live_day(options, ctx.codec(Topics.HISTORY))
+        until_ms = live if live is not None else today_ms()
         print(
             f"importing days before {_at(until_ms)[:10]}: "
             + ("the first day the live partitions published" if live else "no live history yet, so before today")
@@ -151,64 +131,15 @@ async def _import(ctx: Any, options: dict[str, Any], connector: Any, paths: list
         )
     else:
         until_ms = to_ms(datetime(until.year, until.month, until.day, tzinfo=UTC))
-    started = now_ms()
-    backfill = Backfill(ctx.topology.metrics, until_ms, started)
-    summary = ImportSummary()
-    total = sum(_lines(p) for p in paths)
-    progress = Progress(total, label="records")
-    began = time.monotonic()
-    async with BackfillWriter(options, history_codec, ctx.codec(Topics.DLQ)) as writer:
-        for path in paths:
-            digest = _sha256(path)
-            origin = import_origin(connector.name, digest)
-            headers = {IMPORT_FILE_HEADER: path.name.encode()}
-            for record in read_records(path):
-                summary.records += 1
-                raw_context = RawContext(ingest_time=datetime.now(UTC), headers=headers)
-                outcome = normalize_record(connector, record.value, raw_context, ctx.validator, ctx.enricher,
-                                           history=True)  # fmt: skip
-                if outcome.rejects:
-                    assert outcome.stage is not None
-                    position = SourcePosition(f"{IMPORT_POSITION_PREFIX}{origin[len('import:') :]}", 0, record.line)
-                    letter = dead_letter_record(source=connector.name, stage=outcome.stage, reasons=outcome.rejects,
-                                                position=position, value=record.value, key=None, headers=headers,
-                                                now_ms=now_ms())  # fmt: skip
-                    await writer.dead_letter(letter, connector.name.encode())
-                    summary.dead_lettered[outcome.stage.value] += 1
-                for event in outcome.events:
-                    backfill.add(event, origin)
-                progress.advance()
-        progress.close()
-        facts = backfill.facts()
-        summary.facts = await writer.facts(facts)
-        for path in paths:  # each file's closure: up to where it was loaded, and what it is
-            origin = import_origin(connector.name, _sha256(path))
-            note = f"{path.name} via {connector.name}"
-            await writer.closure(HistoryClosed(origin, until_ms, 0, note))
-    elapsed = max(time.monotonic() - began, 1e-6)
-    print(f"{count(summary.records, 'record')} from {count(len(paths), 'file')} in {elapsed:.1f} s "
-          f"({summary.records / elapsed:,.0f} records/s)")  # fmt: skip
-    for outcome_name in Counted:
-        if backfill.outcomes[outcome_name]:
-            print(f"  {count(backfill.outcomes[outcome_name], 'event')} {outcome_name.value}")
-    for stage, n in sorted(summary.dead_lettered.items()):
+    report = await backfill_files(ctx, options, connector, paths, until_ms, progress_out=sys.stderr)
+    print(f"{count(report.records, 'record')} from {count(report.files, 'file')} in {report.elapsed_s:.1f} s "
+          f"({report.rate:,.0f} records/s)")  # fmt: skip
+    for outcome in Counted:
+        if report.outcomes[outcome]:
+            print(f"  {count(report.outcomes[outcome], 'event')} {outcome.value}")
+    for stage, n in sorted(report.dead_lettered.items()):
         print(f"  {count(n, 'record')} dead-lettered at {stage.lower()} (cxstream dlq inspect shows why)")
-    days = backfill.days_per_definition()
-    print(f"{count(summary.facts, 'history fact')} written to {Topics.HISTORY}; days per definition:")
-    for definition, n in days.items():
+    print(f"{count(report.facts, 'history fact')} written to {Topics.HISTORY}; days per definition:")
+    for definition, n in report.days.items():
         print(f"  {definition:20} {n}")
-    return EXIT_FAILED if not summary.records else EXIT_OK
-
-
-def _lines(path: Path) -> int:
-    """Lines in a file (an upper bound of its records, for the progress bar), counted fast."""
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return EXIT_FAILED if not report.records else EXIT_OK

@@ -90,7 +90,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
                     f"  live     {base}/api/metrics/csat.delivery/1h  (Authorization: Bearer <token>)\n"
                     + (
                         f"  demo     {args.demo_rate:g} records/s, "
-                        f"incident {args.incident} after {args.incident_after:g} s\n"
+                        f"incident {args.incident} after {args.incident_after:g} s"
+                        + (f", {args.past_days} days of past records in history first" if args.past_days > 0 else "")
+                        + "\n"
                         if args.demo_rate > 0
                         else ""
                     )
@@ -101,7 +103,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             demo = None
             if args.command == "run" and args.demo_rate > 0:
                 incident = args.incident if args.incident != "none" else None
-                demo = DemoPlan(rate=args.demo_rate, incident=incident, incident_after=args.incident_after)
+                demo = DemoPlan(rate=args.demo_rate, incident=incident, incident_after=args.incident_after,
+                                past_days=max(0, args.past_days))  # fmt: skip
             run_worker(ctx, bootstrap, demo)
     except (StartupError, EmbeddedBrokerError) as exc:
         return fail(str(exc), EXIT_FAILED)

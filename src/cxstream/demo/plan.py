@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from cxstream.demo.producer import run_demo
@@ -23,6 +25,7 @@ class DemoPlan:
     incident: str | None = None  # delivery-delay-emea, slow-support-apac or none
     incident_after: float = 60.0  # seconds before the incident starts
     duration: float | None = None  # seconds to run; None: until stopped
+    past_days: int = 0  # first load this many days of past records into metric history (when it is empty)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -36,8 +39,35 @@ class DemoPlan:
         return DemoTraffic(self.seed, self.malformed, self.incident, now + timedelta(seconds=self.incident_after))
 
 
+def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stderr) -> None:
+    """A year (``days``) of past records into metric history, so that the history chart has something to show
+    from the start; skipped when the history topic holds anything already (a second run adds nothing)."""
+    from cxstream.app import load_context
+    from cxstream.backfill import backfill_files, today_ms
+    from cxstream.demo.past import past_records
+    from cxstream.domain.catalog import Topics
+    from cxstream.kafka.history import read_history
+    from cxstream.settings import load_settings
+
+    ctx = load_context(load_settings())
+    index, _ = asyncio.run(read_history(client_options, ctx.codec(Topics.HISTORY)))
+    connector = next((c for c in ctx.connectors.values() if c.name == "canonical"), None)
+    if index.count() or connector is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo-past.jsonl"
+        first = datetime.now(UTC).date() - timedelta(days=days)
+        path.write_bytes(b"\n".join(past_records(first, days, per_day=150)) + b"\n")
+        report = asyncio.run(backfill_files(ctx, client_options, connector, [path], today_ms()))
+    print(f"demo: {report.records} past records ({days} days) loaded into metric history in {report.elapsed_s:.0f} s",
+          file=out, flush=True)  # fmt: skip
+
+
 def run(plan: DemoPlan, client_options: dict[str, Any], out: TextIO = sys.stderr) -> Counter[str]:
-    """Produce the plan's traffic until its duration ends or the process is interrupted."""
+    """Produce the plan's traffic until its duration ends or the process is interrupted (after loading the
+    plan's past days into history)."""
+    if plan.past_days > 0:
+        load_past(plan.past_days, client_options, out)
     traffic = plan.traffic(datetime.now(UTC))
     if plan.incident:
         print(f"demo: incident {plan.incident} starts in {plan.incident_after:.0f} s", file=out, flush=True)
