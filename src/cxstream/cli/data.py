@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cxstream.cli.common import (
     EXIT_CONFIG,
@@ -31,20 +32,11 @@ def cmd_connectors(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from cxstream.connectors.files import FileImport, count_records, file_format
-    from cxstream.kafka.connection import aiokafka_options
-    from cxstream.kafka.tools import send_all
+def import_inputs(ctx: Any, args: argparse.Namespace) -> tuple[Any, list[Path]] | int:
+    """The enabled connector named by ``--source`` and the files to import, or the exit code after saying what
+    is wrong with them."""
+    from cxstream.connectors.files import file_format
 
-    if args.history:
-        from cxstream.cli.history import import_history
-
-        return import_history(settings, args)
-    ctx = context(settings)
-    if (code := require_cluster(settings, "import")) is not None:
-        return code
-    if args.until:
-        return fail("--until applies to --history imports only", EXIT_CONFIG)
     connector = next((c for c in ctx.connectors.values() if c.name == args.source), None)
     if connector is None:
         names = ", ".join(sorted(c.name for c in ctx.connectors.values()))
@@ -57,6 +49,27 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                 raise ValueError(f"{path}: no such file")
     except ValueError as exc:
         return fail(str(exc), EXIT_CONFIG)
+    return connector, paths
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from cxstream.connectors.files import FileImport, count_records
+    from cxstream.kafka.connection import aiokafka_options
+    from cxstream.kafka.tools import send_all
+
+    if args.history:
+        from cxstream.cli.history import import_history
+
+        return import_history(settings, args)
+    ctx = context(settings)
+    if (code := require_cluster(settings, "import")) is not None:
+        return code
+    if args.until:
+        return fail("--until applies to --history imports only", EXIT_CONFIG)
+    found = import_inputs(ctx, args)
+    if isinstance(found, int):
+        return found
+    connector, paths = found
     options = aiokafka_options(settings, settings.kafka_bootstrap)
     for path in paths:
         job = FileImport(connector, path)

@@ -97,21 +97,16 @@ def import_history(settings: Settings, args: argparse.Namespace) -> int:
     if isinstance(found, int):
         return found
     ctx, options = found
-    connector = next((c for c in ctx.connectors.values() if c.name == args.source), None)
-    if connector is None:
-        names = ", ".join(sorted(c.name for c in ctx.connectors.values()))
-        return fail(f"no enabled connector {args.source!r} (enabled: {names})", EXIT_CONFIG)
-    paths = [Path(f) for f in args.file]
-    try:
-        from cxstream.connectors.files import file_format
+    from cxstream.cli.data import import_inputs
 
-        for path in paths:
-            file_format(path)
-            if not path.is_file():
-                raise ValueError(f"{path}: no such file")
+    inputs = import_inputs(ctx, args)
+    if isinstance(inputs, int):
+        return inputs
+    connector, paths = inputs
+    try:
         until = date.fromisoformat(args.until) if args.until else None
     except ValueError as exc:
-        return fail(str(exc), EXIT_CONFIG)
+        return fail(f"--until: {exc}", EXIT_CONFIG)
     return asyncio.run(_import(ctx, options, connector, paths, until))
 
 
