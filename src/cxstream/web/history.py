@@ -20,6 +20,9 @@ from cxstream.web.estimates import estimate_json
 
 #: Query parameters that are not dimension filters.
 HISTORY_PARAMS = {"grain", "from", "to"}
+#: The longest range a read may span, by grain (a point per interval or day costs a little each).
+MAX_SPAN_DAYS = {Grain.INTERVAL: 62, Grain.DAY: 3660, Grain.WEEK: 36600, Grain.MONTH: 36600, Grain.QUARTER: 36600,
+                 Grain.YEAR: 36600}  # fmt: skip
 DEFAULT_DAYS = {Grain.INTERVAL: 1, Grain.DAY: 31, Grain.WEEK: 7 * 26, Grain.MONTH: 730, Grain.QUARTER: 730,
                 Grain.YEAR: 1461}  # fmt: skip
 
@@ -31,6 +34,13 @@ def parse_range(query: Mapping[str, str], grain: Grain, today: date) -> tuple[da
         first = date.fromisoformat(query["from"]) if query.get("from") else last - timedelta(DEFAULT_DAYS[grain] - 1)
     except ValueError as exc:
         raise ValueError(f"from and to are dates such as 2026-03-31 ({exc})") from None
+    if not (date(1970, 1, 1) <= first and last <= date(2200, 12, 31)):
+        raise ValueError("from and to lie between 1970-01-01 and 2200-12-31")
+    if last < first:
+        raise ValueError(f"to ({last}) is before from ({first})")
+    longest = MAX_SPAN_DAYS[grain]
+    if (last - first).days >= longest:
+        raise ValueError(f"at most {longest} days by {grain.value}: narrow the range or take a coarser grain")
     return first, last
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from cxstream import __version__
+from cxstream.domain.history.views import Grain
 from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
 from cxstream.web.warroom import POSTABLE
 
@@ -28,6 +29,7 @@ ERRORS = {
     "403": _json(_ref("Error"), "outside the token's role or scope"),
 }
 NULLABLE_STRING = {"type": "string", "nullable": True}
+GRAINS = [g.value for g in Grain]
 NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 
 
@@ -52,6 +54,32 @@ def _schemas() -> dict[str, Any]:
             "estimate": _ref("Estimate"), "sla": _ref("Estimate"), "easy": _ref("Estimate"),
             "top_drivers": {"type": "array", "items": {"type": "object"}},
             "partitions": _ref("Partitions"),
+        },
+    }  # fmt: skip
+    point = {
+        "type": "object",
+        "required": ["start", "end", "estimate", "days_with_data", "partial", "imported"],
+        "properties": {
+            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+            "estimate": _ref("Estimate"), "sla": _ref("Estimate"), "easy": _ref("Estimate"),
+            "top_drivers": {"type": "array", "items": {"type": "object"}},
+            "days_with_data": {"type": "integer", "minimum": 0}, "partial": {"type": "boolean"},
+            "imported": {"type": "boolean"},
+        },
+    }  # fmt: skip
+    history = {
+        "type": "object",
+        "required": ["definition", "grain", "period_ms", "scope", "start", "end", "coverage", "points"],
+        "properties": {
+            "definition": {"type": "string"}, "indicator": {"type": "string"},
+            "grain": {"type": "string", "enum": GRAINS}, "period_ms": {"type": "integer"},
+            "scope": {"type": "object", "additionalProperties": {"type": "string"}},
+            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+            "retention_start": {"type": "string", "format": "date-time"},
+            "coverage": {"type": "object", "properties": {
+                "closed_through": NULLABLE_TIME, "partitions_closed": {"type": "integer"},
+                "partitions": {"type": "integer"}}},
+            "points": {"type": "array", "items": point},
         },
     }  # fmt: skip
     case = {
@@ -95,6 +123,7 @@ def _schemas() -> dict[str, Any]:
                     "properties": {"answered": {"type": "integer"}, "asked": {"type": "integer"}}},
         "Estimate": estimate,
         "Window": window,
+        "History": history,
         "Case": case,
         "Breach": breach,
         "CaseActionRequest": {
@@ -150,6 +179,17 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "required": ["windows"], "properties": {
                 "windows": {"type": "array", "items": _ref("Window")}, "partitions": _ref("Partitions")}}, "windows"),
                 "400": _json(_ref("Error"), "bad parameter"), "404": windows_not_found, **ERRORS}}},
+        "/api/metrics/{definition}/history": {"get": {
+            "summary": "closed days of one metric merged into days, weeks, months, quarters or years (or its "
+                       "declared intervals), from the metric history", "security": secured,
+            "parameters": [definition, *scope,
+                           {"name": "grain", "in": "query", "schema": {"type": "string", "enum": GRAINS}},
+                           {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                           {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}}],
+            "responses": {"200": _json(_ref("History"), "the periods, oldest first"),
+                          "400": _json(_ref("Error"), "bad parameter"),
+                          "404": _json(_ref("Error"), "unknown definition"),
+                          "503": _json(_ref("Error"), "the history is still being read"), **ERRORS}}},
         "/api/breaches": {"get": {
             "summary": "open breaches in the token's scope, critical first", "security": secured,
             "parameters": [{"name": "severity", "in": "query", "schema": {"type": "string",
