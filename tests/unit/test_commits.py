@@ -17,3 +17,33 @@ def test_a_commit_never_passes_an_unhandled_head_offset() -> None:
 def test_compacted_topics_keep_faust_s_allowance_for_one_missing_offset() -> None:
     assert head_is_handled(31, 32, [], lenient=True)
     assert not head_is_handled(31, 33, [], lenient=True)
+
+
+def test_the_worker_s_consumer_holds_the_commit_where_faust_s_would_pass_the_record() -> None:
+    import faust
+    from faust.transport.drivers import aiokafka as driver
+    from faust.types import TP
+
+    from cxstream.agents.consumer import SkipAwareTransport
+
+    app = faust.App("commit-test", broker="kafka://127.0.0.1:1")
+    tp = TP("cx.raw.crm", 0)
+
+    def consumer_of(transport_class: type) -> object:
+        async def nothing(*args: object) -> None:
+            return None
+
+        consumer = transport_class(app.conf.broker_consumer, app).create_consumer(
+            callback=nothing, on_partitions_revoked=nothing, on_partitions_assigned=nothing
+        )
+        consumer._committed_offset[tp] = 31  # the next offset to read
+        consumer._acked[tp] = [32, 33, 34]  # 31 was skipped in a rebalance and never handled
+        consumer._acked_index[tp] = {32, 33, 34}
+        return consumer
+
+    assert consumer_of(driver.Transport)._new_offset(tp) == 35  # Faust's: commits past 31
+    held = consumer_of(SkipAwareTransport)
+    assert held._new_offset(tp) is None
+    held._acked[tp].insert(0, 31)  # read again and handled: the commit moves on
+    held._acked_index[tp].add(31)
+    assert held._new_offset(tp) == 35
