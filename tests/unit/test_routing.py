@@ -340,8 +340,12 @@ def test_alerting_mistakes_name_file_line_and_field(tmp_path: Any, old: str, new
 
 
 def test_a_metric_claimed_by_two_teams_fails_with_both_claims(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    lines = (Path(__file__).resolve().parents[2] / "topologies/metrics.yaml").read_text().splitlines()
+    line = lines.index("    - id: csat.support") + 1
     message = (
-        r"metrics.yaml:22: metrics.definitions\[1\].id: metric 'csat.delivery' is claimed twice: by logistics "
+        rf"metrics.yaml:{line}: metrics.definitions\[1\].id: metric 'csat.delivery' is claimed twice: by logistics "
         r"\(definitions\[0\]\) and by customer-service here"
     )
     _expect_config_error(tmp_path, "metrics.yaml", "    - id: csat.support", "    - id: csat.delivery", message)

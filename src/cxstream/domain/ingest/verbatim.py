@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from cxstream.domain.base import Strict
 
@@ -51,6 +51,21 @@ class Lexicon(Strict):
 class VerbatimSpec(Strict):
     default_language: str = "en"
     lexicons: tuple[Lexicon, ...] = ()
+    display: dict[str, str] = Field(default_factory=dict, description="driver -> the name people read")
+
+    @model_validator(mode="after")
+    def _display_known(self) -> VerbatimSpec:
+        known = {d for lexicon in self.lexicons for d in lexicon.drivers}
+        for driver, name in self.display.items():
+            if driver not in known:
+                raise ValueError(f"display names driver {driver!r}, which no lexicon has")
+            if not 0 < len(name) <= 40:
+                raise ValueError(f"display name of {driver!r}: 1 to 40 characters")
+        return self
+
+    def driver_name(self, driver: str) -> str:
+        """The name people read: declared, else the id with spaces ("waiting_time" -> "Waiting time")."""
+        return self.display.get(driver) or driver.replace("_", " ").capitalize()
 
     @field_validator("lexicons")
     @classmethod

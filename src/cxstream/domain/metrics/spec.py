@@ -43,6 +43,19 @@ DURATION_UNITS_MS = {
     Indicator.DELIVERY_DELAY: 3_600_000,
 }
 UNIT_NAMES = {Indicator.FIRST_RESPONSE: " min", Indicator.RESOLUTION: " h", Indicator.DELIVERY_DELAY: " h"}
+#: What each indicator's value is in, and on, when a definition declares no unit or scale of its own.
+DEFAULT_UNITS = {
+    Indicator.CSAT: "%", Indicator.CES: "", Indicator.NPS: "points", Indicator.FIRST_RESPONSE: "min",
+    Indicator.RESOLUTION: "h", Indicator.DELIVERY_DELAY: "h", Indicator.REOPEN_RATE: "%",
+    Indicator.CONTACTS: "contacts",
+}  # fmt: skip
+DEFAULT_SCALES = {
+    Indicator.CSAT: "share of answers 4-5 on 1-5", Indicator.CES: "mean effort on 1-7, 7 easiest",
+    Indicator.NPS: "% promoters (9-10) minus % detractors (0-6), -100 to 100",
+    Indicator.FIRST_RESPONSE: "minutes to the first public reply", Indicator.RESOLUTION: "hours to solved",
+    Indicator.DELIVERY_DELAY: "hours after the promised date (negative: early)",
+    Indicator.REOPEN_RATE: "reopened tickets per solved ticket", Indicator.CONTACTS: "tickets opened",
+}  # fmt: skip
 
 
 def _duration(value: str) -> str:
@@ -76,6 +89,7 @@ class WindowKind(StrEnum):
 
 class WindowSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$", description="any name but 'history'")
+    display: str | None = Field(None, min_length=1, max_length=30, description="what people read, e.g. 'last hour'")
     kind: WindowKind
     size: str
     hop: str | None = Field(None, description="hopping windows advance by this; default: the size (tumbling)")
@@ -95,6 +109,10 @@ class WindowSpec(Strict):
     @property
     def size_ms(self) -> int:
         return parse_duration_ms(self.size)
+
+    @property
+    def title(self) -> str:
+        return self.display or self.id
 
     @property
     def hop_ms(self) -> int:
@@ -170,6 +188,22 @@ class MetricDefinition(Strict):
     sla: str | None = Field(None, description="duration indicators: the threshold for SLA compliance")
     min_n: int | None = Field(None, ge=1, description="default: metrics.min_n")
     history: HistoryPolicy = Field(default_factory=HistoryPolicy, description="closed days kept as history")
+    display: str | None = Field(None, min_length=1, max_length=40, description="the name people read")
+    unit: str | None = Field(None, max_length=12, description="default: the indicator's (%, min, h, points ...)")
+    scale: str | None = Field(None, max_length=60, description="what the value is on, e.g. 'share of 4-5 on 1-5'")
+
+    @property
+    def title(self) -> str:
+        """The name people read: declared, else the id made readable."""
+        return self.display or self.id.replace(".", " ").replace("_", " ").capitalize()
+
+    @property
+    def unit_name(self) -> str:
+        return self.unit if self.unit is not None else DEFAULT_UNITS[self.indicator]
+
+    @property
+    def scale_text(self) -> str:
+        return self.scale if self.scale is not None else DEFAULT_SCALES[self.indicator]
 
     @field_validator("dimensions")
     @classmethod

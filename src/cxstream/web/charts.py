@@ -1,0 +1,235 @@
+"""Charts as SVG, rendered on the server: the foundation every page of cxstream draws with.
+
+Why SVG from Python rather than a JavaScript charting library: the page works offline with no build step and
+no CDN, a chart is one string in a JSON answer (the live snapshot carries them), every chart is testable
+without a browser (its threshold lines and labels are elements), and the screen's tests can find them by
+class. Each chart scales to its box (``viewBox``); text is sized in the chart's own units, so a chart drawn
+at ``width`` user units and shown at that many pixels has the font sizes given here.
+
+Three shapes cover the war room and the pages to come:
+
+* :func:`trend`: values over time of several series on one shared, labelled axis, each with its interval as
+  a band, and horizontal levels (warning, critical, a target) drawn and named;
+* :func:`bars`: horizontal bars with a count, a share and the n they are out of;
+* :func:`counts`: a small table-like chart of counts per row by severity (breaches by rule and region).
+
+Every number drawn carries its n: trends in each point's ``<title>``, bars and counts in their label.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+
+#: Colours shared with the page: one per series, and one per level kind.
+SERIES_COLOURS = ("#58a6ff", "#f0883e", "#a371f7", "#3fb950", "#db61a2", "#e3b341")
+LEVEL_COLOURS = {"critical": "#f85149", "warning": "#d29922", "target": "#3fb950"}
+TEXT = "#e6edf3"
+DIM = "#8b98a5"
+GRID = "#30363d"
+
+
+@dataclass(frozen=True)
+class Point:
+    at_ms: int
+    value: float | None  # None: no value (insufficient sample): a gap in the line
+    low: float | None = None
+    high: float | None = None
+    n: int = 0
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str  # e.g. "critical 55%"
+    value: float
+    kind: str  # critical, warning or target
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    of: int  # the n the share is out of
+
+
+def _fmt(value: float, unit: str) -> str:
+    text = f"{value:.0f}" if abs(value) >= 10 or unit == "%" else f"{value:.1f}"
+    return f"{text}{unit}" if unit in ("%", "") else f"{text} {unit}"
+
+
+def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """About ``count`` round tick values covering [lo, hi]."""
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = min(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = (lo // step) * step
+    ticks, value = [], first
+    while value <= hi + step * 1e-9:
+        if value >= lo - step * 1e-9:
+            ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def domain_of(series: Sequence[Series], levels: Sequence[Level], floor: float | None = None,
+              ceiling: float | None = None) -> tuple[float, float]:  # fmt: skip
+    """A shared y range holding every value, interval and level (so that charts side by side compare)."""
+    values = [v for s in series for p in s.points for v in (p.value, p.low, p.high) if v is not None]
+    values += [level.value for level in levels]
+    if not values:
+        return (floor if floor is not None else 0.0, ceiling if ceiling is not None else 1.0)
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.08 or 1.0
+    lo, hi = lo - pad, hi + pad
+    if floor is not None:
+        lo = max(lo, floor)
+    if ceiling is not None:
+        hi = min(hi, ceiling)
+    return lo, hi
+
+
+def trend(
+    title: str,
+    unit: str,
+    series: Sequence[Series],
+    levels: Sequence[Level] = (),
+    *,
+    domain: tuple[float, float] | None = None,
+    width: int = 640,
+    height: int = 300,
+    font: int = 16,
+) -> str:
+    """A line per series with its interval band, the levels as labelled horizontal lines, a labelled y axis
+    (with the unit) and the first and last times on the x axis."""
+    lo, hi = domain or domain_of(series, levels)
+    left, right, top, bottom = font * 4, font * 8, font * 2.2, font * 2
+    times = [p.at_ms for s in series for p in s.points]
+    t0, t1 = (min(times), max(times)) if times else (0, 1)
+    t1 = t1 if t1 > t0 else t0 + 1
+
+    def x(at_ms: int) -> float:
+        return left + (at_ms - t0) / (t1 - t0) * (width - left - right)
+
+    def y(value: float) -> float:
+        return top + (hi - value) / (hi - lo or 1) * (height - top - bottom)
+
+    parts = [f'<text class="chart-title" x="{left}" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
+             f"{escape(title)}</text>"]  # fmt: skip
+    for tick in _ticks(lo, hi):
+        parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+                     f'stroke="{GRID}"/><text x="{left - 6}" y="{y(tick) + font / 3:.1f}" text-anchor="end" '
+                     f'font-size="{font}" fill="{DIM}">{escape(_fmt(tick, unit))}</text>')  # fmt: skip
+    for i, s in enumerate(series):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        known = [p for p in s.points if p.value is not None]
+        banded = [p for p in known if p.low is not None and p.high is not None]
+        if len(banded) >= 2:
+            upper = [f"{x(p.at_ms):.1f},{y(p.high):.1f}" for p in banded]  # type: ignore[arg-type]
+            lower = [f"{x(p.at_ms):.1f},{y(p.low):.1f}" for p in reversed(banded)]  # type: ignore[arg-type]
+            parts.append(f'<polygon class="band" points="{" ".join(upper + lower)}" fill="{colour}" '
+                         'fill-opacity="0.18"/>')  # fmt: skip
+        path, pen = [], "M"
+        for p in s.points:
+            if p.value is None:
+                pen = "M"
+                continue
+            path.append(f"{pen}{x(p.at_ms):.1f},{y(p.value):.1f}")
+            pen = "L"
+        if path:
+            parts.append(f'<path class="line" data-series="{escape(s.name)}" d="{" ".join(path)}" fill="none" '
+                         f'stroke="{colour}" stroke-width="{max(2, font // 6)}"/>')  # fmt: skip
+        for p in known:
+            assert p.value is not None
+            interval = f", interval {_fmt(p.low, unit)} to {_fmt(p.high, unit)}" if p.low is not None and \
+                p.high is not None else ""  # fmt: skip
+            when = datetime.fromtimestamp(p.at_ms / 1000, UTC).strftime("%H:%M UTC")
+            parts.append(f'<circle cx="{x(p.at_ms):.1f}" cy="{y(p.value):.1f}" r="{max(3, font // 5)}" '
+                         f'fill="{colour}"><title>{escape(s.name)} {when}: {escape(_fmt(p.value, unit))} '
+                         f"(n={p.n}{escape(interval)})</title></circle>")  # fmt: skip
+        if known:
+            last = known[-1]
+            assert last.value is not None
+            parts.append(f'<text class="series-label" x="{x(last.at_ms) + 8:.1f}" y="{y(last.value) + font / 3:.1f}" '
+                         f'font-size="{font}" fill="{colour}">{escape(s.name)} {escape(_fmt(last.value, unit))}'
+                         "</text>")  # fmt: skip
+    for level in levels:
+        if not lo <= level.value <= hi:
+            continue
+        colour = LEVEL_COLOURS.get(level.kind, DIM)
+        parts.append(f'<line class="level level-{escape(level.kind)}" x1="{left}" x2="{width - right}" '
+                     f'y1="{y(level.value):.1f}" y2="{y(level.value):.1f}" stroke="{colour}" stroke-width="2" '
+                     f'stroke-dasharray="8 5"/><text class="level-label" x="{width - right + 6}" '
+                     f'y="{y(level.value) + font / 3:.1f}" font-size="{font}" fill="{colour}">'
+                     f"{escape(level.name)}</text>")  # fmt: skip
+    if times:
+        for at, anchor, where in ((t0, "start", left), (t1, "end", width - right)):
+            label = datetime.fromtimestamp(at / 1000, UTC).strftime("%H:%M")
+            parts.append(f'<text x="{where}" y="{height - font * 0.4:.1f}" text-anchor="{anchor}" '
+                         f'font-size="{font}" fill="{DIM}">{label}</text>')  # fmt: skip
+    return _svg(width, height, title, parts)
+
+
+def bars(title: str, items: Sequence[Bar], *, width: int = 640, font: int = 16, top_n: int = 6) -> str:
+    """Horizontal bars, longest first: label, count and share of n."""
+    shown = sorted(items, key=lambda b: (-b.count, b.label))[:top_n]
+    row = font * 2
+    height = int(font * 2.2 + row * max(1, len(shown)))
+    label_w = font * 9
+    longest = max((b.count for b in shown), default=1) or 1
+    parts = [f'<text class="chart-title" x="0" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
+             f"{escape(title)}</text>"]  # fmt: skip
+    if not shown:
+        parts.append(f'<text x="0" y="{font * 3.2:.1f}" font-size="{font}" fill="{DIM}">none</text>')
+    for i, b in enumerate(shown):
+        top = font * 2.2 + i * row
+        length = (width - label_w - font * 9) * b.count / longest
+        share = f"{100 * b.count / b.of:.0f}%" if b.of else "-"
+        parts.append(f'<text x="0" y="{top + font * 1.1:.1f}" font-size="{font}" fill="{TEXT}">{escape(b.label)}'
+                     f'</text><rect class="bar" x="{label_w}" y="{top + font * 0.25:.1f}" width="{length:.1f}" '
+                     f'height="{font * 1.2:.1f}" fill="{SERIES_COLOURS[0]}"/><text x="{label_w + length + 6:.1f}" '
+                     f'y="{top + font * 1.1:.1f}" font-size="{font}" fill="{DIM}">{b.count} ({share} of n={b.of})'
+                     "</text>")  # fmt: skip
+    return _svg(width, height, title, parts)
+
+
+def counts(title: str, rows: Sequence[tuple[str, dict[str, int]]], kinds: Sequence[str], *, width: int = 640,
+           font: int = 16) -> str:  # fmt: skip
+    """One row per label with a square per kind (e.g. severity) holding its count."""
+    row = font * 2
+    height = int(font * 2.2 + row * max(1, len(rows)))
+    cell = font * 3
+    label_w = width - cell * len(kinds)
+    parts = [f'<text class="chart-title" x="0" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
+             f"{escape(title)}</text>"]  # fmt: skip
+    if not rows:
+        parts.append(f'<text x="0" y="{font * 3.2:.1f}" font-size="{font}" fill="{DIM}">none</text>')
+    for i, (label, by_kind) in enumerate(rows):
+        top = font * 2.2 + i * row
+        parts.append(f'<text x="0" y="{top + font * 1.2:.1f}" font-size="{font}" fill="{TEXT}">{escape(label)}</text>')
+        for j, kind in enumerate(kinds):
+            n = by_kind.get(kind, 0)
+            colour = LEVEL_COLOURS.get(kind.lower(), DIM) if n else GRID
+            x0 = label_w + j * cell
+            parts.append(f'<rect class="count count-{escape(kind.lower())}" x="{x0}" y="{top + 2}" '
+                         f'width="{cell - 6}" height="{row - 6}" rx="4" fill="{colour}" fill-opacity="0.3"/>'
+                         f'<text x="{x0 + (cell - 6) / 2:.1f}" y="{top + font * 1.2:.1f}" text-anchor="middle" '
+                         f'font-size="{font}" fill="{TEXT}">{n}<title>{escape(label)}: {n} {escape(kind)}</title>'
+                         "</text>")  # fmt: skip
+    return _svg(width, height, title, parts)
+
+
+def _svg(width: int, height: int, title: str, parts: list[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(title)}" font-family="system-ui, sans-serif">{"".join(parts)}</svg>')  # fmt: skip
