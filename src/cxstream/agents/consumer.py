@@ -74,12 +74,17 @@ class SkipAwareConsumer(driver.Consumer):
             gaps = [(i.begin, i.end) for i in self._gap[tp]]
             committed = self._committed_offset[tp]
             if committed is not None and not head_is_handled(committed, min(acked), gaps, lenient):
-                COMMITS_HELD.labels(topic=tp.topic).inc()
-                self._reread_if_stuck(tp, committed)
+                self._hold(tp, committed, min(acked))
                 return None  # read again after the next seek, or handled late: then the commit moves on
         self._held_since.pop(tp, None)
         new: int | None = super()._new_offset(tp)
         return new
+
+    def _hold(self, tp: Any, committed: int, lowest: int) -> None:
+        COMMITS_HELD.labels(topic=tp.topic).inc()
+        if tp not in self._held_since:
+            log.info("commit_held", topic=tp.topic, partition=tp.partition, committed=committed, lowest_handled=lowest)
+        self._reread_if_stuck(tp, committed)
 
     def _reread_if_stuck(self, tp: Any, committed: int) -> None:
         """A head offset that stays unhandled (its record dropped and not fetched again, since the stream reads
