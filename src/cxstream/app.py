@@ -44,6 +44,7 @@ from cxstream.web import health, ingest, live, openapi, page, warroom
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
+from cxstream.web.warroom_view import Words
 
 log = get_logger(__name__)
 
@@ -266,7 +267,10 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     )
     reads = Reads(app, cases_table, control.desk_table if control else None)
     warroom.register(app, gate, followup.cases, reads, actions_out, actions_topic.partitions)
-    page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads)
+    verbatims = ctx.topology.verbatims
+    drivers = {d: verbatims.driver_name(d) for lexicon in verbatims.lexicons for d in lexicon.drivers}
+    words = Words.of(ctx.topology.metrics, {t.id: t.name for t in ctx.topology.teams}, drivers)
+    page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads, words)
     openapi.register(app, ctx.topology.metrics)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)

@@ -61,7 +61,12 @@ def test_the_routing_desk_publishes_and_saves_what_it_did_before() -> None:
     record(d.tick(3 * H))
     golden = json.loads((GOLDEN / "desk_scenario.json").read_text())
     assert _json(out) == golden["outputs"]
-    assert _json(d.to_json()) == golden["state"]
+    state = _json(d.to_json())
+    facts = state.pop("facts")  # added since: what the war room shows of each open breach (older states lack it)
+    assert state == golden["state"]
+    assert set(facts) == set(state["alerts"])
+    assert facts["br-2"] == {"metric": "csat.delivery", "started_ms": facts["br-2"]["started_ms"], "n": 40,
+                             "value": None, "low": None, "high": None, "threshold": None}  # fmt: skip
 
 
 def test_metric_cells_are_written_and_folded_as_before() -> None:

@@ -35,5 +35,5 @@ def test_faust_views_that_answer_table_contents_are_not_served(served: set[tuple
 
 def test_only_probes_the_page_its_log_out_and_the_api_description_are_public() -> None:
     public = {(r.method, r.path) for r in ROUTES if r.door is Door.PUBLIC}
-    assert public == {("GET", p) for p in ("/healthz", "/readyz", "/metrics", "/status", "/openapi.json", "/")} | {
-        ("DELETE", "/api/session")}  # fmt: skip
+    pages = ("/healthz", "/readyz", "/metrics", "/status", "/openapi.json", "/", "/favicon.svg")
+    assert public == {("GET", p) for p in pages} | {("DELETE", "/api/session")}

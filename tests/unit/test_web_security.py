@@ -53,3 +53,15 @@ def test_the_page_policy_allows_its_own_inline_script_and_style_only() -> None:
     policy = page_policy(page_html())
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "unsafe" not in policy
     assert policy.count("'sha256-") == 2  # one <script>, one <style>
+
+
+def test_openapi_lists_every_route_the_worker_serves() -> None:
+    from cxstream.app import load_context
+    from cxstream.settings import Settings
+    from cxstream.web.openapi import document
+    from cxstream.web.routes import ROUTES
+
+    paths = document(load_context(Settings()).topology.metrics)["paths"]
+    served = {(r.method.lower(), r.path) for r in ROUTES}
+    described = {(method, path) for path, methods in paths.items() for method in methods}
+    assert served <= described, sorted(served - described)

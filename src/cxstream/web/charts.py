@@ -61,7 +61,8 @@ class Bar:
     of: int  # the n the share is out of
 
 
-def _fmt(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
+    """A number with its unit as charts and lists print it: 61%, 5.6, 12 h."""
     text = f"{value:.0f}" if abs(value) >= 10 or unit == "%" else f"{value:.1f}"
     return f"{text}{unit}" if unit in ("%", "") else f"{text} {unit}"
 
@@ -114,7 +115,8 @@ def trend(
     """A line per series with its interval band, the levels as labelled horizontal lines, a labelled y axis
     (with the unit) and the first and last times on the x axis."""
     lo, hi = domain or domain_of(series, levels)
-    left, right, top, bottom = font * 4, font * 8, font * 2.2, font * 2
+    labelled = len(series) > 1  # one series: the chart's title names it; several: each is labelled at its end
+    left, right, top, bottom = font * 3.2, font * (6 if labelled else 0.5), font * 1.6, font * 1.5
     times = [p.at_ms for s in series for p in s.points]
     t0, t1 = (min(times), max(times)) if times else (0, 1)
     t1 = t1 if t1 > t0 else t0 + 1
@@ -125,12 +127,11 @@ def trend(
     def y(value: float) -> float:
         return top + (hi - value) / (hi - lo or 1) * (height - top - bottom)
 
-    parts = [f'<text class="chart-title" x="{left}" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
-             f"{escape(title)}</text>"]  # fmt: skip
+    parts = [f"<title>{escape(title)}</title>"]
     for tick in _ticks(lo, hi):
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
                      f'stroke="{GRID}"/><text x="{left - 6}" y="{y(tick) + font / 3:.1f}" text-anchor="end" '
-                     f'font-size="{font}" fill="{DIM}">{escape(_fmt(tick, unit))}</text>')  # fmt: skip
+                     f'font-size="{font}" fill="{DIM}">{escape(format_value(tick, unit))}</text>')  # fmt: skip
     for i, s in enumerate(series):
         colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
         known = [p for p in s.points if p.value is not None]
@@ -152,27 +153,28 @@ def trend(
                          f'stroke="{colour}" stroke-width="{max(2, font // 6)}"/>')  # fmt: skip
         for p in known:
             assert p.value is not None
-            interval = f", interval {_fmt(p.low, unit)} to {_fmt(p.high, unit)}" if p.low is not None and \
-                p.high is not None else ""  # fmt: skip
+            interval = ""
+            if p.low is not None and p.high is not None:
+                interval = f", interval {format_value(p.low, unit)} to {format_value(p.high, unit)}"
             when = datetime.fromtimestamp(p.at_ms / 1000, UTC).strftime("%H:%M UTC")
             parts.append(f'<circle cx="{x(p.at_ms):.1f}" cy="{y(p.value):.1f}" r="{max(3, font // 5)}" '
-                         f'fill="{colour}"><title>{escape(s.name)} {when}: {escape(_fmt(p.value, unit))} '
+                         f'fill="{colour}"><title>{escape(s.name)} {when}: {escape(format_value(p.value, unit))} '
                          f"(n={p.n}{escape(interval)})</title></circle>")  # fmt: skip
-        if known:
+        if known and labelled:
             last = known[-1]
             assert last.value is not None
             parts.append(f'<text class="series-label" x="{x(last.at_ms) + 8:.1f}" y="{y(last.value) + font / 3:.1f}" '
-                         f'font-size="{font}" fill="{colour}">{escape(s.name)} {escape(_fmt(last.value, unit))}'
+                         f'font-size="{font}" fill="{colour}">{escape(s.name)} {escape(format_value(last.value, unit))}'
                          "</text>")  # fmt: skip
     for level in levels:
         if not lo <= level.value <= hi:
             continue
         colour = LEVEL_COLOURS.get(level.kind, DIM)
+        above = y(level.value) - font * 0.25 if y(level.value) - font > top else y(level.value) + font
         parts.append(f'<line class="level level-{escape(level.kind)}" x1="{left}" x2="{width - right}" '
                      f'y1="{y(level.value):.1f}" y2="{y(level.value):.1f}" stroke="{colour}" stroke-width="2" '
-                     f'stroke-dasharray="8 5"/><text class="level-label" x="{width - right + 6}" '
-                     f'y="{y(level.value) + font / 3:.1f}" font-size="{font}" fill="{colour}">'
-                     f"{escape(level.name)}</text>")  # fmt: skip
+                     f'stroke-dasharray="8 5"/><text class="level-label" x="{width - right - 4}" y="{above:.1f}" '
+                     f'text-anchor="end" font-size="{font}" fill="{colour}">{escape(level.name)}</text>')  # fmt: skip
     if times:
         for at, anchor, where in ((t0, "start", left), (t1, "end", width - right)):
             label = datetime.fromtimestamp(at / 1000, UTC).strftime("%H:%M")

@@ -24,9 +24,15 @@ from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.live import gather_cells
 from cxstream.web.reads import Reads
 from cxstream.web.security import page_policy
-from cxstream.web.warroom_view import snapshot, tile_definitions
+from cxstream.web.warroom_view import Screen, Words, snapshot, tile_definitions
 
 STREAM_EVERY = 2.0
+#: The tab's icon: a pulse line on the page's background.
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+    b'fill="#0f1419"/><path d="M3 18h7l3-9 5 16 3-7h8" fill="none" stroke="#2ea043" stroke-width="3" '
+    b'stroke-linejoin="round" stroke-linecap="round"/></svg>'
+)
 HEARTBEAT_EVERY = 15.0
 
 
@@ -36,9 +42,10 @@ class Shared:
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._last: dict[Principal, tuple[float, asyncio.Future[dict[str, Any]]]] = {}
+        self._last: dict[Any, tuple[float, asyncio.Future[dict[str, Any]]]] = {}
 
-    async def get(self, principal: Principal, make: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def get(self, principal: Any, make: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """``principal``: whatever the snapshot depends on (the token's holder, and the screen it is for)."""
         now = time.monotonic()
         hit = self._last.get(principal)
         if hit is None or now - hit[0] >= self.ttl or (hit[1].done() and hit[1].exception() is not None):
@@ -51,8 +58,19 @@ def page_html() -> bytes:
     return resources.files("cxstream.web").joinpath("static/warroom.html").read_bytes()
 
 
+def screen_of(request: Any) -> Screen:
+    """``?screen=wall`` sizes the snapshot's charts for a wall; anything else for a desk."""
+    return Screen.WALL if request.query.get("screen") == Screen.WALL.value else Screen.DESK
+
+
 def register(
-    app: faust.App, gate: Gate, tables: MetricTables, alerting: Alerting, regions: tuple[str, ...], reads: Reads
+    app: faust.App,
+    gate: Gate,
+    tables: MetricTables,
+    alerting: Alerting,
+    regions: tuple[str, ...],
+    reads: Reads,
+    words: Words,
 ) -> None:
     html = page_html()
     tiles = {d.id for d in tile_definitions(tables.spec)}
@@ -68,7 +86,8 @@ def register(
         )
         coverage = {**coverage, "cases": case_workers, "breaches": desk.failure is None}
         breaches = desk.found
-        return snapshot(tables.spec, alerting, regions, cells, breaches, cases, principal, datetime.now(UTC), coverage)
+        return snapshot(tables.spec, alerting, regions, cells, breaches, cases, principal, datetime.now(UTC), coverage,
+                        words, screen_of(request))  # fmt: skip
 
     policy = page_policy(html)
 
@@ -76,6 +95,12 @@ def register(
     async def index(view: Any, request: Any) -> Any:
         response = view.bytes(html, content_type="text/html")
         response.headers["Content-Security-Policy"] = policy
+        return response
+
+    @app.page("/favicon.svg")
+    async def favicon(view: Any, request: Any) -> Any:
+        response = view.bytes(FAVICON, content_type="image/svg+xml")
+        response.headers["Cache-Control"] = "max-age=86400"
         return response
 
     @app.page("/api/warroom")
@@ -99,7 +124,7 @@ def register(
         last, quiet = "", 0.0
         try:
             while True:
-                state = await shared.get(principal, lambda: current(request, principal))
+                state = await shared.get((principal, screen_of(request)), lambda: current(request, principal))
                 at = state.pop("at")
                 body = json.dumps(state, separators=(",", ":"))
                 digest = hashlib.sha256(body.encode()).hexdigest()  # changed apart from the time

@@ -22,8 +22,16 @@ from cxstream.domain.alerting.records import Breach, Escalation, LastBreach, Sta
 from cxstream.domain.alerting.routing import Dispatcher, InhibitRule, Labels, Notification, Route, Silence, muted_by
 from cxstream.domain.alerting.severity import Severity, worst
 from cxstream.domain.alerting.spec import Alerting, EscalationPolicy
-from cxstream.domain.alerting.state import Acknowledgement, DeskState, LadderKey, LadderStep, LapseKey, case_id_for
-from cxstream.domain.base import Json, as_int, as_str, digest, obj, opt_str, text_map
+from cxstream.domain.alerting.state import (
+    Acknowledgement,
+    BreachFacts,
+    DeskState,
+    LadderKey,
+    LadderStep,
+    LapseKey,
+    case_id_for,
+)
+from cxstream.domain.base import Json, as_int, as_str, digest, obj, opt_str, text_map, to_ms
 from cxstream.domain.cases.machine import Action, ActionType
 from cxstream.domain.durations import parse_duration_ms
 
@@ -179,6 +187,7 @@ class AlertDesk:
         self.dispatcher.restore(state.dispatcher)
         self.alerts: dict[str, Labels] = {b: dict(labels) for b, labels in state.alerts.items()}
         self.summaries: dict[str, str] = dict(state.summaries)
+        self.facts: dict[str, BreachFacts] = dict(state.facts)
         self.hot: dict[str, HotAlert] = dict(state.hot)
         self.ladders: dict[LadderKey, LadderStep] = {
             k: LadderStep(s.policy, s.level, s.since_ms, s.receiver, s.group_key) for k, s in state.ladders.items()
@@ -199,6 +208,7 @@ class AlertDesk:
                                       breach.summary, now_ms)  # fmt: skip
         self.summaries[breach_id] = breach.summary
         if breach.status is Status.RESOLVED:
+            self.facts.pop(breach_id, None)
             if previous is not None:
                 self.dispatcher.resolve(previous)
                 del self.alerts[breach_id]
@@ -208,6 +218,8 @@ class AlertDesk:
             self.dispatcher.withdraw(previous)
         self.dispatcher.receive(labels, now_ms)
         self.alerts[breach_id] = labels
+        self.facts[breach_id] = BreachFacts(breach.metric, to_ms(breach.started_at), breach.n, breach.value,
+                                            breach.interval_low, breach.interval_high, breach.threshold)  # fmt: skip
 
     def on_hot(self, alert: HotAlert, now_ms: int) -> Breach | None:
         """A hot alert from the event side: its FIRING breach, or None when it is already known (the event was
@@ -392,6 +404,7 @@ class AlertDesk:
             a["breach_id"] for g in self.dispatcher.groups.values() for a in [*g.firing.values(), *g.resolved.values()]
         }
         self.summaries = {b: t for b, t in self.summaries.items() if b in pending or b in self.alerts}
+        self.facts = {b: f for b, f in self.facts.items() if b in self.alerts}
         self.lapses = {k: at for k, at in self.lapses.items() if now_ms - at < OVERDUE_MEMORY_MS}
 
     def state(self) -> DeskState:
@@ -400,7 +413,8 @@ class AlertDesk:
         }
         return DeskState(
             dispatcher=self.dispatcher.state(), alerts={b: dict(labels) for b, labels in self.alerts.items()},
-            summaries=dict(self.summaries), hot=dict(self.hot), ladders=ladders, acked=dict(self.acked),
+            summaries=dict(self.summaries), facts=dict(self.facts), hot=dict(self.hot), ladders=ladders,
+            acked=dict(self.acked),
             lapses=dict(self.lapses), last_breach=self.last_breach, silences=dict(self.silences),
         )  # fmt: skip
 

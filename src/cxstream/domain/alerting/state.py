@@ -14,7 +14,7 @@ from cxstream.domain.alerting.hot_alerts import HotAlert
 from cxstream.domain.alerting.records import BreachKind, LastBreach, Status
 from cxstream.domain.alerting.routing import DispatcherState, Labels, Silence
 from cxstream.domain.alerting.severity import Severity
-from cxstream.domain.base import Json, as_int, as_str, obj, opt_str, text_map
+from cxstream.domain.base import Json, as_float, as_int, as_str, obj, opt_str, text_map
 
 BREACH_PREFIX, CASE_PREFIX = "br-", "case-"
 
@@ -103,6 +103,35 @@ def _last_breach(data: object) -> LastBreach | None:
 
 
 @dataclass(frozen=True)
+class BreachFacts:
+    """What the war room shows of an open breach besides its labels: the number against its level, with n and
+    interval, and since when it is open."""
+
+    metric: str
+    started_ms: int
+    n: int
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    threshold: float | None = None
+
+    def to_json(self) -> dict[str, Json]:
+        return {"metric": self.metric, "started_ms": self.started_ms, "n": self.n, "value": self.value,
+                "low": self.low, "high": self.high, "threshold": self.threshold}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: object) -> BreachFacts:
+        value = obj(data, "breach facts")
+        return cls(as_str(value["metric"], "metric"), as_int(value["started_ms"], "started_ms"),
+                   as_int(value.get("n", 0), "n"), opt_float(value.get("value")), opt_float(value.get("low")),
+                   opt_float(value.get("high")), opt_float(value.get("threshold")))  # fmt: skip
+
+
+def opt_float(value: object) -> float | None:
+    return None if value is None else as_float(value, "number")
+
+
+@dataclass(frozen=True)
 class OpenBreach:
     """An open breach as the war room lists it."""
 
@@ -116,6 +145,7 @@ class OpenBreach:
     labels: Mapping[str, str]
     acknowledged_by: str | None
     ladder_level: int
+    facts: BreachFacts | None = None
 
     @property
     def case_id(self) -> str:
@@ -126,6 +156,7 @@ class OpenBreach:
             "breach_id": self.breach_id, "case_id": self.case_id, "kind": self.kind.value, "rule": self.rule,
             "severity": self.severity.value, "team": self.team, "region": self.region, "summary": self.summary,
             "labels": dict(self.labels), "acknowledged_by": self.acknowledged_by, "ladder_level": self.ladder_level,
+            "facts": self.facts.to_json() if self.facts else None,
         }  # fmt: skip
 
     @classmethod
@@ -143,6 +174,7 @@ class OpenBreach:
             labels=text_map(value.get("labels"), "labels"),
             acknowledged_by=opt_str(value.get("acknowledged_by"), "acknowledged_by"),
             ladder_level=as_int(value.get("ladder_level", 0), "ladder_level"),
+            facts=BreachFacts.from_json(value["facts"]) if value.get("facts") else None,
         )
 
 
@@ -153,6 +185,7 @@ class DeskState:
     dispatcher: DispatcherState = field(default_factory=DispatcherState)
     alerts: Mapping[str, Labels] = field(default_factory=dict)  # open breach id -> its labels (breach_id too)
     summaries: Mapping[str, str] = field(default_factory=dict)
+    facts: Mapping[str, BreachFacts] = field(default_factory=dict)  # open breach id -> what the war room shows
     hot: Mapping[str, HotAlert] = field(default_factory=dict)
     ladders: Mapping[LadderKey, LadderStep] = field(default_factory=dict)
     acked: Mapping[str, Acknowledgement] = field(default_factory=dict)
@@ -166,6 +199,7 @@ class DeskState:
             "dispatcher": self.dispatcher.to_json(),
             "alerts": alerts,
             "summaries": dict(self.summaries),
+            "facts": {b: f.to_json() for b, f in self.facts.items()},
             "hot": {b: a.to_json() for b, a in self.hot.items()},
             "ladders": {k.encode(): s.to_json() for k, s in self.ladders.items()},
             "acked": {b: a.to_json() for b, a in self.acked.items()},
@@ -186,6 +220,7 @@ class DeskState:
             dispatcher=DispatcherState.from_json(value.get("dispatcher") or {}),
             alerts={str(b): text_map(labels) for b, labels in section("alerts").items()},
             summaries={str(b): str(t) for b, t in section("summaries").items()},
+            facts={str(b): BreachFacts.from_json(f) for b, f in section("facts").items()},
             hot={str(b): HotAlert.from_json(a) for b, a in section("hot").items()},
             ladders={LadderKey.decode(k): LadderStep.from_json(s) for k, s in section("ladders").items()},
             acked={str(b): Acknowledgement.from_json(a) for b, a in section("acked").items()},
@@ -211,6 +246,7 @@ class DeskState:
                 labels={k: v for k, v in labels.items() if k != "breach_id"},
                 acknowledged_by=ack.by if (ack := self.acked.get(breach_id)) else None,
                 ladder_level=ladders.get(breach_id, 0),
+                facts=self.facts.get(breach_id),
             )
             for breach_id, labels in sorted(self.alerts.items())
         ]
