@@ -62,8 +62,8 @@ class Bar:
 
 
 def format_value(value: float, unit: str) -> str:
-    """A number with its unit as charts and lists print it: 61%, 5.6, 12 h."""
-    text = f"{value:.0f}" if abs(value) >= 10 or unit == "%" else f"{value:.1f}"
+    """A number with its unit as charts and lists print it: 61%, 5.6, 12 h, 0 points."""
+    text = f"{value:.0f}" if abs(value) >= 10 or unit == "%" or value == int(value) else f"{value:.1f}"
     return f"{text}{unit}" if unit in ("%", "") else f"{text} {unit}"
 
 
@@ -128,10 +128,12 @@ def trend(
         return top + (hi - value) / (hi - lo or 1) * (height - top - bottom)
 
     parts = [f"<title>{escape(title)}</title>"]
-    for tick in _ticks(lo, hi):
+    room = (height - top - bottom) / (font * 1.6)  # tick labels a line and a half apart at least
+    tick_unit = unit if len(unit) <= 3 else ""  # a long unit ("points") is in the levels' and the tile's text
+    for tick in _ticks(lo, hi, max(1, min(4, int(room)))):
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
                      f'stroke="{GRID}"/><text x="{left - 6}" y="{y(tick) + font / 3:.1f}" text-anchor="end" '
-                     f'font-size="{font}" fill="{DIM}">{escape(format_value(tick, unit))}</text>')  # fmt: skip
+                     f'font-size="{font}" fill="{DIM}">{escape(format_value(tick, tick_unit))}</text>')  # fmt: skip
     for i, s in enumerate(series):
         colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
         known = [p for p in s.points if p.value is not None]
@@ -166,18 +168,20 @@ def trend(
             parts.append(f'<text class="series-label" x="{x(last.at_ms) + 8:.1f}" y="{y(last.value) + font / 3:.1f}" '
                          f'font-size="{font}" fill="{colour}">{escape(s.name)} {escape(format_value(last.value, unit))}'
                          "</text>")  # fmt: skip
-    for level in levels:
-        if not lo <= level.value <= hi:
-            continue
+    ordered = sorted((lv for lv in levels if lo <= lv.value <= hi), key=lambda lv: -lv.value)
+    for rank, level in enumerate(ordered):
         colour = LEVEL_COLOURS.get(level.kind, DIM)
-        above = y(level.value) - font * 0.25 if y(level.value) - font > top else y(level.value) + font
+        # the highest level's name above its line, the next one's below its own: close levels do not collide
+        room_below = y(level.value) + font <= height - bottom
+        over = (rank == 0 and y(level.value) - font > top * 0.5) or not room_below
+        above = y(level.value) - font * 0.25 if over else y(level.value) + font * 0.95
         parts.append(f'<line class="level level-{escape(level.kind)}" x1="{left}" x2="{width - right}" '
                      f'y1="{y(level.value):.1f}" y2="{y(level.value):.1f}" stroke="{colour}" stroke-width="2" '
                      f'stroke-dasharray="8 5"/><text class="level-label" x="{width - right - 4}" y="{above:.1f}" '
                      f'text-anchor="end" font-size="{font}" fill="{colour}">{escape(level.name)}</text>')  # fmt: skip
     if times:
         for at, anchor, where in ((t0, "start", left), (t1, "end", width - right)):
-            label = datetime.fromtimestamp(at / 1000, UTC).strftime("%H:%M")
+            label = datetime.fromtimestamp(at / 1000, UTC).strftime("%H:%M" if t1 - t0 < 86_400_000 else "%d %b")
             parts.append(f'<text x="{where}" y="{height - font * 0.4:.1f}" text-anchor="{anchor}" '
                          f'font-size="{font}" fill="{DIM}">{label}</text>')  # fmt: skip
     return _svg(width, height, title, parts)
