@@ -78,7 +78,9 @@ def _show(ctx: Any, index: Any, args: argparse.Namespace) -> int:
         return fail(str(exc.args[0] if exc.args else exc), EXIT_CONFIG)
     scope = ", ".join(f"{k}={v}" for k, v in where.items()) or "all scopes"
     level = round(spec.confidence * 100)
-    print(f"{args.definition} by {grain.value}, {scope} ({level}% intervals; * partial, i imported)")
+    definition = spec.definition(args.definition)
+    print(f"{definition.title} ({args.definition}, {definition.scale_text}) by {grain.value}, {scope} "
+          f"({level}% intervals; * partial, i imported)")  # fmt: skip
     for point in view.points:
         if point.estimate.n == 0:
             continue

@@ -43,8 +43,15 @@ PEER_CELLS = "/api/peer/cells"
 HISTORY = "history"  # /api/metrics/{definition}/history: closed periods, not a window
 
 
-def window_json(value: WindowValue) -> dict[str, Any]:
+def window_json(value: WindowValue, spec: MetricsSpec | None = None) -> dict[str, Any]:
+    """A window as the API answers it; with ``spec``, also the names, unit and scale people read."""
+    words: dict[str, Any] = {}
+    if spec is not None:
+        definition, window = spec.definition(value.definition), spec.window(value.window)
+        words = {"display": definition.title, "window_display": window.title, "unit": definition.unit_name,
+                 "scale": definition.scale_text}  # fmt: skip
     return {
+        **words,
         "definition": value.definition,
         "indicator": value.indicator.value,
         "window": value.window,
@@ -120,7 +127,10 @@ def register(app: faust.App, tables: MetricTables, gate: Gate, feed: HistoryFeed
         return view.json(
             {
                 "windows": [w.model_dump(mode="json") for w in spec.windows],
-                "definitions": [d.model_dump(mode="json") for d in spec.definitions],
+                "definitions": [
+                    {**d.model_dump(mode="json"), "display": d.title, "unit": d.unit_name, "scale": d.scale_text}
+                    for d in spec.definitions
+                ],
                 "confidence": spec.confidence,
                 "min_n": spec.min_n,
                 "grace": spec.grace,
@@ -176,12 +186,12 @@ def register(app: faust.App, tables: MetricTables, gate: Gate, feed: HistoryFeed
         value = read_window(
             spec, cells, definition, window, now=now, where=where, closed=at == "final", ended=at == "ended", back=back
         )
-        return {**window_json(value), "at": at}
+        return {**window_json(value, spec), "at": at}
 
     def past(spec: MetricsSpec, cells: Any, definition: str, window: str, now: datetime, where: Any, query: Any) -> Any:
         count = max(1, min(500, int(query.get("count", "12"))))
         values = history(spec, cells, definition, window, now=now, count=count, where=where)
-        return {"windows": [window_json(v) for v in values]}
+        return {"windows": [window_json(v, spec) for v in values]}
 
     async def past_days(view: Any, request: Any, definition: str) -> Any:
         """Closed periods from the history topic: this worker's index covers every partition."""

@@ -49,6 +49,8 @@ def _schemas() -> dict[str, Any]:
         "required": ["definition", "window", "start", "end", "final", "scope", "estimate", "top_drivers"],
         "properties": {
             "definition": {"type": "string"}, "indicator": {"type": "string"}, "window": {"type": "string"},
+            "display": {"type": "string"}, "window_display": {"type": "string"}, "unit": {"type": "string"},
+            "scale": {"type": "string"},
             "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
             "final": {"type": "boolean"}, "scope": {"type": "object", "additionalProperties": {"type": "string"}},
             "estimate": _ref("Estimate"), "sla": _ref("Estimate"), "easy": _ref("Estimate"),
@@ -107,6 +109,8 @@ def _schemas() -> dict[str, Any]:
             "region": NULLABLE_STRING, "summary": {"type": "string"},
             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
             "acknowledged_by": NULLABLE_STRING, "ladder_level": {"type": "integer"},
+            "facts": {"type": "object", "nullable": True, "description": "the number against its level, with n "
+                      "and interval, and since when it is open (threshold breaches)"},
         },
     }  # fmt: skip
     return {
