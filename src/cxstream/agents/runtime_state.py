@@ -35,8 +35,14 @@ class RuntimeState:
             highwater = consumer.highwater(tp)
             committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor for it
             behind = None if highwater is None else max(0, highwater - (committed or 0))
+            active = consumer._active_partitions  # None: every assigned partition is read
             lag.append({"topic": tp.topic, "partition": tp.partition, "highwater": highwater,
-                        "committed": committed, "lag": behind})  # fmt: skip
+                        "committed": committed, "lag": behind,
+                        # why a partition with lag does not move: what was read, handled and not yet committed,
+                        # and whether the consumer reads it at all (paused during a recovery)
+                        "read": consumer._read_offset.get(tp), "handled_pending": len(consumer._acked.get(tp, ())),
+                        "reading": active is None or tp in active,
+                        "paused": tp in consumer._paused_partitions})  # fmt: skip
         recovery = app.tables.recovery
         changelog = [
             {"topic": tp.topic, "partition": tp.partition, "kind": kind, "remaining": remaining}
