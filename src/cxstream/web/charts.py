@@ -39,6 +39,7 @@ class Point:
     low: float | None = None
     high: float | None = None
     n: int = 0
+    partial: bool = False  # drawn hollow: the period is not complete yet
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ def trend(
     t0, t1 = (min(times), max(times)) if times else (0, 1)
     t1 = t1 if t1 > t0 else t0 + 1
 
+    span_ms = t1 - t0
+    time_format = "%H:%M UTC" if span_ms < 86_400_000 else "%d %b %Y" if span_ms > 180 * 86_400_000 else "%d %b"
+
     def x(at_ms: int) -> float:
         return left + (at_ms - t0) / (t1 - t0) * (width - left - right)
 
@@ -158,10 +162,16 @@ def trend(
             interval = ""
             if p.low is not None and p.high is not None:
                 interval = f", interval {format_value(p.low, unit)} to {format_value(p.high, unit)}"
-            when = datetime.fromtimestamp(p.at_ms / 1000, UTC).strftime("%H:%M UTC")
-            parts.append(f'<circle cx="{x(p.at_ms):.1f}" cy="{y(p.value):.1f}" r="{max(3, font // 5)}" '
-                         f'fill="{colour}"><title>{escape(s.name)} {when}: {escape(format_value(p.value, unit))} '
-                         f"(n={p.n}{escape(interval)})</title></circle>")  # fmt: skip
+            when = datetime.fromtimestamp(p.at_ms / 1000, UTC).strftime(time_format)
+            fill = "none" if p.partial else colour
+            note = ", partial" if p.partial else ""
+            reading = (
+                f"{escape(s.name)} {when}: {escape(format_value(p.value, unit))} (n={p.n}{escape(interval)}{note})"
+            )
+            radius = max(3, font // 5)
+            centre = f'cx="{x(p.at_ms):.1f}" cy="{y(p.value):.1f}" r="{radius}"'
+            parts.append(f'<circle class="point" {centre} fill="{fill}" stroke="{colour}" stroke-width="2">'
+                         f"<title>{reading}</title></circle>")  # fmt: skip
         if known and labelled:
             last = known[-1]
             assert last.value is not None
@@ -181,7 +191,7 @@ def trend(
                      f'text-anchor="end" font-size="{font}" fill="{colour}">{escape(level.name)}</text>')  # fmt: skip
     if times:
         for at, anchor, where in ((t0, "start", left), (t1, "end", width - right)):
-            label = datetime.fromtimestamp(at / 1000, UTC).strftime("%H:%M" if t1 - t0 < 86_400_000 else "%d %b")
+            label = datetime.fromtimestamp(at / 1000, UTC).strftime(time_format.removesuffix(" UTC"))
             parts.append(f'<text x="{where}" y="{height - font * 0.4:.1f}" text-anchor="{anchor}" '
                          f'font-size="{font}" fill="{DIM}">{label}</text>')  # fmt: skip
     return _svg(width, height, title, parts)

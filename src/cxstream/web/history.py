@@ -13,13 +13,15 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cxstream.domain.base import to_ms
 from cxstream.domain.history.index import Coverage, HistoryIndex
 from cxstream.domain.history.views import Grain, HistoryPoint, HistoryView, history_view
 from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.web import charts
 from cxstream.web.estimates import estimate_json
 
 #: Query parameters that are not dimension filters.
-HISTORY_PARAMS = {"grain", "from", "to"}
+HISTORY_PARAMS = {"grain", "from", "to", "chart"}
 #: The longest range a read may span, by grain (a point per interval or day costs a little each).
 MAX_SPAN_DAYS = {Grain.INTERVAL: 62, Grain.DAY: 3660, Grain.WEEK: 36600, Grain.MONTH: 36600, Grain.QUARTER: 36600,
                  Grain.YEAR: 36600}  # fmt: skip
@@ -92,12 +94,29 @@ def view_json(view: HistoryView) -> dict[str, Any]:
     }
 
 
+def history_chart(spec: MetricsSpec, view: HistoryView) -> str:
+    """The view as a trend (the page shows it): the value per period with its interval, partial ones hollow."""
+    definition = spec.definition(view.definition)
+    scope = ", ".join(f"{k}={v}" for k, v in view.scope.items()) or "all scopes"
+    points = tuple(
+        charts.Point((to_ms(p.start) + to_ms(p.end)) // 2, None if p.estimate.insufficient else p.estimate.value,
+                     p.estimate.low, p.estimate.high, p.estimate.n, p.partial)
+        for p in view.points
+    )  # fmt: skip
+    title = f"{definition.title} by {view.grain.value}, {scope}"
+    return charts.trend(title, definition.unit_name, [charts.Series(scope, points)], width=900, height=260, font=14)
+
+
 def read_history(
     spec: MetricsSpec, index: HistoryIndex, definition: str, query: Mapping[str, str], where: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The API's answer; raises KeyError or ValueError (a 400) for a bad parameter."""
+    """The API's answer (with ``chart=svg``, also the trend as SVG); raises KeyError or ValueError (a 400) for a
+    bad parameter."""
     now = datetime.now(UTC)
     grain = parse_grain(query.get("grain"))
     first, last = parse_range(query, grain, now.date())
     view = history_view(spec, index, definition, grain, first, last, now=now, where=where)
-    return view_json(view)
+    body = view_json(view)
+    if query.get("chart") == "svg":
+        body["chart"] = history_chart(spec, view)
+    return body

@@ -57,7 +57,7 @@ class ChartSize:
 #: Per screen, the region tiles' trends and the side column's charts. On a wall at 1920x1080 a region's chart is
 #: about 360 px wide and the side column about 560 px: text of 26 and 25 px (24 px reads from three metres).
 CHART_SIZE = {
-    Screen.DESK: {"trend": ChartSize(14, 420), "side": ChartSize(16, 520)},
+    Screen.DESK: {"trend": ChartSize(20, 420), "side": ChartSize(16, 520)},
     Screen.WALL: {"trend": ChartSize(26, 360), "side": ChartSize(25, 560, bars=4)},
 }
 TREND_ASPECT = 0.42  # height / width of a tile's trend
