@@ -47,3 +47,33 @@ def test_the_worker_s_consumer_holds_the_commit_where_faust_s_would_pass_the_rec
     held._acked[tp].insert(0, 31)  # read again and handled: the commit moves on
     held._acked_index[tp].add(31)
     assert held._new_offset(tp) == 35
+
+
+def test_a_jump_faust_saw_between_two_records_is_not_committed_as_handled_on_a_plain_topic() -> None:
+    import faust
+    from faust.transport.drivers import aiokafka as driver
+    from faust.types import TP
+
+    from cxstream.agents.consumer import SkipAwareTransport
+
+    app = faust.App("commit-gap-test", broker="kafka://127.0.0.1:1")
+
+    async def nothing(*args: object) -> None:
+        return None
+
+    def consumer_of(transport_class: type, tp: TP) -> object:
+        transport = transport_class(app.conf.broker_consumer, app)
+        transport.compacted = frozenset({"cx.silences"})
+        consumer = transport.create_consumer(callback=nothing, on_partitions_revoked=nothing,
+                                             on_partitions_assigned=nothing)  # fmt: skip
+        consumer._committed_offset[tp] = 257
+        consumer._acked[tp] = [360, 361, 362]  # 257-359 were fetched, dropped in a rebalance, never delivered
+        consumer._acked_index[tp] = {360, 361, 362}
+        consumer._gap[tp].addi(257, 360)  # what Faust records when the next record it reads is 360
+        return consumer
+
+    events = TP("cx.events", 1)
+    assert consumer_of(driver.Transport, events)._new_offset(events) == 363  # Faust's: 103 events passed over
+    assert consumer_of(SkipAwareTransport, events)._new_offset(events) is None
+    silences = TP("cx.silences", 0)  # compacted: missing offsets are normal there, Faust's rule stands
+    assert consumer_of(SkipAwareTransport, silences)._new_offset(silences) == 363
