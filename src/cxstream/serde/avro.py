@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import fastavro
 
 from cxstream.domain.base import Record
-from cxstream.serde.catalog import SchemaCatalog, SchemaEntry, parse_schema_text
+from cxstream.serde.catalog import SchemaCatalog, SchemaEntry, hinted, parse_schema_text
 from cxstream.serde.registry import RegistryError, SchemaRegistryClient
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -58,7 +58,7 @@ class SingleObjectFraming:
         entry = self.catalog.by_fingerprint(data[2:10])
         if entry is None:
             raise DecodeError(f"unknown writer schema fingerprint {data[2:10].hex()}")
-        return entry.parsed, 10
+        return entry.hinted, 10
 
 
 class ConfluentFraming:
@@ -80,7 +80,7 @@ class ConfluentFraming:
                 text = self.registry.schema_by_id(schema_id)
             except RegistryError as exc:
                 raise DecodeError(f"writer schema id {schema_id}: {exc}") from exc
-            self._parsed_by_id[schema_id] = parse_schema_text(text, f"registry id {schema_id}")[1]
+            self._parsed_by_id[schema_id] = hinted(parse_schema_text(text, f"registry id {schema_id}")[1])
         return self._parsed_by_id[schema_id], 5
 
 
@@ -99,7 +99,7 @@ class AvroCodec:
         buffer = io.BytesIO()
         buffer.write(self.framing.header(self.entry))
         try:
-            fastavro.schemaless_writer(buffer, self.entry.parsed, record, strict_allow_default=True)
+            fastavro.schemaless_writer(buffer, self.entry.hinted, record, strict_allow_default=True)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise EncodeError(f"{self.entry.name}: {exc}") from exc
         return buffer.getvalue()
@@ -112,7 +112,7 @@ class AvroCodec:
         buffer = io.BytesIO(data)
         buffer.seek(offset)
         try:
-            record = fastavro.schemaless_reader(buffer, writer, self.entry.parsed)
+            record = fastavro.schemaless_reader(buffer, writer, self.entry.hinted)
         except Exception as exc:  # fastavro raises EOFError, UnicodeDecodeError, IndexError, ...
             raise DecodeError(f"{self.entry.name}: corrupt Avro body: {type(exc).__name__}: {exc}") from exc
         if buffer.tell() != len(data):
