@@ -121,6 +121,9 @@ MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 #: Largest fetch: a record over the declared limit (a broker that does not enforce it) is still fetched.
 MAX_FETCH_BYTES = 4 * MAX_MESSAGE_BYTES
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1048588  # a topic that declares no max.message.bytes
+#: How long the producer waits to fill a batch: with none, every send is a request of its own (Faust's send costs
+#: about 245 microseconds of CPU then, 130 with 5 ms); 5 ms is nothing next to a hop's fetch wait.
+PRODUCER_LINGER_S = 0.005
 
 
 def access_for(ctx: Context) -> Access:
@@ -159,6 +162,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         consumer_auto_offset_reset="earliest",
         consumer_max_fetch_size=MAX_FETCH_BYTES,
         producer_max_request_size=MAX_MESSAGE_BYTES,
+        producer_linger=PRODUCER_LINGER_S,
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=events.partitions,
