@@ -107,7 +107,13 @@ class SkipAwareConsumer(driver.Consumer):
         self._held_since[tp] = now
         log.warning("commit_held_reread", topic=tp.topic, partition=tp.partition, offset=committed)
         REREADS.labels(topic=tp.topic).inc()
-        self.add_future(self.seek(tp, committed))
+        self.add_future(self._reread(tp, committed))
+
+    async def _reread(self, tp: Any, offset: int) -> None:
+        try:
+            await self.seek(tp, offset)
+        except Exception as exc:  # the partition moved away meanwhile: its next owner reads it from there
+            log.warning("commit_held_reread_failed", topic=tp.topic, partition=tp.partition, error=str(exc)[:200])
 
     def ack(self, message: Any) -> bool:
         if message.tracked or not self.app.topics.acks_enabled_for(message.topic):
