@@ -77,3 +77,36 @@ def test_a_jump_faust_saw_between_two_records_is_not_committed_as_handled_on_a_p
     assert consumer_of(SkipAwareTransport, events)._new_offset(events) is None
     silences = TP("cx.silences", 0)  # compacted: missing offsets are normal there, Faust's rule stands
     assert consumer_of(SkipAwareTransport, silences)._new_offset(silences) == 363
+
+
+async def test_a_flush_waits_for_every_buffered_table_write() -> None:
+    """Faust's buffer flush returns after 0.1 s without a send, with writes still in it; the worker's waits."""
+    import asyncio
+
+    from cxstream.agents.consumer import DrainingBuffer
+
+    sent: list[int] = []
+
+    class Channel:  # what handing one message over to Kafka costs under load
+        async def publish_message(self, fut: object, wait: bool = False) -> None:
+            await asyncio.sleep(0.15)
+            sent.append(1)
+
+    class Message:
+        channel = Channel()
+
+    class Future:
+        message = Message()
+
+    buffer = DrainingBuffer()
+    buffer.app = type("App", (), {"conf": type("Conf", (), {"producer_threaded": False})()})()
+    await buffer.start()
+    try:
+        for _ in range(3):
+            buffer.put(Future())  # type: ignore[arg-type]
+        await buffer.flush()  # Faust's: gives up after 0.1 s
+        assert len(sent) < 3
+        await buffer.drain()
+        assert len(sent) == 3 and buffer.size == 0 and buffer.in_flight == 0
+    finally:
+        await buffer.stop()

@@ -18,11 +18,13 @@ unhandled is read again from it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka as driver
+from faust.transport.producer import ProducerBuffer
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
@@ -33,6 +35,7 @@ from cxstream.observability.metrics import COMMITS_HELD, RECORDS_SKIPPED, REREAD
 log = get_logger(__name__)
 #: How long a partition's commits may wait for its head offset before the partition is read again from there.
 REREAD_AFTER_S = 15.0
+DRAIN_POLL_S = 0.005
 
 
 class EarliestAwareConsumerThread(driver.AIOKafkaConsumerThread):
@@ -128,6 +131,49 @@ class SkipAwareConsumer(driver.Consumer):
         return False
 
 
+class DrainingBuffer(ProducerBuffer):
+    """Faust's producer buffer (table changelog writes wait in it), knowing when it has handed everything over."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.in_flight = 0
+
+    async def _send_pending(self, fut: Any) -> None:
+        self.in_flight += 1  # before the first await: the item left the queue in this same step
+        try:
+            await super()._send_pending(fut)
+        finally:
+            self.in_flight -= 1
+
+    async def drain(self) -> None:
+        """Wait until every buffered message is with the Kafka producer."""
+        while self.size or self.in_flight:
+            if self.state != "running":
+                raise RuntimeError(f"{self.size + self.in_flight} changelog writes left in a stopped producer buffer")
+            await asyncio.sleep(DRAIN_POLL_S)
+
+
+class DrainingProducer(driver.Producer):
+    """Faust's producer, whose flush waits for the whole buffer.
+
+    Faust's flush gives up waiting for its buffer after 0.1 s without a send (``flush_atmost``), and the consumer
+    commits right after it: table writes still in the buffer (up to its hundred messages, more when it is full)
+    could be lost with the partition while the offsets of the events that made them were committed. A storm run
+    lost 97 consecutive events of one ``cx.events`` partition that way (never in the metrics' changelogs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer = DrainingBuffer(loop=self.loop, beacon=self.beacon)
+        self.buffer.app = self.app
+
+    async def flush(self) -> None:
+        buffer = self.buffer
+        if isinstance(buffer, DrainingBuffer):
+            await buffer.drain()
+        await super().flush()
+
+
 class SkipAwareTransport(driver.Transport):
     Consumer: ClassVar[Any] = SkipAwareConsumer
+    Producer: ClassVar[Any] = DrainingProducer
     compacted: frozenset[str] = frozenset()  # compacted input topics: offsets may be missing there
