@@ -110,38 +110,3 @@ async def test_a_flush_waits_for_every_buffered_table_write() -> None:
         assert len(sent) == 3 and buffer.size == 0 and buffer.in_flight == 0
     finally:
         await buffer.stop()
-
-
-def test_a_partition_behind_that_reads_nothing_is_read_again(monkeypatch: object) -> None:
-    import faust
-    from faust.types import TP
-
-    from cxstream.agents import consumer as module
-    from cxstream.agents.consumer import SkipAwareTransport
-
-    app = faust.App("idle-test", broker="kafka://127.0.0.1:1")
-
-    async def nothing(*args: object) -> None:
-        return None
-
-    consumer = SkipAwareTransport(app.conf.broker_consumer, app).create_consumer(
-        callback=nothing, on_partitions_revoked=nothing, on_partitions_assigned=nothing
-    )
-    tp = TP("cx.raw.canonical", 2)
-    sought: list[tuple[object, int]] = []
-    consumer.highwater = lambda tp: 334  # type: ignore[method-assign]  # records wait ...
-    consumer._reread = lambda tp, offset: sought.append((tp, offset))  # type: ignore[method-assign]
-    consumer.add_future = lambda coroutine: None  # type: ignore[method-assign]
-    clock = [1000.0]
-    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])  # type: ignore[attr-defined]
-    consumer._reread_if_idle(tp)  # ... and nothing was read: first seen now
-    clock[0] += module.IDLE_REREAD_S - 1
-    consumer._reread_if_idle(tp)
-    assert sought == []
-    clock[0] += 2
-    consumer._reread_if_idle(tp)
-    assert sought == [(tp, 0)]  # never read, never committed: from the partition's start
-    consumer._read_offset[tp] = 40  # reading moves: nothing to do
-    clock[0] += 100
-    consumer._reread_if_idle(tp)
-    assert sought == [(tp, 0)]

@@ -36,8 +36,6 @@ log = get_logger(__name__)
 #: How long a partition's commits may wait for its head offset before the partition is read again from there.
 REREAD_AFTER_S = 15.0
 DRAIN_POLL_S = 0.005
-#: How long a partition with records waiting may read nothing before it is read again from where it stands.
-IDLE_REREAD_S = 30.0
 
 
 class EarliestAwareConsumerThread(driver.AIOKafkaConsumerThread):
@@ -70,7 +68,6 @@ class SkipAwareConsumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_since: dict[Any, float] = {}  # partition -> when its commits started waiting for its head
-        self._progress: dict[Any, tuple[tuple[int | None, int | None], float]] = {}  # (read, committed), since
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return EarliestAwareConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -94,33 +91,6 @@ class SkipAwareConsumer(driver.Consumer):
         self._held_since.pop(tp, None)
         new: int | None = super()._new_offset(tp)
         return new
-
-    def verify_event_path(self, now: float, tp: Any) -> None:
-        """Faust's check of every assigned partition (a few times a minute, never during a rebalance), which only
-        logs: here a partition that is behind but has not moved for ``IDLE_REREAD_S`` is read again."""
-        super().verify_event_path(now, tp)
-        if self.app.topics.acks_enabled_for(tp.topic):
-            self._reread_if_idle(tp)
-
-    def _reread_if_idle(self, tp: Any) -> None:
-        """Seen in rebalance storms: a partition assigned, not paused, records waiting, and nothing fetched for
-        minutes (read offset and commit unchanged). A seek to where it stands restarts its fetching."""
-        highwater = self.highwater(tp)
-        read, committed = self._read_offset.get(tp), self._committed_offset.get(tp)
-        resume = committed if committed is not None else (read + 1 if read is not None else 0)
-        behind = highwater is not None and highwater > (read + 1 if read is not None else resume)
-        now = time.monotonic()
-        seen = self._progress.get(tp)
-        if not behind or seen is None or seen[0] != (read, committed):
-            self._progress[tp] = ((read, committed), now)
-            return
-        if now - seen[1] < IDLE_REREAD_S:
-            return
-        self._progress[tp] = ((read, committed), now)
-        log.warning("partition_idle_reread", topic=tp.topic, partition=tp.partition, offset=resume,
-                    highwater=highwater, read=read)  # fmt: skip
-        REREADS.labels(topic=tp.topic).inc()
-        self.add_future(self._reread(tp, resume))
 
     def _hold(self, tp: Any, committed: int, lowest: int) -> None:
         COMMITS_HELD.labels(topic=tp.topic).inc()

@@ -99,8 +99,8 @@ COMMITS_HELD = Counter(
 )
 REREADS = Counter(
     "cxstream_partition_rereads_total",
-    "Partitions read again from their committed offset: the record there stayed unhandled while later ones were "
-    "handled (their commits were held), or records waited and nothing was read for 30 s, by topic.",
+    "Partitions sought back to their committed offset because the record there stayed unhandled while later "
+    "ones were handled (their commits were held), by topic.",
     ["topic"],
     registry=REGISTRY,
 )
