@@ -167,7 +167,8 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                   "viewer-emea": 403})],
             ("POST", "/ingest/{source}"): [],  # its own token: below
             ("GET", "/healthz"): [], ("GET", "/readyz"): [], ("GET", "/metrics"): [], ("GET", "/status"): [],
-            ("GET", "/openapi.json"): [], ("GET", "/"): [], ("DELETE", "/api/session"): [],  # public: below
+            ("GET", "/openapi.json"): [], ("GET", "/"): [], ("GET", "/favicon.svg"): [],
+            ("DELETE", "/api/session"): [],  # public: below
         }  # fmt: skip
         assert set(matrix) == {(r.method, r.path) for r in ROUTES}, "every declared route needs its rows here"
 
