@@ -4,15 +4,15 @@ Erlang C is the M/M/n queue every workforce suite uses; Erlang A (M/M/n+M, Palm'
 exponential patience, which keeps the queue stable with too few agents and is what chat and phone queues do.
 Figures are per interval in steady state:
 
-- offered load ``A = contacts × handle time / interval`` (Erlangs);
-- Erlang C: waiting probability ``C = n·B / (n − A(1 − B))`` from Erlang B's recursion (values stay in (0, 1],
-  stable for thousands of agents), service level ``1 − C·exp(−(n − A)·t / handle)``, ASA ``C·handle / (n − A)``;
+- offered load ``A = contacts * handle time / interval`` (Erlangs);
+- Erlang C: waiting probability ``C = n·B / (n - A(1 - B))`` from Erlang B's recursion (values stay in (0, 1],
+  stable for thousands of agents), service level ``1 - C·exp(-(n - A)·t / handle)``, ASA ``C·handle / (n - A)``;
 - Erlang A: the birth-death chain's stationary law, summed in log space; the service level is the share of
   arrivals answered within ``t`` (abandons count as not answered), computed on the tagged caller's chain with a
   sparse matrix exponential (scipy); ASA is the mean wait of every arrival (Little's law on the queue).
 
 Required agents: the smallest ``n`` meeting the service level whose occupancy stays under the cap; positions
-to schedule divide by ``1 − shrinkage`` (breaks, training, absence).
+to schedule divide by ``1 - shrinkage`` (breaks, training, absence).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def _erlang_a(demand: Demand, n: int, t: float) -> QueueFigures:
 
 def _tail_log_terms(lam: float, served_rate: float, theta: float) -> list[float]:
     """log t_k for k = 1, 2, ... until the terms are negligible (they fall once ``k·theta`` passes
-    ``lam − served_rate``)."""
+    ``lam - served_rate``)."""
     out: list[float] = []
     log_t, top = 0.0, -math.inf
     for k in range(1, MAX_TAIL_TERMS + 1):
