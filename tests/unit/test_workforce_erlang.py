@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -114,3 +115,31 @@ def test_required_is_the_smallest_meeting_the_target(contacts: int, level: float
     assert staffing.figures.service_level >= level
     if staffing.agents > math.floor(demand.load) + 1:
         assert figures(demand, staffing.agents - 1, 20).service_level < level
+
+
+def test_the_calculator_prints_the_reference_staffing(capsys: pytest.CaptureFixture[str]) -> None:
+    from cxstream.cli import main
+
+    argv = ["staffing", "erlang", "--contacts", "100", "--interval", "30m", "--aht", "180s", "--answer-within", "20s",
+            "--target", "0.8", "--shrinkage", "0.3", "--max-occupancy", "0.85"]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["agents"], out["positions"]) == (14, 20)
+    assert [round(out[k], 4) for k in ("service_level", "occupancy", "waiting_probability")] == [0.8884, 0.7143, 0.1741]
+    assert round(out["asa_seconds"], 2) == 7.84 and "abandonment" not in out
+    assert main([*argv[:-1], "0.70", "--json"]) == 0
+    capped = json.loads(capsys.readouterr().out)
+    assert (capped["agents"], capped["positions"]) == (15, 22)
+    assert main([*argv, "--patience", "5m", "--agents", "14", "--json"]) == 0
+    at14 = json.loads(capsys.readouterr().out)
+    assert round(at14["waiting_probability"], 4) == 0.1453 and round(at14["abandonment"], 4) == 0.0140
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "agents            14" in text and "positions         20" in text and "88.8 %" in text
+
+
+def test_the_calculator_refuses_bad_durations(capsys: pytest.CaptureFixture[str]) -> None:
+    from cxstream.cli import main
+
+    assert main(["staffing", "erlang", "--contacts", "100", "--aht", "3x"]) == 2
+    assert "not a duration" in capsys.readouterr().err
