@@ -152,6 +152,25 @@ def test_zendesk_status_changes() -> None:
     assert CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX) == []
 
 
+def test_zendesk_solved_ticket_carries_its_handle_time() -> None:
+    payload = json.loads((ROOT / "examples/raw/helpdesk/status_solved.json").read_text())
+    [solved] = CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+    assert solved.operation is not None and solved.operation.handle_seconds == 412
+    for value, seconds in ((905, 905), ("61.6", 62), ("", None), (None, None)):
+        payload["detail"]["custom_fields"][-1]["value"] = value
+        [event] = CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+        assert event.operation is not None and event.operation.handle_seconds == seconds
+    for bad in ("ten minutes", -5, True):
+        payload["detail"]["custom_fields"][-1]["value"] = bad
+        if bad is True:  # a checkbox is not a time: left out rather than read as 1 second
+            [event] = CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+            assert event.operation is not None and event.operation.handle_seconds is None
+            continue
+        with pytest.raises(MappingError, match="handle time") as caught:
+            CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+        assert caught.value.rule_id == "mapping.type"
+
+
 def test_salesforce_change_event_fans_out_per_record_id() -> None:
     payload = json.loads((ROOT / "examples/raw/crm/case_change_event.json").read_text())
     payload["payload"]["ChangeEventHeader"]["recordIds"] = ["500A", "500B"]

@@ -91,6 +91,10 @@ def test_durations_and_sla() -> None:
     assert resolution.n == 1 and resolution.hits == 0  # 29 h 55 min: outside the 24 h SLA
     assert resolution.mean == pytest.approx(29 + 55 / 60)
     assert by_definition["reopen_rate"].n == 1 and by_definition["reopen_rate"].hits == 0
+    assert "handle_time" not in by_definition  # no time tracked on this ticket
+    tracked = solved.model_copy(update={"operation": solved.operation.model_copy(update={"handle_seconds": 450})})
+    handle = {u.key.definition: u.delta for u in updates_for(SPEC, tracked, 0)}["handle_time"]
+    assert handle.n == 1 and handle.mean == pytest.approx(7.5)  # minutes
 
 
 def test_late_events_are_judged_on_their_own_ingest_time() -> None:

@@ -10,7 +10,8 @@
   Ratings API documents is read: the ``{"satisfaction_rating": {...}}`` of a show call, the
   ``{"satisfaction_ratings": [...]}`` page of a list call, a bare rating object, and a JSON array of them.
 
-Region and site come from ticket custom fields, team from the group, through ``topologies/connectors.yaml``.
+Region and site come from ticket custom fields, team from the group, through ``topologies/connectors.yaml``;
+so does the handle time of a solved ticket (a numeric custom field of seconds, as time-tracking apps keep it).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ _DONE = {"solved", "closed"}
 class HelpdeskOptions(ConnectorOptions):
     region_field: int | None = Field(None, description="custom field id holding the region")
     site_field: int | None = Field(None, description="custom field id holding the site")
+    handle_time_field: int | None = Field(
+        None,
+        description="custom field id holding the agents' total time on the ticket in seconds (e.g. the Time "
+        "Tracking app's 'Total time spent (sec)'); read on solved tickets as the handle time",
+    )
     groups: dict[str, str] = Field(default_factory=dict, description="group id -> team")
     default_team: str = "customer-service"
 
@@ -99,6 +105,29 @@ class ZendeskConnector(Connector):
         for item in fields:
             if isinstance(item, dict) and item.get("id") == field_id and isinstance(item.get("value"), str):
                 return str(item["value"]).strip().lower() or None
+        return None
+
+    def _seconds(self, ticket: dict[str, Any]) -> int | None:
+        """The handle-time custom field: whole seconds (numeric fields arrive as numbers or digit strings)."""
+        fields, field_id = ticket.get("custom_fields"), self._opts.handle_time_field
+        if field_id is None or not isinstance(fields, list):
+            return None
+        for item in fields:
+            if isinstance(item, dict) and item.get("id") == field_id:
+                value = item.get("value")
+                if isinstance(value, bool) or value is None or value == "":
+                    return None
+                try:
+                    seconds = float(value)
+                except (TypeError, ValueError):
+                    raise MappingError(
+                        f"custom field {field_id} (handle time) is {value!r}, not seconds", "mapping.type"
+                    ) from None
+                if not 0 <= seconds < 10**9:
+                    raise MappingError(
+                        f"custom field {field_id} (handle time) is {value!r}, not seconds", "mapping.type"
+                    )
+                return round(seconds)
         return None
 
     def _ticket_context(self, ticket: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +184,7 @@ class ZendeskConnector(Connector):
                     priority=opt_str(ticket, "priority", lower=True),
                     created_at=opt_time(ticket, "created_at"),
                     actual_at=when if event_type is not EventType.TICKET_CREATED else None,
+                    handle_seconds=self._seconds(ticket) if event_type is EventType.TICKET_SOLVED else None,
                 ),
                 attributes={"group_id": g} if (g := opt_str(ticket, "group_id")) else {},
                 raw_payload=raw,

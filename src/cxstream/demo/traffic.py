@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ REGIONS: dict[str, tuple[str, str, str, str]] = {
 }
 REGION_WEIGHTS = {"emea": 0.45, "amer": 0.35, "apac": 0.20}
 HELPDESK_GROUPS = {"360004419": "customer-service", "360004420": "billing", "360004421": "field-service"}
-REGION_FIELD, SITE_FIELD = 360011, 360012
+REGION_FIELD, SITE_FIELD, HANDLE_FIELD = 360011, 360012, 360013
 
 VERBATIMS = {
     "late": [
@@ -76,6 +77,15 @@ def _iso(at: datetime) -> str:
 
 def _sf(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def handle_seconds(rng: random.Random, priority: str, channel: str, group: str | None = None) -> int:
+    """A realistic handle time: log-normal (median about 6 minutes), longer for urgent and for billing tickets,
+    shorter on chat than by email."""
+    median = 360.0 * {"low": 0.8, "normal": 1.0, "high": 1.6, "urgent": 2.0}.get(priority, 1.0)
+    median *= {"chat": 0.7, "email": 1.2}.get(channel, 1.0)
+    median *= 1.5 if group == "360004420" else 1.0  # billing disputes take longest
+    return max(30, round(rng.lognormvariate(math.log(median), 0.5)))
 
 
 class DemoTraffic:
@@ -346,9 +356,14 @@ class DemoTraffic:
 
     def _ticket_solved(self, now: datetime, region: str) -> RawRecord:
         ticket = self._ticket(region, "SOLVED", now - self._support_wait(now, region) * 3, self._agent(region))
+        ticket["custom_fields"].append({"id": HANDLE_FIELD, "value": str(self._handle_seconds(ticket))})
         return self._zen(
             now, "ticket.status_changed", ticket, {"current": "SOLVED", "previous": "OPEN"}, "helpdesk.solved"
         )
+
+    def _handle_seconds(self, ticket: dict[str, Any]) -> int:
+        """Agent time on a ticket: log-normal around 6 minutes, longer for urgent tickets, billing and email."""
+        return handle_seconds(self.rng, ticket["priority"].lower(), ticket["via"]["channel"], ticket["group_id"])
 
     def _rating(self, now: datetime, region: str) -> RawRecord:
         slow = self._support_wait(now, region) > timedelta(hours=3)

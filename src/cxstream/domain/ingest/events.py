@@ -124,6 +124,7 @@ class Operation(_Model):
     created_at: datetime | None = None
     promised_at: datetime | None = None
     actual_at: datetime | None = None
+    handle_seconds: int | None = Field(None, ge=0, description="agent working time on a solved ticket")
 
     @field_validator("created_at", "promised_at", "actual_at")
     @classmethod

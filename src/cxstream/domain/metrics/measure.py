@@ -57,6 +57,12 @@ def measure(definition: MetricDefinition, event: CanonicalEvent) -> Sufficient |
         else:
             return None
         return out
+    if indicator is Indicator.HANDLE_TIME:
+        if event.event_type is not EventType.TICKET_SOLVED or op is None or op.handle_seconds is None:
+            return None
+        sla = definition.sla_ms
+        out.add_value(op.handle_seconds / 60, hit=sla is not None and op.handle_seconds * 1000 <= sla)
+        return out
     if event.event_type is not _DURATION_EVENTS[indicator] or op is None or op.actual_at is None:
         return None
     start = op.promised_at if indicator is Indicator.DELIVERY_DELAY else op.created_at

@@ -29,6 +29,7 @@ class Indicator(StrEnum):
     DELIVERY_DELAY = "delivery_delay"  # hours delivered after the promise (negative: early)
     REOPEN_RATE = "reopen_rate"  # reopened tickets per solved ticket
     CONTACTS = "contacts"  # contacts arriving at the helpdesk (tickets opened): a count per window
+    HANDLE_TIME = "handle_time"  # minutes of agent work on a solved ticket (the helpdesk's time tracking)
 
 
 SURVEY_INDICATORS = {
@@ -41,13 +42,17 @@ DURATION_UNITS_MS = {
     Indicator.FIRST_RESPONSE: 60_000,
     Indicator.RESOLUTION: 3_600_000,
     Indicator.DELIVERY_DELAY: 3_600_000,
+    Indicator.HANDLE_TIME: 60_000,
 }
-UNIT_NAMES = {Indicator.FIRST_RESPONSE: " min", Indicator.RESOLUTION: " h", Indicator.DELIVERY_DELAY: " h"}
+UNIT_NAMES = {
+    Indicator.FIRST_RESPONSE: " min", Indicator.RESOLUTION: " h", Indicator.DELIVERY_DELAY: " h",
+    Indicator.HANDLE_TIME: " min",
+}  # fmt: skip
 #: What each indicator's value is in, and on, when a definition declares no unit or scale of its own.
 DEFAULT_UNITS = {
     Indicator.CSAT: "%", Indicator.CES: "", Indicator.NPS: "points", Indicator.FIRST_RESPONSE: "min",
     Indicator.RESOLUTION: "h", Indicator.DELIVERY_DELAY: "h", Indicator.REOPEN_RATE: "%",
-    Indicator.CONTACTS: "contacts",
+    Indicator.CONTACTS: "contacts", Indicator.HANDLE_TIME: "min",
 }  # fmt: skip
 DEFAULT_SCALES = {
     Indicator.CSAT: "share of answers 4-5 on 1-5", Indicator.CES: "mean effort on 1-7, 7 easiest",
@@ -55,6 +60,7 @@ DEFAULT_SCALES = {
     Indicator.FIRST_RESPONSE: "minutes to the first public reply", Indicator.RESOLUTION: "hours to solved",
     Indicator.DELIVERY_DELAY: "hours after the promised date (negative: early)",
     Indicator.REOPEN_RATE: "reopened tickets per solved ticket", Indicator.CONTACTS: "tickets opened",
+    Indicator.HANDLE_TIME: "minutes of agent work per solved ticket",
 }  # fmt: skip
 
 

@@ -62,6 +62,9 @@ _ESTIMATORS: dict[Indicator, Callable[..., Estimate]] = {
 }
 
 
+_SKEWED = (Indicator.FIRST_RESPONSE, Indicator.RESOLUTION, Indicator.HANDLE_TIME)
+
+
 def estimate_of(definition: MetricDefinition, stats: Sufficient, spec: MetricsSpec) -> Estimate:
     min_n = definition.min_n or spec.min_n
     conf = spec.confidence
@@ -72,7 +75,7 @@ def estimate_of(definition: MetricDefinition, stats: Sufficient, spec: MetricsSp
         return contact_count(stats, confidence=conf, min_n=min_n)
     if definition.indicator in _ESTIMATORS:
         return _ESTIMATORS[definition.indicator](stats, confidence=conf, min_n=min_n)
-    log_scale = definition.indicator in (Indicator.FIRST_RESPONSE, Indicator.RESOLUTION)  # positive and skewed
+    log_scale = definition.indicator in _SKEWED  # positive and skewed
     return mean_value(stats, confidence=conf, min_n=min_n, unit=UNIT_NAMES[definition.indicator], log_scale=log_scale)
 
 
