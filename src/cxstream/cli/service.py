@@ -135,14 +135,19 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _write_past(path: Path, days: int, seed: int) -> int:
-    from cxstream.demo.past import past_records
+    from itertools import chain
+
+    from cxstream.demo.past import past_contacts, past_records
+    from cxstream.demo.plan import CONTACT_DAYS
 
     if days < 1:
         return fail("--days must be at least 1", EXIT_CONFIG)
     first = datetime.now(UTC).date() - timedelta(days=days)
     n = 0
     with path.open("wb") as out:
-        for record in past_records(first, days, seed=seed):
+        recent = min(days, CONTACT_DAYS)
+        contacts = past_contacts(first + timedelta(days=days - recent), recent, seed=seed + 2)
+        for record in chain(past_records(first, days, seed=seed), contacts):
             out.write(record + b"\n")
             n += 1
     print(f"{n} past records from {first} to {first + timedelta(days=days - 1)} written to {path}; load them with "

@@ -19,7 +19,8 @@ from cxstream.domain.topology import (
     check_topology,
 )
 
-SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access")
+SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access",
+                   "workforce")  # fmt: skip
 
 
 def topology_files(directory: Path) -> list[Path]:

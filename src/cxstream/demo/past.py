@@ -70,3 +70,75 @@ def past_records(first: date, days: int, per_day: int = 200, seed: int = 11) -> 
                           "agent_id": f"agent-{rng.randint(1, 40)}", "journey_stage": "support",
                           "touchpoint": "ticket_resolution", "channel": "email", "operation": operation}  # fmt: skip
             yield json.dumps(record, separators=(",", ":")).encode()
+
+
+#: When each region's contact centre is busy (UTC hours of its business day) and its share of contacts.
+BUSINESS_HOURS_UTC = {"emea": (7, 17), "amer": (13, 23), "apac": (0, 10)}
+_CHANNELS = (("email", 0.45), ("chat", 0.35), ("web_form", 0.20))
+_TEAMS = (("customer-service", "360004419", 0.7), ("billing", "360004420", 0.2), ("field-service", "360004421", 0.1))
+
+
+def intraday_weight(region: str, hour: float) -> float:
+    """The relative arrival rate of a region's contacts at a UTC hour: a bump over its business day (peaking an
+    hour before its middle) on a low night-time floor."""
+    start, end = BUSINESS_HOURS_UTC[region]
+    if not start <= hour < end:
+        return 0.05
+    x = (hour - start) / (end - start)
+    return 0.2 + math.sin(math.pi * x**0.8)
+
+
+def past_contacts(first: date, days: int, per_weekday: int = 600, seed: int = 13) -> Iterator[bytes]:
+    """Helpdesk contacts for ``days`` days from ``first``: tickets opened (about ``per_weekday`` on a weekday,
+    fewer at weekends, by each region's business hours) and, for most, their solving with a handle time.
+    What the workforce forecast learns its weekly and intraday profile from."""
+    from cxstream.demo.traffic import handle_seconds
+
+    rng = random.Random(seed)
+    regions = list(REGION_WEIGHTS)
+    hours = [h + 0.5 for h in range(24)]
+    i = 0
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        for region in regions:
+            weights = [intraday_weight(region, h) for h in hours]
+            mean = per_weekday * REGION_WEIGHTS[region] * WEEKDAY_SHARE[day.weekday()]
+            n = _poisson(rng, mean)
+            for _ in range(n):
+                i += 1
+                hour = rng.choices(range(24), weights)[0]
+                opened = midnight + timedelta(hours=hour, seconds=rng.uniform(0, 3599))
+                channel = rng.choices([c for c, _ in _CHANNELS], [w for _, w in _CHANNELS])[0]
+                team, group, _ = rng.choices(_TEAMS, [w for *_, w in _TEAMS])[0]
+                priority = rng.choice(("low", "normal", "normal", "high"))
+                contact = REGIONS[region][2]
+                base = {"source_record_id": f"pc-{i}", "customer_id": f"CUST-{rng.randint(1, 5000):06d}",
+                        "region": region, "team": team, "site": contact, "channel": channel,
+                        "journey_stage": "support", "touchpoint": "ticket_resolution"}  # fmt: skip
+                ticket = {"ticket_id": f"PT-{seed}-{i}", "priority": priority, "created_at": _iso(opened)}
+                yield _line({**base, "event_id": f"past-contact-{seed}-{i}", "event_type": "TICKET_CREATED",
+                             "event_time": _iso(opened), "operation": ticket})  # fmt: skip
+                if rng.random() < 0.85:
+                    solved = opened + timedelta(hours=rng.lognormvariate(1.5, 0.9))
+                    work = handle_seconds(rng, priority, channel, group)
+                    operation = {**ticket, "actual_at": _iso(solved), "handle_seconds": work}
+                    yield _line({**base, "event_id": f"past-solved-{seed}-{i}", "event_type": "TICKET_SOLVED",
+                                 "event_time": _iso(solved), "agent_id": f"agent-{rng.randint(1, 40)}",
+                                 "operation": operation})  # fmt: skip
+
+
+def _line(record: dict[str, object]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (normal approximation above 50, exact below), for day-to-day noise in volumes."""
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    n, p, limit = 0, 1.0, math.exp(-mean)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return n
+        n += 1

@@ -39,12 +39,16 @@ class DemoPlan:
         return DemoTraffic(self.seed, self.malformed, self.incident, now + timedelta(seconds=self.incident_after))
 
 
+#: Days of past helpdesk contacts (with an intraday profile) loaded for the workforce forecast.
+CONTACT_DAYS = 56
+
+
 def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stderr) -> None:
     """A year (``days``) of past records into metric history, so that the history chart has something to show
     from the start; skipped when the history topic holds anything already (a second run adds nothing)."""
     from cxstream.app import load_context
     from cxstream.backfill import backfill_files, today_ms
-    from cxstream.demo.past import past_records
+    from cxstream.demo.past import past_contacts, past_records
     from cxstream.domain.catalog import Topics
     from cxstream.kafka.history import read_history
     from cxstream.settings import load_settings
@@ -57,7 +61,9 @@ def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stder
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "demo-past.jsonl"
         first = datetime.now(UTC).date() - timedelta(days=days)
-        path.write_bytes(b"\n".join(past_records(first, days, per_day=150)) + b"\n")
+        recent = min(days, CONTACT_DAYS)  # contacts per 15 minutes are kept for 13 weeks: 8 train the forecast
+        contacts = past_contacts(first + timedelta(days=days - recent), recent)
+        path.write_bytes(b"\n".join([*past_records(first, days, per_day=150), *contacts]) + b"\n")
         report = asyncio.run(backfill_files(ctx, client_options, connector, [path], today_ms()))
     print(f"demo: {report.records} past records ({days} days) loaded into metric history in {report.elapsed_s:.0f} s",
           file=out, flush=True)  # fmt: skip

@@ -19,6 +19,7 @@ from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
+from cxstream.domain.workforce.spec import Workforce
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
@@ -136,6 +137,7 @@ class TopologyFile(Strict):
     alerting: Alerting | None = None
     followup: FollowUp | None = None
     access: AccessSpec | None = None
+    workforce: Workforce | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -224,6 +226,7 @@ class Topology(Strict):
     alerting: Alerting = Alerting()
     followup: FollowUp = FollowUp()
     access: AccessSpec = AccessSpec()
+    workforce: Workforce = Workforce()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -294,6 +297,7 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     )
                 )
     problems.extend(_check_alerting(topology, teams))
+    problems.extend(_check_workforce(topology, teams))
     for j, name in enumerate(topology.followup.contact_policy.cap_by):
         if name not in (*INVITE_LABELS, "trigger"):
             problems.append(
@@ -302,6 +306,39 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     message=f"invites carry no label {name!r} (they carry {', '.join(INVITE_LABELS)}, trigger)",
                 )
             )
+    return problems
+
+
+def _check_workforce(topology: Topology, teams: set[str]) -> list[Problem]:
+    """The workforce section reads two metric definitions' interval history; its queues select on their
+    dimensions and are staffed by declared teams."""
+    workforce = topology.workforce
+    if not workforce.queues:
+        return []
+    problems: list[Problem] = []
+    definitions = {d.id: d for d in topology.metrics.definitions}
+    wanted = {"arrivals": Indicator.CONTACTS, "handle_time": Indicator.HANDLE_TIME}
+    found = {}
+    for field, indicator in wanted.items():
+        name = getattr(workforce, field)
+        definition = definitions.get(name)
+        if definition is None or definition.indicator is not indicator:
+            problems.append(Problem(loc=("workforce", field), message=f"no metric definition {name!r} with "
+                                    f"indicator {indicator.value}"))  # fmt: skip
+            continue
+        interval_ms = definition.history.interval_ms
+        if interval_ms is None or workforce.interval_ms % interval_ms:
+            problems.append(Problem(loc=("workforce", "interval"), message=f"{name} keeps no history in intervals "
+                                    f"that make up {workforce.interval} (declare history.interval on it)"))  # fmt: skip
+        found[field] = definition
+    for i, queue in enumerate(workforce.queues):
+        if queue.team not in teams:
+            problems.append(Problem(loc=("workforce", "queues", i, "team"), message=f"{queue.team!r} is not a team"))
+        for name in queue.where:
+            for definition in found.values():
+                if name not in definition.dimensions:
+                    problems.append(Problem(loc=("workforce", "queues", i, "where", name),
+                                            message=f"{definition.id} does not keep dimension {name!r}"))  # fmt: skip
     return problems
 
 

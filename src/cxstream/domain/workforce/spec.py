@@ -1,0 +1,111 @@
+"""What ``topologies/workforce.yaml`` declares: queues (scopes of the helpdesk's contacts), their service-level
+targets, and how the forecast learns from metric history."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from cxstream.domain.base import Strict
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.metrics.spec import INTERVALS
+from cxstream.domain.workforce.erlang import ServiceTarget
+
+QUEUE_ID = r"^[a-z][a-z0-9-]{1,40}$"
+
+
+class TargetSpec(Strict):
+    """A service-level target; on a queue, only the fields it overrides."""
+
+    answer_within: str | None = Field(None, description="service-level time, e.g. 20s (4h for email)")
+    service_level: float | None = Field(None, gt=0, lt=1, description="share answered within it, e.g. 0.8")
+    max_occupancy: float | None = Field(None, gt=0, le=1, description="cap on the agents' busy share")
+    shrinkage: float | None = Field(None, ge=0, lt=1, description="share of paid time off the queue")
+    patience: str | None = Field(None, description="mean patience before abandoning: Erlang A; absent: Erlang C")
+
+    @field_validator("answer_within", "patience")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration_ms(value)
+        return value
+
+    def over(self, base: TargetSpec) -> TargetSpec:
+        """This target's fields where set, ``base``'s elsewhere."""
+        return TargetSpec.model_validate({**base.model_dump(), **self.model_dump(exclude_none=True)})
+
+
+DEFAULT_TARGET = TargetSpec(answer_within="20s", service_level=0.8, max_occupancy=0.85, shrinkage=0.3)
+
+
+class Queue(Strict):
+    """A queue: the helpdesk contacts of one scope (dimension values of the arrivals and handle-time metrics)."""
+
+    id: str = Field(pattern=QUEUE_ID)
+    display: str = Field(min_length=1, description="the queue's name on screens")
+    where: dict[str, str] = Field(default_factory=dict, description="dimension -> value, e.g. {region: emea}")
+    team: str = Field(description="the team that staffs it (and gets its staffing gaps)")
+    target: TargetSpec = TargetSpec()
+
+
+class ForecastSpec(Strict):
+    weeks: int = Field(8, ge=2, le=13, description="weeks of history each interval's forecast learns from")
+    horizon_days: int = Field(7, ge=1, le=14, description="days ahead that are forecast")
+    backtest_days: int = Field(7, ge=1, le=28, description="past days the accuracy (WAPE) is measured on")
+    confidence: float = Field(0.8, gt=0.5, lt=1, description="coverage of the prediction interval")
+
+
+class Workforce(Strict):
+    interval: str = Field("30m", description="the staffing interval: 15m or 30m")
+    arrivals: str = Field("contacts", description="metric definition counting arriving contacts (indicator contacts)")
+    handle_time: str = Field("handle_time", description="metric definition of handle time (indicator handle_time)")
+    target: TargetSpec = DEFAULT_TARGET
+    forecast: ForecastSpec = ForecastSpec()
+    queues: tuple[Queue, ...] = ()
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if value not in INTERVALS:
+            raise ValueError(f"interval {value!r}: one of {', '.join(INTERVALS)}")
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _complete(cls, value: TargetSpec) -> TargetSpec:
+        return value.over(DEFAULT_TARGET)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Workforce:
+        seen: set[str] = set()
+        for queue in self.queues:
+            if queue.id in seen:
+                raise ValueError(f"queue {queue.id!r} is declared twice")
+            seen.add(queue.id)
+        return self
+
+    @property
+    def interval_ms(self) -> int:
+        return parse_duration_ms(self.interval)
+
+    def queue(self, queue_id: str) -> Queue:
+        for queue in self.queues:
+            if queue.id == queue_id:
+                return queue
+        raise KeyError(queue_id)
+
+    def target_of(self, queue: Queue) -> TargetSpec:
+        return queue.target.over(self.target)
+
+    def service_target(self, queue: Queue) -> ServiceTarget:
+        spec = self.target_of(queue)
+        assert spec.answer_within is not None and spec.service_level is not None
+        return ServiceTarget(
+            answer_within_s=parse_duration_ms(spec.answer_within) / 1000,
+            service_level=spec.service_level,
+            max_occupancy=spec.max_occupancy or 1.0,
+            shrinkage=spec.shrinkage or 0.0,
+        )
+
+    def patience_s(self, queue: Queue) -> float | None:
+        patience = self.target_of(queue).patience
+        return parse_duration_ms(patience) / 1000 if patience else None
