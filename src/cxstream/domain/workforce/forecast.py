@@ -1,0 +1,233 @@
+"""Arrivals and workload per queue and interval for the days ahead, learnt from metric history.
+
+Each interval's arrivals are forecast from the same interval of the week on the previous weeks (the weekday
+and intraday profile at once): the point is their mean; the prediction interval is the negative-binomial
+(Poisson when the weeks vary less than Poisson noise) interval with that mean and the weeks' variance, widened
+for the mean's own error, ``v = max(mean, s^2) * (1 + 1/weeks)``. Handle time is the queue's pooled mean over
+the same weeks (per interval of the week when that holds enough solved tickets). Workload, in Erlangs, is
+arrivals x handle time / interval: a longer handle time raises it even when the volume does not.
+
+Accuracy is measured by forecasting each of the last complete days from what was known at its midnight and
+comparing with what arrived: WAPE per interval (sum of |actual - forecast| over the sum of actuals) and per day,
+and the share of actuals inside the prediction interval (it should be near its confidence).
+
+Pure: the history comes in as an :class:`Observed` grid (see :func:`observed`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cxstream.domain.base import from_ms
+from cxstream.domain.history.index import HistoryIndex
+from cxstream.domain.metrics.spec import DAY_MS, UNKNOWN
+from cxstream.domain.metrics.stats import Sufficient
+
+WEEK_MS = 7 * DAY_MS
+#: An interval of the week needs this many solved tickets for its own handle time; fewer: the queue's pooled one.
+MIN_HANDLE_N = 20
+#: A forecast needs at least this many past weeks of the same interval.
+MIN_WEEKS = 2
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A queue's history on the staffing grid: arrivals and handle-time statistics (minutes) per interval start.
+    Intervals in [first_ms, through_ms) are complete: one without an entry had no contacts."""
+
+    step_ms: int
+    first_ms: int
+    through_ms: int
+    arrivals: Mapping[int, float] = field(default_factory=dict)
+    handle: Mapping[int, Sufficient] = field(default_factory=dict)
+
+    def known(self, start_ms: int, before_ms: int | None = None) -> bool:
+        end = self.through_ms if before_ms is None else min(self.through_ms, before_ms)
+        return self.first_ms <= start_ms and start_ms + self.step_ms <= end
+
+    def count(self, start_ms: int) -> float:
+        return self.arrivals.get(start_ms, 0.0)
+
+
+@dataclass(frozen=True)
+class IntervalForecast:
+    start: datetime
+    end: datetime
+    arrivals: float | None  # None: fewer than MIN_WEEKS past weeks of this interval
+    low: float | None
+    high: float | None
+    weeks: int  # past weeks of the same interval it learnt from (its n)
+    handle_s: float | None
+    handle_n: int  # solved tickets the handle time is the mean of
+    workload: float | None  # Erlangs: arrivals x handle time / interval
+    actual: float | None = None  # what arrived, for intervals that have passed
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    days: int
+    intervals: int
+    wape_interval: float | None  # None: nothing arrived in the backtest days
+    wape_day: float | None
+    inside: float | None  # share of actuals inside the prediction interval
+
+
+@dataclass(frozen=True)
+class Forecast:
+    step_ms: int
+    confidence: float
+    intervals: tuple[IntervalForecast, ...]
+    accuracy: Accuracy
+    history_days: int  # complete days of history it had
+    through: datetime | None  # history complete up to here
+
+    @property
+    def sufficient(self) -> bool:
+        return any(i.arrivals is not None for i in self.intervals)
+
+
+def observed(
+    index: HistoryIndex,
+    arrivals_definition: str,
+    handle_definition: str,
+    period_ms: int,
+    step_ms: int,
+    where: Mapping[str, str],
+    through_ms: int | None,
+    since_ms: int,
+) -> Observed:
+    """The grid of one queue (``where``: dimension values) from ``since_ms`` on: interval facts summed into
+    ``step_ms`` intervals. History starts at the first day holding any arrivals fact (of any scope)."""
+    arrivals: dict[int, float] = {}
+    handle: dict[int, Sufficient] = {}
+    first = math.inf
+    end = through_ms if through_ms is not None else since_ms
+    for fact in index.facts(arrivals_definition, period_ms, since_ms - step_ms, end):
+        first = min(first, fact.key.start_ms)
+        if _matches(fact.dimensions, fact.key.scope, where):
+            start = fact.key.start_ms - fact.key.start_ms % step_ms
+            arrivals[start] = arrivals.get(start, 0.0) + fact.stats.n
+    for fact in index.facts(handle_definition, period_ms, since_ms - step_ms, end):
+        if _matches(fact.dimensions, fact.key.scope, where):
+            start = fact.key.start_ms - fact.key.start_ms % step_ms
+            handle.setdefault(start, Sufficient()).merge(fact.stats)
+    first_ms = int(first - first % DAY_MS) if first != math.inf else end
+    return Observed(step_ms, max(first_ms, since_ms), end, arrivals, handle)
+
+
+def _matches(dimensions: tuple[str, ...], scope: tuple[str, ...], where: Mapping[str, str]) -> bool:
+    values = dict(zip(dimensions, scope, strict=False))
+    return all(values.get(name, UNKNOWN) == wanted for name, wanted in where.items())
+
+
+def forecast(
+    history: Observed, first_ms: int, days: int, *, weeks: int, confidence: float, backtest_days: int
+) -> Forecast:
+    """Intervals of ``days`` days from ``first_ms`` (a midnight), with the accuracy on the last complete days."""
+    step = history.step_ms
+    pooled = _pooled_handle(history, history.through_ms, weeks)
+    out = []
+    for start in range(first_ms, first_ms + days * DAY_MS, step):
+        out.append(_one(history, start, weeks, confidence, history.through_ms, pooled))
+    complete_days = max(0, (history.through_ms - history.first_ms) // DAY_MS)
+    return Forecast(
+        step_ms=step,
+        confidence=confidence,
+        intervals=tuple(out),
+        accuracy=backtest(history, weeks=weeks, confidence=confidence, days=backtest_days),
+        history_days=int(complete_days),
+        through=from_ms(history.through_ms) if complete_days else None,
+    )
+
+
+def _one(
+    history: Observed, start: int, weeks: int, confidence: float, known_before: int, pooled: Sufficient
+) -> IntervalForecast:
+    step = history.step_ms
+    past = [start - k * WEEK_MS for k in range(1, weeks + 1)]
+    values = [history.count(t) for t in past if history.known(t, known_before)]
+    handle = Sufficient()
+    for t in past:
+        if history.known(t, known_before) and t in history.handle:
+            handle.merge(history.handle[t])
+    if handle.n < MIN_HANDLE_N:
+        handle = pooled
+    handle_s = handle.mean * 60 if handle.n else None
+    actual = history.count(start) if history.known(start) else None
+    if len(values) < MIN_WEEKS:
+        return IntervalForecast(from_ms(start), from_ms(start + step), None, None, None, len(values), handle_s,
+                                handle.n, None, actual)  # fmt: skip
+    mean = sum(values) / len(values)
+    low, high = prediction_interval(mean, values, confidence)
+    workload = mean * handle_s / (step / 1000) if handle_s is not None else None
+    return IntervalForecast(from_ms(start), from_ms(start + step), mean, low, high, len(values), handle_s, handle.n,
+                            workload, actual)  # fmt: skip
+
+
+def prediction_interval(mean: float, values: list[float], confidence: float) -> tuple[float, float]:
+    """Where the next count falls with probability ``confidence``: negative binomial with the weeks' variance
+    (at least Poisson's), widened by 1 + 1/weeks for the error of the mean."""
+    from scipy import stats
+
+    if mean <= 0:
+        return 0.0, 0.0
+    n = len(values)
+    sample_var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else mean
+    variance = max(mean, sample_var) * (1 + 1 / n)
+    tail = (1 - confidence) / 2
+    if variance <= mean * (1 + 1e-9):
+        low, high = stats.poisson.ppf([tail, 1 - tail], mean)
+    else:
+        size = mean * mean / (variance - mean)
+        low, high = stats.nbinom.ppf([tail, 1 - tail], size, size / (size + mean))
+    return float(low), float(high)
+
+
+def _pooled_handle(history: Observed, before: int, weeks: int) -> Sufficient:
+    pooled = Sufficient()
+    for start, stats in history.handle.items():
+        if before - weeks * WEEK_MS <= start and history.known(start, before):
+            pooled.merge(stats)
+    return pooled
+
+
+def backtest(history: Observed, *, weeks: int, confidence: float, days: int) -> Accuracy:
+    """Each of the last ``days`` complete days forecast from what was known at its midnight, against what came."""
+    step = history.step_ms
+    last_day = history.through_ms - history.through_ms % DAY_MS  # midnight after the last complete day
+    abs_error = total = 0.0
+    day_error = day_total = 0.0
+    inside = counted = used_days = 0
+    for d in range(days):
+        midnight = last_day - (d + 1) * DAY_MS
+        if midnight < history.first_ms:
+            break
+        pooled = _pooled_handle(history, midnight, weeks)
+        f_day = a_day = 0.0
+        usable = False
+        for start in range(midnight, midnight + DAY_MS, step):
+            one = _one(history, start, weeks, confidence, midnight, pooled)
+            if one.arrivals is None or one.actual is None:
+                continue
+            usable = True
+            abs_error += abs(one.actual - one.arrivals)
+            total += one.actual
+            f_day += one.arrivals
+            a_day += one.actual
+            counted += 1
+            assert one.low is not None and one.high is not None
+            inside += int(one.low <= one.actual <= one.high)
+        if usable:
+            used_days += 1
+            day_error += abs(a_day - f_day)
+            day_total += a_day
+    return Accuracy(
+        days=used_days,
+        intervals=counted,
+        wape_interval=abs_error / total if total else None,
+        wape_day=day_error / day_total if day_total else None,
+        inside=inside / counted if counted else None,
+    )
