@@ -98,6 +98,7 @@ def past_contacts(first: date, days: int, per_weekday: int = 600, seed: int = 13
     regions = list(REGION_WEIGHTS)
     hours = [h + 0.5 for h in range(24)]
     i = 0
+    end = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=days)
     for offset in range(days):
         day = first + timedelta(days=offset)
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -119,8 +120,8 @@ def past_contacts(first: date, days: int, per_weekday: int = 600, seed: int = 13
                 ticket = {"ticket_id": f"PT-{seed}-{i}", "priority": priority, "created_at": _iso(opened)}
                 yield _line({**base, "event_id": f"past-contact-{seed}-{i}", "event_type": "TICKET_CREATED",
                              "event_time": _iso(opened), "operation": ticket})  # fmt: skip
-                if rng.random() < 0.85:
-                    solved = opened + timedelta(hours=rng.lognormvariate(1.5, 0.9))
+                solved = opened + timedelta(hours=rng.lognormvariate(1.5, 0.9))
+                if rng.random() < 0.85 and solved < end:  # solved within the span (the rest: still open)
                     work = handle_seconds(rng, priority, channel, group)
                     operation = {**ticket, "actual_at": _iso(solved), "handle_seconds": work}
                     yield _line({**base, "event_id": f"past-solved-{seed}-{i}", "event_type": "TICKET_SOLVED",

@@ -124,22 +124,32 @@ def _matches(dimensions: tuple[str, ...], scope: tuple[str, ...], where: Mapping
 
 
 def forecast(
-    history: Observed, first_ms: int, days: int, *, weeks: int, confidence: float, backtest_days: int
+    history: Observed,
+    first_ms: int,
+    days: int,
+    *,
+    weeks: int,
+    confidence: float,
+    backtest_days: int,
+    as_of_ms: int | None = None,
 ) -> Forecast:
-    """Intervals of ``days`` days from ``first_ms`` (a midnight), with the accuracy on the last complete days."""
+    """Intervals of ``days`` days from ``first_ms`` (a midnight) as forecast with what was known at ``as_of_ms``
+    (default: all the history), with their actuals where known, and the accuracy on the last complete days
+    before ``as_of_ms``."""
     step = history.step_ms
-    pooled = _pooled_handle(history, history.through_ms, weeks)
+    as_of = history.through_ms if as_of_ms is None else min(as_of_ms, history.through_ms)
+    pooled = _pooled_handle(history, as_of, weeks)
     out = []
     for start in range(first_ms, first_ms + days * DAY_MS, step):
-        out.append(_one(history, start, weeks, confidence, history.through_ms, pooled))
-    complete_days = max(0, (history.through_ms - history.first_ms) // DAY_MS)
+        out.append(_one(history, start, weeks, confidence, as_of, pooled))
+    complete_days = max(0, (as_of - history.first_ms) // DAY_MS)
     return Forecast(
         step_ms=step,
         confidence=confidence,
         intervals=tuple(out),
-        accuracy=backtest(history, weeks=weeks, confidence=confidence, days=backtest_days),
+        accuracy=backtest(history, weeks=weeks, confidence=confidence, days=backtest_days, before_ms=as_of),
         history_days=int(complete_days),
-        through=from_ms(history.through_ms) if complete_days else None,
+        through=from_ms(as_of) if complete_days else None,
     )
 
 
@@ -194,10 +204,12 @@ def _pooled_handle(history: Observed, before: int, weeks: int) -> Sufficient:
     return pooled
 
 
-def backtest(history: Observed, *, weeks: int, confidence: float, days: int) -> Accuracy:
-    """Each of the last ``days`` complete days forecast from what was known at its midnight, against what came."""
+def backtest(history: Observed, *, weeks: int, confidence: float, days: int, before_ms: int | None = None) -> Accuracy:
+    """Each of the last ``days`` complete days (before ``before_ms``) forecast from what was known at its
+    midnight, against what came."""
     step = history.step_ms
-    last_day = history.through_ms - history.through_ms % DAY_MS  # midnight after the last complete day
+    end = history.through_ms if before_ms is None else min(before_ms, history.through_ms)
+    last_day = end - end % DAY_MS  # midnight after the last complete day
     abs_error = total = 0.0
     day_error = day_total = 0.0
     inside = counted = used_days = 0
