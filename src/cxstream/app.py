@@ -40,7 +40,7 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest, live, openapi, page, warroom
+from cxstream.web import health, ingest, live, openapi, page, warroom, workforce
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
@@ -278,5 +278,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     openapi.register(app, ctx.topology.metrics)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)
+    workforce.register(app, gate, ctx.topology, feed if metric_tables.enabled else None)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

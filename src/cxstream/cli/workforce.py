@@ -1,10 +1,13 @@
-"""``cxstream staffing erlang``: the planners' what-if calculator (Erlang C, or Erlang A with ``--patience``)."""
+"""``cxstream staffing erlang`` (the planners' what-if calculator: Erlang C, or Erlang A with ``--patience``),
+``cxstream staffing plan`` and ``cxstream forecast`` (each declared queue's forecast and the agents it needs,
+from the metric history on the cluster)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import sys
 from typing import Any
 
 from cxstream.cli.common import EXIT_CONFIG, EXIT_OK, fail
@@ -32,11 +35,26 @@ def add_parsers(sub: Any) -> None:
     e.add_argument("--patience", default=None, help="mean patience before abandoning (Erlang A), e.g. 5m")
     e.add_argument("--agents", type=int, default=None, help="the figures with this many agents instead")
     e.add_argument("--json", action="store_true", help="print JSON")
+    for name, text in (("plan", "agents and positions needed per interval for each queue, from the forecast"),):
+        s = actions.add_parser(name, help=text)
+        _plan_arguments(s)
     p.set_defaults(handler=cmd_staffing)
+    p = sub.add_parser("forecast", help="contacts and workload per queue and interval for the days ahead, with "
+                       "the prediction interval and its accuracy on past days")  # fmt: skip
+    _plan_arguments(p)
+    p.set_defaults(handler=cmd_forecast)
+
+
+def _plan_arguments(p: Any) -> None:
+    p.add_argument("--queue", action="append", default=[], help="a queue id (topologies/workforce.yaml); all if absent")
+    p.add_argument("--day", default=None, help="first day, e.g. 2026-12-07 (default today, UTC)")
+    p.add_argument("--days", type=int, default=1, help="days to cover (default 1)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON (GET /api/workforce/QUEUE)")
 
 
 def cmd_staffing(settings: Settings, args: argparse.Namespace) -> int:
-    del settings  # the calculator needs no cluster
+    if args.action == "plan":
+        return _plans(settings, args, staffing=True)
     try:
         demand = Demand(
             contacts=args.contacts,
@@ -116,3 +134,88 @@ def _pct(x: float) -> str:
 
 def _seconds(s: float) -> str:
     return "unbounded (fewer agents than the load)" if not math.isfinite(s) else f"{s:.2f} s"
+
+
+def cmd_forecast(settings: Settings, args: argparse.Namespace) -> int:
+    return _plans(settings, args, staffing=False)
+
+
+def _plans(settings: Settings, args: argparse.Namespace, *, staffing: bool) -> int:
+    from datetime import UTC, datetime
+
+    from cxstream.cli.common import cluster, count
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.workforce.queues import queue_plan
+    from cxstream.kafka.history import read_history
+    from cxstream.web.workforce import parse_days, plan_json
+
+    found = cluster(settings, "forecast" if not staffing else "staffing plan")
+    if isinstance(found, int):
+        return found
+    ctx, options = found
+    workforce, metrics = ctx.topology.workforce, ctx.topology.metrics
+    try:
+        queues = [workforce.queue(q) for q in args.queue] if args.queue else list(workforce.queues)
+        first, days = parse_days({"day": args.day or "", "days": str(args.days)}, workforce, datetime.now(UTC).date())
+    except KeyError as exc:
+        known = ", ".join(q.id for q in workforce.queues) or "none declared"
+        return fail(f"no queue {exc.args[0]!r} (declared: {known})", EXIT_CONFIG)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_CONFIG)
+    if not queues:
+        return fail("no queues declared (topologies/workforce.yaml)", EXIT_CONFIG)
+    import asyncio
+
+    index, undecodable = asyncio.run(read_history(options, ctx.codec(Topics.HISTORY)))
+    if undecodable:
+        print(f"{count(undecodable, 'record')} on {Topics.HISTORY} did not decode and were left out", file=sys.stderr)
+    plans = [queue_plan(metrics, workforce, queue, index, first, days) for queue in queues]
+    if args.json:
+        print(json.dumps([plan_json(workforce, plan) for plan in plans], indent=2))
+        return EXIT_OK
+    for plan in plans:
+        print(plan_text(plan, staffing=staffing))
+    return EXIT_OK
+
+
+def plan_text(plan: Any, *, staffing: bool) -> str:
+    """One queue's plan for a terminal: a header with the history and accuracy, then a row per interval."""
+    f, target = plan.forecast, plan.target
+    acc = f.accuracy
+    level = round(f.confidence * 100)
+    model = "Erlang A" if plan.patience_s is not None else "Erlang C"
+    lines = [f"{plan.queue.display} ({plan.queue.id}): {_pct(target.service_level)} in {target.answer_within_s:g} s, "
+             f"{model}, shrinkage {_pct(target.shrinkage)}, occupancy cap {_pct(target.max_occupancy)}"]  # fmt: skip
+    if acc.intervals:
+        lines.append(f"  learnt from {f.history_days} complete days; accuracy on the last {acc.days} days "
+                     f"(n={acc.intervals} intervals): WAPE {_pct(acc.wape_interval or 0)} per interval, "
+                     f"{_pct(acc.wape_day or 0)} per day; {_pct(acc.inside or 0)} of actuals inside the "
+                     f"{level} % interval")  # fmt: skip
+    else:
+        lines.append(f"  learnt from {f.history_days} complete days; no past day to measure its accuracy on yet")
+    if not f.sufficient:
+        lines.append("  insufficient history: each interval needs the same interval on at least 2 past weeks")
+        return "\n".join(lines)
+    head = (
+        f"  {'interval (UTC)':17} {'contacts':>8} {f'{level} % interval':>14} {'weeks':>5} {'arrived':>7} "
+        f"{'AHT':>7} {'Erlangs':>7}"
+    )
+    if staffing:
+        head += f" {'agents':>6} {'positions':>9} {'SL':>6} {'ASA':>7}"
+    lines.append(head)
+    for one in plan.staffing:
+        i = one.forecast
+        if i.arrivals is None:
+            lines.append(f"  {i.start:%a %d %H:%M}      insufficient history (n={i.weeks} weeks)")
+            continue
+        actual = f"{i.actual:g}" if i.actual is not None else "-"
+        aht = f"{i.handle_s / 60:.1f}m" if i.handle_s is not None else "-"
+        work = f"{i.workload:.2f}" if i.workload is not None else "-"
+        row = (f"  {i.start:%a %d %H:%M}      {i.arrivals:8.1f} {f'{i.low:g}-{i.high:g}':>14} {i.weeks:5d} "
+               f"{actual:>7} {aht:>7} {work:>7}")  # fmt: skip
+        if staffing and one.staffing is not None:
+            at = one.staffing.figures
+            asa = f"{at.asa_s:.1f}s" if math.isfinite(at.asa_s) else "-"
+            row += f" {one.agents:6d} {one.positions:9d} {_pct(at.service_level):>6} {asa:>7}"
+        lines.append(row)
+    return "\n".join(lines)

@@ -126,6 +126,21 @@ def _schemas() -> dict[str, Any]:
         "Workers": {"type": "object", "required": ["answered", "asked"],
                     "properties": {"answered": {"type": "integer"}, "asked": {"type": "integer"}}},
         "Estimate": estimate,
+        "StaffingQueue": {"type": "object", "required": ["id", "display", "where", "team", "model", "target"],
+                          "properties": {
+            "id": {"type": "string"}, "display": {"type": "string"},
+            "where": {"type": "object", "additionalProperties": {"type": "string"}}, "team": {"type": "string"},
+            "model": {"type": "string", "enum": ["erlang_c", "erlang_a"]}, "target": {"type": "object"}}},
+        "StaffingPlan": {"type": "object", "required": ["queue", "interval_minutes", "confidence", "history",
+                                                        "accuracy", "insufficient", "intervals"], "properties": {
+            "queue": _ref("StaffingQueue"), "interval_minutes": {"type": "integer"},
+            "confidence": {"type": "number"},
+            "history": {"type": "object", "properties": {"days": {"type": "integer"}, "through": NULLABLE_TIME}},
+            "accuracy": {"type": "object", "description": "backtest on the last complete days: WAPE per interval "
+                         "and per day, share of actuals inside the prediction interval, with their n"},
+            "insufficient": NULLABLE_STRING,
+            "intervals": {"type": "array", "items": {"type": "object", "required": ["start", "end", "arrivals"]}},
+            "charts": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "Window": window,
         "History": history,
         "Case": case,
@@ -230,6 +245,23 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
                           "404": _json(_ref("Error"), "no such case"),
                           "409": _json(_ref("Error"), "refused by the case state machine (rule)"), **unanswered,
                           **ERRORS}}},
+        "/api/workforce": {"get": {
+            "summary": "the staffing queues the token reads in full, with their targets and model",
+            "security": secured,
+            "responses": {"200": _json({"type": "object", "required": ["interval_minutes", "queues"], "properties": {
+                "interval_minutes": {"type": "integer"},
+                "queues": {"type": "array", "items": _ref("StaffingQueue")}}}, "queues"), **ERRORS}}},
+        "/api/workforce/{queue_id}": {"get": {
+            "summary": "one queue's forecast per interval (with prediction interval and accuracy), the agents and "
+                       "positions needed and the queue's figures at that staffing", "security": secured,
+            "parameters": [{"name": "queue_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}},
+                           {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                      "maximum": 14}},
+                           {"name": "chart", "in": "query", "schema": {"type": "string", "enum": ["svg"]}}],
+            "responses": {"200": _json(_ref("StaffingPlan"), "the plan"), "400": _json(_ref("Error"), "bad parameter"),
+                          "404": _json(_ref("Error"), "unknown queue"),
+                          "503": _json(_ref("Error"), "the history is still being read"), **ERRORS}}},
         "/api/peer/cells": {"get": {
             "summary": "for the other workers: this worker's metric cells (sufficient statistics) of the given "
                        "definitions, within the token's scope, and the cx.events partitions it holds",

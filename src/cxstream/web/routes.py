@@ -64,6 +64,13 @@ ROUTES: tuple[Route, ...] = (
         "one window of one metric; window 'history': closed days merged into weeks, months, quarters or years",
     ),
     Route("GET", "/api/metrics/{definition}/{window}/history", Door.TOKEN, "past windows of one metric"),
+    Route("GET", "/api/workforce", Door.TOKEN, "the staffing queues the token reads, with their targets"),
+    Route(
+        "GET",
+        "/api/workforce/{queue_id}",
+        Door.TOKEN,
+        "one queue's forecast, agents needed per interval and the forecast's accuracy",
+    ),
     Route("GET", "/api/peer/cells", Door.TOKEN, "this worker's metric cells, for the other workers"),
     Route("GET", "/api/breaches", Door.TOKEN, "open breaches"),
     Route("GET", "/api/silences", Door.TOKEN, "active and pending silences"),
