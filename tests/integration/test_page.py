@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cxstream.demo.past import past_records
+from cxstream.demo.past import past_contacts, past_records
 from cxstream.kafka.embedded import free_port
 from tests.integration.procs import ROOT, eventually, http_get, ready, spawn, stop
 from tests.integration.test_breaches import answers, breaches, produce
@@ -66,7 +66,9 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
 
         tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
         past = tmp_path / "past.jsonl"  # half a year of history for the history chart
-        past.write_bytes(b"\n".join(past_records(datetime.now(UTC).date() - timedelta(days=183), 182, per_day=40)))
+        today = datetime.now(UTC).date()
+        contacts = past_contacts(today - timedelta(days=21), 21, per_weekday=300)  # three weeks for the staffing view
+        past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts]))
         loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
         assert loaded.returncode == 0, loaded.stderr
         with sync_playwright() as playwright:
@@ -115,6 +117,24 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert len(page.query_selector_all("#history-chart circle")) == len(shown_months)
                 page.locator("#history").screenshot(path=str(ARTIFACTS / "warroom-history-emea-month.png"))
 
+                # the staffing view: contacts forecast with its band and what arrived, agents needed, the accuracy
+                plan = api(port, f"/api/workforce/emea-chat?day={today}")
+                forecast = [i for i in plan["intervals"] if i["arrivals"]["forecast"] is not None]
+                assert len(forecast) == 48 and plan["accuracy"]["days"] == 7
+                eventually(lambda: len(page.query_selector_all("#staffing-charts svg")) == 2, 30, "staffing charts")
+                assert len(page.query_selector_all('#staffing-charts path[data-series="forecast (80 %)"]')) == 1
+                assert len(page.query_selector_all('#staffing-charts path[data-series="agents"]')) == 1
+                assert page.query_selector("#staffing-charts polygon") is not None  # the prediction band
+                note = page.inner_text("#staffing-note")
+                accuracy = plan["accuracy"]
+                assert "EMEA chat" in note and f"n={accuracy['intervals']} intervals" in note, note
+                assert f"WAPE {round(100 * accuracy['wape_interval'])} %" in note and "Erlang A" in note, note
+                peak = max(plan["intervals"], key=lambda i: i["agents"] or 0)
+                assert f"{peak['agents']} agents, {peak['positions']} positions" in note, note
+                page.locator("#staffing").screenshot(path=str(ARTIFACTS / "warroom-staffing.png"))
+                page.select_option("#staffing-queue", "billing")
+                eventually(lambda: "Billing (all regions)" in page.inner_text("#staffing-note"), 30, "billing")
+
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
                 wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")
                 wall.wait_for_selector("#conn.live", timeout=30_000)
@@ -123,6 +143,10 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert "detractor.critical-driver" not in wall.inner_text("#breaches")
                 # history too is limited to the viewer's region
                 eventually(lambda: ", apac:" in wall.inner_text("#history-note"), 30, "the viewer's history")
+                # staffing: only the queues the viewer reads in full (no all-regions queue)
+                eventually(lambda: "APAC chat" in wall.inner_text("#staffing-note"), 30, "the viewer's staffing")
+                queues = [o.inner_text() for o in wall.query_selector_all("#staffing-queue option")]
+                assert queues == ["APAC chat"], queues
                 wall.screenshot(path=str(ARTIFACTS / "warroom-viewer-apac.png"), full_page=True)
 
                 signed_out = browser.new_page()
