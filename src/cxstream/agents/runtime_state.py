@@ -13,6 +13,24 @@ import faust
 from cxstream.observability.metrics import CHANGELOG_LAG, CONSUMER_LAG, TABLE_KEYS
 
 
+def fetch_state(consumer: Any, tp: Any) -> dict[str, Any] | None:
+    """What the Kafka client itself knows of a partition: the position it fetches from (None: waiting for an
+    offset reset or for its committed offset), whether it waits for a reset, and whether it is paused at the
+    client. Tells a partition that is assigned but never fetched from one that is caught up."""
+    try:
+        client = consumer._thread._ensure_consumer()
+        state = client._subscription.subscription.assignment.state_value(tp)
+    except Exception:  # no consumer yet, no assignment, or a partition being handed over
+        return None
+    if state is None:
+        return None
+    return {
+        "position": state.position if state.has_valid_position else None,
+        "awaiting_reset": bool(state.awaiting_reset),
+        "paused": bool(state.paused),
+    }
+
+
 @dataclass
 class RuntimeState:
     app: faust.App
@@ -42,7 +60,8 @@ class RuntimeState:
                         # and whether the consumer reads it at all (paused during a recovery)
                         "read": consumer._read_offset.get(tp), "handled_pending": len(consumer._acked.get(tp, ())),
                         "reading": active is None or tp in active,
-                        "paused": tp in consumer._paused_partitions})  # fmt: skip
+                        "paused": tp in consumer._paused_partitions,
+                        "fetch": fetch_state(consumer, tp)})  # fmt: skip
         recovery = app.tables.recovery
         changelog = [
             {"topic": tp.topic, "partition": tp.partition, "kind": kind, "remaining": remaining}
