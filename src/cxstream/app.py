@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import faust
@@ -33,6 +34,7 @@ from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.validation import Validator
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
 from cxstream.domain.topology import CleanupPolicy, Topology
+from cxstream.domain.workforce.tiers import tier_of
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import BUILD_INFO
@@ -82,7 +84,9 @@ def load_context(settings: Settings) -> Context:
         )
     validator = Validator(topology.validation, topology.reference, (t.id for t in topology.teams))
     connectors = connector_registry.build(topology.connectors)
-    enricher = Enricher(topology.journey, VerbatimAnalyzer(topology.verbatims))
+    tiers = topology.workforce.tiers
+    enricher = Enricher(topology.journey, VerbatimAnalyzer(topology.verbatims),
+                        partial(tier_of, tiers) if tiers else None)  # fmt: skip
     return Context(settings, topology, catalog, CodecFactory(catalog, registry), connectors, validator, enricher)
 
 

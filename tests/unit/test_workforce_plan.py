@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
+import pytest
+
 from cxstream.app import load_context
 from cxstream.connectors.base import RawContext
 from cxstream.connectors.pipeline import normalize_record
@@ -62,3 +64,20 @@ def test_the_emea_peak_is_in_its_business_hours() -> None:
     assert 7 <= busy.forecast.start.hour < 17
     night = [s for s in plan.staffing if s.forecast.start.hour in (20, 21, 22)]
     assert all((s.forecast.arrivals or 0) < (busy.forecast.arrivals or 0) / 4 for s in night)
+
+
+def test_each_tier_shows_the_handle_time_it_really_takes() -> None:
+    workforce = CTX.topology.workforce
+    plan = queue_plan(CTX.topology.metrics, workforce, workforce.queue("emea-email"), index(), TODAY, 1)
+    tiers = {t.tier: t for t in plan.tiers}
+    assert list(tiers) == ["complex", "simple", "standard"]
+    assert sum(t.share for t in plan.tiers) == pytest.approx(1.0)
+    complex_, simple, standard = (tiers[k].handle_time for k in ("complex", "simple", "standard"))
+    assert all(e.n > 30 and e.value is not None and e.low is not None for e in (complex_, simple, standard))
+    # the demo's handle times: problems, urgent and billing take longest, plain questions least
+    assert complex_.low > standard.high and standard.low > simple.high  # type: ignore[operator]
+    # the queue's handle time is the tiers' n-weighted mean
+    pooled = sum(t.share * (t.handle_time.value or 0) for t in plan.tiers)
+    busy = max(plan.staffing, key=lambda s: s.forecast.arrivals or 0)
+    assert busy.forecast.handle_s is not None
+    assert pooled == pytest.approx(busy.forecast.handle_s / 60, rel=0.15)  # same weeks, pooled over every slot

@@ -86,3 +86,39 @@ def test_an_interval_finer_than_the_history_is_refused(tmp_path: Path) -> None:
         "workforce.interval: handle_time keeps no history in intervals that make up 15m" in p
         for p in caught.value.problems
     )
+
+
+def test_tiers_take_the_first_matching_rule() -> None:
+    from datetime import UTC, datetime
+
+    from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
+    from cxstream.domain.workforce.tiers import tier_of
+
+    tiers = load_topology(ROOT / "topologies", SCHEMAS).workforce.tiers
+
+    def ticket(priority: str, kind: str | None, team: str = "customer-service") -> CanonicalEvent:
+        return CanonicalEvent.model_validate({
+            "event_id": "t", "event_type": EventType.TICKET_SOLVED, "event_time": datetime(2026, 12, 1, tzinfo=UTC),
+            "ingest_time": datetime(2026, 12, 1, tzinfo=UTC), "source": "helpdesk", "source_record_id": "t",
+            "team": team, "operation": Operation(ticket_id="1", priority=priority),
+            "attributes": {"ticket_type": kind} if kind else {},
+        })  # fmt: skip
+
+    assert tier_of(tiers, ticket("normal", "problem")) == "complex"
+    assert tier_of(tiers, ticket("HIGH", "question")) == "complex"  # the first matching tier wins
+    assert tier_of(tiers, ticket("normal", "question", team="billing")) == "complex"
+    assert tier_of(tiers, ticket("low", "question")) == "simple"
+    assert tier_of(tiers, ticket("normal", None)) == "standard"
+    survey = ticket("normal", "problem").model_copy(update={"event_type": EventType.SURVEY_RESPONSE})
+    assert tier_of(tiers, survey) is None  # only helpdesk contacts have a tier
+
+
+def test_bad_tiers_name_the_field(tmp_path: Path) -> None:
+    text = """\
+workforce:
+  tiers:
+    - {id: complex, display: Complex, any: [{mood: [angry]}]}
+    - {id: rest, display: Rest, any: [{priority: [low]}]}
+"""
+    found = "\n".join(problems(tmp_path, text))
+    assert "workforce.yaml:3: workforce.tiers[0].any" in found and "'mood' is not a field" in found

@@ -193,6 +193,10 @@ def plan_text(plan: Any, *, staffing: bool) -> str:
                      f"{level} % interval")  # fmt: skip
     else:
         lines.append(f"  learnt from {f.history_days} complete days; no past day to measure its accuracy on yet")
+    for tier in plan.tiers:
+        lines.append(
+            f"  handle time, {tier.display}: {tier.handle_time.describe()}, {_pct(tier.share)} of solved tickets"
+        )
     if not f.sufficient:
         lines.append("  insufficient history: each interval needs the same interval on at least 2 past weeks")
         return "\n".join(lines)

@@ -107,6 +107,15 @@ class ZendeskConnector(Connector):
                 return str(item["value"]).strip().lower() or None
         return None
 
+    def _attributes(self, ticket: dict[str, Any]) -> dict[str, str]:
+        """The group (team mapping) and the ticket type (question, incident, problem, task: its contact type)."""
+        out = {}
+        if group := opt_str(ticket, "group_id"):
+            out["group_id"] = group
+        if kind := opt_str(ticket, "type", lower=True):
+            out["ticket_type"] = kind
+        return out
+
     def _seconds(self, ticket: dict[str, Any]) -> int | None:
         """The handle-time custom field: whole seconds (numeric fields arrive as numbers or digit strings)."""
         fields, field_id = ticket.get("custom_fields"), self._opts.handle_time_field
@@ -186,7 +195,7 @@ class ZendeskConnector(Connector):
                     actual_at=when if event_type is not EventType.TICKET_CREATED else None,
                     handle_seconds=self._seconds(ticket) if event_type is EventType.TICKET_SOLVED else None,
                 ),
-                attributes={"group_id": g} if (g := opt_str(ticket, "group_id")) else {},
+                attributes=self._attributes(ticket),
                 raw_payload=raw,
                 **self._ticket_context(ticket),
             )

@@ -113,16 +113,18 @@ def past_contacts(first: date, days: int, per_weekday: int = 600, seed: int = 13
                 channel = rng.choices([c for c, _ in _CHANNELS], [w for _, w in _CHANNELS])[0]
                 team, group, _ = rng.choices(_TEAMS, [w for *_, w in _TEAMS])[0]
                 priority = rng.choice(("low", "normal", "normal", "high"))
+                kind = rng.choices(("question", "incident", "problem", "task"), (50, 30, 12, 8))[0]
                 contact = REGIONS[region][2]
                 base = {"source_record_id": f"pc-{i}", "customer_id": f"CUST-{rng.randint(1, 5000):06d}",
                         "region": region, "team": team, "site": contact, "channel": channel,
-                        "journey_stage": "support", "touchpoint": "ticket_resolution"}  # fmt: skip
+                        "journey_stage": "support", "touchpoint": "ticket_resolution",
+                        "attributes": {"ticket_type": kind}}  # fmt: skip
                 ticket = {"ticket_id": f"PT-{seed}-{i}", "priority": priority, "created_at": _iso(opened)}
                 yield _line({**base, "event_id": f"past-contact-{seed}-{i}", "event_type": "TICKET_CREATED",
                              "event_time": _iso(opened), "operation": ticket})  # fmt: skip
                 solved = opened + timedelta(hours=rng.lognormvariate(1.5, 0.9))
                 if rng.random() < 0.85 and solved < end:  # solved within the span (the rest: still open)
-                    work = handle_seconds(rng, priority, channel, group)
+                    work = handle_seconds(rng, priority, channel, group, kind)
                     operation = {**ticket, "actual_at": _iso(solved), "handle_seconds": work}
                     yield _line({**base, "event_id": f"past-solved-{seed}-{i}", "event_type": "TICKET_SOLVED",
                                  "event_time": _iso(solved), "agent_id": f"agent-{rng.randint(1, 40)}",

@@ -79,10 +79,11 @@ def _sf(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-def handle_seconds(rng: random.Random, priority: str, channel: str, group: str | None = None) -> int:
-    """A realistic handle time: log-normal (median about 6 minutes), longer for urgent and for billing tickets,
-    shorter on chat than by email."""
+def handle_seconds(rng: random.Random, priority: str, channel: str, group: str | None = None, kind: str = "") -> int:
+    """A realistic handle time: log-normal (median about 6 minutes), longer for urgent tickets, problems and
+    billing, shorter on chat than by email and for plain questions."""
     median = 360.0 * {"low": 0.8, "normal": 1.0, "high": 1.6, "urgent": 2.0}.get(priority, 1.0)
+    median *= {"question": 0.8, "incident": 1.3, "problem": 1.8}.get(kind, 1.0)
     median *= {"chat": 0.7, "email": 1.2}.get(channel, 1.0)
     median *= 1.5 if group == "360004420" else 1.0  # billing disputes take longest
     return max(30, round(rng.lognormvariate(math.log(median), 0.5)))
@@ -299,6 +300,7 @@ class DemoTraffic:
             "group_id": group,
             "status": status,
             "priority": self.rng.choice(["LOW", "NORMAL", "NORMAL", "HIGH"]),
+            "type": self.rng.choices(["question", "incident", "problem", "task"], weights=[50, 30, 12, 8])[0],
             "via": {"channel": self.rng.choice(["web_form", "email", "chat"])},
             "created_at": _iso(created),
             "updated_at": _iso(created),
@@ -363,7 +365,8 @@ class DemoTraffic:
 
     def _handle_seconds(self, ticket: dict[str, Any]) -> int:
         """Agent time on a ticket: log-normal around 6 minutes, longer for urgent tickets, billing and email."""
-        return handle_seconds(self.rng, ticket["priority"].lower(), ticket["via"]["channel"], ticket["group_id"])
+        return handle_seconds(self.rng, ticket["priority"].lower(), ticket["via"]["channel"], ticket["group_id"],
+                              ticket["type"])  # fmt: skip
 
     def _rating(self, now: datetime, region: str) -> RawRecord:
         slow = self._support_wait(now, region) > timedelta(hours=3)

@@ -139,6 +139,8 @@ def _schemas() -> dict[str, Any]:
             "accuracy": {"type": "object", "description": "backtest on the last complete days: WAPE per interval "
                          "and per day, share of actuals inside the prediction interval, with their n"},
             "insufficient": NULLABLE_STRING,
+            "tiers": {"type": "array", "items": {"type": "object", "description": "a complexity tier's handle time "
+                      "(minutes, with n and interval) and its share of solved tickets"}},
             "intervals": {"type": "array", "items": {"type": "object", "required": ["start", "end", "arrivals"]}},
             "charts": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "Window": window,

@@ -30,6 +30,7 @@ from cxstream.domain.workforce.queues import QueuePlan, queue_plan
 from cxstream.domain.workforce.spec import Queue, Workforce
 from cxstream.web import charts
 from cxstream.web.auth import Denied, Gate, refuse
+from cxstream.web.estimates import estimate_json
 
 
 def target_json(target: ServiceTarget, patience_s: float | None) -> dict[str, Any]:
@@ -101,6 +102,15 @@ def plan_json(workforce: Workforce, plan: QueuePlan) -> dict[str, Any]:
             "inside_interval": _finite(accuracy.inside),
         },
         "insufficient": insufficient,
+        "tiers": [
+            {
+                "tier": t.tier,
+                "display": t.display,
+                "handle_time": estimate_json(t.handle_time),
+                "share": round(t.share, 4),
+            }
+            for t in plan.tiers
+        ],
         "intervals": [interval_json(one) for one in plan.staffing],
     }
 

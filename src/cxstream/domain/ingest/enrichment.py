@@ -1,23 +1,37 @@
 """What normalization adds to every event after its connector mapped it: the journey stage and touchpoint
-when the source did not say, and the drivers and sentiment of its verbatim comment (as attributes)."""
+when the source did not say, a helpdesk contact's complexity tier, and the drivers and sentiment of its
+verbatim comment (as attributes)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
 
 DRIVERS_ATTRIBUTE = "drivers"
+TIER_ATTRIBUTE = "tier"
 SENTIMENT_ATTRIBUTE = "sentiment"
 
 
 class Enricher:
-    def __init__(self, journey: JourneyMap, analyzer: VerbatimAnalyzer) -> None:
+    def __init__(
+        self,
+        journey: JourneyMap,
+        analyzer: VerbatimAnalyzer,
+        tier: Callable[[CanonicalEvent], str | None] | None = None,
+    ) -> None:
         self.journey = journey
         self.analyzer = analyzer
+        self.tier = tier  # a helpdesk contact's complexity tier (workforce), kept in its attributes
 
     def __call__(self, event: CanonicalEvent) -> CanonicalEvent:
         event = self.journey.tag(event)
+        if self.tier is not None and TIER_ATTRIBUTE not in event.attributes:
+            tier = self.tier(event)
+            if tier is not None:
+                event = event.model_copy(update={"attributes": {**event.attributes, TIER_ATTRIBUTE: tier}})
         survey = event.survey
         text = (survey.verbatim if survey else None) or event.comment
         if not text or DRIVERS_ATTRIBUTE in event.attributes:

@@ -9,6 +9,7 @@ from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, SurveyMetric
 from cxstream.domain.metrics.cells import CellKey, Update, bucket_start
 from cxstream.domain.metrics.spec import (
+    ATTRIBUTE_DIMENSIONS,
     DURATION_UNITS_MS,
     SURVEY_INDICATORS,
     UNKNOWN,
@@ -75,7 +76,10 @@ def measure(definition: MetricDefinition, event: CanonicalEvent) -> Sufficient |
 
 
 def scope_of(definition: MetricDefinition, event: CanonicalEvent) -> tuple[str, ...]:
-    return tuple(str(getattr(event, d) or UNKNOWN) for d in definition.dimensions)
+    return tuple(
+        str((event.attributes.get(d) if d in ATTRIBUTE_DIMENSIONS else getattr(event, d)) or UNKNOWN)
+        for d in definition.dimensions
+    )
 
 
 def is_late(spec: MetricsSpec, event: CanonicalEvent) -> bool:

@@ -17,6 +17,9 @@ from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.events import SurveyMetric
 
 DIMENSIONS = ("team", "region", "site", "journey_stage", "touchpoint", "channel")
+#: Dimensions kept in an event's attributes by enrichment (not in every definition's default scope): a helpdesk
+#: contact's complexity tier (``topologies/workforce.yaml``).
+ATTRIBUTE_DIMENSIONS = ("tier",)
 UNKNOWN = "-"  # the value of a dimension the event does not carry
 
 
@@ -215,8 +218,9 @@ class MetricDefinition(Strict):
     @classmethod
     def _known_dimensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
-            if name not in DIMENSIONS:
-                raise ValueError(f"{name!r} is not a dimension (one of: {', '.join(DIMENSIONS)})")
+            if name not in DIMENSIONS and name not in ATTRIBUTE_DIMENSIONS:
+                known = ", ".join((*DIMENSIONS, *ATTRIBUTE_DIMENSIONS))
+                raise ValueError(f"{name!r} is not a dimension (one of: {known})")
         if len(set(value)) != len(value):
             raise ValueError("a dimension is listed twice")
         return value

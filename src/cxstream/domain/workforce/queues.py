@@ -7,11 +7,23 @@ from datetime import UTC, date, datetime, time
 
 from cxstream.domain.base import to_ms
 from cxstream.domain.history.index import HistoryIndex
-from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
+from cxstream.domain.metrics.spec import DAY_MS, UNKNOWN, MetricsSpec
+from cxstream.domain.metrics.stats import Estimate, Sufficient
+from cxstream.domain.metrics.windows import estimate_of
 from cxstream.domain.workforce.erlang import Model, ServiceTarget
 from cxstream.domain.workforce.forecast import WEEK_MS, Forecast, forecast, observed
 from cxstream.domain.workforce.plan import IntervalStaffing, staffing_plan
 from cxstream.domain.workforce.spec import Queue, Workforce
+
+
+@dataclass(frozen=True)
+class TierHandle:
+    """How long one complexity tier's contacts really take in a queue over the forecast's learning weeks."""
+
+    tier: str
+    display: str
+    handle_time: Estimate  # minutes per solved ticket, with n and interval
+    share: float  # of the queue's solved tickets (n of the tier / n of all)
 
 
 @dataclass(frozen=True)
@@ -21,6 +33,7 @@ class QueuePlan:
     patience_s: float | None
     forecast: Forecast
     staffing: tuple[IntervalStaffing, ...]
+    tiers: tuple[TierHandle, ...] = ()
 
     @property
     def model(self) -> Model:
@@ -47,4 +60,36 @@ def queue_plan(
     result = forecast(grid, first_ms, days, weeks=settings.weeks, confidence=settings.confidence,
                       backtest_days=settings.backtest_days, as_of_ms=as_of)  # fmt: skip
     target, patience = workforce.service_target(queue), workforce.patience_s(queue)
-    return QueuePlan(queue, target, patience, result, staffing_plan(result, target, patience))
+    tiers = tier_handles(metrics, workforce, queue, index, as_of - settings.weeks * WEEK_MS, as_of)
+    return QueuePlan(queue, target, patience, result, staffing_plan(result, target, patience), tiers)
+
+
+def tier_handles(
+    metrics: MetricsSpec, workforce: Workforce, queue: Queue, index: HistoryIndex, start_ms: int, end_ms: int
+) -> tuple[TierHandle, ...]:
+    """Each declared tier's handle time in the queue between ``start_ms`` and ``end_ms`` (closed intervals of
+    the handle-time history), in the declared order; the queue's pooled handle time is their n-weighted mean,
+    so a shift towards complex contacts raises the workload at the same volume."""
+    definition = metrics.definition(workforce.handle_time)
+    if "tier" not in definition.dimensions or not workforce.tiers:
+        return ()
+    period_ms = definition.history.interval_ms
+    assert period_ms is not None
+    sums: dict[str, Sufficient] = {}
+    for fact in index.facts(workforce.handle_time, period_ms, start_ms, end_ms):
+        values = dict(zip(fact.dimensions, fact.key.scope, strict=False))
+        if all(values.get(name, UNKNOWN) == wanted for name, wanted in queue.where.items()):
+            sums.setdefault(values.get("tier", UNKNOWN), Sufficient()).merge(fact.stats)
+    total = sum(s.n for s in sums.values())
+    displays: dict[str, str] = {}
+    for tier in workforce.tiers:
+        displays.setdefault(tier.id, tier.display)
+    return tuple(
+        TierHandle(
+            tier,
+            display,
+            estimate_of(definition, sums.get(tier, Sufficient()), metrics),
+            sums[tier].n / total if tier in sums and total else 0.0,
+        )
+        for tier, display in displays.items()
+    )

@@ -47,6 +47,46 @@ class Queue(Strict):
     target: TargetSpec = TargetSpec()
 
 
+#: What a tier rule may test: fields of the canonical event, its operation, or its attributes.
+TIER_FIELDS = ("priority", "customer_segment", "channel", "team", "region", "site", "ticket_type")
+
+
+Condition = dict[str, tuple[str, ...]]
+
+
+class Tier(Strict):
+    """A complexity tier: contacts matching any of its conditions (a condition holds when every field it lists
+    has one of its values); a tier without conditions takes every contact. The first matching tier in the
+    list is a contact's tier."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    display: str = Field(min_length=1)
+    any: tuple[Condition, ...] = Field((), description="conditions, e.g. [{ticket_type: [problem]}]")
+
+    @field_validator("any")
+    @classmethod
+    def _fields(cls, value: tuple[Condition, ...]) -> tuple[Condition, ...]:
+        out = []
+        for condition in value:
+            if not condition:
+                raise ValueError("an empty condition matches everything: leave 'any' out instead")
+            for name, allowed in condition.items():
+                if name not in TIER_FIELDS:
+                    raise ValueError(f"{name!r} is not a field a tier can test (one of: {', '.join(TIER_FIELDS)})")
+                if not allowed:
+                    raise ValueError(f"{name}: list at least one value")
+            out.append({k: tuple(v.lower() for v in allowed) for k, allowed in condition.items()})
+        return tuple(out)
+
+    def matches(self, values: dict[str, str | None]) -> bool:
+        if not self.any:
+            return True
+        return any(
+            all((values.get(name) or "").lower() in allowed for name, allowed in condition.items())
+            for condition in self.any
+        )
+
+
 class ForecastSpec(Strict):
     weeks: int = Field(8, ge=2, le=13, description="weeks of history each interval's forecast learns from")
     horizon_days: int = Field(7, ge=1, le=14, description="days ahead that are forecast")
@@ -60,6 +100,7 @@ class Workforce(Strict):
     handle_time: str = Field("handle_time", description="metric definition of handle time (indicator handle_time)")
     target: TargetSpec = DEFAULT_TARGET
     forecast: ForecastSpec = ForecastSpec()
+    tiers: tuple[Tier, ...] = Field((), description="complexity tiers of helpdesk contacts, first match wins")
     queues: tuple[Queue, ...] = ()
 
     @field_validator("interval")
@@ -76,6 +117,11 @@ class Workforce(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> Workforce:
+        if self.tiers and self.tiers[-1].any:
+            raise ValueError(f"the last tier ({self.tiers[-1].id}) must take every other contact: give it no 'any'")
+        ids = [t.id for t in self.tiers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a tier id is declared twice")
         seen: set[str] = set()
         for queue in self.queues:
             if queue.id in seen:
