@@ -249,3 +249,62 @@ def test_sufficient_values_survive_the_table_encoding() -> None:
     stats = Sufficient()
     stats.add_value(3.5, hit=True)
     assert Sufficient.from_json(stats.to_json()) == stats
+
+
+def test_a_record_skipped_in_a_rebalance_counts_when_read_again_after_later_ones() -> None:
+    """Offsets 10 and 11 skipped (fetched before a rebalance), 12-14 applied, then 10-14 read again: every one
+    counts once. With only the highest offset per cell, 10 and 11 were refused as replays."""
+    from cxstream.domain.metrics.cells import Progress
+
+    events = {o: survey(SurveyMetric.CSAT, 5 if o % 2 else 1) for o in range(10, 15)}
+    table: Table = {}
+    progress = Progress(10)  # committed offset 10
+
+    def handle(offset: int) -> None:
+        progress.handled(offset)
+        for update in updates_for(SPEC, events[offset], 0):
+            value = apply_update(table.get(update.key), update, offset, floor=progress.floor)
+            if value is not None:
+                table[update.key] = value
+
+    for offset in (12, 13, 14, 10, 11, 12, 13, 14):  # the skip, then the re-read from the committed offset
+        handle(offset)
+    [cell] = table.values()
+    assert sum(cell.stats.hist.values()) == 5 and cell.offset == 14
+    assert cell.floor == 15 and cell.recent == ()  # the gap closed: nothing left to remember
+    # the same cell mid-gap, as another worker finds it after a rebalance: 10 and 11 still count there
+    mid: Table = {}
+    gap = Progress(10)
+    for offset in (12, 13):
+        gap.handled(offset)
+        for update in updates_for(SPEC, events[offset], 0):
+            mid[update.key] = apply_update(mid.get(update.key), update, offset, floor=gap.floor)  # type: ignore[assignment]
+    [half] = mid.values()
+    assert (half.floor, half.recent) == (10, (12, 13))
+    restored = CellValue.from_json(half.to_json())
+    assert restored == half
+    assert not restored.holds(10) and not restored.holds(11) and restored.holds(12) and not restored.holds(14)
+
+
+def test_cells_written_before_floors_count_everything_up_to_their_offset() -> None:
+    legacy = CellValue.from_json({"n": 3, "o": 40})
+    assert legacy.holds(40) and legacy.holds(12) and not legacy.holds(41)
+    update = updates_for(SPEC, survey(SurveyMetric.CSAT, 5), 0)[0]
+    value = apply_update(legacy, update, 42, floor=41)
+    assert value is not None and value.floor == 41 and value.recent == (42,) and value.holds(40)
+
+
+def test_progress_never_falls_behind_a_commit() -> None:
+    from cxstream.domain.metrics.cells import Progress
+
+    progress = Progress(5)
+    for offset in (5, 6, 8, 9):
+        progress.handled(offset)
+    assert progress.floor == 7  # 7 not handled yet
+    progress.committed(7)  # the next record to read is 7: nothing new
+    assert progress.floor == 7
+    progress.committed(8)  # 7 was handled by another worker: 8 and 9 follow
+    assert progress.floor == 10
+    progress.committed(3)
+    progress.handled(2)
+    assert progress.floor == 10

@@ -93,6 +93,7 @@ def register(
     async def _update_metrics(event: Any, canonical: CanonicalEvent) -> None:
         assert metrics is not None
         message = event.message
+        metrics.handled(message.partition, message.offset)
         metrics.advance(canonical, message.partition)
         if metrics.is_late(canonical):
             if metrics.matches(canonical, message.partition):

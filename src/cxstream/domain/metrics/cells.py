@@ -63,18 +63,35 @@ class CellKey:
 
 @dataclass(frozen=True)
 class CellValue:
-    """What a cell holds: statistics, the last offset applied (fine cells), the last offset absorbed per fine
-    bucket (coarse cells), and the drivers counted among detractors."""
+    """What a cell holds: statistics, the highest offset applied (fine cells), the last offset absorbed per fine
+    bucket (coarse cells), and the drivers counted among detractors.
+
+    Which offsets of its partition a fine cell counts: every one below ``floor`` that concerns it (the writer
+    had handled its partition without a gap up to there), those in ``recent`` (applied above the floor: a
+    record skipped in a rebalance leaves a gap, and the records after it are applied first), none above
+    ``offset``. A cell written before floors existed (``floor`` -1) counts every offset up to ``offset``."""
 
     stats: Sufficient
     offset: int = -1
     absorbed: Mapping[int, int] = field(default_factory=dict)
     drivers: Mapping[str, int] = field(default_factory=dict)
+    floor: int = -1
+    recent: tuple[int, ...] = ()
+
+    def holds(self, offset: int) -> bool:
+        """Whether the record at ``offset`` of the cell's partition is counted in it already."""
+        if offset > self.offset:
+            return False
+        return offset in self.recent or offset < (self.floor if self.floor >= 0 else self.offset + 1)
 
     def to_json(self) -> JsonObject:
         out: JsonObject = dict(self.stats.to_json())
         if self.offset >= 0:
             out["o"] = self.offset
+        if self.floor >= 0:
+            out["w"] = self.floor
+        if self.recent:
+            out["r"] = list(self.recent)
         if self.absorbed:
             absorbed: JsonObject = {str(b): o for b, o in self.absorbed.items()}
             out["f"] = absorbed
@@ -86,11 +103,16 @@ class CellValue:
     @classmethod
     def from_json(cls, data: object) -> CellValue:
         value = obj(data, "cell value")
+        recent = value.get("r", [])
+        if not isinstance(recent, list):
+            raise ValueError("cell value r: a list of offsets")
         return cls(
             Sufficient.from_json(value),
             as_int(value.get("o", -1)),
             {int(b): o for b, o in int_map(value.get("f"), "cell value f").items()},
             int_map(value.get("d"), "cell value d"),
+            as_int(value.get("w", -1)),
+            tuple(as_int(o) for o in recent),
         )
 
     def taken_in(self, fine_bucket: int, fine: CellValue) -> bool:
@@ -130,12 +152,17 @@ class Update:
 
 
 def apply_update(
-    current: CellValue | None, update: Update, offset: int, folded_into: CellValue | None = None
+    current: CellValue | None,
+    update: Update,
+    offset: int,
+    folded_into: CellValue | None = None,
+    floor: int | None = None,
 ) -> CellValue | None:
     """The new cell value, or None when this offset was already applied to the cell (a replay). A missing fine
     cell may have been folded already: ``folded_into`` is its coarse cell, which says up to which offset it took
-    the bucket in."""
-    if current is not None and current.offset >= offset:
+    the bucket in. ``floor``: every offset of the partition below it has been handled by this writer (without
+    it, the cell counts every offset up to its highest as applied: right only for records applied in order)."""
+    if current is not None and current.holds(offset):
         return None
     if current is None and folded_into is not None and folded_into.absorbed.get(update.key.bucket, -1) >= offset:
         return None
@@ -145,7 +172,45 @@ def apply_update(
     stats = (
         Sufficient.merged([current.stats, update.delta]) if current is not None else Sufficient.merged([update.delta])
     )
-    return CellValue(stats, offset, {}, drivers)
+    highest = max(offset, current.offset) if current is not None else offset
+    if floor is None:
+        return CellValue(stats, highest, {}, drivers)
+    kept = current.floor if current is not None and current.floor >= 0 else -1
+    if current is not None and current.floor < 0 and current.offset >= 0:
+        kept = current.offset + 1  # written before floors: it counted everything up to its offset
+    new_floor = max(kept, floor)
+    earlier = current.recent if current is not None else ()
+    recent = tuple(sorted(o for o in {*earlier, offset} if o >= new_floor))
+    return CellValue(stats, highest, {}, drivers, new_floor, recent)
+
+
+class Progress:
+    """How far a worker has handled one partition without a gap: ``floor`` is the lowest offset it has not
+    handled. Starts at the partition's committed offset (everything below was handled and written), moves on
+    as records are handled (a record skipped in a rebalance holds it until the record is read again), and
+    never falls behind a newer commit."""
+
+    def __init__(self, start: int) -> None:
+        self.floor = max(0, start)
+        self._ahead: set[int] = set()
+
+    def handled(self, offset: int) -> None:
+        if offset < self.floor:
+            return
+        self._ahead.add(offset)
+        while self.floor in self._ahead:
+            self._ahead.discard(self.floor)
+            self.floor += 1
+
+    def committed(self, offset: int | None) -> None:
+        """Everything below a committed offset was handled (commits never pass an unhandled record)."""
+        if offset is None or offset <= self.floor:
+            return
+        self.floor = offset
+        self._ahead = {o for o in self._ahead if o >= offset}
+        while self.floor in self._ahead:
+            self._ahead.discard(self.floor)
+            self.floor += 1
 
 
 @dataclass(frozen=True)
