@@ -51,6 +51,7 @@ from cxstream.domain.metrics.cells import (
 )
 from cxstream.domain.metrics.measure import is_late, updates_for
 from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
+from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import (
     METRIC_CELLS_EXPIRED,
     METRIC_CELLS_FOLDED,
@@ -59,6 +60,7 @@ from cxstream.observability.metrics import (
     METRIC_UPDATES_SKIPPED,
 )
 
+log = get_logger(__name__)
 TABLE = Tables.METRICS
 SEEN_TABLE = Tables.METRICS_SEEN
 
@@ -89,7 +91,11 @@ class MetricTables:
 
     async def _forget_progress(self, *args: object, **kwargs: object) -> None:
         """After a rebalance every partition starts again from its committed offset (another worker may have
-        handled it meanwhile)."""
+        handled it meanwhile). What this worker handled of each partition since the last rebalance is logged
+        (``partition_progress``): which worker counted which offsets, after the fact."""
+        for partition, progress in sorted(self._progress.items()):
+            log.info("partition_progress", topic=self._events_topic, partition=partition, start=progress.start,
+                     floor=progress.floor, ahead=progress.ahead)  # fmt: skip
         self._progress.clear()
 
     def handled(self, partition: int, offset: int) -> None:

@@ -191,8 +191,13 @@ class Progress:
     never falls behind a newer commit."""
 
     def __init__(self, start: int) -> None:
-        self.floor = max(0, start)
+        self.start = self.floor = max(0, start)
         self._ahead: set[int] = set()
+
+    @property
+    def ahead(self) -> int:
+        """Records handled above the floor (a gap below them is not handled yet)."""
+        return len(self._ahead)
 
     def handled(self, offset: int) -> None:
         if offset < self.floor:
