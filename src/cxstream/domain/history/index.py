@@ -44,6 +44,8 @@ class Coverage:
 class HistoryIndex:
     def __init__(self) -> None:
         self._facts: dict[str, dict[FactKey, HistoryFact]] = {}
+        # the keys of each (definition, period length) by start: reads of a range skip every other period
+        self._starts: dict[tuple[str, int], dict[int, set[FactKey]]] = {}
         self._closed: dict[str, HistoryClosed] = {}
         self.stale_ignored = 0  # facts older than the version held (e.g. a fenced worker's late write)
         self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -60,8 +62,13 @@ class HistoryIndex:
             key = fact_key_of(key_text)
             if key is None:
                 self._closed.pop(json.loads(key_text)[1], None)
-            else:
-                self._facts.get(key.definition, {}).pop(key, None)
+            elif self._facts.get(key.definition, {}).pop(key, None) is not None:
+                starts = self._starts.get((key.definition, key.period_ms), {})
+                keys = starts.get(key.start_ms)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del starts[key.start_ms]
             return
         facts = self._facts.setdefault(entry.key.definition, {})
         held_fact = facts.get(entry.key)
@@ -73,6 +80,8 @@ class HistoryIndex:
         else:
             interned = self._interned(entry)
             facts[interned.key] = interned
+            k = interned.key
+            self._starts.setdefault((k.definition, k.period_ms), {}).setdefault(k.start_ms, set()).add(k)
 
     def _interned(self, fact: HistoryFact, key: FactKey | None = None) -> HistoryFact:
         """The fact with its scope, dimensions, origin and empty driver counts shared with every other fact that
@@ -93,9 +102,11 @@ class HistoryIndex:
 
     def facts(self, definition: str, period_ms: int, start_ms: int, end_ms: int) -> Iterator[HistoryFact]:
         """Facts of one definition and period length starting in [start, end)."""
-        for key, fact in self._facts.get(definition, {}).items():
-            if key.period_ms == period_ms and start_ms <= key.start_ms < end_ms:
-                yield fact
+        facts = self._facts.get(definition, {})
+        for start, keys in list(self._starts.get((definition, period_ms), {}).items()):
+            if start_ms <= start < end_ms:
+                for key in list(keys):
+                    yield facts[key]
 
     def all_facts(self) -> Iterator[HistoryFact]:
         for facts in self._facts.values():
