@@ -110,3 +110,29 @@ async def test_a_flush_waits_for_every_buffered_table_write() -> None:
         assert len(sent) == 3 and buffer.size == 0 and buffer.in_flight == 0
     finally:
         await buffer.stop()
+
+
+async def test_a_partition_without_a_commit_goes_back_to_its_start_after_a_rebalance() -> None:
+    """aiokafka's seek_to_committed leaves a partition nobody committed where its fetcher stood (past the
+    records Faust fetched and dropped in the rebalance): the worker's seek moves it back to its start."""
+    from aiokafka import TopicPartition
+
+    from cxstream.agents.consumer import seek_to_committed_or_start
+
+    raw0, raw1 = TopicPartition("cx.raw.canonical", 0), TopicPartition("cx.raw.canonical", 1)
+    changelog = TopicPartition("app-cxstream-metrics-changelog", 1)
+
+    class Client:
+        def __init__(self) -> None:
+            self.to_start: list[TopicPartition] = []
+
+        async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
+            return {raw0: 190, raw1: None, changelog: None}
+
+        async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+            self.to_start += tps
+
+    client = Client()
+    committed = await seek_to_committed_or_start(client)
+    assert committed == {raw0: 190, raw1: None, changelog: None}
+    assert client.to_start == [raw1]  # the committed one stays, the changelog is the recovery's

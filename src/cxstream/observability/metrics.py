@@ -104,6 +104,12 @@ REREADS = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+SEEKS_TO_START = Counter(
+    "cxstream_seeks_to_start_total",
+    "Input partitions without a committed offset sought back to their first record after a rebalance (aiokafka "
+    "left them where the fetcher stood, past records Faust had dropped).",
+    registry=REGISTRY,
+)
 DUPLICATES = Counter(
     "cxstream_duplicates_total",
     "Records dropped because a record with the same id was already handled (a replay after a crash or a "
