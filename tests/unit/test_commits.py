@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from faust.types import TP
+
 from cxstream.agents.consumer import head_is_handled
 
 
@@ -132,7 +134,39 @@ async def test_a_partition_without_a_commit_goes_back_to_its_start_after_a_rebal
         async def seek_to_beginning(self, *tps: TopicPartition) -> None:
             self.to_start += tps
 
+        async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+            return {tp: 7 for tp in tps}  # a log whose first records are gone (retention)
+
     client = Client()
-    committed = await seek_to_committed_or_start(client)
+    starts: dict[object, int] = {}
+    committed = await seek_to_committed_or_start(client, starts)
     assert committed == {raw0: 190, raw1: None, changelog: None}
     assert client.to_start == [raw1]  # the committed one stays, the changelog is the recovery's
+    assert starts == {TP("cx.raw.canonical", 0): 190, TP("cx.raw.canonical", 1): 7}
+
+
+def test_commits_without_a_known_committed_offset_still_wait_for_the_head() -> None:
+    """Faust forgets a committed offset of 0 (and one it failed to read) and then commits the first run of
+    handled offsets, past a gap at the head; the worker checks the head against where reading started."""
+    import faust
+
+    from cxstream.agents.consumer import SkipAwareTransport
+
+    app = faust.App("start-test", broker="kafka://127.0.0.1:1")
+
+    async def nothing(*args: object) -> None:
+        return None
+
+    consumer = SkipAwareTransport(app.conf.broker_consumer, app).create_consumer(
+        callback=nothing, on_partitions_revoked=nothing, on_partitions_assigned=nothing
+    )
+    tp = TP("cx.events", 1)
+    consumer._acked[tp] = list(range(203, 254))  # 182-202 dropped in a rebalance, never handled
+    consumer._acked_index[tp] = set(consumer._acked[tp])
+    consumer._committed_offset[tp] = None
+    consumer._reread = lambda tp, offset: None  # type: ignore[method-assign]
+    consumer.add_future = lambda coroutine: None  # type: ignore[method-assign]
+    consumer.starts[tp] = 182
+    assert consumer._new_offset(tp) is None  # held: 182-202 are read again, not passed
+    consumer.starts[tp] = 203
+    assert consumer._new_offset(tp) == 254

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka as driver
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
@@ -56,18 +57,26 @@ class EarliestAwareConsumerThread(driver.AIOKafkaConsumerThread):
         return await self.call_thread(self._seek_to_committed_or_start)
 
     async def _seek_to_committed_or_start(self) -> Any:
-        return await seek_to_committed_or_start(self._ensure_consumer())
+        starts = getattr(self.consumer, "starts", None)
+        return await seek_to_committed_or_start(self._ensure_consumer(), starts)
 
 
-async def seek_to_committed_or_start(client: Any) -> Any:
+async def seek_to_committed_or_start(client: Any, starts: dict[Any, int] | None = None) -> Any:
     """``client.seek_to_committed()``, then every input partition without a commit back to its first record
     (what the group's "earliest" reset means). Changelog partitions are left to the table recovery, which
-    places them itself."""
+    places them itself. ``starts`` learns where each input partition's reading starts (its committed offset,
+    or its first offset when nobody committed it): what a commit may not pass unhandled."""
     committed = await client.seek_to_committed()
-    never = [tp for tp, offset in committed.items() if not offset and not tp.topic.endswith("-changelog")]
+    inputs = {tp: offset for tp, offset in committed.items() if not tp.topic.endswith("-changelog")}
+    never = [tp for tp, offset in inputs.items() if not offset]
+    first = await client.beginning_offsets(never) if never else {}
     if never:
         await client.seek_to_beginning(*never)
         SEEKS_TO_START.inc(len(never))
+    if starts is not None:
+        for tp, offset in inputs.items():
+            start = offset if offset else first.get(tp, 0)
+            starts[TP(tp.topic, tp.partition)] = int(start)
     return committed
 
 
@@ -92,6 +101,10 @@ class SkipAwareConsumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_since: dict[Any, float] = {}  # partition -> when its commits started waiting for its head
+        # where reading each input partition started after the last rebalance (its committed offset, or its first
+        # offset when nobody had committed it): Faust forgets a committed offset of 0, or one it failed to read,
+        # and then lets a commit pass records no agent handled
+        self.starts: dict[Any, int] = {}
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return EarliestAwareConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -109,6 +122,8 @@ class SkipAwareConsumer(driver.Consumer):
         if acked:
             gaps = [(i.begin, i.end) for i in self._gap[tp]] if lenient else []
             committed = self._committed_offset[tp]
+            if committed is None:
+                committed = self.starts.get(tp)
             if committed is not None and not head_is_handled(committed, min(acked), gaps, lenient):
                 self._hold(tp, committed, min(acked))
                 return None  # read again after the next seek, or handled late: then the commit moves on
