@@ -6,6 +6,7 @@ import re
 import signal
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -145,6 +146,15 @@ def test_make_run_equivalent_starts_everything_and_ctrl_c_leaves_no_process(tmp_
             return sum(1 for m in months if m["imported"] and m["estimate"]["n"] > 0)
 
         assert eventually(lambda: past_months() >= 12, 180, "a year of demo history")
+
+        def staffed() -> dict[str, Any] | None:  # and eight weeks of helpdesk contacts: a staffing forecast
+            status, body = http_get(f"http://127.0.0.1:{port}/api/workforce/emea-chat", token=token.group(1))
+            plan = json.loads(body) if status == 200 else None
+            return plan if plan and plan["insufficient"] is None and plan["accuracy"]["days"] == 7 else None
+
+        plan = eventually(staffed, 120, "the demo's staffing forecast")
+        assert any(i["agents"] for i in plan["intervals"]) and plan["history"]["days"] >= 50
+        assert [t["tier"] for t in plan["tiers"]] == ["complex", "simple", "standard"]
     finally:
         code = stop(proc, signal.SIGINT)
     assert code == 0, (tmp_path / "run.log").read_text()[-3000:]
