@@ -159,7 +159,7 @@ def parse_days(query: Mapping[str, str], workforce: Workforce, today: date) -> t
     return first, days
 
 
-def readable(principal: Principal, workforce: Workforce, kept: tuple[str, ...], queue: Queue) -> bool:
+def readable(principal: Principal, kept: tuple[str, ...], queue: Queue) -> bool:
     """Whether the token reads the whole queue (its scope does not cut it)."""
     try:
         return principal.narrow(queue.where, kept) == dict(queue.where)
@@ -177,7 +177,7 @@ def register(app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed |
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        mine = [q for q in workforce.queues if readable(principal, workforce, kept, q)]
+        mine = [q for q in workforce.queues if readable(principal, kept, q)]
         return view.json({"interval_minutes": workforce.interval_ms // 60_000,
                           "queues": [queue_json(workforce, q) for q in mine]})  # fmt: skip
 
@@ -191,7 +191,7 @@ def register(app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed |
             queue = workforce.queue(queue_id)
         except KeyError:
             return view.json({"error": f"no queue {queue_id!r} (GET /api/workforce lists them)"}, status=404)
-        if not readable(principal, workforce, kept, queue):
+        if not readable(principal, kept, queue):
             return refuse(view, Denied(403, f"{principal.name} does not read all of queue {queue_id}"))
         if feed is None:
             return view.json({"error": "no metric history on this worker"}, status=404)
