@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cxstream.domain.base import Record, as_float, as_int, as_str, as_time, from_ms, int_map, obj, seq, to_ms
+from cxstream.domain.metrics.spec import UNKNOWN
 from cxstream.domain.metrics.stats import Sufficient
 
 CLOSED_KEY = "~closed"
@@ -62,6 +63,17 @@ class HistoryFact:
     @property
     def end_ms(self) -> int:
         return self.key.start_ms + self.key.period_ms
+
+    def value_of(self, dimension: str) -> str:
+        """The fact's scope value of one dimension (UNKNOWN when it is not kept by it)."""
+        for name, value in zip(self.dimensions, self.key.scope, strict=False):
+            if name == dimension:
+                return value
+        return UNKNOWN
+
+    def within(self, where: Mapping[str, str]) -> bool:
+        """Whether the fact's scope has every dimension value of ``where``."""
+        return all(self.value_of(name) == wanted for name, wanted in where.items())
 
     def same_content(self, other: HistoryFact) -> bool:
         return self.stats == other.stats and dict(self.drivers) == dict(other.drivers)

@@ -17,7 +17,7 @@ from enum import StrEnum
 from cxstream.domain.base import from_ms, to_ms
 from cxstream.domain.history.facts import is_live
 from cxstream.domain.history.index import Coverage, HistoryIndex
-from cxstream.domain.metrics.spec import DAY_MS, UNKNOWN, Indicator, MetricsSpec
+from cxstream.domain.metrics.spec import DAY_MS, Indicator, MetricsSpec
 from cxstream.domain.metrics.stats import Estimate, Sufficient, ces_easy, hit_rate
 from cxstream.domain.metrics.windows import estimate_of
 
@@ -143,10 +143,8 @@ def history_view(
     for fact in index.facts(definition_id, period_ms, max(lo, retention_start - period_ms), hi):
         if fact.end_ms <= retention_start:
             continue
-        if filt:
-            values = dict(zip(fact.dimensions, fact.key.scope, strict=False))
-            if any(values.get(name, UNKNOWN) != wanted for name, wanted in filt.items()):
-                continue
+        if filt and not fact.within(filt):
+            continue
         i = positions.get(fact.key.start_ms)
         if i is None:  # a day inside a longer period: find the period holding it
             i = bisect_right(starts, fact.key.start_ms) - 1

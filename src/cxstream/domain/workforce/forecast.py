@@ -23,7 +23,7 @@ from datetime import datetime
 
 from cxstream.domain.base import from_ms
 from cxstream.domain.history.index import HistoryIndex
-from cxstream.domain.metrics.spec import DAY_MS, UNKNOWN
+from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.domain.metrics.stats import Sufficient
 
 WEEK_MS = 7 * DAY_MS
@@ -107,20 +107,15 @@ def observed(
     end = through_ms if through_ms is not None else since_ms
     for fact in index.facts(arrivals_definition, period_ms, since_ms - step_ms, end):
         first = min(first, fact.key.start_ms)
-        if _matches(fact.dimensions, fact.key.scope, where):
+        if fact.within(where):
             start = fact.key.start_ms - fact.key.start_ms % step_ms
             arrivals[start] = arrivals.get(start, 0.0) + fact.stats.n
     for fact in index.facts(handle_definition, period_ms, since_ms - step_ms, end):
-        if _matches(fact.dimensions, fact.key.scope, where):
+        if fact.within(where):
             start = fact.key.start_ms - fact.key.start_ms % step_ms
             handle.setdefault(start, Sufficient()).merge(fact.stats)
     first_ms = int(first - first % DAY_MS) if first != math.inf else end
     return Observed(step_ms, max(first_ms, since_ms), end, arrivals, handle)
-
-
-def _matches(dimensions: tuple[str, ...], scope: tuple[str, ...], where: Mapping[str, str]) -> bool:
-    values = dict(zip(dimensions, scope, strict=False))
-    return all(values.get(name, UNKNOWN) == wanted for name, wanted in where.items())
 
 
 def forecast(

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 
 from cxstream.domain.base import to_ms
 from cxstream.domain.history.index import HistoryIndex
-from cxstream.domain.metrics.spec import DAY_MS, UNKNOWN, MetricsSpec
+from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.metrics.stats import Estimate, Sufficient
 from cxstream.domain.metrics.windows import estimate_of
 from cxstream.domain.workforce.erlang import Model, ServiceTarget
@@ -77,9 +77,8 @@ def tier_handles(
     assert period_ms is not None
     sums: dict[str, Sufficient] = {}
     for fact in index.facts(workforce.handle_time, period_ms, start_ms, end_ms):
-        values = dict(zip(fact.dimensions, fact.key.scope, strict=False))
-        if all(values.get(name, UNKNOWN) == wanted for name, wanted in queue.where.items()):
-            sums.setdefault(values.get("tier", UNKNOWN), Sufficient()).merge(fact.stats)
+        if fact.within(queue.where):
+            sums.setdefault(fact.value_of("tier"), Sufficient()).merge(fact.stats)
     total = sum(s.n for s in sums.values())
     displays: dict[str, str] = {}
     for tier in workforce.tiers:
