@@ -25,6 +25,7 @@ from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.runtime_state import RuntimeState
 from cxstream.agents.sensor import PrometheusSensor
+from cxstream.agents.staffing import Staffing
 from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
@@ -193,6 +194,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     guards = Guards(settings.failure_limit)
     metric_tables = MetricTables(app, ctx.topology.metrics, events.partitions, events_monitor.EVENTS_TOPIC)
     alerts = ctx.topology.alerting
+    history_codec = ctx.codec(HISTORY_TOPIC)
+    feed = HistoryFeed(aiokafka_options(settings, bootstrap), history_codec)
+    if metric_tables.enabled:
+        metric_tables.history = feed
+        app.task(feed.run)
+    staffing_ = Staffing(app, ctx.topology.metrics, ctx.topology.workforce,
+                         lambda: feed.index if metric_tables.enabled and feed.ready else None)  # fmt: skip
     control = alerting.register(
         app,
         alerts,
@@ -201,6 +209,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         codec_name(alerting.BREACHES_TOPIC),
         codec_name,
         guards,
+        staffing_,
     )
     if control is not None:
         alert_inputs.register(
@@ -218,11 +227,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         ctx.topology.topic(invites.INVITES_TOPIC).partitions,
         guards,
     )
-    history_codec = ctx.codec(HISTORY_TOPIC)
-    feed = HistoryFeed(aiokafka_options(settings, bootstrap), history_codec)
-    if metric_tables.enabled:
-        metric_tables.history = feed
-        app.task(feed.run)
     events_monitor.register(
         app,
         ctx.codec(events_monitor.EVENTS_TOPIC),

@@ -1,9 +1,12 @@
 """Workforce on the embedded broker: past helpdesk contacts imported into metric history, then a worker's
-staffing API and the ``forecast`` / ``staffing plan`` commands, checked against the file."""
+staffing API and the ``forecast`` / ``staffing plan`` commands, checked against the file; then the billing
+queue's agents log in and leave: the staffing gap fires to the workforce team's topic and resolves."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,9 @@ import pytest
 from cxstream.demo.past import past_contacts
 from cxstream.kafka.embedded import free_port
 from tests.integration.procs import eventually, http_get, ready, spawn, stop
+from tests.integration.test_breaches import ROOT, breaches, escalations, produce
 from tests.integration.test_history import cxstream
+from tests.integration.test_ingest import scrape, total
 from tests.integration.test_metrics import ADMIN_TOKEN, api, worker_env
 
 pytestmark = pytest.mark.integration
@@ -30,6 +35,7 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
     path.write_bytes(b"\n".join(lines) + b"\n")
     port = free_port()
     env = worker_env(bootstrap, port, f"cxstream-workforce-{uuid.uuid4().hex[:8]}", tmp_path / "data")
+    env["CXSTREAM_TOPOLOGY_DIR"] = str(quick_gaps(tmp_path))
     worker = spawn(["worker"], env, tmp_path / "worker.log")
     try:
         eventually(lambda: worker.poll() is None and ready(port), 240, "the worker to be ready")
@@ -71,8 +77,68 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
         text = cxstream(["staffing", "plan", "--queue", "emea-chat", "--day", str(today)], bootstrap)
         assert text.returncode == 0 and "EMEA chat (emea-chat)" in text.stdout and "positions" in text.stdout
         assert f"accuracy on the last 7 days (n={7 * 48} intervals)" in text.stdout
+        staffing_gap_fires_and_resolves(bootstrap, port)
     finally:
         stop(worker, signal.SIGTERM)
+
+
+def quick_gaps(tmp_path: Path) -> Path:
+    """The shipped topology with a quick clock: rounds every 2 s, gaps held 4 s, a 3-hour look-ahead (so that
+    contacts are forecast in it at any hour of the day)."""
+    shutil.copytree(ROOT / "topologies", tmp_path / "topologies")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    for name, old, new in [
+        ("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
+        ("workforce.yaml", "look_ahead: 1h", "look_ahead: 3h"),
+        ("workforce.yaml", "hold: 2m", "hold: 4s"),
+    ]:
+        path = tmp_path / "topologies" / name
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new, 1))
+    return tmp_path / "topologies"
+
+
+def status(agent: str, state: str, at: datetime) -> bytes:
+    event_id = f"acd:{agent}:{state}:{at.timestamp()}"
+    return json.dumps({
+        "event_id": event_id, "event_type": "AGENT_STATUS", "event_time": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "source": "acd", "source_record_id": event_id, "agent_id": agent, "team": "billing", "region": "emea",
+        "site": "lis-1", "channel": "email", "operation": {"status": state},
+    }).encode()  # fmt: skip
+
+
+def staffing_gap_fires_and_resolves(bootstrap: str, port: int) -> None:
+    """Ten billing agents log in: no gap. All go away: the billing queue has no one while contacts are forecast,
+    a CRITICAL staffing gap goes to cx.escalations.workforce. They come back: it resolves."""
+    agents = [f"bill-{uuid.uuid4().hex[:6]}-{i}" for i in range(10)]
+    start = datetime.now(UTC)
+    asyncio.run(produce(bootstrap, [status(a, "online", start) for a in agents]))
+    staffed = "cxstream_queue_agents_staffed"
+    eventually(lambda: total(scrape(port), staffed, queue="billing") == 10, 120, "ten billing agents on the floor")
+    eventually(lambda: total(scrape(port), "cxstream_queue_projected_service_level", queue="billing") >= 0.8, 60,
+               "the billing queue's service level with ten agents")  # fmt: skip
+
+    def gaps(status: str) -> list[dict[str, object]]:
+        return [b for b in breaches(bootstrap) if b["kind"] == "STAFFING_GAP" and b["status"] == status
+                and b["scope"].get("queue") == "billing"]  # fmt: skip
+
+    assert not gaps("FIRING")
+    asyncio.run(produce(bootstrap, [status(a, "away", start + timedelta(seconds=1)) for a in agents]))
+    [fired] = eventually(lambda: gaps("FIRING") or None, 120, "the staffing gap on cx.breaches")
+    assert fired["severity"] == "CRITICAL" and fired["value"] == 0.0 and fired["threshold"] == 0.8
+    assert fired["labels"]["owner"] == "workforce" and fired["n"] == WEEKS
+    assert "Billing (all regions): 0 agents on the floor" in fired["summary"]
+    assert total(scrape(port), staffed, queue="billing") == 0
+
+    def escalated() -> list[dict[str, object]] | None:
+        return [e for e in escalations(bootstrap, "workforce") if fired["breach_id"] in e["breach_ids"]] or None
+
+    [escalation, *_] = eventually(escalated, 90, "the escalation on cx.escalations.workforce")
+    assert escalation["receiver"] == "workforce" and escalation["severity"] == "CRITICAL"
+    asyncio.run(produce(bootstrap, [status(a, "online", start + timedelta(seconds=2)) for a in agents]))
+    [resolved] = eventually(lambda: gaps("RESOLVED") or None, 120, "the staffing gap resolved")
+    assert resolved["breach_id"] == fired["breach_id"] and resolved["summary"].startswith("Staffing gap closed")
 
 
 def expected_counts(lines: list[bytes], today: object) -> dict[int, float]:

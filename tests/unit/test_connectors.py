@@ -44,6 +44,8 @@ EXPECTED = {
     "crm/case_change_event_pubsub.json": [EventType.TICKET_SOLVED],
     "erp/sales_orders_collection.json": [EventType.ORDER_CREATED] * 2,
     "canonical/survey_response.json": [EventType.SURVEY_RESPONSE],
+    "canonical/agent_status.json": [EventType.AGENT_STATUS],
+    "helpdesk/agent_state_changed.json": [EventType.AGENT_STATUS],
 }
 
 
@@ -169,6 +171,28 @@ def test_zendesk_solved_ticket_carries_its_handle_time() -> None:
         with pytest.raises(MappingError, match="handle time") as caught:
             CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
         assert caught.value.rule_id == "mapping.type"
+
+
+def test_zendesk_agent_status_names_the_channel_and_where_the_agent_works() -> None:
+    [event] = events_of("helpdesk/agent_state_changed.json")
+    assert (event.agent_id, event.channel, event.team, event.region, event.site) == (
+        "900004",
+        "chat",
+        "customer-service",
+        "emea",
+        "lis-1",
+    )  # from the connector's agents option
+    assert event.operation is not None and event.operation.status == "away"
+    assert event.attributes == {"zendesk_channel": "messaging", "previous_status": "online"}
+    assert event.event_time == datetime(2026, 11, 23, 9, 30, 58, 642000, tzinfo=UTC)
+    payload = json.loads((ROOT / "examples/raw/helpdesk/agent_state_changed.json").read_text())
+    payload["detail"]["agent_id"] = "12345"  # not in the agents option: the default team, no region
+    payload["event"]["channel"] = "talk"
+    [other] = CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
+    assert (other.team, other.region, other.channel) == ("customer-service", None, "phone")
+    del payload["event"]["new_state"]
+    with pytest.raises(MappingError, match="new_state"):
+        CONNECTORS["helpdesk"].normalize(json.dumps(payload).encode(), CTX)
 
 
 def test_salesforce_change_event_fans_out_per_record_id() -> None:

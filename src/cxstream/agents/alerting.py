@@ -25,8 +25,17 @@ import faust
 
 from cxstream.agents.guard import Guards
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.agents.staffing import Staffing
 from cxstream.domain.alerting import control as messages
-from cxstream.domain.alerting.control import AckInput, ControlMessage, HotInput, OverdueInput, SilenceInput, Tick
+from cxstream.domain.alerting.control import (
+    AckInput,
+    ControlMessage,
+    HotInput,
+    OverdueInput,
+    PresenceInput,
+    SilenceInput,
+    Tick,
+)
 from cxstream.domain.alerting.desk import ENDING_ACTIONS, AlertDesk, Outcome
 from cxstream.domain.alerting.evaluation import evaluate_thresholds
 from cxstream.domain.alerting.hot_alerts import HotAlert
@@ -70,6 +79,7 @@ class Control:
 
     topic: Any
     desk_table: Any = None  # the desk's saved DeskState JSON under DESK_KEY: open alerts, ladders, silences
+    staffing: Staffing | None = None  # agents' presence and staffing gaps (None: no workforce queues)
 
     def desk_state(self) -> DeskState:
         """This worker's copy of the desk's saved state (empty when there is none)."""
@@ -100,8 +110,9 @@ def register(
     breaches_serializer: str,
     serializer_for: Callable[[str], str],
     guards: Guards,
+    staffing: Staffing | None = None,
 ) -> Control | None:
-    if not alerting.active or alerting.routing is None:
+    if not (alerting.active or (staffing is not None and staffing.active)) or alerting.routing is None:
         return None
     topic = app.topic(
         CONTROL_TOPIC, internal=True, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -109,7 +120,7 @@ def register(
     )  # fmt: skip
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
-    control = Control(topic, desk_table)
+    control = Control(topic, desk_table, staffing if staffing is not None and staffing.active else None)
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
@@ -178,7 +189,13 @@ def register(
             case Tick(at_ms):
                 for breach in await _thresholds(at_ms):
                     current.on_breach(breach, now)
+                for breach in await _staffing_gaps(at_ms):
+                    current.on_breach(breach, now)
                 return current.tick(now)
+            case PresenceInput(presence):
+                if control.staffing is None or not control.staffing.on_presence(presence):
+                    return None
+                return Outcome()
             case HotInput(alert):
                 fired = current.on_hot(alert, now)
                 if fired is None:  # the event was handled again (a replay): its alert is known
@@ -225,7 +242,17 @@ def register(
         for action in outcome.case_actions:
             await case_actions.send(key=action.case_id.encode(), value=action_record(action))
 
+    async def _staffing_gaps(at_ms: int) -> list[Breach]:
+        if control.staffing is None:
+            return []
+        gaps = control.staffing.evaluate(at_ms)
+        for breach in gaps:
+            await _send_breach(breach)
+        return gaps
+
     async def _thresholds(at_ms: int) -> list[Breach]:
+        if not alerting.thresholds:
+            return []
         have, total = tables.coverage()
         if have != total:
             BREACH_EVALUATIONS.labels(outcome="skipped_partial").inc()

@@ -1,7 +1,8 @@
 """Reads ``cx.events`` once for everything done per canonical event: every record must decode with the
 canonical schema (the ones that do not go to the dead-letter topic with the reason); events are counted by
 source and type, source delay is measured, the live metric tables are updated, and the hot-alert rules are
-tried (what they raise goes to the routing side's control topic). Events too late for their windows are
+tried (what they raise goes to the routing side's control topic, and so do agents' status changes, for the
+staffing gaps). Events too late for their windows are
 counted and dead-lettered with the reason.
 """
 
@@ -19,16 +20,19 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.history import HistorySink
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.domain.alerting.control import PresenceInput
 from cxstream.domain.alerting.hot_alerts import HotAlertRule, detect
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
-from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.workforce.presence import Presence
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
 from cxstream.serde.avro import AvroCodec
 
 EVENTS_TOPIC = Topics.EVENTS
 AGENT = "cxstream.events-monitor"
+AGENT_STATUS = EventType.AGENT_STATUS.value
 log = get_logger(__name__)
 
 
@@ -65,6 +69,10 @@ def register(
         if hot_rules and control is not None:
             canonical = canonical or CanonicalEvent.from_record(record)
             await _hot_alerts(canonical)
+        if control is not None and control.staffing is not None and record["event_type"] == AGENT_STATUS:
+            presence = Presence.of(canonical or CanonicalEvent.from_record(record))
+            if presence is not None:
+                await control.send(PresenceInput(presence))
         if contacts is not None:
             await contacts.event(canonical or CanonicalEvent.from_record(record))
 

@@ -10,6 +10,11 @@
   Ratings API documents is read: the ``{"satisfaction_rating": {...}}`` of a show call, the
   ``{"satisfaction_ratings": [...]}`` page of a list call, a bare rating object, and a JSON array of them.
 
+* agent availability events ``zen:event-type:agent.state_changed`` (an agent's status on one channel:
+  ``online``, ``away``, ``offline``, ``transfers_only``) -> AGENT_STATUS with the status in ``operation.status``
+  and the channel named as cxstream names it (``messaging`` -> chat, ``support`` -> email, ``talk`` -> phone).
+  The event names only the agent: the agent's team, region and site come from the ``agents`` option.
+
 Region and site come from ticket custom fields, team from the group, through ``topologies/connectors.yaml``;
 so does the handle time of a solved ticket (a numeric custom field of seconds, as time-tracking apps keep it).
 """
@@ -39,11 +44,24 @@ _EVENT_PREFIX = "zen:event-type:"
 _SCORES = {"good": 5, "good_with_comment": 5, "bad": 1, "bad_with_comment": 1}
 _NOT_ANSWERED = {"offered", "unoffered"}
 _SHAPES = (
-    "an event webhook (type zen:event-type:ticket.*), a ticket metric event (metric, instance_id) or a "
-    "satisfaction rating (bare, in satisfaction_rating, a satisfaction_ratings list, or an array)"
+    "an event webhook (type zen:event-type:ticket.* or agent.state_changed), a ticket metric event "
+    "(metric, instance_id) or a satisfaction rating (bare, in satisfaction_rating, a satisfaction_ratings list, "
+    "or an array)"
 )
 _OPEN = {"new", "open", "pending", "hold"}
 _DONE = {"solved", "closed"}
+
+
+class AgentHome(ConnectorOptions):
+    """Where an agent works: what the agent-status events do not say."""
+
+    team: str | None = None
+    region: str | None = None
+    site: str | None = None
+
+
+#: Zendesk's availability channels as cxstream names channels.
+ZENDESK_CHANNELS = {"messaging": "chat", "support": "email", "talk": "phone"}
 
 
 class HelpdeskOptions(ConnectorOptions):
@@ -56,6 +74,14 @@ class HelpdeskOptions(ConnectorOptions):
     )
     groups: dict[str, str] = Field(default_factory=dict, description="group id -> team")
     default_team: str = "customer-service"
+    agents: dict[str, AgentHome] = Field(
+        default_factory=dict,
+        description="agent id -> team, region and site, for agent-status events (an agent not listed: the "
+        "default team, no region)",
+    )
+    channels: dict[str, str] = Field(
+        default_factory=lambda: dict(ZENDESK_CHANNELS), description="availability channel -> cxstream channel"
+    )
 
 
 class ZendeskConnector(Connector):
@@ -66,7 +92,7 @@ class ZendeskConnector(Connector):
     def record_key(self, payload: Any) -> str | None:
         if not isinstance(payload, dict):
             return None
-        for path in ("detail.id", "ticket_id", "satisfaction_rating.ticket_id"):
+        for path in ("detail.id", "detail.agent_id", "ticket_id", "satisfaction_rating.ticket_id"):
             value = lookup(payload, path)
             if isinstance(value, str | int) and not isinstance(value, bool):
                 return str(value)
@@ -89,6 +115,8 @@ class ZendeskConnector(Connector):
         if kind is None:
             raise MappingError(f"a Zendesk record is {_SHAPES}; {found(record)}", "required.type")
         kind = kind.removeprefix(_EVENT_PREFIX)
+        if kind == "agent.state_changed":
+            return self._agent_state(record, context, raw)
         if not kind.startswith("ticket."):
             return []
         return self._ticket_event(kind, record, context, raw)
@@ -198,6 +226,37 @@ class ZendeskConnector(Connector):
                 attributes=self._attributes(ticket),
                 raw_payload=raw,
                 **self._ticket_context(ticket),
+            )
+        ]
+
+    def _agent_state(self, record: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
+        detail = need_object(record.get("detail"), "detail")
+        change = need_object(record.get("event"), "event")
+        agent = req_str(detail, "agent_id")
+        event_id = req_str(record, "id")
+        channel = req_str(change, "channel").lower()
+        status = req_str(change, "new_state").lower()
+        when = opt_time(change, "updated_at") or req_time(record, "time")
+        home = self._opts.agents.get(agent, AgentHome(team=self._opts.default_team))
+        attributes = {"zendesk_channel": channel}
+        if previous := opt_str(change, "previous_state", lower=True):
+            attributes["previous_status"] = previous
+        return [
+            CanonicalEvent(
+                event_id=f"helpdesk:agent:{event_id}",
+                event_type=EventType.AGENT_STATUS,
+                event_time=when,
+                ingest_time=context.ingest_time,
+                source=self.name,
+                source_record_id=event_id,
+                agent_id=agent,
+                team=home.team or self._opts.default_team,
+                region=home.region,
+                site=home.site,
+                channel=self._opts.channels.get(channel, channel),
+                operation=Operation(status=status),
+                attributes=attributes,
+                raw_payload=raw,
             )
         ]
 

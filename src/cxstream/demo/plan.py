@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from cxstream.demo.floor import DemoFloor
 from cxstream.demo.producer import run_demo
 from cxstream.demo.traffic import DemoTraffic
 
@@ -77,4 +78,5 @@ def run(plan: DemoPlan, client_options: dict[str, Any], out: TextIO = sys.stderr
     traffic = plan.traffic(datetime.now(UTC))
     if plan.incident:
         print(f"demo: incident {plan.incident} starts in {plan.incident_after:.0f} s", file=out, flush=True)
-    return asyncio.run(run_demo(client_options, traffic, plan.rate, plan.duration, out=out))
+    floor = DemoFloor(datetime.now(UTC), plan.seed)
+    return asyncio.run(run_demo(client_options, traffic, plan.rate, plan.duration, out=out, floor=floor))

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaProducer
 
+from cxstream.demo.floor import DemoFloor
 from cxstream.demo.traffic import DemoTraffic
 
 
@@ -21,8 +22,10 @@ async def run_demo(
     duration: float | None,
     report_every: float = 10.0,
     out: TextIO = sys.stderr,
+    floor: DemoFloor | None = None,
 ) -> Counter[str]:
-    """Produce ``rate`` records per second for ``duration`` seconds (None: until cancelled)."""
+    """Produce ``rate`` records per second for ``duration`` seconds (None: until cancelled), and the agents'
+    status changes of ``floor`` as they fall due."""
     if rate <= 0:
         raise ValueError("rate must be positive")
     producer = AIOKafkaProducer(**client_options, linger_ms=20, acks="all")
@@ -32,7 +35,11 @@ async def run_demo(
     pending: list[asyncio.Future[Any]] = []
     try:
         while duration is None or time.monotonic() - started < duration:
-            due = int((time.monotonic() - started) * rate) + 1
+            if floor is not None:
+                for record in floor.due(datetime.now(UTC)):
+                    pending.append(await producer.send(record.topic, record.value, key=record.key))
+                    sent["floor"] += 1
+            due = int((time.monotonic() - started) * rate) + 1 + sent["floor"]
             while sent.total() < due:
                 record = traffic.next(datetime.now(UTC))
                 pending.append(await producer.send(record.topic, record.value, key=record.key))

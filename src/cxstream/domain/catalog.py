@@ -65,6 +65,8 @@ class Tables:
     TICKET_CREATED: Final = "cxstream-ticket-created"
     BREACH_STATE: Final = "cxstream-breach-state"
     ESCALATION_STATE: Final = "cxstream-escalation-state"
+    AGENT_PRESENCE: Final = "cxstream-agent-presence"
+    STAFFING_GAPS: Final = "cxstream-staffing-gaps"
     CASES: Final = "cxstream-cases"
     CASE_SUBJECTS_INDEX: Final = "cxstream-case-subjects-index"
     CONTACT_HISTORY: Final = "cxstream-contact-history"

@@ -19,6 +19,7 @@ from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
+from cxstream.domain.workforce.presence import PRESENCE_DIMENSIONS
 from cxstream.domain.workforce.spec import Workforce
 
 TeamId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
@@ -331,7 +332,13 @@ def _check_workforce(topology: Topology, teams: set[str]) -> list[Problem]:
             problems.append(Problem(loc=("workforce", "interval"), message=f"{name} keeps no history in intervals "
                                     f"that make up {workforce.interval} (declare history.interval on it)"))  # fmt: skip
         found[field] = definition
+    if workforce.gaps.owner not in teams:
+        problems.append(Problem(loc=("workforce", "gaps", "owner"), message=f"{workforce.gaps.owner!r} is not a team"))
     for i, queue in enumerate(workforce.queues):
+        for name in queue.where:
+            if name not in PRESENCE_DIMENSIONS:
+                problems.append(Problem(loc=("workforce", "queues", i, "where", name), message=f"agents on the floor "
+                                        f"are known by {', '.join(PRESENCE_DIMENSIONS)}, not {name!r}"))  # fmt: skip
         if queue.team not in teams:
             problems.append(Problem(loc=("workforce", "queues", i, "team"), message=f"{queue.team!r} is not a team"))
         for name in queue.where:

@@ -307,9 +307,27 @@ UNROUTED_ALERTS = Gauge(
     "Alerts that no team route matched and only the default route took (since the routing state began).",
     registry=REGISTRY,
 )
+QUEUE_AGENTS_STAFFED = Gauge(
+    "cxstream_queue_agents_staffed",
+    "Agents on a workforce queue's floor now (staffed status on a matching channel), from agent-status events.",
+    ["queue"],
+    registry=REGISTRY,
+)
+QUEUE_AGENTS_REQUIRED = Gauge(
+    "cxstream_queue_agents_required",
+    "Agents the current interval's forecast needs on a workforce queue for its service-level target.",
+    ["queue"],
+    registry=REGISTRY,
+)
+QUEUE_SERVICE_LEVEL = Gauge(
+    "cxstream_queue_projected_service_level",
+    "Lowest service level the agents on a queue's floor now give over the staffing-gap look-ahead (0-1).",
+    ["queue"],
+    registry=REGISTRY,
+)
 ALERTING_INPUTS = Counter(
     "cxstream_alerting_inputs_total",
-    "Messages handled by the routing side, by kind (tick, hot, ack, overdue, silence) and outcome.",
+    "Messages handled by the routing side, by kind (tick, hot, ack, overdue, silence, presence) and outcome.",
     ["kind", "outcome"],
     registry=REGISTRY,
 )

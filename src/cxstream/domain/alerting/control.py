@@ -1,5 +1,6 @@
 """The messages on the routing side's internal control topic, one typed value per kind and one JSON encoding
-(``{"kind": ..., ...}``): clock ticks, hot alerts, case acknowledgements, SLA lapses and silences. The agents
+(``{"kind": ..., ...}``): clock ticks, hot alerts, case acknowledgements, SLA lapses, silences and agents'
+status changes (for the staffing gaps). The agents
 that feed the routing desk encode them here; the routing agent decodes them here and nowhere else."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from cxstream.domain.alerting.hot_alerts import HotAlert
 from cxstream.domain.alerting.routing import Silence
 from cxstream.domain.base import Json, StoredValueError, as_int, as_str, obj
 from cxstream.domain.cases.machine import Action, ActionType
+from cxstream.domain.workforce.presence import Presence
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,14 @@ class SilenceInput:
     silence: Silence
 
 
-ControlMessage: TypeAlias = Tick | HotInput | AckInput | OverdueInput | SilenceInput
+@dataclass(frozen=True)
+class PresenceInput:
+    """An agent's status on a channel changed (from an ``AGENT_STATUS`` event)."""
+
+    presence: Presence
+
+
+ControlMessage: TypeAlias = Tick | HotInput | AckInput | OverdueInput | SilenceInput | PresenceInput
 
 
 def kind_of(message: ControlMessage) -> str:
@@ -63,6 +72,8 @@ def kind_of(message: ControlMessage) -> str:
             return "overdue"
         case SilenceInput():
             return "silence"
+        case PresenceInput():
+            return "presence"
 
 
 def _fields(message: ControlMessage) -> dict[str, Json]:
@@ -77,6 +88,8 @@ def _fields(message: ControlMessage) -> dict[str, Json]:
             return {"lapse": lapse.to_json()}
         case SilenceInput(silence):
             return {"silence": silence.to_json()}
+        case PresenceInput(presence):
+            return {"presence": presence.to_json()}
 
 
 def encode(message: ControlMessage) -> bytes:
@@ -111,6 +124,8 @@ def decode(data: bytes) -> ControlMessage:
             return OverdueInput(Lapse.from_json(value["lapse"]))
         if kind == "silence":
             return SilenceInput(Silence.from_json(value["silence"]))
+        if kind == "presence":
+            return PresenceInput(Presence.from_json(value["presence"]))
     except KeyError as exc:
         raise StoredValueError(f"control message {kind!r} lacks {exc}") from exc
     raise StoredValueError(f"unknown control message kind {kind!r}")

@@ -16,6 +16,7 @@ from cxstream.domain.base import Json, from_ms
 class BreachKind(StrEnum):
     THRESHOLD = "THRESHOLD"
     HOT_ALERT = "HOT_ALERT"
+    STAFFING_GAP = "STAFFING_GAP"  # the agents on a queue's floor fall short of its forecast (workforce)
 
 
 class Status(StrEnum):

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     TICKET_FIRST_REPLY = "TICKET_FIRST_REPLY"
     TICKET_SOLVED = "TICKET_SOLVED"
     TICKET_REOPENED = "TICKET_REOPENED"
+    AGENT_STATUS = "AGENT_STATUS"  # an agent's status on a channel changed (operation.status: online, away ...)
     OTHER = "OTHER"
 
 

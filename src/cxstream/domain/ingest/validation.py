@@ -26,7 +26,8 @@ REQUIRABLE_FIELDS = (
     *REFERENCE_FIELDS,
     "customer_id", "account_id", "agent_id", "customer_segment", "comment",
     "survey", "survey.verbatim", "operation", "operation.order_id", "operation.delivery_id",
-    "operation.ticket_id", "operation.created_at", "operation.promised_at", "operation.actual_at",
+    "operation.ticket_id", "operation.status", "operation.created_at", "operation.promised_at",
+    "operation.actual_at",
 )  # fmt: skip
 
 

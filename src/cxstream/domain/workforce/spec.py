@@ -94,6 +94,31 @@ class ForecastSpec(Strict):
     confidence: float = Field(0.8, gt=0.5, lt=1, description="coverage of the prediction interval")
 
 
+class GapSpec(Strict):
+    """When the agents on the floor now fall short of a queue's forecast: a staffing-gap breach."""
+
+    look_ahead: str = Field("1h", description="how far ahead the floor now is weighed against the forecast")
+    hold: str = Field("2m", description="how long a gap must last before it fires (a short break does not page)")
+    critical_service_level: float = Field(
+        0.5, gt=0, lt=1, description="a projected service level under this is CRITICAL (under the target: WARNING)"
+    )
+    owner: str = Field("workforce", description="the team whose escalation topic gets staffing gaps")
+
+    @field_validator("look_ahead", "hold")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration_ms(value)
+        return value
+
+    @property
+    def look_ahead_ms(self) -> int:
+        return parse_duration_ms(self.look_ahead)
+
+    @property
+    def hold_ms(self) -> int:
+        return parse_duration_ms(self.hold)
+
+
 class Workforce(Strict):
     interval: str = Field("30m", description="the staffing interval: 15m or 30m")
     arrivals: str = Field("contacts", description="metric definition counting arriving contacts (indicator contacts)")
@@ -102,6 +127,7 @@ class Workforce(Strict):
     forecast: ForecastSpec = ForecastSpec()
     tiers: tuple[Tier, ...] = Field((), description="complexity tiers of helpdesk contacts, first match wins")
     queues: tuple[Queue, ...] = ()
+    gaps: GapSpec = GapSpec()
 
     @field_validator("interval")
     @classmethod
@@ -124,6 +150,10 @@ class Workforce(Strict):
             raise ValueError("a tier id is declared twice")
         seen: set[str] = set()
         for queue in self.queues:
+            target = self.target_of(queue)
+            if target.service_level is not None and self.gaps.critical_service_level >= target.service_level:
+                raise ValueError(f"queue {queue.id}: gaps.critical_service_level {self.gaps.critical_service_level} "
+                                 f"is not under its service-level target {target.service_level}")  # fmt: skip
             if queue.id in seen:
                 raise ValueError(f"queue {queue.id!r} is declared twice")
             seen.add(queue.id)
