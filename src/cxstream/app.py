@@ -286,6 +286,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     openapi.register(app, ctx.topology.metrics)
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)
-    workforce.register(app, gate, ctx.topology, feed if metric_tables.enabled else None)
+    history_feed = feed if metric_tables.enabled else None
+    workforce.register(app, gate, ctx.topology, history_feed, control.staffing if control else None)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -65,6 +65,9 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
             return tile if tile["estimate"] and tile["estimate"]["n"] >= 40 else None
 
         tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
+        now = datetime.now(UTC)  # four EMEA chat agents log in, one of them goes away
+        asyncio.run(produce(bootstrap, [agent_status(f"pg-{tag}-{i}", "online", now) for i in range(4)]
+                            + [agent_status(f"pg-{tag}-0", "away", now + timedelta(seconds=1))]))  # fmt: skip
         past = tmp_path / "past.jsonl"  # half a year of history for the history chart
         today = datetime.now(UTC).date()
         contacts = past_contacts(today - timedelta(days=21), 21, per_weekday=300)  # three weeks for the staffing view
@@ -123,7 +126,19 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert len(forecast) == 48 and plan["accuracy"]["days"] == 7
                 eventually(lambda: len(page.query_selector_all("#staffing-charts svg")) == 2, 30, "staffing charts")
                 assert len(page.query_selector_all('#staffing-charts path[data-series="forecast (80 %)"]')) == 1
-                assert len(page.query_selector_all('#staffing-charts path[data-series="agents"]')) == 1
+                assert len(page.query_selector_all('#staffing-charts path[data-series="agents needed"]')) == 1
+                # the floor: three of the four EMEA chat agents on it, drawn over the coming hour and listed
+                eventually(lambda: page.query_selector('#staffing-charts path[data-series="on the floor now"]'), 60,
+                           "the agents on the floor in the chart")  # fmt: skip
+                weeks = plan_live(port)["intervals"][0]["arrivals"]["weeks"]
+
+                def floor_row() -> str | None:
+                    row = page.locator("#floor-rows tr", has_text="EMEA chat")
+                    text = row.inner_text() if row.count() else ""
+                    return text if f"n={weeks} weeks" in text else None
+
+                row = eventually(floor_row, 70, "the EMEA chat row of the floor table")
+                assert "3 of 4" in row and "away 1" in row and "target 80 %" in row, row
                 assert page.query_selector("#staffing-charts polygon") is not None  # the prediction band
                 note = page.inner_text("#staffing-note")
                 accuracy = plan["accuracy"]
@@ -159,3 +174,22 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         code = stop(worker, signal.SIGTERM)
     assert code == 0
     assert (ARTIFACTS / "warroom-admin.png").stat().st_size > 10_000
+
+
+def agent_status(agent: str, state: str, at: datetime) -> bytes:
+    event_id = f"acd:{agent}:{state}"
+    return json.dumps({
+        "event_id": event_id, "event_type": "AGENT_STATUS", "event_time": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "source": "acd", "source_record_id": event_id, "agent_id": agent, "team": "customer-service",
+        "region": "emea", "site": "lis-1", "channel": "chat", "operation": {"status": state},
+    }).encode()  # fmt: skip
+
+
+def plan_live(port: int) -> dict[str, Any]:
+    """The EMEA chat queue's live section once the floor and the forecast are both known."""
+
+    def known() -> dict[str, Any] | None:
+        live = api(port, "/api/workforce/emea-chat")["live"]
+        return live if live and live["intervals"] else None
+
+    return eventually(known, 60, "the EMEA chat floor against its forecast")

@@ -7,6 +7,11 @@
   accuracy on the last complete days (WAPE per interval and per day). ``chart=svg`` adds the two charts the page
   shows.
 
+Both carry ``live`` per queue: the agents on the floor now (from agent-status events) by status, the look-ahead's
+intervals with the agents needed and the service level the floor gives (with its range over the forecast's
+prediction interval), and the open staffing gap. The floor lives on the worker holding the routing side's
+tables; another worker asks it.
+
 A queue spanning scopes outside the token's (a regional token and an all-regions queue) is refused: part of a
 queue's contacts would give a wrong staffing figure.
 """
@@ -21,16 +26,19 @@ from typing import Any
 import faust
 
 from cxstream.agents.history import HistoryFeed
+from cxstream.agents.staffing import Staffing
 from cxstream.domain.access.principal import OutOfScope, Principal
-from cxstream.domain.base import to_ms
+from cxstream.domain.base import from_ms, now_ms, to_ms
 from cxstream.domain.topology import Topology
 from cxstream.domain.workforce.erlang import ServiceTarget
+from cxstream.domain.workforce.gaps import GapState, IntervalOutlook, Outlook, describe
 from cxstream.domain.workforce.plan import IntervalStaffing
 from cxstream.domain.workforce.queues import QueuePlan, queue_plan
 from cxstream.domain.workforce.spec import Queue, Workforce
 from cxstream.web import charts
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.estimates import estimate_json
+from cxstream.web.peers import ask_holders, held, is_local
 
 
 def target_json(target: ServiceTarget, patience_s: float | None) -> dict[str, Any]:
@@ -115,8 +123,46 @@ def plan_json(workforce: Workforce, plan: QueuePlan) -> dict[str, Any]:
     }
 
 
-def plan_charts(plan: QueuePlan) -> dict[str, str]:
-    """Contacts per interval (forecast with its band, and what arrived) and the agents needed."""
+def live_json(outlook: Outlook, gap: GapState | None, workforce: Workforce, at_ms: int) -> dict[str, Any]:
+    """A queue now: its floor, the look-ahead weighed against it, and its open staffing gap."""
+    spec = workforce.gaps
+    severity = outlook.severity(spec)
+    floor = outlook.floor
+    open_gap = None
+    if gap is not None and gap.open_id is not None:
+        since = from_ms(gap.started_ms).isoformat() if gap.started_ms is not None else None
+        open_gap = {"breach_id": gap.open_id, "severity": gap.severity.value if gap.severity else None, "since": since}
+    return {
+        "at": from_ms(at_ms).isoformat(),
+        "floor": {"staffed": floor.staffed, "agents": floor.agents, "by_status": dict(floor.by_status)},
+        "look_ahead_minutes": spec.look_ahead_ms // 60_000,
+        "insufficient": outlook.insufficient,
+        "severity": severity.value if severity else None,
+        "summary": describe(outlook),
+        "confidence": outlook.confidence,
+        "intervals": [_outlook_interval(i) for i in outlook.intervals],
+        "gap": open_gap,
+    }
+
+
+def _outlook_interval(i: IntervalOutlook) -> dict[str, Any]:
+    return {
+        "start": i.start.isoformat(),
+        "end": i.end.isoformat(),
+        "required": i.required,
+        "staffed": i.staffed,
+        "short": i.short,
+        "arrivals": {"forecast": round(i.arrivals, 2), "low": i.low, "high": i.high, "weeks": i.weeks},
+        "handle_time": {"seconds": round(i.handle_s, 1), "n": i.handle_n},
+        "service_level": round(i.service_level, 4),
+        "service_level_low": round(i.service_level_low, 4),
+        "service_level_high": round(i.service_level_high, 4),
+    }
+
+
+def plan_charts(plan: QueuePlan, live: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Contacts per interval (forecast with its band, and what arrived) and the agents needed (with the agents on
+    the floor now over the look-ahead, when ``live`` has them)."""
     step_min = plan.forecast.step_ms // 60_000
     level = round(plan.forecast.confidence * 100)
     forecast, arrived, agents = [], [], []
@@ -129,6 +175,11 @@ def plan_charts(plan: QueuePlan) -> dict[str, str]:
         high = float(one.agents_high) if one.agents_high is not None else None
         agents.append(charts.Point(mid, float(one.agents) if one.agents is not None else None,
                                    float(one.agents) if one.agents is not None else None, high, f.weeks))  # fmt: skip
+    floor = []
+    for one in (live or {}).get("intervals", []):
+        start, end = datetime.fromisoformat(one["start"]), datetime.fromisoformat(one["end"])
+        if plan.staffing and plan.staffing[0].forecast.start <= start < plan.staffing[-1].forecast.end:
+            floor.append(charts.Point((to_ms(start) + to_ms(end)) // 2, float(one["staffed"]), n=one["staffed"]))
     name = plan.queue.display
     contacts = charts.trend(
         f"{name}: contacts per {step_min} minutes, forecast with its {level} % interval (n = past weeks)",
@@ -140,7 +191,8 @@ def plan_charts(plan: QueuePlan) -> dict[str, str]:
         f"{name}: agents needed for {plan.target.service_level:.0%} in {plan.target.answer_within_s:g} s "
         f"({plan.model.value.replace('_', ' ').title()}; band: the top of the forecast interval)",
         "agents",
-        [charts.Series("agents", tuple(agents))],
+        [charts.Series("agents needed", tuple(agents)), *([charts.Series("on the floor now", tuple(floor))]
+                                                          if floor else [])],
         width=900, height=220, font=14,
     )  # fmt: skip
     return {"contacts": contacts, "agents": staff}
@@ -167,9 +219,25 @@ def readable(principal: Principal, kept: tuple[str, ...], queue: Queue) -> bool:
         return False
 
 
-def register(app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed | None) -> None:
+def register(
+    app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed | None, staffing: Staffing | None = None
+) -> None:
     workforce, metrics = topology.workforce, topology.metrics
     kept = metrics.definition(workforce.arrivals).dimensions if workforce.queues else ()
+
+    async def lives(request: Any, wanted: list[Queue]) -> dict[str, Any]:
+        """Each wanted queue's live JSON, from this worker when it holds the floor, else from the one that does."""
+        if staffing is None or not staffing.active or not wanted:
+            return {}
+        if held(app, staffing.presence.table) or is_local(request):
+            at = now_ms()
+            ids = {q.id for q in wanted}
+            return {o.queue.id: live_json(o, staffing.gaps.get(o.queue.id), workforce, at)
+                    for o in staffing.outlooks(at) if o.queue.id in ids}  # fmt: skip
+        answers = await ask_holders(app, staffing.presence.table, request, "/api/workforce", query={})
+        for body in answers.ok():
+            return {q["id"]: q["live"] for q in body.get("queues", []) if q.get("live") is not None}
+        return {}
 
     @app.page("/api/workforce")
     async def queues(view: Any, request: Any) -> Any:
@@ -178,8 +246,9 @@ def register(app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed |
         except Denied as denied:
             return refuse(view, denied)
         mine = [q for q in workforce.queues if readable(principal, kept, q)]
+        live = await lives(request, mine)
         return view.json({"interval_minutes": workforce.interval_ms // 60_000,
-                          "queues": [queue_json(workforce, q) for q in mine]})  # fmt: skip
+                          "queues": [{**queue_json(workforce, q), "live": live.get(q.id)} for q in mine]})  # fmt: skip
 
     @app.page("/api/workforce/{queue_id}")
     async def one_queue(view: Any, request: Any, queue_id: str) -> Any:
@@ -203,6 +272,7 @@ def register(app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed |
             return view.json({"error": str(exc)}, status=400)
         plan = queue_plan(metrics, workforce, queue, feed.index, first, days)
         body = plan_json(workforce, plan)
+        body["live"] = (await lives(request, [queue])).get(queue.id)
         if request.query.get("chart") == "svg":
-            body["charts"] = plan_charts(plan)
+            body["charts"] = plan_charts(plan, body["live"])
         return view.json(body)
