@@ -155,6 +155,14 @@ def test_make_run_equivalent_starts_everything_and_ctrl_c_leaves_no_process(tmp_
         plan = eventually(staffed, 120, "the demo's staffing forecast")
         assert any(i["agents"] for i in plan["intervals"]) and plan["history"]["days"] >= 50
         assert [t["tier"] for t in plan["tiers"]] == ["complex", "simple", "standard"]
+
+        def floor() -> dict[str, Any] | None:  # the demo floor: four EMEA chat agents logged in
+            status, body = http_get(f"http://127.0.0.1:{port}/api/workforce/emea-chat", token=token.group(1))
+            live = json.loads(body)["live"] if status == 200 else None
+            return live if live and live["floor"]["agents"] == 4 and live["intervals"] else None
+
+        live = eventually(floor, 120, "the demo's floor of EMEA chat")
+        assert live["floor"]["staffed"] + sum(n for s, n in live["floor"]["by_status"].items() if s == "away") == 4
     finally:
         code = stop(proc, signal.SIGINT)
     assert code == 0, (tmp_path / "run.log").read_text()[-3000:]

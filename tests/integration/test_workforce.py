@@ -136,6 +136,15 @@ def staffing_gap_fires_and_resolves(bootstrap: str, port: int) -> None:
 
     [escalation, *_] = eventually(escalated, 90, "the escalation on cx.escalations.workforce")
     assert escalation["receiver"] == "workforce" and escalation["severity"] == "CRITICAL"
+    live = next(q["live"] for q in api(port, "/api/workforce")["queues"] if q["id"] == "billing")
+    assert live["floor"] == {"staffed": 0, "agents": 10, "by_status": {"away": 10}}
+    assert live["gap"]["breach_id"] == fired["breach_id"] and live["severity"] == "CRITICAL"
+    shown = cxstream(["staffing", "floor", "--url", f"http://127.0.0.1:{port}", "--token", ADMIN_TOKEN], bootstrap)
+    assert shown.returncode == 0, shown.stderr
+    [row] = [line for line in shown.stdout.splitlines() if line.startswith("Billing (all regions)")]
+    assert "0 of 10" in row and "CRITICAL since" in row and "0.00 (0.00-" in row, row
+    refused = cxstream(["staffing", "floor", "--url", f"http://127.0.0.1:{port}"], bootstrap)
+    assert refused.returncode != 0 and "CXSTREAM_TOKEN" in refused.stderr
     asyncio.run(produce(bootstrap, [status(a, "online", start + timedelta(seconds=2)) for a in agents]))
     [resolved] = eventually(lambda: gaps("RESOLVED") or None, 120, "the staffing gap resolved")
     assert resolved["breach_id"] == fired["breach_id"] and resolved["summary"].startswith("Staffing gap closed")

@@ -1,6 +1,7 @@
 """``cxstream staffing erlang`` (the planners' what-if calculator: Erlang C, or Erlang A with ``--patience``),
 ``cxstream staffing plan`` and ``cxstream forecast`` (each declared queue's forecast and the agents it needs,
-from the metric history on the cluster)."""
+from the metric history on the cluster), and ``cxstream staffing floor`` (the agents on each queue's floor now
+against the forecast, and the open staffing gaps, from a worker's API)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,16 @@ def add_parsers(sub: Any) -> None:
     for name, text in (("plan", "agents and positions needed per interval for each queue, from the forecast"),):
         s = actions.add_parser(name, help=text)
         _plan_arguments(s)
+    f = actions.add_parser(
+        "floor",
+        help="the agents on each queue's floor now against the forecast, and the open staffing gaps",
+        description="Reads GET /api/workforce from a worker: per queue the agents with a staffed status, the agents "
+        "the running interval needs, the lowest service level the floor gives over the look-ahead (with its range "
+        "over the forecast's prediction interval) and the open staffing gap.",
+    )
+    f.add_argument("--url", default=None, help="a worker's address (default: CXSTREAM_WEB_URL or this worker's)")
+    f.add_argument("--token", default=None, help="API token (default: the CXSTREAM_TOKEN environment variable)")
+    f.add_argument("--json", action="store_true", help="print the API's JSON")
     p.set_defaults(handler=cmd_staffing)
     p = sub.add_parser("forecast", help="contacts and workload per queue and interval for the days ahead, with "
                        "the prediction interval and its accuracy on past days")  # fmt: skip
@@ -55,6 +66,8 @@ def _plan_arguments(p: Any) -> None:
 def cmd_staffing(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "plan":
         return _plans(settings, args, staffing=True)
+    if args.action == "floor":
+        return _floor(settings, args)
     try:
         demand = Demand(
             contacts=args.contacts,
@@ -134,6 +147,58 @@ def _pct(x: float) -> str:
 
 def _seconds(s: float) -> str:
     return "unbounded (fewer agents than the load)" if not math.isfinite(s) else f"{s:.2f} s"
+
+
+def _floor(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+    import urllib.error
+    import urllib.request
+
+    url = (args.url or settings.web_url).rstrip("/") + "/api/workforce"
+    token = args.token or os.environ.get("CXSTREAM_TOKEN")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        hint = " (give --token or set CXSTREAM_TOKEN)" if exc.code in (401, 403) and not token else ""
+        return fail(f"{url}: HTTP {exc.code} {detail}{hint}", EXIT_CONFIG)
+    except (urllib.error.URLError, OSError) as exc:
+        return fail(f"{url}: {exc}", EXIT_CONFIG)
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return EXIT_OK
+    print("\n".join(floor_lines(body)))
+    return EXIT_OK
+
+
+def floor_lines(body: dict[str, Any]) -> list[str]:
+    """The floor table a terminal shows (the page's floor table, in text)."""
+    lines = [f"{'queue':28} {'on floor':>9} {'needed now':>10}  {'service level, worst ahead (target)':44} gap"]
+    for queue in body.get("queues", []):
+        live = queue.get("live")
+        if live is None:
+            lines.append(f"{queue['display']:28} {'-':>9} {'-':>10}  no floor on this worker's topology")
+            continue
+        floor, intervals = live["floor"], live["intervals"]
+        needed = str(intervals[0]["required"]) if intervals else "-"
+        target = queue["target"]["service_level"]
+        if intervals:
+            worst = min(intervals, key=lambda i: i["service_level"])
+            level = (f"{worst['service_level']:.2f} ({worst['service_level_low']:.2f}-"
+                     f"{worst['service_level_high']:.2f}) {worst['start'][11:16]} UTC, n={worst['arrivals']['weeks']}w"
+                     f" ({target:.2f})")  # fmt: skip
+        else:
+            level = live["insufficient"] or "-"
+        gap = live["gap"]
+        shown = f"{gap['severity']} since {gap['since'][11:16]} UTC" if gap else (live["severity"] or "none")
+        if not gap and live["severity"]:
+            shown += " (held)"
+        lines.append(f"{queue['display']:28} {floor['staffed']:>4} of {floor['agents']:<2} {needed:>10}  {level:44} "
+                     f"{shown}")  # fmt: skip
+    lines += [f"  {q['display']}: {q['live']['summary']}" for q in body.get("queues", []) if q.get("live")]
+    return lines
 
 
 def cmd_forecast(settings: Settings, args: argparse.Namespace) -> int:
