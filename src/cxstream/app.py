@@ -24,6 +24,7 @@ from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.runtime_state import RuntimeState
+from cxstream.agents.scorecards import TicketFeed
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.agents.staffing import Staffing
 from cxstream.config.topology import load_topology
@@ -43,7 +44,7 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest, live, openapi, page, warroom, workforce
+from cxstream.web import health, ingest, live, openapi, page, scorecards, warroom, workforce
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
@@ -288,5 +289,11 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)
     history_feed = feed if metric_tables.enabled else None
     workforce.register(app, gate, ctx.topology, history_feed, control.staffing if control else None)
+    tickets = TicketFeed(aiokafka_options(settings, bootstrap), ctx.codec(events_monitor.EVENTS_TOPIC),
+                         ctx.topology.workforce.scorecards)  # fmt: skip
+    app.task(tickets.run)
+    scorecards.register(
+        app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
+    )
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

@@ -59,11 +59,15 @@ def seeded_stream(seed: int, now: datetime, count: int) -> tuple[list[bytes], Tr
     rng = random.Random(seed)
     truth = Truth()
     records = []
+    # the answers fall in the last 50 minutes, or since midnight when the test runs in the first 50 minutes of
+    # a UTC day: all inside today's 1d window, which the test reads
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = max(timedelta(seconds=2), min(timedelta(minutes=50), now - midnight))
     for i in range(count):
         region = rng.choice(list(SITES))
         site = rng.choice(SITES[region])
         late = i % 97 == 0
-        when = millis(now - (timedelta(hours=8) if late else timedelta(seconds=rng.uniform(60, 50 * 60))))
+        when = millis(now - (timedelta(hours=8) if late else recent * (rng.uniform(60, 50 * 60) / (50 * 60))))
         base: dict[str, Any] = {
             "event_id": f"m{seed}-{i}", "event_time": iso(when), "customer_id": f"C-{rng.randint(1, 500)}",
             "region": region, "site": site, "channel": rng.choice(["email", "app", "phone"]),

@@ -24,6 +24,8 @@ from tests.integration.test_breaches import answers, breaches, produce
 from tests.integration.test_history import cxstream
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
 from tests.integration.test_warroom import complaint
+from tests.integration.test_workforce import backtest_days
+from tests.integration.tickets import WEAK, ticket_records
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = ROOT / "test-artifacts"
@@ -65,6 +67,8 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
             return tile if tile["estimate"] and tile["estimate"]["n"] >= 40 else None
 
         tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
+        records, _ = ticket_records(f"pg{tag}", datetime.now(UTC) - timedelta(hours=1), team="billing")
+        asyncio.run(produce(bootstrap, records))  # a billing team's tickets for the huddle view
         now = datetime.now(UTC)  # four EMEA chat agents log in, one of them goes away
         asyncio.run(produce(bootstrap, [agent_status(f"pg-{tag}-{i}", "online", now) for i in range(4)]
                             + [agent_status(f"pg-{tag}-0", "away", now + timedelta(seconds=1))]))  # fmt: skip
@@ -123,7 +127,7 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 # the staffing view: contacts forecast with its band and what arrived, agents needed, the accuracy
                 plan = api(port, f"/api/workforce/emea-chat?day={today}")
                 forecast = [i for i in plan["intervals"] if i["arrivals"]["forecast"] is not None]
-                assert len(forecast) == 48 and plan["accuracy"]["days"] == 7
+                assert len(forecast) == 48 and plan["accuracy"]["days"] == backtest_days(plan)
                 eventually(lambda: len(page.query_selector_all("#staffing-charts svg")) == 2, 30, "staffing charts")
                 assert len(page.query_selector_all('#staffing-charts path[data-series="forecast (80 %)"]')) == 1
                 assert len(page.query_selector_all('#staffing-charts path[data-series="agents needed"]')) == 1
@@ -149,6 +153,19 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 page.locator("#staffing").screenshot(path=str(ARTIFACTS / "warroom-staffing.png"))
                 page.select_option("#staffing-queue", "billing")
                 eventually(lambda: "Billing (all regions)" in page.inner_text("#staffing-note"), 30, "billing")
+
+                # the huddle: the billing team's last shift, a row per agent, charts, who needs coaching
+                page.select_option("#huddle-team", "billing")
+                weak = f"pg{tag}-{WEAK}"
+                eventually(lambda: weak in page.inner_text("#huddle-coaching"), 60, "the weak agent flagged")
+                rows = page.inner_text("#huddle-rows")
+                assert all(f"pg{tag}-b{i}" in rows for i in range(1, 7)), rows
+                assert len(page.query_selector_all("#huddle-charts svg")) == 2
+                assert len(page.query_selector_all(f'#huddle-charts circle[data-label="{weak}"]')) == 2
+                coaching = page.inner_text("#huddle-coaching")
+                assert "coach on CSAT" in coaching and "comparisons" in coaching and "Still waiting" in coaching
+                assert "not ranked" in page.inner_text("#huddle-note")
+                page.locator("#huddle").screenshot(path=str(ARTIFACTS / "warroom-huddle.png"))
 
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
                 wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")

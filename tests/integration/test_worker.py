@@ -150,7 +150,7 @@ def test_make_run_equivalent_starts_everything_and_ctrl_c_leaves_no_process(tmp_
         def staffed() -> dict[str, Any] | None:  # and eight weeks of helpdesk contacts: a staffing forecast
             status, body = http_get(f"http://127.0.0.1:{port}/api/workforce/emea-chat", token=token.group(1))
             plan = json.loads(body) if status == 200 else None
-            return plan if plan and plan["insufficient"] is None and plan["accuracy"]["days"] == 7 else None
+            return plan if plan and plan["insufficient"] is None and plan["accuracy"]["days"] >= 6 else None
 
         plan = eventually(staffed, 120, "the demo's staffing forecast")
         assert any(i["agents"] for i in plan["intervals"]) and plan["history"]["days"] >= 50

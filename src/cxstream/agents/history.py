@@ -46,15 +46,72 @@ class HistorySink:
             HISTORY_PUBLISHED.labels(kind=kind).inc()
 
 
-class HistoryFeed:
-    """Reads ``cx.metrics.history`` from the beginning and follows it (no consumer group: every worker reads
-    every partition). ``ready`` once it has read up to the ends it found when it started."""
+class TopicFeed:
+    """Reads a topic from the beginning and follows it (no consumer group: every worker reads every partition);
+    ``ready`` once it has read up to the ends it found when it started. Subclasses say what a record does."""
+
+    topic: str = ""
+
+    def __init__(self, client_options: dict[str, Any]) -> None:
+        self.client_options = client_options
+        self.ready = False
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        raise NotImplementedError
+
+    def after_batch(self) -> None:
+        """Called after each fetched batch (and before ``ready`` is checked)."""
+
+    def on_ready(self) -> None:
+        """Called once, when the feed has caught up."""
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled; reconnects after a broker error."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError) as exc:
+                log.warning("feed_retry", topic=self.topic, error=str(exc)[:200])
+                await asyncio.sleep(5)
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(**self.client_options, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = await earliest.start(consumer)
+        try:
+            partitions: set[int] = set()
+            while not partitions:
+                await consumer.topics()
+                partitions = consumer.partitions_for_topic(self.topic) or set()
+                if not partitions:
+                    await asyncio.sleep(2)
+            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for messages in batch.values():
+                    for message in messages:
+                        self.apply(message.key, message.value)
+                self.after_batch()
+                if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                    self.ready = True
+                    self.on_ready()
+        finally:
+            await consumer.stop()
+
+
+class HistoryFeed(TopicFeed):
+    """Reads ``cx.metrics.history`` whole into a :class:`HistoryIndex` and keeps following it."""
+
+    topic = HISTORY_TOPIC
 
     def __init__(self, client_options: dict[str, Any], codec: AvroCodec) -> None:
-        self.client_options = client_options
+        super().__init__(client_options)
         self.codec = codec
         self.index = HistoryIndex()
-        self.ready = False
         self.undecodable = 0
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
@@ -69,39 +126,8 @@ class HistoryFeed:
             return
         self.index.apply(key.decode(), entry)
 
-    async def run(self) -> None:
-        """Follow the topic until cancelled; reconnects after a broker error."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, OSError) as exc:
-                log.warning("history_feed_retry", error=str(exc)[:200])
-                await asyncio.sleep(5)
+    def after_batch(self) -> None:
+        HISTORY_FACTS.set(self.index.count())
 
-    async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(**self.client_options, enable_auto_commit=False, auto_offset_reset="earliest")
-        consumer = await earliest.start(consumer)
-        try:
-            partitions: set[int] = set()
-            while not partitions:
-                await consumer.topics()
-                partitions = consumer.partitions_for_topic(HISTORY_TOPIC) or set()
-                if not partitions:
-                    await asyncio.sleep(2)
-            tps = [TopicPartition(HISTORY_TOPIC, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            while True:
-                batch = await consumer.getmany(timeout_ms=1000)
-                for messages in batch.values():
-                    for message in messages:
-                        self.apply(message.key, message.value)
-                HISTORY_FACTS.set(self.index.count())
-                if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
-                    self.ready = True
-                    log.info("history_loaded", facts=self.index.count())
-        finally:
-            await consumer.stop()
+    def on_ready(self) -> None:
+        log.info("history_loaded", facts=self.index.count())

@@ -23,6 +23,8 @@ REGIONS: dict[str, tuple[str, str, str, str]] = {
     "apac": ("SG01", "SIN1", "mnl-1", "sin-1"),
 }
 REGION_WEIGHTS = {"emea": 0.45, "amer": 0.35, "apac": 0.20}
+#: The demo agent whose customers are less happy and whose tickets come back more (the scorecards' coaching case).
+WEAK_AGENT = "900006"
 HELPDESK_GROUPS = {"360004419": "customer-service", "360004420": "billing", "360004421": "field-service"}
 REGION_FIELD, SITE_FIELD, HANDLE_FIELD = 360011, 360012, 360013
 
@@ -115,6 +117,8 @@ class DemoTraffic:
         self._counter = 0
         self._recent: list[RawRecord] = []
         self._replies_due: list[tuple[datetime, str]] = []  # heap of (first reply time, ticket id)
+        self._open: dict[str, dict[str, Any]] = {}  # ticket id -> ticket, replied to and not solved yet
+        self._solved: dict[str, dict[str, Any]] = {}  # ticket id -> ticket, solved and not rated yet
         self._kinds: list[tuple[float, Callable[[datetime, str], RawRecord]]] = [
             (0.12, self._sales_order),
             (0.10, self._goods_issued),
@@ -307,8 +311,20 @@ class DemoTraffic:
             "custom_fields": [{"id": REGION_FIELD, "value": region}, {"id": SITE_FIELD, "value": contact_site}],
         }
 
-    def _agent(self, region: str) -> str:
-        return f"9{list(REGIONS).index(region)}{self.rng.randint(1, 60):04d}"
+    def _agent(self, region: str, ticket: dict[str, Any] | None = None) -> str:
+        """An agent of the region's floor (demo.floor): chat 1-4, email 5-8, billing 9-11 by the ticket."""
+        low, high = 5, 8
+        if ticket is not None and HELPDESK_GROUPS.get(ticket["group_id"]) == "billing":
+            low, high = 9, 11
+        elif ticket is not None and ticket["via"]["channel"] == "chat":
+            low, high = 1, 4
+        return f"9{list(REGIONS).index(region)}{self.rng.randint(low, high):04d}"
+
+    @staticmethod
+    def _keep(pool: dict[str, dict[str, Any]], ticket: dict[str, Any]) -> None:
+        pool[str(ticket["id"])] = ticket
+        if len(pool) > 2_000:  # bound the memory: the oldest leave the demo's ticket lives
+            del pool[next(iter(pool))]
 
     def _zen(self, now: datetime, kind: str, ticket: dict[str, Any], event: dict[str, Any], label: str) -> RawRecord:
         payload = {
@@ -330,14 +346,34 @@ class DemoTraffic:
 
     def _ticket_created(self, now: datetime, region: str) -> RawRecord:
         ticket = self._ticket(region, "NEW", now, None)
+        self._keep(self._open, ticket)
         heapq.heappush(self._replies_due, (now + self._support_wait(now, region), str(ticket["id"])))
         if len(self._replies_due) > 5_000:  # tickets that never get a tracked first reply: bound the memory
             heapq.heappop(self._replies_due)
         return self._zen(now, "ticket.created", ticket, {}, "helpdesk.created")
 
     def _ticket_reply(self, now: datetime, region: str) -> RawRecord:
-        agent = self._agent(region)
-        ticket = self._ticket(region, "OPEN", now - self._support_wait(now, region), agent)
+        """A public reply on an open ticket (mostly by its assignee), now and then a solved one reopened."""
+        if self._solved and self.rng.random() < 0.06:
+            ticket = self._solved.pop(self.rng.choice(list(self._solved)))
+            reopen_rate = 0.5 if ticket["assignee_id"] == WEAK_AGENT else 0.12
+            if self.rng.random() < reopen_rate:
+                self._keep(self._open, ticket)
+                ticket = {**ticket, "status": "OPEN"}
+                return self._zen(now, "ticket.status_changed", ticket, {"current": "OPEN", "previous": "SOLVED"},
+                                 "helpdesk.reopened")  # fmt: skip
+        mine = [t for t in self._open.values() if t["custom_fields"][0]["value"] == region]
+        if mine:
+            ticket = self.rng.choice(mine[-200:])
+            if ticket["assignee_id"] is None or self.rng.random() < 0.15:
+                ticket["assignee_id"] = self._agent(region, ticket)
+            ticket["replies"] = ticket.get("replies", 0) + 1
+            ticket = {k: v for k, v in ticket.items() if k != "replies"} | {"status": "OPEN"}
+        else:
+            ticket = self._ticket(region, "OPEN", now - self._support_wait(now, region), None)
+            ticket["assignee_id"] = self._agent(region, ticket)
+            self._keep(self._open, ticket)
+        agent = ticket["assignee_id"]
         comment = {"id": self._id("77"), "is_public": True, "author": {"id": agent, "is_staff": True}}
         return self._zen(now, "ticket.comment_added", ticket, {"comment": comment}, "helpdesk.reply")
 
@@ -357,7 +393,18 @@ class DemoTraffic:
         return self._json("helpdesk", payload, str(payload["ticket_id"]), "helpdesk.first_reply")
 
     def _ticket_solved(self, now: datetime, region: str) -> RawRecord:
-        ticket = self._ticket(region, "SOLVED", now - self._support_wait(now, region) * 3, self._agent(region))
+        """An open ticket that was replied to, solved by its assignee (a new one when none is open)."""
+        replied = [
+            k for k, t in self._open.items() if t.get("assignee_id") and t["custom_fields"][0]["value"] == region
+        ]
+        if replied:
+            kept = self._open.pop(self.rng.choice(replied[:200]))
+            ticket = {k: v for k, v in kept.items() if k != "replies"} | {"status": "SOLVED"}
+            ticket["custom_fields"] = list(kept["custom_fields"])
+        else:
+            ticket = self._ticket(region, "SOLVED", now - self._support_wait(now, region) * 3, None)
+            ticket["assignee_id"] = self._agent(region, ticket)
+        self._keep(self._solved, ticket)
         ticket["custom_fields"].append({"id": HANDLE_FIELD, "value": str(self._handle_seconds(ticket))})
         return self._zen(
             now, "ticket.status_changed", ticket, {"current": "SOLVED", "previous": "OPEN"}, "helpdesk.solved"
@@ -369,14 +416,22 @@ class DemoTraffic:
                               ticket["type"])  # fmt: skip
 
     def _rating(self, now: datetime, region: str) -> RawRecord:
+        """A customer's rating of a solved ticket (of one just made up when none waits)."""
         slow = self._support_wait(now, region) > timedelta(hours=3)
-        good = self.rng.random() < (0.35 if slow else 0.85)
+        mine = [k for k, t in self._solved.items() if t["custom_fields"][0]["value"] == region]
+        if mine:
+            ticket = self._solved.pop(self.rng.choice(mine[-200:]))
+        else:
+            ticket = self._ticket(region, "SOLVED", now, None)
+            ticket["assignee_id"] = self._agent(region, ticket)
+        weak = ticket["assignee_id"] == WEAK_AGENT
+        good = self.rng.random() < (0.35 if slow else 0.5 if weak else 0.86)
         rating = {
             "id": int(self._id("3")),
-            "assignee_id": self._agent(region),
-            "group_id": "360004419",
-            "requester_id": self._customer(region),
-            "ticket_id": 40000 + self._counter,
+            "assignee_id": ticket["assignee_id"],
+            "group_id": ticket["group_id"],
+            "requester_id": ticket["requester_id"],
+            "ticket_id": int(ticket["id"]),
             "score": "good" if good else "bad",
             "comment": self.rng.choice(VERBATIMS["good" if good else "slow_support"]),
             "region": region,

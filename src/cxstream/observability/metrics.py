@@ -307,6 +307,11 @@ UNROUTED_ALERTS = Gauge(
     "Alerts that no team route matched and only the default route took (since the routing state began).",
     registry=REGISTRY,
 )
+SCORECARD_TICKETS = Gauge(
+    "cxstream_scorecard_tickets",
+    "Helpdesk tickets whose life this worker keeps for scorecards (read from cx.events).",
+    registry=REGISTRY,
+)
 QUEUE_AGENTS_STAFFED = Gauge(
     "cxstream_queue_agents_staffed",
     "Agents on a workforce queue's floor now (staffed status on a matching channel), from agent-status events.",

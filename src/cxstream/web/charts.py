@@ -246,6 +246,64 @@ def counts(title: str, rows: Sequence[tuple[str, dict[str, int]]], kinds: Sequen
     return _svg(width, height, title, parts)
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """One row of a forest chart: a value with its interval and n (None: no value for this row)."""
+
+    label: str
+    value: float | None
+    low: float | None
+    high: float | None
+    n: float
+    flagged: bool = False  # drawn in the critical colour
+
+
+def forest(title: str, rows: Sequence[Estimate], reference: Level | None, unit: str, *, width: int = 900,
+           font: int = 14, lo: float = 0.0, hi: float = 100.0) -> str:  # fmt: skip
+    """One row per label: the value as a dot with its interval as a line, n beside it, and a vertical reference
+    line (e.g. the team's value): for comparing many small samples without ranking them."""
+    row = font * 1.9
+    label_w, right = font * 9, font * 10
+    top = font * 3.6  # the title, then the reference's label on a line of its own
+    height = int(top + row * max(1, len(rows)) + font * 1.6)
+
+    def x(value: float) -> float:
+        return label_w + (min(hi, max(lo, value)) - lo) / ((hi - lo) or 1) * (width - label_w - right)
+
+    parts = [f'<text class="chart-title" x="0" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
+             f"{escape(title)}</text>"]  # fmt: skip
+    bottom = top + row * max(1, len(rows))
+    for tick in _ticks(lo, hi):
+        parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top:.1f}" y2="{bottom:.1f}" stroke="{GRID}"/>'
+                     f'<text x="{x(tick):.1f}" y="{bottom + font * 1.2:.1f}" text-anchor="middle" font-size="{font}" '
+                     f'fill="{DIM}">{escape(format_value(tick, unit))}</text>')  # fmt: skip
+    if reference is not None:
+        colour = LEVEL_COLOURS.get(reference.kind, DIM)
+        parts.append(f'<line class="reference" x1="{x(reference.value):.1f}" x2="{x(reference.value):.1f}" '
+                     f'y1="{top - 4:.1f}" y2="{bottom:.1f}" stroke="{colour}" stroke-dasharray="6 4"/>'
+                     f'<text x="{x(reference.value):.1f}" y="{top - 6:.1f}" text-anchor="middle" font-size="{font}" '
+                     f'fill="{colour}">{escape(reference.name)}</text>')  # fmt: skip
+    for i, r in enumerate(rows):
+        y = top + i * row + row / 2
+        parts.append(f'<text x="0" y="{y + font * 0.35:.1f}" font-size="{font}" fill="{TEXT}">{escape(r.label)}</text>')
+        if r.value is None:
+            parts.append(f'<text x="{label_w}" y="{y + font * 0.35:.1f}" font-size="{font}" fill="{DIM}">'
+                         f"insufficient sample (n={r.n:g})</text>")  # fmt: skip
+            continue
+        colour = LEVEL_COLOURS["critical"] if r.flagged else SERIES_COLOURS[0]
+        if r.low is not None and r.high is not None:
+            parts.append(f'<line class="interval" x1="{x(r.low):.1f}" x2="{x(r.high):.1f}" y1="{y:.1f}" '
+                         f'y2="{y:.1f}" stroke="{colour}" stroke-width="3"/>')  # fmt: skip
+        interval = (f", {format_value(r.low, unit)} to {format_value(r.high, unit)}"
+                    if r.low is not None and r.high is not None else "")  # fmt: skip
+        parts.append(f'<circle class="estimate" data-label="{escape(r.label)}" cx="{x(r.value):.1f}" cy="{y:.1f}" '
+                     f'r="{font * 0.35:.1f}" fill="{colour}"><title>{escape(r.label)}: '
+                     f"{escape(format_value(r.value, unit))}{escape(interval)} (n={r.n:.4g})</title></circle>"
+                     f'<text x="{width - right + font * 0.5:.1f}" y="{y + font * 0.35:.1f}" font-size="{font}" '
+                     f'fill="{DIM}">{escape(format_value(r.value, unit))} (n={r.n:.4g})</text>')  # fmt: skip
+    return _svg(width, height, title, parts)
+
+
 def _svg(width: int, height: int, title: str, parts: list[str]) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{escape(title)}" font-family="system-ui, sans-serif">{"".join(parts)}</svg>')  # fmt: skip

@@ -11,6 +11,7 @@ import faust
 from cxstream import __version__
 from cxstream.domain.history.views import Grain
 from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
+from cxstream.domain.workforce.spec import Attribution
 from cxstream.web.warroom import POSTABLE
 
 JSON = "application/json"
@@ -30,6 +31,7 @@ ERRORS = {
 }
 NULLABLE_STRING = {"type": "string", "nullable": True}
 GRAINS = [g.value for g in Grain]
+ATTRIBUTIONS = [a.value for a in Attribution]
 NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 
 
@@ -130,7 +132,35 @@ def _schemas() -> dict[str, Any]:
                           "properties": {
             "id": {"type": "string"}, "display": {"type": "string"},
             "where": {"type": "object", "additionalProperties": {"type": "string"}}, "team": {"type": "string"},
-            "model": {"type": "string", "enum": ["erlang_c", "erlang_a"]}, "target": {"type": "object"}}},
+            "model": {"type": "string", "enum": ["erlang_c", "erlang_a"]}, "target": {"type": "object"},
+            "live": _ref("StaffingLive")}},
+        "StaffingLive": {"type": "object", "nullable": True, "description": "the queue now: the agents on its floor, "
+                         "the look-ahead's intervals weighed against it, the open staffing gap",
+                         "required": ["at", "floor", "intervals", "severity", "summary", "gap"], "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "floor": {"type": "object", "required": ["staffed", "agents", "by_status"], "properties": {
+                "staffed": {"type": "integer"}, "agents": {"type": "integer"},
+                "by_status": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+            "look_ahead_minutes": {"type": "integer"}, "insufficient": NULLABLE_STRING,
+            "severity": {"type": "string", "nullable": True, "enum": ["WARNING", "CRITICAL", None]},
+            "summary": {"type": "string"}, "confidence": {"type": "number"},
+            "intervals": {"type": "array", "items": {"type": "object", "required": [
+                "start", "end", "required", "staffed", "service_level"]}},
+            "gap": {"type": "object", "nullable": True, "properties": {
+                "breach_id": {"type": "string"}, "severity": NULLABLE_STRING, "since": NULLABLE_TIME}}}},
+        "Scorecard": {"type": "object", "required": ["team", "period", "from", "to", "attribution", "tickets",
+                                                     "team_totals", "agents", "teams"], "properties": {
+            "team": {"type": "string"}, "team_name": {"type": "string"}, "period": {"type": "string"},
+            "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+            "attribution": {"type": "string", "enum": ATTRIBUTIONS}, "confidence": {"type": "number"},
+            "tickets": {"type": "integer"}, "team_totals": {"type": "object"}, "priors": {"type": "object"},
+            "weights": {"type": "object", "additionalProperties": {"type": "number"}},
+            "ranking": {"type": "string"},
+            "agents": {"type": "array", "items": {"type": "object", "required": [
+                "agent", "csat", "ces", "fcr", "reopen", "handle_time", "index", "contributions", "flags",
+                "evidence"]}},
+            "teams": {"type": "array", "items": {"type": "object"}},
+            "charts": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "StaffingPlan": {"type": "object", "required": ["queue", "interval_minutes", "confidence", "history",
                                                         "accuracy", "insufficient", "intervals"], "properties": {
             "queue": _ref("StaffingQueue"), "interval_minutes": {"type": "integer"},
@@ -142,6 +172,7 @@ def _schemas() -> dict[str, Any]:
             "tiers": {"type": "array", "items": {"type": "object", "description": "a complexity tier's handle time "
                       "(minutes, with n and interval) and its share of solved tickets"}},
             "intervals": {"type": "array", "items": {"type": "object", "required": ["start", "end", "arrivals"]}},
+            "live": _ref("StaffingLive"),
             "charts": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "Window": window,
         "History": history,
@@ -264,6 +295,24 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
             "responses": {"200": _json(_ref("StaffingPlan"), "the plan"), "400": _json(_ref("Error"), "bad parameter"),
                           "404": _json(_ref("Error"), "unknown queue"),
                           "503": _json(_ref("Error"), "the history is still being read"), **ERRORS}}},
+        "/api/scorecards": {"get": {
+            "summary": "a team's agents' CX scorecards: CSAT and CES credited by the attribution rule, first-contact "
+                       "resolution, reopen rate, handle time against the tier norm, raw and shrunk toward the team "
+                       "with n and intervals; the incentive index with each component's contribution; coaching "
+                       "flags with their evidence", "security": secured,
+            "parameters": [{"name": "team", "in": "query", "schema": {"type": "string"}},
+                           {"name": "period", "in": "query", "schema": {"type": "string",
+                                                                        "enum": ["day", "week", "hours"]}},
+                           {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"}},
+                           {"name": "hours", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                       "maximum": 168}},
+                           {"name": "attribution", "in": "query", "schema": {"type": "string",
+                                                                             "enum": ATTRIBUTIONS}},
+                           {"name": "chart", "in": "query", "schema": {"type": "string", "enum": ["svg"]}}],
+            "responses": {"200": _json(_ref("Scorecard"), "the team's scorecard"),
+                          "400": _json(_ref("Error"), "bad parameter"),
+                          "404": _json(_ref("Error"), "unknown team, or no ticket feed on this worker"),
+                          "503": _json(_ref("Error"), "the ticket feed is still reading cx.events"), **ERRORS}}},
         "/api/peer/cells": {"get": {
             "summary": "for the other workers: this worker's metric cells (sufficient statistics) of the given "
                        "definitions, within the token's scope, and the cx.events partitions it holds",

@@ -155,8 +155,8 @@ def z_value(confidence: float) -> float:
     return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
 
 
-def wilson(hits: int, n: int, confidence: float) -> tuple[float, float]:
-    """Wilson score interval for a proportion hits/n (n > 0)."""
+def wilson(hits: float, n: float, confidence: float) -> tuple[float, float]:
+    """Wilson score interval for a proportion hits/n (n > 0; weighted, fractional counts too)."""
     z = z_value(confidence)
     p = hits / n
     denom = 1 + z * z / n

@@ -3,6 +3,8 @@ targets, and how the forecast learns from metric history."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field, field_validator, model_validator
 
 from cxstream.domain.base import Strict
@@ -119,6 +121,44 @@ class GapSpec(Strict):
         return parse_duration_ms(self.hold)
 
 
+class Attribution(StrEnum):
+    """Who a customer's rating of a ticket is credited to."""
+
+    LAST_ASSIGNEE = "last_assignee"  # the ticket's assignee when it was rated (what helpdesks do)
+    LAST_REPLY = "last_reply"  # the agent who wrote the last public reply before the rating
+    TOUCHES = "touches"  # every agent who replied, weighted by their replies
+
+
+#: The scorecard components the incentive index may weigh.
+COMPONENTS = ("csat", "ces", "fcr", "reopen", "handle_time")
+
+
+class ScorecardSpec(Strict):
+    """Agents' CX scorecards and the incentive index (docs/workforce.md)."""
+
+    attribution: Attribution = Field(Attribution.LAST_REPLY, description="who a rating is credited to")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="coverage of the intervals shown")
+    coach_fdr: float = Field(
+        0.1, gt=0, lt=0.5, description="false-discovery rate of the coaching flags over a team's comparisons "
+        "(agents x components, Benjamini-Hochberg)"
+    )  # fmt: skip
+    keep_days: int = Field(35, ge=1, le=400, description="days of ticket lives a worker keeps for scorecards")
+    index: dict[str, float] = Field(
+        default_factory=lambda: {"csat": 0.35, "ces": 0.1, "fcr": 0.25, "reopen": 0.15, "handle_time": 0.15},
+        description="incentive index weights per component (they sum to 1)",
+    )
+
+    @field_validator("index")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(COMPONENTS))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a component (one of {', '.join(COMPONENTS)})")
+        if any(w < 0 for w in value.values()) or abs(sum(value.values()) - 1) > 1e-6:
+            raise ValueError(f"index weights are >= 0 and sum to 1 (they sum to {sum(value.values()):g})")
+        return value
+
+
 class Workforce(Strict):
     interval: str = Field("30m", description="the staffing interval: 15m or 30m")
     arrivals: str = Field("contacts", description="metric definition counting arriving contacts (indicator contacts)")
@@ -128,6 +168,7 @@ class Workforce(Strict):
     tiers: tuple[Tier, ...] = Field((), description="complexity tiers of helpdesk contacts, first match wins")
     queues: tuple[Queue, ...] = ()
     gaps: GapSpec = GapSpec()
+    scorecards: ScorecardSpec = ScorecardSpec()
 
     @field_validator("interval")
     @classmethod
