@@ -76,3 +76,18 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
         proc.kill()
         proc.wait()
         raise AssertionError(f"process {proc.pid} ignored signal {sig} for {timeout} s") from None
+
+
+def edited_topology(tmp_path: Path, edits: list[tuple[str, str, str]]) -> Path:
+    """A copy of the shipped topology under ``tmp_path`` with each (file, old, new) replaced once; every old text
+    must be there (a test must not silently run on the shipped values)."""
+    import shutil
+
+    shutil.copytree(ROOT / "topologies", tmp_path / "topologies")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    for name, old, new in edits:
+        path = tmp_path / "topologies" / name
+        text = path.read_text()
+        assert old in text, (name, old)
+        path.write_text(text.replace(old, new, 1))
+    return tmp_path / "topologies"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import subprocess
 import uuid
@@ -20,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from cxstream.kafka.embedded import free_port
 from tests.integration.foreign import SingleObjectReader, consume_all
-from tests.integration.procs import CXSTREAM, ROOT, eventually, ready, spawn, stop
+from tests.integration.procs import CXSTREAM, ROOT, edited_topology, eventually, ready, spawn, stop
 from tests.integration.test_ingest import scrape, total
 from tests.integration.test_metrics import iso, worker_env
 
@@ -112,20 +111,12 @@ def test_a_falling_metric_raises_one_breach_and_one_escalation_across_a_restart(
 
 def fast_ladders(tmp_path: Path) -> Path:
     """The shipped topology with a quick clock: rounds every 2 s, the critical ladder at 10 s, 25 s, 20 s."""
-    shutil.copytree(ROOT / "topologies", tmp_path / "topologies")
-    (tmp_path / "examples").symlink_to(ROOT / "examples")
-    path = tmp_path / "topologies/alerting.yaml"
-    text = path.read_text()
-    for old, new in [
-        ("alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
-        ("{after: 15m, notify: team-lead}", "{after: 10s, notify: team-lead}"),
-        ("{after: 30m, notify: ops-manager}", "{after: 25s, notify: ops-manager}"),
-        ("{after: 1h, notify: director, receiver: cx-operations}", "{after: 20s, notify: director}"),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path.write_text(text)
-    return tmp_path / "topologies"
+    return edited_topology(tmp_path, [
+        ("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
+        ("alerting.yaml", "{after: 15m, notify: team-lead}", "{after: 10s, notify: team-lead}"),
+        ("alerting.yaml", "{after: 30m, notify: ops-manager}", "{after: 25s, notify: ops-manager}"),
+        ("alerting.yaml", "{after: 1h, notify: director, receiver: cx-operations}", "{after: 20s, notify: director}"),
+    ])  # fmt: skip
 
 
 def detractor(event_id: str, verbatim: str, customer: str = "C-77") -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import uuid
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from cxstream.kafka.embedded import free_port
 from tests.integration.foreign import SingleObjectReader, consume_all
-from tests.integration.procs import CXSTREAM, ROOT, eventually, ready, spawn, stop
+from tests.integration.procs import CXSTREAM, ROOT, edited_topology, eventually, ready, spawn, stop
 from tests.integration.test_breaches import breaches, cli, detractor, escalations, produce
 from tests.integration.test_ingest import DLQ, scrape, total
 from tests.integration.test_metrics import iso, worker_env
@@ -35,18 +34,11 @@ ACTIONS = SingleObjectReader(ROOT / "schemas/CaseAction.avsc")
 def quick_slas(tmp_path: Path) -> Path:
     """The shipped topology with rounds every 2 s, critical cases due for acknowledgement after 15 s and
     checked every 2 s; the ladder's own levels stay long, so only the SLA makes it climb."""
-    shutil.copytree(ROOT / "topologies", tmp_path / "topologies")
-    (tmp_path / "examples").symlink_to(ROOT / "examples")
-    for name, old, new in [
+    return edited_topology(tmp_path, [
         ("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
         ("cases.yaml", "CRITICAL: {acknowledge: 15m, resolve: 1d}", "CRITICAL: {acknowledge: 15s, resolve: 1d}"),
         ("cases.yaml", "check_every: 15s", "check_every: 2s"),
-    ]:
-        path = tmp_path / "topologies" / name
-        text = path.read_text()
-        assert old in text, old
-        path.write_text(text.replace(old, new, 1))
-    return tmp_path / "topologies"
+    ])  # fmt: skip
 
 
 def cases_of(bootstrap: str, breach_id: str) -> list[dict[str, Any]]:

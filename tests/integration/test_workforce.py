@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,8 @@ import pytest
 
 from cxstream.demo.past import past_contacts
 from cxstream.kafka.embedded import free_port
-from tests.integration.procs import eventually, http_get, ready, spawn, stop
-from tests.integration.test_breaches import ROOT, breaches, escalations, produce
+from tests.integration.procs import edited_topology, eventually, http_get, ready, spawn, stop
+from tests.integration.test_breaches import breaches, escalations, produce
 from tests.integration.test_history import cxstream
 from tests.integration.test_ingest import scrape, total
 from tests.integration.test_metrics import ADMIN_TOKEN, api, worker_env
@@ -98,18 +97,11 @@ def backtest_days(plan: dict[str, object]) -> int:
 def quick_gaps(tmp_path: Path) -> Path:
     """The shipped topology with a quick clock: rounds every 2 s, gaps held 4 s, a 3-hour look-ahead (so that
     contacts are forecast in it at any hour of the day)."""
-    shutil.copytree(ROOT / "topologies", tmp_path / "topologies")
-    (tmp_path / "examples").symlink_to(ROOT / "examples")
-    for name, old, new in [
+    return edited_topology(tmp_path, [
         ("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
         ("workforce.yaml", "look_ahead: 1h", "look_ahead: 3h"),
         ("workforce.yaml", "hold: 2m", "hold: 4s"),
-    ]:
-        path = tmp_path / "topologies" / name
-        text = path.read_text()
-        assert old in text, old
-        path.write_text(text.replace(old, new, 1))
-    return tmp_path / "topologies"
+    ])  # fmt: skip
 
 
 def status(agent: str, state: str, at: datetime) -> bytes:
