@@ -44,7 +44,7 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest, live, openapi, page, scorecards, warroom, workforce
+from cxstream.web import health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
@@ -292,6 +292,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     tickets = TicketFeed(aiokafka_options(settings, bootstrap), ctx.codec(events_monitor.EVENTS_TOPIC),
                          ctx.topology.workforce.scorecards)  # fmt: skip
     app.task(tickets.run)
+    quality.register(app, gate, ctx.topology, history_feed, tickets)
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )

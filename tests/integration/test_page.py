@@ -153,6 +153,11 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 page.locator("#staffing").screenshot(path=str(ARTIFACTS / "warroom-staffing.png"))
                 page.select_option("#staffing-queue", "billing")
                 eventually(lambda: "Billing (all regions)" in page.inner_text("#staffing-note"), 30, "billing")
+                # the cost of quality of billing's complex contacts: CSAT by handle time, and its staffing cost
+                eventually(lambda: len(page.query_selector_all("#quality-charts svg")) == 2, 60, "the trade-off")
+                quality = page.inner_text("#quality-note")
+                assert "rated complex tickets" in quality and "not the effect" in quality, quality
+                page.locator("#staffing").screenshot(path=str(ARTIFACTS / "warroom-cost-of-quality.png"))
 
                 # the huddle: the billing team's last shift, a row per agent, charts, who needs coaching
                 page.select_option("#huddle-team", "billing")

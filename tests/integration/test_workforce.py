@@ -81,6 +81,7 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
         assert f"accuracy on the last {days} days (n={days * 48} intervals)" in text.stdout
         staffing_gap_fires_and_resolves(bootstrap, port)
         scorecards_match_the_tickets(bootstrap, port)
+        cost_of_quality(bootstrap, port)
     finally:
         stop(worker, signal.SIGTERM)
 
@@ -205,3 +206,27 @@ def scorecards_match_the_tickets(bootstrap: str, port: int) -> None:
     ]
     text = cxstream(["scorecard", "--team", "field-service", "--hours", "8"], bootstrap)
     assert text.returncode == 0 and "not ranked" in text.stdout and f"{expected.tickets} tickets" in text.stdout
+
+
+def cost_of_quality(bootstrap: str, port: int) -> None:
+    """The billing queue's complex tickets (billing is complex by the shipped tier rule): the trade-off curve from
+    the API and from ``cxstream staffing quality``."""
+    records, _ = ticket_records(f"q{uuid.uuid4().hex[:6]}", datetime.now(UTC) - timedelta(hours=3), team="billing")
+    asyncio.run(produce(bootstrap, records))
+
+    def priced() -> dict[str, object] | None:
+        body = api(port, "/api/workforce/billing/quality?chart=svg")
+        return body if body["rated"] >= 40 and body["points"] else None
+
+    body = eventually(priced, 120, "the billing queue's cost of quality")
+    assert body["tiers"] == ["complex"] and body["insufficient"] is None and body["model"] is not None
+    costs = [p["monthly_cost"] for p in body["points"]]
+    assert costs == sorted(costs) and len(body["bins"]) == 5
+    assert sum(b["n"] for b in body["bins"]) == body["rated"]
+    assert all(p["csat"]["low"] <= p["csat"]["value"] <= p["csat"]["high"] for p in body["points"])
+    assert "<svg" in body["charts"]["csat"] and "EUR a month" in body["charts"]["cost"]
+    shown = cxstream(["staffing", "quality", "--queue", "billing", "--json"], bootstrap)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["points"] == body["points"]
+    text = cxstream(["staffing", "quality", "--queue", "billing"], bootstrap)
+    assert text.returncode == 0 and "rated tickets" in text.stdout and "EUR a month" in text.stdout, text.stdout

@@ -39,6 +39,15 @@ def add_parsers(sub: Any) -> None:
     for name, text in (("plan", "agents and positions needed per interval for each queue, from the forecast"),):
         s = actions.add_parser(name, help=text)
         _plan_arguments(s)
+    q = actions.add_parser(
+        "quality",
+        help="the cost of quality: CSAT against handle time of complex contacts, and what more time costs in staff",
+        description="From cx.events (the last 28 days of tickets) and the metric history on the cluster: CSAT per "
+        "handle-time fifth and the fitted curve for the declared tiers (an association), and per allowed handle time "
+        "the agents the busiest interval needs and the extra cost a month.",
+    )
+    q.add_argument("--queue", required=True, help="a queue id (topologies/workforce.yaml)")
+    q.add_argument("--json", action="store_true", help="print the API's JSON (GET /api/workforce/QUEUE/quality)")
     f = actions.add_parser(
         "floor",
         help="the agents on each queue's floor now against the forecast, and the open staffing gaps",
@@ -68,6 +77,8 @@ def cmd_staffing(settings: Settings, args: argparse.Namespace) -> int:
         return _plans(settings, args, staffing=True)
     if args.action == "floor":
         return _floor(settings, args)
+    if args.action == "quality":
+        return _quality(settings, args)
     try:
         demand = Demand(
             contacts=args.contacts,
@@ -147,6 +158,73 @@ def _pct(x: float) -> str:
 
 def _seconds(s: float) -> str:
     return "unbounded (fewer agents than the load)" if not math.isfinite(s) else f"{s:.2f} s"
+
+
+def _quality(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from cxstream.agents.scorecards import TicketFeed
+    from cxstream.cli.common import cluster
+    from cxstream.domain.base import now_ms
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.metrics.spec import DAY_MS
+    from cxstream.domain.workforce.quality import trade_off
+    from cxstream.domain.workforce.queues import queue_plan
+    from cxstream.kafka.history import read_history
+    from cxstream.kafka.tools import read_to_end
+    from cxstream.web.quality import WINDOW_DAYS, trade_off_json
+
+    found = cluster(settings, "staffing quality")
+    if isinstance(found, int):
+        return found
+    ctx, options = found
+    workforce = ctx.topology.workforce
+    try:
+        queue = workforce.queue(args.queue)
+    except KeyError:
+        return fail(f"no queue {args.queue!r} (declared: {', '.join(q.id for q in workforce.queues)})", EXIT_CONFIG)
+    feed = TicketFeed(options, ctx.codec(Topics.EVENTS), workforce.scorecards)
+
+    async def read() -> Any:
+        async for message in read_to_end(options, Topics.EVENTS):
+            feed.apply(message.key, message.value)
+        return await read_history(options, ctx.codec(Topics.HISTORY))
+
+    index, _ = asyncio.run(read())
+    plan = queue_plan(ctx.topology.metrics, workforce, queue, index, datetime.now(UTC).date(),
+                      min(7, workforce.forecast.horizon_days))  # fmt: skip
+    end = now_ms()
+    curve = trade_off(list(feed.tickets.values()), plan, workforce.cost_of_quality, end - WINDOW_DAYS * DAY_MS, end,
+                      0.95)  # fmt: skip
+    body = trade_off_json(curve)
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return EXIT_OK
+    print("\n".join(quality_lines(body, queue.display)))
+    return EXIT_OK
+
+
+def quality_lines(body: dict[str, Any], display: str) -> list[str]:
+    tiers = ", ".join(body["tiers"])
+    lines = [f"{display} ({body['queue']}), {tiers} contacts over the last 28 days: {body['rated']} rated tickets"]
+    if body["insufficient"]:
+        return [*lines, f"  {body['insufficient']}"]
+    lines.append(f"  today: {body['current_minutes']:.1f} min per {tiers} ticket, {100 * body['tier_share']:.0f} % of "
+                 f"the queue's solved tickets; {body['note']}")  # fmt: skip
+    for b in body["bins"]:
+        lines.append(f"  handled {b['from_minutes']:.1f}-{b['to_minutes']:.1f} min: CSAT {100 * b['csat']:.0f} % "
+                     f"({100 * b['low']:.0f}-{100 * b['high']:.0f} %, n={b['n']})")  # fmt: skip
+    peak = body["peak"]
+    when = f" (busiest interval {peak['start'][:16]} UTC, {peak['arrivals']} contacts)" if peak else ""
+    lines.append(f"  {'allowed':>8} {'CSAT (95 % interval)':>22} {'agents at peak':>15} {'agent h/week':>13} "
+                 f"{body['currency'] + ' a month':>14}{when}")  # fmt: skip
+    for p in body["points"]:
+        csat = p["csat"]
+        shown = f"{100 * csat['value']:.0f} % ({100 * csat['low']:.0f}-{100 * csat['high']:.0f})" if csat else "-"
+        lines.append(f"  {p['handle_minutes']:>6g} m {shown:>22} {p['peak_agents']:>9} ({p['peak_delta']:+d}) "
+                     f"{p['agent_hours_week']:>+13.1f} {p['monthly_cost']:>+14,}")  # fmt: skip
+    return lines
 
 
 def _floor(settings: Settings, args: argparse.Namespace) -> int:

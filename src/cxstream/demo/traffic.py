@@ -410,6 +410,12 @@ class DemoTraffic:
             now, "ticket.status_changed", ticket, {"current": "SOLVED", "previous": "OPEN"}, "helpdesk.solved"
         )
 
+    @staticmethod
+    def _complex(ticket: dict[str, Any]) -> bool:
+        """The shipped tier rule for complex contacts: problems, high or urgent priority, billing."""
+        return (ticket["type"] == "problem" or ticket["priority"].lower() in ("high", "urgent")
+                or HELPDESK_GROUPS.get(ticket["group_id"]) == "billing")  # fmt: skip
+
     def _handle_seconds(self, ticket: dict[str, Any]) -> int:
         """Agent time on a ticket: log-normal around 6 minutes, longer for urgent tickets, billing and email."""
         return handle_seconds(self.rng, ticket["priority"].lower(), ticket["via"]["channel"], ticket["group_id"],
@@ -425,7 +431,11 @@ class DemoTraffic:
             ticket = self._ticket(region, "SOLVED", now, None)
             ticket["assignee_id"] = self._agent(region, ticket)
         weak = ticket["assignee_id"] == WEAK_AGENT
-        good = self.rng.random() < (0.35 if slow else 0.5 if weak else 0.86)
+        chance = 0.35 if slow else 0.5 if weak else 0.86
+        handled = next((int(f["value"]) for f in ticket["custom_fields"] if f["id"] == HANDLE_FIELD), None)
+        if handled is not None and self._complex(ticket):  # complex contacts rushed are rated worse
+            chance += 0.3 * (min(handled, 1500) / 1500 - 0.45)
+        good = self.rng.random() < chance
         rating = {
             "id": int(self._id("3")),
             "assignee_id": ticket["assignee_id"],

@@ -247,6 +247,79 @@ def counts(title: str, rows: Sequence[tuple[str, dict[str, int]]], kinds: Sequen
 
 
 @dataclass(frozen=True)
+class XY:
+    """A point of a curve over a number (not a time): y with its interval, n where it is an observation."""
+
+    x: float
+    y: float | None
+    low: float | None = None
+    high: float | None = None
+    n: int = 0
+
+
+def curve(title: str, x_unit: str, y_unit: str, series: Sequence[tuple[str, Sequence[XY]]], *,
+          marker: Level | None = None, width: int = 900, height: int = 260, font: int = 14) -> str:  # fmt: skip
+    """Lines over a numeric x axis, each with its interval band, points with n drawn as dots, and a labelled
+    vertical marker (e.g. today's value)."""
+    xs = [p.x for _, points in series for p in points] + ([marker.value] if marker else [])
+    ys = [v for _, points in series for p in points for v in (p.y, p.low, p.high) if v is not None]
+    x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    pad = (y1 - y0) * 0.08 or 1.0
+    y0, y1 = y0 - pad, y1 + pad
+    left, right, top, bottom = font * 4.2, font * 9, font * 3.2, font * 2.6
+
+    def px(x: float) -> float:
+        return left + (x - x0) / ((x1 - x0) or 1) * (width - left - right)
+
+    def py(y: float) -> float:
+        return top + (y1 - y) / ((y1 - y0) or 1) * (height - top - bottom)
+
+    parts = [f'<text class="chart-title" x="0" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
+             f"{escape(title)}</text>"]  # fmt: skip
+    for tick in _ticks(y0, y1):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" stroke="{GRID}"/>'
+                     f'<text x="{left - 6}" y="{py(tick) + font * 0.35:.1f}" text-anchor="end" font-size="{font}" '
+                     f'fill="{DIM}">{escape(format_value(tick, y_unit))}</text>')  # fmt: skip
+    for tick in _ticks(x0, x1):
+        parts.append(f'<text x="{px(tick):.1f}" y="{height - font * 1.2:.1f}" text-anchor="middle" '
+                     f'font-size="{font}" fill="{DIM}">{escape(format_value(tick, x_unit))}</text>')  # fmt: skip
+    if marker is not None:
+        colour = LEVEL_COLOURS.get(marker.kind, DIM)
+        parts.append(f'<line class="marker" x1="{px(marker.value):.1f}" x2="{px(marker.value):.1f}" y1="{top:.1f}" '
+                     f'y2="{height - bottom:.1f}" stroke="{colour}" stroke-dasharray="6 4"/><text '
+                     f'x="{px(marker.value):.1f}" y="{top - 6:.1f}" text-anchor="middle" font-size="{font}" '
+                     f'fill="{colour}">{escape(marker.name)}</text>')  # fmt: skip
+    for k, (name, points) in enumerate(series):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        valued = [p for p in points if p.y is not None]
+        banded = [p for p in valued if p.low is not None and p.high is not None]
+        if len(banded) > 1 and not any(p.n for p in banded):
+            outline = [(px(p.x), py(p.high)) for p in banded] + [(px(p.x), py(p.low)) for p in reversed(banded)]  # type: ignore[arg-type]
+            parts.append(f'<polygon points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in outline)}" fill="{colour}" '
+                         'fill-opacity="0.18"/>')  # fmt: skip
+        if len(valued) > 1 and not any(p.n for p in valued):
+            line = " ".join(f"{'M' if i == 0 else 'L'}{px(p.x):.1f},{py(p.y):.1f}" for i, p in enumerate(valued))  # type: ignore[arg-type]
+            parts.append(f'<path data-series="{escape(name)}" d="{line}" fill="none" stroke="{colour}" '
+                         'stroke-width="2.5"/>')  # fmt: skip
+        for p in valued:
+            assert p.y is not None
+            if p.n and p.low is not None and p.high is not None:
+                parts.append(f'<line x1="{px(p.x):.1f}" x2="{px(p.x):.1f}" y1="{py(p.low):.1f}" y2="{py(p.high):.1f}" '
+                             f'stroke="{colour}" stroke-width="2"/>')  # fmt: skip
+            tip = f"{name}: {format_value(p.y, y_unit)} at {format_value(p.x, x_unit)}" + (f" (n={p.n})" if p.n else "")
+            parts.append(f'<circle data-series="{escape(name)}" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" '
+                         f'r="{font * (0.3 if p.n else 0.22):.1f}" fill="{colour}"><title>{escape(tip)}</title>'
+                         "</circle>")  # fmt: skip
+        if valued:
+            last = valued[-1]
+            assert last.y is not None
+            parts.append(f'<text x="{px(last.x) + 8:.1f}" y="{py(last.y) + font * 0.35:.1f}" font-size="{font}" '
+                         f'fill="{colour}">{escape(name)}</text>')  # fmt: skip
+    return _svg(width, height, title, parts)
+
+
+@dataclass(frozen=True)
 class Estimate:
     """One row of a forest chart: a value with its interval and n (None: no value for this row)."""
 

@@ -148,6 +148,17 @@ def _schemas() -> dict[str, Any]:
                 "start", "end", "required", "staffed", "service_level"]}},
             "gap": {"type": "object", "nullable": True, "properties": {
                 "breach_id": {"type": "string"}, "severity": NULLABLE_STRING, "since": NULLABLE_TIME}}}},
+        "CostOfQuality": {"type": "object", "required": ["queue", "tiers", "rated", "insufficient", "bins",
+                                                         "points", "currency"], "properties": {
+            "queue": {"type": "string"}, "tiers": {"type": "array", "items": {"type": "string"}},
+            "confidence": {"type": "number"}, "rated": {"type": "integer"},
+            "current_minutes": {"type": "number", "nullable": True}, "tier_share": {"type": "number", "nullable": True},
+            "insufficient": NULLABLE_STRING, "note": {"type": "string"},
+            "model": {"type": "object", "nullable": True}, "bins": {"type": "array", "items": {"type": "object"}},
+            "peak": {"type": "object", "nullable": True}, "hourly_cost": {"type": "number"},
+            "currency": {"type": "string"}, "points": {"type": "array", "items": {"type": "object", "required": [
+                "handle_minutes", "csat", "peak_agents", "monthly_cost"]}},
+            "charts": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "Scorecard": {"type": "object", "required": ["team", "period", "from", "to", "attribution", "tickets",
                                                      "team_totals", "agents", "teams"], "properties": {
             "team": {"type": "string"}, "team_name": {"type": "string"}, "period": {"type": "string"},
@@ -295,6 +306,16 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
             "responses": {"200": _json(_ref("StaffingPlan"), "the plan"), "400": _json(_ref("Error"), "bad parameter"),
                           "404": _json(_ref("Error"), "unknown queue"),
                           "503": _json(_ref("Error"), "the history is still being read"), **ERRORS}}},
+        "/api/workforce/{queue_id}/quality": {"get": {
+            "summary": "the cost of quality of a queue's complex contacts: CSAT per handle-time fifth and a logistic "
+                       "curve of CSAT against handle time (an association), and per allowed handle time the agents "
+                       "the busiest interval needs and the extra cost a month", "security": secured,
+            "parameters": [{"name": "queue_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "chart", "in": "query", "schema": {"type": "string", "enum": ["svg"]}}],
+            "responses": {"200": _json(_ref("CostOfQuality"), "the trade-off"),
+                          "404": _json(_ref("Error"), "unknown queue, or no history or ticket feed"),
+                          "503": _json(_ref("Error"), "the history or the tickets are still being read"),
+                          **ERRORS}}},
         "/api/scorecards": {"get": {
             "summary": "a team's agents' CX scorecards: CSAT and CES credited by the attribution rule, first-contact "
                        "resolution, reopen rate, handle time against the tier norm, raw and shrunk toward the team "

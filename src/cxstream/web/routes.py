@@ -71,6 +71,12 @@ ROUTES: tuple[Route, ...] = (
         Door.TOKEN,
         "one queue's forecast, agents needed per interval and the forecast's accuracy",
     ),
+    Route(
+        "GET",
+        "/api/workforce/{queue_id}/quality",
+        Door.TOKEN,
+        "the cost of quality: CSAT against handle time of complex contacts, and the staffing cost of more time",
+    ),
     Route("GET", "/api/scorecards", Door.TOKEN, "a team's agents' CX scorecards, incentive index and coaching flags"),
     Route("GET", "/api/peer/cells", Door.TOKEN, "this worker's metric cells, for the other workers"),
     Route("GET", "/api/breaches", Door.TOKEN, "open breaches"),

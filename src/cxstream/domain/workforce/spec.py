@@ -159,6 +159,28 @@ class ScorecardSpec(Strict):
         return value
 
 
+class QualitySpec(Strict):
+    """The cost of quality: CSAT against handle time for complex contacts, next to the staffing it costs."""
+
+    tiers: tuple[str, ...] = Field(("complex",), min_length=1, description="the complexity tiers it is about")
+    hourly_cost: float = Field(35.0, gt=0, description="loaded cost of one paid agent hour")
+    currency: str = Field("EUR", min_length=1, max_length=8)
+    steps: tuple[str, ...] = Field((), description="allowed handle times to compare, e.g. [6m, 8m, 10m] (default: "
+                                                   "whole minutes over the observed range)")  # fmt: skip
+    min_rated: int = Field(40, ge=10, description="rated tickets of the tiers the relation needs")
+
+    @field_validator("steps")
+    @classmethod
+    def _durations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for step in value:
+            parse_duration_ms(step)
+        return value
+
+    @property
+    def steps_min(self) -> tuple[float, ...]:
+        return tuple(parse_duration_ms(s) / 60_000 for s in self.steps)
+
+
 class Workforce(Strict):
     interval: str = Field("30m", description="the staffing interval: 15m or 30m")
     arrivals: str = Field("contacts", description="metric definition counting arriving contacts (indicator contacts)")
@@ -169,6 +191,7 @@ class Workforce(Strict):
     queues: tuple[Queue, ...] = ()
     gaps: GapSpec = GapSpec()
     scorecards: ScorecardSpec = ScorecardSpec()
+    cost_of_quality: QualitySpec = QualitySpec()
 
     @field_validator("interval")
     @classmethod
@@ -189,6 +212,9 @@ class Workforce(Strict):
         ids = [t.id for t in self.tiers]
         if len(set(ids)) != len(ids):
             raise ValueError("a tier id is declared twice")
+        unknown = [t for t in self.cost_of_quality.tiers if t not in ids]
+        if ids and unknown:
+            raise ValueError(f"cost_of_quality.tiers: {', '.join(unknown)} not a declared tier ({', '.join(ids)})")
         seen: set[str] = set()
         for queue in self.queues:
             target = self.target_of(queue)

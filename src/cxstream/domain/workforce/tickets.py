@@ -7,7 +7,7 @@ Built from canonical events in any order (events carry their times); an event se
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cxstream.domain.base import to_ms
@@ -51,6 +51,8 @@ class TicketLife:
     ticket_id: str
     team: str | None = None
     region: str | None = None
+    site: str | None = None
+    channel: str | None = None
     replies: list[Reply] = field(default_factory=list)
     solves: list[Solve] = field(default_factory=list)
     reopens: list[int] = field(default_factory=list)
@@ -89,8 +91,16 @@ class TicketLife:
         if event.team and (kind is not EventType.SURVEY_RESPONSE or self.team is None):
             self.team = event.team
         self.region = event.region or self.region
+        if kind is not EventType.SURVEY_RESPONSE:  # a rating's channel is the survey's, not the contact's
+            self.site = event.site or self.site
+            self.channel = event.channel or self.channel
         self.last_ms = max(self.last_ms, at)
         return True
+
+    def serves(self, where: Mapping[str, str]) -> bool:
+        """Whether the ticket belongs to a queue of scope ``where`` (team, region, site, channel)."""
+        values = {"team": self.team, "region": self.region, "site": self.site, "channel": self.channel}
+        return all(values.get(name) == wanted for name, wanted in where.items())
 
     def replies_before(self, at_ms: int) -> list[Reply]:
         return sorted((r for r in self.replies if r.at_ms <= at_ms), key=lambda r: (r.at_ms, r.agent))
