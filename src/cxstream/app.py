@@ -16,6 +16,7 @@ from faust.serializers import codecs
 from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
 from cxstream.agents.assignment import held
+from cxstream.agents.calendar_feed import CalendarFeed
 from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.fencing import FencedTable
@@ -32,6 +33,7 @@ from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
 from cxstream.domain.access.principal import Access, tokens_from_env
 from cxstream.domain.access.sessions import Sessions, derived_key
+from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.validation import Validator
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
@@ -44,7 +46,7 @@ from cxstream.serde.avro import AvroCodec, CodecFactory, DecodeError
 from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
-from cxstream.web import health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
+from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
@@ -293,6 +295,9 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
                          ctx.topology.workforce.scorecards)  # fmt: skip
     app.task(tickets.run)
     quality.register(app, gate, ctx.topology, history_feed, tickets)
+    planned = CalendarFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.CALENDAR))
+    app.task(planned.run)
+    calendar_api.register(app, gate, ctx.topology, history_feed, planned)
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )

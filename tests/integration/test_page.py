@@ -78,6 +78,10 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts]))
         loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
         assert loaded.returncode == 0, loaded.stderr
+        tomorrow = f"{today + timedelta(days=1)}T09:00"  # a training planned on billing's busiest morning
+        training = ["calendar", "add", "--kind", "training", "--title", f"Refunds 2027 {tag}", "--queue", "billing"]
+        planned = cxstream([*training, "--agents", "2", "--start", tomorrow, "--duration", "3h"], bootstrap)
+        assert planned.returncode == 0, planned.stderr
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
             try:
@@ -157,6 +161,8 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 eventually(lambda: len(page.query_selector_all("#quality-charts svg")) == 2, 60, "the trade-off")
                 quality = page.inner_text("#quality-note")
                 assert "rated complex tickets" in quality and "not the effect" in quality, quality
+                eventually(lambda: f"Refunds 2027 {tag}" in page.inner_text("#calendar-rows"), 60, "the calendar")
+                assert "takes 2 agents from billing" in page.inner_text("#calendar-rows")
                 page.locator("#staffing").screenshot(path=str(ARTIFACTS / "warroom-cost-of-quality.png"))
 
                 # the huddle: the billing team's last shift, a row per agent, charts, who needs coaching

@@ -163,6 +163,7 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
             ("GET", "/api/workforce/{queue_id}/quality"): [  # as the queue itself
                 ("/api/workforce/emea-chat/quality", None,
                  {**ALL, "supervisor-cxops": 403, "supervisor-logistics": 403})],
+            ("GET", "/api/calendar"): [("/api/calendar", None, ALL)],  # filtered to the queues read in full
             ("GET", "/api/scorecards"): [  # a team's scorecard: tokens of every region, of that team
                 ("/api/scorecards?team=billing", None,
                  {**ALL, "viewer-emea": 403, "supervisor-cxops": 403, "supervisor-logistics": 403}),

@@ -82,6 +82,7 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
         staffing_gap_fires_and_resolves(bootstrap, port)
         scorecards_match_the_tickets(bootstrap, port)
         cost_of_quality(bootstrap, port)
+        calendar_entries(bootstrap, port, today)
     finally:
         stop(worker, signal.SIGTERM)
 
@@ -97,11 +98,14 @@ def backtest_days(plan: dict[str, object]) -> int:
 
 def quick_gaps(tmp_path: Path) -> Path:
     """The shipped topology with a quick clock: rounds every 2 s, gaps held 4 s, a 3-hour look-ahead (so that
-    contacts are forecast in it at any hour of the day)."""
+    contacts are forecast in it at any hour of the day), and a change freeze over the next three days."""
+    today = datetime.now(UTC).date()
     return edited_topology(tmp_path, [
         ("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
         ("workforce.yaml", "look_ahead: 1h", "look_ahead: 3h"),
         ("workforce.yaml", "hold: 2m", "hold: 4s"),
+        ("workforce.yaml", "from: 2026-12-18, to: 2027-01-04",
+         f"from: {today + timedelta(days=1)}, to: {today + timedelta(days=3)}"),
     ])  # fmt: skip
 
 
@@ -230,3 +234,30 @@ def cost_of_quality(bootstrap: str, port: int) -> None:
     assert json.loads(shown.stdout)["points"] == body["points"]
     text = cxstream(["staffing", "quality", "--queue", "billing"], bootstrap)
     assert text.returncode == 0 and "rated tickets" in text.stdout and "EUR a month" in text.stdout, text.stdout
+
+
+def calendar_entries(bootstrap: str, port: int, today: object) -> None:
+    """A training taking every EMEA chat agent tomorrow morning: checked, published, listed with the same verdict,
+    cancelled; a system change inside the freeze: refused, not published."""
+    tomorrow = f"{today + timedelta(days=1)}T10:00"  # type: ignore[operator]
+    add = ["calendar", "add", "--kind", "training", "--title", "Chat tooling", "--queue", "emea-chat", "--agents", "50"]
+    added = cxstream([*add, "--start", tomorrow, "--duration", "2h", "--author", "l.moreau"], bootstrap)
+    assert added.returncode == 0, added.stderr
+    entry_id, summary = added.stdout.strip().split("  ", 1)
+    assert "takes 50 agents from emea-chat" in summary and "with 0 of" in summary, summary
+
+    def listed() -> list[dict[str, object]] | None:
+        found = [e for e in api(port, "/api/calendar")["entries"] if e["entry_id"] == entry_id]
+        return found or None
+
+    [shown] = eventually(listed, 60, "the entry on the API")
+    assert shown["verdict"] == "below_target" and shown["summary"] == summary and shown["queues"] == ["emea-chat"]
+    [impact] = shown["impacts"]  # type: ignore[misc]
+    assert impact["left"] == 0 and impact["service_level"] < impact["planned_service_level"]
+    refused = cxstream(["calendar", "add", "--kind", "system_change", "--title", "CRM upgrade", "--queue",
+                        "billing", "--agents", "1", "--start", tomorrow, "--duration", "1h"], bootstrap)  # fmt: skip
+    assert refused.returncode != 0 and "refused: overlaps the change freeze" in refused.stdout, refused.stdout
+    listing = cxstream(["calendar", "list"], bootstrap)
+    assert entry_id in listing.stdout and "CRM upgrade" not in listing.stdout
+    assert cxstream(["calendar", "cancel", entry_id], bootstrap).returncode == 0
+    eventually(lambda: listed() is None, 60, "the cancelled entry gone from the API")

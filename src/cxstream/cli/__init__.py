@@ -8,7 +8,19 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from cxstream import __version__
-from cxstream.cli import alerts, cases, data, detection, history, scorecards, service, setup, status, workforce
+from cxstream.cli import (
+    alerts,
+    calendar_cmd,
+    cases,
+    data,
+    detection,
+    history,
+    scorecards,
+    service,
+    setup,
+    status,
+    workforce,
+)
 from cxstream.cli.common import EXIT_CONFIG, fail
 from cxstream.config.yaml_source import ConfigError
 from cxstream.settings import Settings, SettingsError, load_settings
@@ -92,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_parsers(sub)
     workforce.add_parsers(sub)
     scorecards.add_parsers(sub)
+    calendar_cmd.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -148,6 +148,17 @@ def _schemas() -> dict[str, Any]:
                 "start", "end", "required", "staffed", "service_level"]}},
             "gap": {"type": "object", "nullable": True, "properties": {
                 "breach_id": {"type": "string"}, "severity": NULLABLE_STRING, "since": NULLABLE_TIME}}}},
+        "CalendarEntry": {"type": "object", "required": ["entry_id", "kind", "title", "queues", "agents", "starts_at",
+                                                         "ends_at", "verdict", "summary", "impacts", "rules"],
+                          "properties": {
+            "entry_id": {"type": "string"}, "kind": {"type": "string"}, "title": {"type": "string"},
+            "queues": {"type": "array", "items": {"type": "string"}}, "agents": {"type": "integer"},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": "string", "format": "date-time"},
+            "verdict": {"type": "string", "enum": ["ok", "below_target", "refused", "unknown"]},
+            "summary": {"type": "string"}, "better_start": NULLABLE_TIME,
+            "impacts": {"type": "array", "items": {"type": "object"}},
+            "rules": {"type": "array", "items": {"type": "object"}}}},
         "CostOfQuality": {"type": "object", "required": ["queue", "tiers", "rated", "insufficient", "bins",
                                                          "points", "currency"], "properties": {
             "queue": {"type": "string"}, "tiers": {"type": "array", "items": {"type": "string"}},
@@ -316,6 +327,14 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
                           "404": _json(_ref("Error"), "unknown queue, or no history or ticket feed"),
                           "503": _json(_ref("Error"), "the history or the tickets are still being read"),
                           **ERRORS}}},
+        "/api/calendar": {"get": {
+            "summary": "planned trainings and system changes that have not ended, each assessed against its queues' "
+                       "forecast (the service level it leaves, a better start, the peaks and freezes it overlaps)",
+            "security": secured,
+            "responses": {"200": _json({"type": "object", "required": ["entries"], "properties": {
+                "entries": {"type": "array", "items": _ref("CalendarEntry")}}}, "the entries"),
+                "404": _json(_ref("Error"), "no history or calendar feed on this worker"),
+                "503": _json(_ref("Error"), "the history or the calendar is still being read"), **ERRORS}}},
         "/api/scorecards": {"get": {
             "summary": "a team's agents' CX scorecards: CSAT and CES credited by the attribution rule, first-contact "
                        "resolution, reopen rate, handle time against the tier norm, raw and shrunk toward the team "

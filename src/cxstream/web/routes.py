@@ -77,6 +77,7 @@ ROUTES: tuple[Route, ...] = (
         Door.TOKEN,
         "the cost of quality: CSAT against handle time of complex contacts, and the staffing cost of more time",
     ),
+    Route("GET", "/api/calendar", Door.TOKEN, "planned trainings and changes, each checked against the forecast"),
     Route("GET", "/api/scorecards", Door.TOKEN, "a team's agents' CX scorecards, incentive index and coaching flags"),
     Route("GET", "/api/peer/cells", Door.TOKEN, "this worker's metric cells, for the other workers"),
     Route("GET", "/api/breaches", Door.TOKEN, "open breaches"),

@@ -3,6 +3,7 @@ targets, and how the forecast learns from metric history."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
@@ -181,6 +182,44 @@ class QualitySpec(Strict):
         return tuple(parse_duration_ms(s) / 60_000 for s in self.steps)
 
 
+class CalendarRule(Strict):
+    """A declared peak season or change freeze: entries overlapping it are warned about or refused."""
+
+    name: str = Field(min_length=1)
+    start: date = Field(alias="from")
+    end: date = Field(alias="to", description="the last day (inclusive)")
+    kinds: tuple[str, ...] = Field((), description="entry kinds it applies to (none: every kind)")
+    queues: tuple[str, ...] = Field((), description="queues it applies to (none: every queue)")
+    action: str = Field("warn", pattern="^(warn|refuse)$")
+
+    @model_validator(mode="after")
+    def _order(self) -> CalendarRule:
+        if self.end < self.start:
+            raise ValueError(f"{self.name}: 'to' ({self.end}) is before 'from' ({self.start})")
+        return self
+
+
+#: What a calendar entry can be.
+ENTRY_KINDS = ("training", "system_change", "other")
+
+
+class CalendarSpec(Strict):
+    """The training and change calendar's declared peaks and freezes (docs/workforce.md)."""
+
+    peaks: tuple[CalendarRule, ...] = ()
+    freezes: tuple[CalendarRule, ...] = ()
+    search_days: int = Field(7, ge=1, le=14, description="how far ahead a better window is looked for")
+
+    @field_validator("peaks", "freezes")
+    @classmethod
+    def _kinds(cls, value: tuple[CalendarRule, ...]) -> tuple[CalendarRule, ...]:
+        for rule in value:
+            unknown = [k for k in rule.kinds if k not in ENTRY_KINDS]
+            if unknown:
+                raise ValueError(f"{rule.name}: {', '.join(unknown)} not an entry kind ({', '.join(ENTRY_KINDS)})")
+        return value
+
+
 class Workforce(Strict):
     interval: str = Field("30m", description="the staffing interval: 15m or 30m")
     arrivals: str = Field("contacts", description="metric definition counting arriving contacts (indicator contacts)")
@@ -192,6 +231,7 @@ class Workforce(Strict):
     gaps: GapSpec = GapSpec()
     scorecards: ScorecardSpec = ScorecardSpec()
     cost_of_quality: QualitySpec = QualitySpec()
+    calendar: CalendarSpec = CalendarSpec()
 
     @field_validator("interval")
     @classmethod
@@ -212,6 +252,11 @@ class Workforce(Strict):
         ids = [t.id for t in self.tiers]
         if len(set(ids)) != len(ids):
             raise ValueError("a tier id is declared twice")
+        queue_ids = {q.id for q in self.queues}
+        for rule in (*self.calendar.peaks, *self.calendar.freezes):
+            strange = [q for q in rule.queues if q not in queue_ids]
+            if strange:
+                raise ValueError(f"calendar rule {rule.name}: {', '.join(strange)} not a declared queue")
         unknown = [t for t in self.cost_of_quality.tiers if t not in ids]
         if ids and unknown:
             raise ValueError(f"cost_of_quality.tiers: {', '.join(unknown)} not a declared tier ({', '.join(ids)})")
