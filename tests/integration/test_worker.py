@@ -162,6 +162,13 @@ def test_make_run_equivalent_starts_everything_and_ctrl_c_leaves_no_process(tmp_
             return live if live and live["floor"]["agents"] == 4 and live["intervals"] else None
 
         live = eventually(floor, 120, "the demo's floor of EMEA chat")
+
+        def planned() -> list[dict[str, Any]] | None:  # and a training in the workforce calendar, assessed
+            status, body = http_get(f"http://127.0.0.1:{port}/api/calendar", token=token.group(1))
+            return json.loads(body)["entries"] or None if status == 200 else None
+
+        [training] = eventually(planned, 120, "the demo's planned training")
+        assert training["queues"] == ["billing"] and training["verdict"] in ("ok", "below_target")
         assert live["floor"]["staffed"] + sum(n for s, n in live["floor"]["by_status"].items() if s == "away") == 4
     finally:
         code = stop(proc, signal.SIGINT)

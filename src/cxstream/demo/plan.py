@@ -70,11 +70,38 @@ def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stder
           file=out, flush=True)  # fmt: skip
 
 
+def plan_training(client_options: dict[str, Any], out: TextIO = sys.stderr) -> None:
+    """One training on tomorrow's billing morning in the workforce calendar, so that the Staffing view shows how the
+    calendar weighs it; skipped when the calendar holds anything already."""
+    from cxstream.app import load_context
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.workforce.calendar import new_entry
+    from cxstream.kafka.tools import read_decoded, send_records
+    from cxstream.settings import load_settings
+
+    ctx = load_context(load_settings())
+    codec = ctx.codec(Topics.CALENDAR)
+    records, _ = asyncio.run(read_decoded(client_options, codec, Topics.CALENDAR))
+    queues = [q.id for q in ctx.topology.workforce.queues]
+    if records or "billing" not in queues:
+        return
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 9, tzinfo=UTC)
+    entry = new_entry("training", "Refund policy 2027: classroom session", ["billing"], 2, start,
+                      start + timedelta(hours=3), "demo", queues, "Wave 1 of 3")  # fmt: skip
+    asyncio.run(
+        send_records(client_options, Topics.CALENDAR, [(entry.entry_id.encode(), codec.encode(entry.to_record()))])
+    )
+    print(f"demo: training {entry.entry_id} planned in the workforce calendar for {start:%d %b %H:%M} UTC", file=out,
+          flush=True)  # fmt: skip
+
+
 def run(plan: DemoPlan, client_options: dict[str, Any], out: TextIO = sys.stderr) -> Counter[str]:
     """Produce the plan's traffic until its duration ends or the process is interrupted (after loading the
     plan's past days into history)."""
     if plan.past_days > 0:
         load_past(plan.past_days, client_options, out)
+        plan_training(client_options, out)
     traffic = plan.traffic(datetime.now(UTC))
     if plan.incident:
         print(f"demo: incident {plan.incident} starts in {plan.incident_after:.0f} s", file=out, flush=True)
