@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 
 from cxstream.domain.base import from_ms
@@ -175,13 +176,19 @@ def _one(
 def prediction_interval(mean: float, values: list[float], confidence: float) -> tuple[float, float]:
     """Where the next count falls with probability ``confidence``: negative binomial with the weeks' variance
     (at least Poisson's), widened by 1 + 1/weeks for the error of the mean."""
-    from scipy import stats
-
     if mean <= 0:
         return 0.0, 0.0
     n = len(values)
     sample_var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else mean
     variance = max(mean, sample_var) * (1 + 1 / n)
+    return _count_interval(mean, variance, confidence)
+
+
+@lru_cache(maxsize=65_536)
+def _count_interval(mean: float, variance: float, confidence: float) -> tuple[float, float]:
+    """Poisson (variance at most the mean) or negative-binomial quantiles; counts repeat, so answers are kept."""
+    from scipy import stats
+
     tail = (1 - confidence) / 2
     if variance <= mean * (1 + 1e-9):
         low, high = stats.poisson.ppf([tail, 1 - tail], mean)
