@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from cxstream.demo.past import past_contacts
 from cxstream.kafka.embedded import free_port
-from tests.integration.procs import edited_topology, eventually, http_get, ready, spawn, stop
+from tests.integration.procs import ROOT, edited_topology, eventually, http_get, ready, spawn, stop
 from tests.integration.test_breaches import breaches, escalations, produce
 from tests.integration.test_history import cxstream
 from tests.integration.test_ingest import scrape, total
@@ -82,7 +84,7 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
         staffing_gap_fires_and_resolves(bootstrap, port)
         scorecards_match_the_tickets(bootstrap, port)
         cost_of_quality(bootstrap, port)
-        calendar_entries(bootstrap, port, today)
+        calendar_entries(bootstrap, port, today, env["CXSTREAM_TOPOLOGY_DIR"])
     finally:
         stop(worker, signal.SIGTERM)
 
@@ -236,9 +238,16 @@ def cost_of_quality(bootstrap: str, port: int) -> None:
     assert text.returncode == 0 and "rated tickets" in text.stdout and "EUR a month" in text.stdout, text.stdout
 
 
-def calendar_entries(bootstrap: str, port: int, today: object) -> None:
+def calendar_entries(bootstrap: str, port: int, today: object, topologies: str) -> None:
     """A training taking every EMEA chat agent tomorrow morning: checked, published, listed with the same verdict,
-    cancelled; a system change inside the freeze: refused, not published."""
+    cancelled; a system change inside the freeze (declared in the worker's topology, given to the command too):
+    refused, not published."""
+
+    def cxstream(args: list[str], bootstrap: str) -> subprocess.CompletedProcess[str]:
+        env = {"CXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "CXSTREAM_TOPOLOGY_DIR": topologies, "PATH": "/usr/bin:/bin"}
+        return subprocess.run([sys.executable, "-m", "cxstream.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600, check=False)  # fmt: skip
+
     tomorrow = f"{today + timedelta(days=1)}T10:00"  # type: ignore[operator]
     add = ["calendar", "add", "--kind", "training", "--title", "Chat tooling", "--queue", "emea-chat", "--agents", "50"]
     added = cxstream([*add, "--start", tomorrow, "--duration", "2h", "--author", "l.moreau"], bootstrap)

@@ -132,7 +132,8 @@ class Assessment:
     def summary(self) -> str:
         e = self.entry
         when = from_ms(e.starts_ms).strftime("%d %b %H:%M UTC")
-        head = f"{e.kind.replace('_', ' ')} '{e.title}' on {when} takes {e.agents} agents from {', '.join(e.queues)}"
+        agents = f"{e.agents} agent{'s' if e.agents != 1 else ''}"
+        head = f"{e.kind.replace('_', ' ')} '{e.title}' on {when} takes {agents} from {', '.join(e.queues)}"
         parts = [head]
         worst = min((i for i in self.impacts if i.level is not None), key=lambda i: i.level or 0.0, default=None)
         if self.unknown:
