@@ -87,7 +87,7 @@ def plan_training(client_options: dict[str, Any], out: TextIO = sys.stderr) -> N
         return
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 9, tzinfo=UTC)
-    entry = new_entry("training", "Refund policy 2027: classroom session", ["billing"], 2, start,
+    entry = new_entry("training", "Refund policy 2027: classroom session", ["billing"], 1, start,
                       start + timedelta(hours=3), "demo", queues, "Wave 1 of 3")  # fmt: skip
     asyncio.run(
         send_records(client_options, Topics.CALENDAR, [(entry.entry_id.encode(), codec.encode(entry.to_record()))])
