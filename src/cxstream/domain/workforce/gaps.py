@@ -226,6 +226,3 @@ def gap_breach(
         threshold=outlook.target.service_level,
     )
 
-
-def state_from(data: object) -> GapState:
-    return GapState.from_json(data) if data is not None else GapState()
