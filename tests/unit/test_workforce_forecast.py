@@ -143,3 +143,26 @@ def test_fewer_weeks_of_history_than_declared_still_forecast(weeks: int) -> None
     history = synthetic(weeks, seed=7)
     result = forecast(history, history.through_ms, 1, weeks=WEEKS, confidence=0.8, backtest_days=1)
     assert all(one.weeks == weeks for one in result.intervals)
+
+
+def test_the_yearly_pattern_scales_the_weekly_profile_by_last_years_same_week() -> None:
+    from dataclasses import replace
+
+    from cxstream.domain.workforce.forecast import YEAR_MS
+
+    history = synthetic(WEEKS, seed=3)
+    target = history.through_ms  # the Monday after the eight weeks
+    daily = {d: 100.0 for d in range(target - YEAR_MS - 20 * WEEK_MS, target, DAY_MS)}
+    for k in range(7):  # last year's same week ran half as high again as the weeks before it
+        daily[target - YEAR_MS + k * DAY_MS] = 150.0
+    seasonal = replace(history, daily=daily, daily_first_ms=min(daily))
+    plain = forecast(history, target, 1, weeks=WEEKS, confidence=0.8, backtest_days=7)
+    scaled = forecast(seasonal, target, 1, weeks=WEEKS, confidence=0.8, backtest_days=7)
+    assert plain.yearly is None and plain.yearly_note == "no daily history read"
+    assert scaled.yearly is not None and scaled.yearly.factor == pytest.approx(1.5) and scaled.yearly.days == 63
+    for before, after in zip(plain.intervals, scaled.intervals, strict=True):
+        assert before.arrivals is not None and after.arrivals == pytest.approx(1.5 * before.arrivals)
+        assert after.yearly == pytest.approx(1.5) and before.yearly is None
+    short = replace(seasonal, daily_first_ms=target - 200 * DAY_MS)  # not a year of daily history
+    none = forecast(short, target, 1, weeks=WEEKS, confidence=0.8, backtest_days=7)
+    assert none.yearly is None and none.yearly_note is not None and "needs a year" in none.yearly_note

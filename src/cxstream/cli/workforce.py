@@ -340,6 +340,12 @@ def plan_text(plan: Any, *, staffing: bool) -> str:
         lines.append(
             f"  handle time, {tier.display}: {tier.handle_time.describe()}, {_pct(tier.share)} of solved tickets"
         )
+    if f.yearly is not None:
+        y = f.yearly
+        lines.append(f"  yearly pattern: x{y.factor:.2f} (last year's same week {y.week_mean:.1f} contacts a day "
+                     f"against {y.base_mean:.1f} in the weeks before it; n={y.days} days)")  # fmt: skip
+    else:
+        lines.append(f"  yearly pattern: none ({f.yearly_note})")
     if not f.sufficient:
         lines.append("  insufficient history: each interval needs the same interval on at least 2 past weeks")
         return "\n".join(lines)

@@ -75,6 +75,7 @@ def interval_json(one: IntervalStaffing) -> dict[str, Any]:
         "end": f.end.isoformat(),
         "arrivals": {"forecast": _finite(f.arrivals, 2), "low": f.low, "high": f.high, "weeks": f.weeks},
         "actual": f.actual,
+        "yearly_factor": _finite(f.yearly),
         "handle_time": {"seconds": _finite(f.handle_s, 1), "n": f.handle_n},
         "workload_erlangs": _finite(f.workload, 3),
         "agents": one.agents,
@@ -110,6 +111,17 @@ def plan_json(workforce: Workforce, plan: QueuePlan) -> dict[str, Any]:
             "inside_interval": _finite(accuracy.inside),
         },
         "insufficient": insufficient,
+        "yearly": (
+            {
+                "factor": round(forecast.yearly.factor, 4),
+                "days": forecast.yearly.days,
+                "week_mean": round(forecast.yearly.week_mean, 2),
+                "base_mean": round(forecast.yearly.base_mean, 2),
+                "note": None,
+            }
+            if forecast.yearly
+            else {"factor": None, "days": 0, "note": forecast.yearly_note}
+        ),
         "tiers": [
             {
                 "tier": t.tier,

@@ -7,6 +7,12 @@ for the mean's own error, ``v = max(mean, s^2) * (1 + 1/weeks)``. Handle time is
 the same weeks (per interval of the week when that holds enough solved tickets). Workload, in Erlangs, is
 arrivals x handle time / interval: a longer handle time raises it even when the volume does not.
 
+The yearly pattern, when a year of daily history exists: the weekly profile knows the last weeks, not that the
+same week last year ran higher or lower than the weeks before it (December peaks, summer lulls). Each forecast
+day is scaled by last year's ratio: the 7 days from the same weekday 52 weeks earlier against the daily mean of
+the ``weeks`` weeks before the same point last year (clamped to 0.25-4); the factor and its n (days
+compared) are shown. Without a year of daily history the factor is left out and says so.
+
 Accuracy is measured by forecasting each of the last complete days from what was known at its midnight and
 comparing with what arrived: WAPE per interval (sum of |actual - forecast| over the sum of actuals) and per day,
 and the share of actuals inside the prediction interval (it should be near its confidence).
@@ -28,6 +34,9 @@ from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.domain.metrics.stats import Sufficient
 
 WEEK_MS = 7 * DAY_MS
+#: 52 weeks: the same weekday a year earlier.
+YEAR_MS = 52 * WEEK_MS
+YEARLY_CLAMP = (0.25, 4.0)
 #: An interval of the week needs this many solved tickets for its own handle time; fewer: the queue's pooled one.
 MIN_HANDLE_N = 20
 #: A forecast needs at least this many past weeks of the same interval.
@@ -44,6 +53,8 @@ class Observed:
     through_ms: int
     arrivals: Mapping[int, float] = field(default_factory=dict)
     handle: Mapping[int, Sufficient] = field(default_factory=dict)
+    daily: Mapping[int, float] = field(default_factory=dict)  # arrivals per day (midnight), from daily history
+    daily_first_ms: int | None = None  # the first day daily history holds (any scope); None: none read
 
     def known(self, start_ms: int, before_ms: int | None = None) -> bool:
         end = self.through_ms if before_ms is None else min(self.through_ms, before_ms)
@@ -65,6 +76,7 @@ class IntervalForecast:
     handle_n: int  # solved tickets the handle time is the mean of
     workload: float | None  # Erlangs: arrivals x handle time / interval
     actual: float | None = None  # what arrived, for intervals that have passed
+    yearly: float | None = None  # the yearly factor applied (None: no year of daily history)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,36 @@ class Accuracy:
 
 
 @dataclass(frozen=True)
+class Yearly:
+    """Last year's same week against the weeks before it: what the weekly profile is scaled by."""
+
+    factor: float
+    days: int  # daily counts compared (its n)
+    week_mean: float  # arrivals a day in last year's same week
+    base_mean: float  # arrivals a day in the weeks before it
+
+
+def yearly_factor(history: Observed, day_ms: int, as_of_ms: int, weeks: int) -> Yearly | None:
+    """The factor for the forecast of the day at ``day_ms`` made at ``as_of_ms``; None without a year of daily
+    history before the weeks it compares, or when last year had no contacts then."""
+    if history.daily_first_ms is None:
+        return None
+    midnight = as_of_ms - as_of_ms % DAY_MS
+    base_end = midnight - YEAR_MS
+    base_start = base_end - weeks * WEEK_MS
+    if history.daily_first_ms > base_start:
+        return None
+    centre = day_ms - day_ms % DAY_MS - YEAR_MS  # the same weekday 52 weeks earlier, and the 6 days after it
+    week = [history.daily.get(centre + k * DAY_MS, 0.0) for k in range(7)]
+    base = [history.daily.get(d, 0.0) for d in range(base_start, base_end, DAY_MS)]
+    base_mean, week_mean = sum(base) / len(base), sum(week) / len(week)
+    if base_mean <= 0:
+        return None
+    low, high = YEARLY_CLAMP
+    return Yearly(min(high, max(low, week_mean / base_mean)), len(base) + len(week), week_mean, base_mean)
+
+
+@dataclass(frozen=True)
 class Forecast:
     step_ms: int
     confidence: float
@@ -84,6 +126,8 @@ class Forecast:
     accuracy: Accuracy
     history_days: int  # complete days of history it had
     through: datetime | None  # history complete up to here
+    yearly: Yearly | None = None  # the first forecast day's yearly factor
+    yearly_note: str | None = None  # why there is none
 
     @property
     def sufficient(self) -> bool:
@@ -99,9 +143,11 @@ def observed(
     where: Mapping[str, str],
     through_ms: int | None,
     since_ms: int,
+    daily_since_ms: int | None = None,
 ) -> Observed:
     """The grid of one queue (``where``: dimension values) from ``since_ms`` on: interval facts summed into
-    ``step_ms`` intervals. History starts at the first day holding any arrivals fact (of any scope)."""
+    ``step_ms`` intervals. History starts at the first day holding any arrivals fact (of any scope). With
+    ``daily_since_ms``, also the queue's arrivals per day from daily history (for the yearly pattern)."""
     arrivals: dict[int, float] = {}
     handle: dict[int, Sufficient] = {}
     first = math.inf
@@ -116,7 +162,15 @@ def observed(
             start = fact.key.start_ms - fact.key.start_ms % step_ms
             handle.setdefault(start, Sufficient()).merge(fact.stats)
     first_ms = int(first - first % DAY_MS) if first != math.inf else end
-    return Observed(step_ms, max(first_ms, since_ms), end, arrivals, handle)
+    daily: dict[int, float] = {}
+    daily_first: float = math.inf
+    if daily_since_ms is not None:
+        for fact in index.facts(arrivals_definition, DAY_MS, daily_since_ms, end):
+            daily_first = min(daily_first, fact.key.start_ms)
+            if fact.within(where):
+                daily[fact.key.start_ms] = daily.get(fact.key.start_ms, 0.0) + fact.stats.n
+    return Observed(step_ms, max(first_ms, since_ms), end, arrivals, handle, daily,
+                    int(daily_first) if daily_first != math.inf else None)  # fmt: skip
 
 
 def forecast(
@@ -136,8 +190,9 @@ def forecast(
     as_of = history.through_ms if as_of_ms is None else min(as_of_ms, history.through_ms)
     pooled = _pooled_handle(history, as_of, weeks)
     out = []
+    factors = {d: yearly_factor(history, d, as_of, weeks) for d in range(first_ms, first_ms + days * DAY_MS, DAY_MS)}
     for start in range(first_ms, first_ms + days * DAY_MS, step):
-        out.append(_one(history, start, weeks, confidence, as_of, pooled))
+        out.append(_one(history, start, weeks, confidence, as_of, pooled, factors[start - start % DAY_MS]))
     complete_days = max(0, (as_of - history.first_ms) // DAY_MS)
     return Forecast(
         step_ms=step,
@@ -146,15 +201,34 @@ def forecast(
         accuracy=backtest(history, weeks=weeks, confidence=confidence, days=backtest_days, before_ms=as_of),
         history_days=int(complete_days),
         through=from_ms(as_of) if complete_days else None,
+        yearly=factors[first_ms],
+        yearly_note=None if factors[first_ms] else _yearly_note(history, as_of, weeks),
     )
 
 
+def _yearly_note(history: Observed, as_of_ms: int, weeks: int) -> str:
+    if history.daily_first_ms is None:
+        return "no daily history read"
+    needed = as_of_ms - as_of_ms % DAY_MS - YEAR_MS - weeks * WEEK_MS
+    have = max(0, (as_of_ms - history.daily_first_ms) // DAY_MS)
+    if history.daily_first_ms > needed:
+        return f"needs a year and {weeks} weeks of daily history; has {have} days"
+    return "no contacts last year in the weeks it compares"
+
+
 def _one(
-    history: Observed, start: int, weeks: int, confidence: float, known_before: int, pooled: Sufficient
+    history: Observed,
+    start: int,
+    weeks: int,
+    confidence: float,
+    known_before: int,
+    pooled: Sufficient,
+    yearly: Yearly | None = None,
 ) -> IntervalForecast:
     step = history.step_ms
     past = [start - k * WEEK_MS for k in range(1, weeks + 1)]
-    values = [history.count(t) for t in past if history.known(t, known_before)]
+    factor = yearly.factor if yearly is not None else 1.0
+    values = [history.count(t) * factor for t in past if history.known(t, known_before)]
     handle = Sufficient()
     for t in past:
         if history.known(t, known_before) and t in history.handle:
@@ -170,7 +244,7 @@ def _one(
     low, high = prediction_interval(mean, values, confidence)
     workload = mean * handle_s / (step / 1000) if handle_s is not None else None
     return IntervalForecast(from_ms(start), from_ms(start + step), mean, low, high, len(values), handle_s, handle.n,
-                            workload, actual)  # fmt: skip
+                            workload, actual, yearly.factor if yearly else None)  # fmt: skip
 
 
 def prediction_interval(mean: float, values: list[float], confidence: float) -> tuple[float, float]:
@@ -223,7 +297,9 @@ def backtest(history: Observed, *, weeks: int, confidence: float, days: int, bef
         f_day = a_day = 0.0
         usable = False
         for start in range(midnight, midnight + DAY_MS, step):
-            one = _one(history, start, weeks, confidence, midnight, pooled)
+            one = _one(
+                history, start, weeks, confidence, midnight, pooled, yearly_factor(history, start, midnight, weeks)
+            )
             if one.arrivals is None or one.actual is None:
                 continue
             usable = True

@@ -225,4 +225,3 @@ def gap_breach(
         confidence=outlook.confidence,
         threshold=outlook.target.service_level,
     )
-

@@ -11,7 +11,7 @@ from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.metrics.stats import Estimate, Sufficient
 from cxstream.domain.metrics.windows import estimate_of
 from cxstream.domain.workforce.erlang import Model, ServiceTarget
-from cxstream.domain.workforce.forecast import WEEK_MS, Forecast, forecast, observed
+from cxstream.domain.workforce.forecast import WEEK_MS, YEAR_MS, Forecast, forecast, observed
 from cxstream.domain.workforce.plan import IntervalStaffing, staffing_plan
 from cxstream.domain.workforce.spec import Queue, Workforce
 
@@ -55,8 +55,9 @@ def queue_plan(
     through_ms = through if through is not None else first_ms
     as_of = min(through_ms, first_ms)  # a day is forecast with what was known at its midnight (or now)
     since = as_of - as_of % DAY_MS - settings.backtest_days * DAY_MS - settings.weeks * WEEK_MS
+    daily_since = since - YEAR_MS - WEEK_MS if settings.yearly else None
     grid = observed(index, workforce.arrivals, workforce.handle_time, period_ms, workforce.interval_ms, queue.where,
-                    max(through_ms, as_of), since)  # fmt: skip
+                    max(through_ms, as_of), since, daily_since)  # fmt: skip
     result = forecast(grid, first_ms, days, weeks=settings.weeks, confidence=settings.confidence,
                       backtest_days=settings.backtest_days, as_of_ms=as_of)  # fmt: skip
     target, patience = workforce.service_target(queue), workforce.patience_s(queue)

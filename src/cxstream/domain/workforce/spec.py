@@ -95,6 +95,7 @@ class ForecastSpec(Strict):
     horizon_days: int = Field(7, ge=1, le=14, description="days ahead that are forecast")
     backtest_days: int = Field(7, ge=1, le=28, description="past days the accuracy (WAPE) is measured on")
     confidence: float = Field(0.8, gt=0.5, lt=1, description="coverage of the prediction interval")
+    yearly: bool = Field(True, description="scale by last year's same week when a year of daily history exists")
 
 
 class GapSpec(Strict):
