@@ -54,6 +54,7 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
 
         body = eventually(planned, 60, "the worker to read the imported contacts")
         assert body["queue"]["model"] == "erlang_a" and body["insufficient"] is None
+        assert body["yearly"]["factor"] is None and "needs a year" in body["yearly"]["note"]  # three weeks only
         days = backtest_days(body)
         assert body["accuracy"]["days"] == days and body["accuracy"]["intervals"] == days * 48
         want = expected_counts(lines, today)
@@ -81,6 +82,7 @@ def test_the_forecast_and_staffing_follow_the_imported_contacts(bootstrap: str, 
         text = cxstream(["staffing", "plan", "--queue", "emea-chat", "--day", str(today)], bootstrap)
         assert text.returncode == 0 and "EMEA chat (emea-chat)" in text.stdout and "positions" in text.stdout
         assert f"accuracy on the last {days} days (n={days * 48} intervals)" in text.stdout
+        assert "yearly pattern: none (needs a year" in text.stdout
         staffing_gap_fires_and_resolves(bootstrap, port)
         scorecards_match_the_tickets(bootstrap, port)
         cost_of_quality(bootstrap, port)
