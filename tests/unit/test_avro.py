@@ -41,6 +41,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.Silence",
         "cxstream.SurveyInvite",
         "cxstream.HistoryRecord",
+        "cxstream.CalendarEntry",
     }
 
 
