@@ -189,9 +189,13 @@ def scorecards_match_the_tickets(bootstrap: str, port: int) -> None:
     asyncio.run(produce(bootstrap, records))
     path = "/api/scorecards?team=field-service&period=hours&hours=8"
 
-    def loaded() -> dict[str, object] | None:
+    rated = sum(n for _, n in expected.csat.values())
+
+    def loaded() -> dict[str, object] | None:  # every event read: tickets, solves and ratings
         body = api(port, path)
-        return body if body["tickets"] == expected.tickets else None
+        totals = body["team_totals"]
+        done = (body["tickets"], totals["fcr"]["n"], totals["csat"]["n"]) == (expected.tickets, expected.tickets, rated)
+        return body if done else None
 
     body = eventually(loaded, 120, "the team's tickets in the scorecard")
     assert body["attribution"] == "last_reply" and [a["agent"] for a in body["agents"]] == sorted(expected.fcr)
@@ -202,7 +206,6 @@ def scorecards_match_the_tickets(bootstrap: str, port: int) -> None:
         assert [agent["reopen"]["hits"], agent["reopen"]["n"]] == expected.reopened[name], name
         assert agent["index"] == pytest.approx(100 + sum(agent["contributions"].values()), abs=0.2)
     good = sum(g for g, _ in expected.csat.values())
-    rated = sum(n for _, n in expected.csat.values())
     assert body["team_totals"]["csat"]["raw"] == pytest.approx(good / rated, abs=1e-4)
     weak = next(a for a in body["agents"] if a["agent"] == f"{tag}-{WEAK}")
     assert weak["csat"]["raw"] < body["team_totals"]["csat"]["raw"]
@@ -218,13 +221,15 @@ def scorecards_match_the_tickets(bootstrap: str, port: int) -> None:
 
 def cost_of_quality(bootstrap: str, port: int) -> None:
     """The billing queue's complex tickets (billing is complex by the shipped tier rule): the trade-off curve from
-    the API and from ``cxstream staffing quality``."""
-    records, _ = ticket_records(f"q{uuid.uuid4().hex[:6]}", datetime.now(UTC) - timedelta(hours=3), team="billing")
+    the API and from ``cxstream staffing quality``, once both have read every ticket."""
+    records, expected = ticket_records(f"q{uuid.uuid4().hex[:6]}", datetime.now(UTC) - timedelta(hours=3),
+                                       team="billing")  # fmt: skip
     asyncio.run(produce(bootstrap, records))
+    rated = sum(n for _, n in expected.csat.values())
 
     def priced() -> dict[str, object] | None:
         body = api(port, "/api/workforce/billing/quality?chart=svg")
-        return body if body["rated"] >= 40 and body["points"] else None
+        return body if body["rated"] >= rated and body["points"] else None
 
     body = eventually(priced, 120, "the billing queue's cost of quality")
     assert body["tiers"] == ["complex"] and body["insufficient"] is None and body["model"] is not None
@@ -233,9 +238,13 @@ def cost_of_quality(bootstrap: str, port: int) -> None:
     assert sum(b["n"] for b in body["bins"]) == body["rated"]
     assert all(p["csat"]["low"] <= p["csat"]["value"] <= p["csat"]["high"] for p in body["points"])
     assert "<svg" in body["charts"]["csat"] and "EUR a month" in body["charts"]["cost"]
-    shown = cxstream(["staffing", "quality", "--queue", "billing", "--json"], bootstrap)
-    assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout)["points"] == body["points"]
+
+    def same() -> bool:  # the command reads cx.events itself: equal once both have every ticket
+        shown = cxstream(["staffing", "quality", "--queue", "billing", "--json"], bootstrap)
+        assert shown.returncode == 0, shown.stderr
+        return bool(json.loads(shown.stdout)["points"] == api(port, "/api/workforce/billing/quality")["points"])
+
+    eventually(same, 120, "the command and the API to agree", interval=2)
     text = cxstream(["staffing", "quality", "--queue", "billing"], bootstrap)
     assert text.returncode == 0 and "rated tickets" in text.stdout and "EUR a month" in text.stdout, text.stdout
 
