@@ -21,7 +21,7 @@ from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.domain.ingest.memory import RawPosition, SeenEvent, TicketCreation
-from cxstream.domain.ingest.tickets import creation_ms, ticket_key, with_creation
+from cxstream.domain.ingest.tickets import creation_ms, lived, ticket_key, with_creation, with_life
 from cxstream.domain.ingest.validation import Validator
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import (
@@ -58,7 +58,8 @@ def register(
     # event id -> when and where it was first published; expires after the duplicate horizon
     seen = Store(app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
                  SeenEvent.from_json, SeenEvent.to_json)  # fmt: skip
-    # ticket -> when it was opened: fills created_at into later events of the ticket (first replies)
+    # ticket -> when it was opened (fills created_at into later events of the ticket: first replies), and its
+    # touches and reopens so far (attributes complexity tiers may test)
     tickets = Store(app.Table(TICKETS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
                     TicketCreation.from_json, TicketCreation.to_json)  # fmt: skip
     horizon_ms = int(validator.duplicate_horizon.total_seconds() * 1000)
@@ -66,16 +67,21 @@ def register(
     seen_clock, tickets_clock = PartitionClock(horizon_ms), PartitionClock(ticket_horizon_ms)
 
     def enrich_with_tickets(canonical: CanonicalEvent) -> CanonicalEvent:
-        enriched = enrich(canonical) if enrich is not None else canonical
-        key = ticket_key(enriched)
+        key = ticket_key(canonical)
         known = tickets.get(key) if key is not None else None
+        canonical = with_life(canonical, known)  # before enrichment: complexity tiers may test the ticket's life
+        enriched = enrich(canonical) if enrich is not None else canonical
         return with_creation(enriched, known.created_ms if known else None)
 
     def remember_ticket(canonical: CanonicalEvent, partition: int) -> None:
         created = creation_ms(canonical)
         key = ticket_key(canonical)
-        if created is not None and key is not None and key not in tickets:
+        if key is None:
+            return
+        if created is not None and key not in tickets:
             tickets[key] = TicketCreation(created, partition)
+        elif (changed := lived(canonical, tickets.get(key))) is not None:
+            tickets[key] = changed
 
     def duplicate(event_id: str, now_ms: int, message: Any) -> bool:
         value = seen.get(event_id)

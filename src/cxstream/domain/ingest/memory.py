@@ -45,15 +45,22 @@ class SeenEvent:
 
 @dataclass(frozen=True)
 class TicketCreation:
-    """When a ticket was opened, and the raw partition that saw it. Stored as ``[created ms, partition]``."""
+    """When a ticket was opened, the raw partition that saw it, and what its life has held since: public agent
+    replies (touches) and reopens. Stored as ``[created ms, partition]``, with ``touches, reopens`` after them
+    once either is counted (entries written before they were counted carry only the first two)."""
 
     created_ms: int
     partition: int
+    touches: int = 0
+    reopens: int = 0
 
     def to_json(self) -> list[Json]:
-        return [self.created_ms, self.partition]
+        head: list[Json] = [self.created_ms, self.partition]
+        return head if not (self.touches or self.reopens) else [*head, self.touches, self.reopens]
 
     @classmethod
     def from_json(cls, data: object) -> TicketCreation:
         items = seq(data, "ticket creation")
+        if len(items) >= 4:
+            return cls(as_int(items[0]), as_int(items[1]), as_int(items[2]), as_int(items[3]))
         return cls(as_int(items[0]), as_int(items[1]))

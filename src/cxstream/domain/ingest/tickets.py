@@ -1,4 +1,4 @@
-"""Ticket creation times for events that do not carry them.
+"""Ticket creation times for events that do not carry them, and what a ticket's life has held so far.
 
 A helpdesk's "first reply" notice (e.g. a Zendesk ticket metric event) names the ticket but not when it was
 opened, and first-response time needs both. Normalization remembers when each ticket was created (from its
@@ -12,6 +12,12 @@ from datetime import UTC, datetime
 
 from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
+from cxstream.domain.ingest.memory import TicketCreation
+
+TOUCHES_ATTRIBUTE = "touches"
+REOPENED_ATTRIBUTE = "reopened"
+LIFE_EVENTS = frozenset({EventType.TICKET_REPLY, EventType.TICKET_FIRST_REPLY, EventType.TICKET_SOLVED,
+                         EventType.TICKET_REOPENED})  # fmt: skip
 
 
 def ticket_key(event: CanonicalEvent) -> str | None:
@@ -38,3 +44,27 @@ def with_creation(event: CanonicalEvent, created_ms: int | None) -> CanonicalEve
     created = datetime.fromtimestamp(created_ms / 1000, UTC)
     operation = Operation.model_validate({**op.model_dump(), "created_at": created})
     return event.model_copy(update={"operation": operation})
+
+
+def touches_bucket(touches: int) -> str:
+    return str(touches) if touches < 3 else "3+"
+
+
+def with_life(event: CanonicalEvent, known: TicketCreation | None) -> CanonicalEvent:
+    """The event with its ticket's touches and reopens so far (as attributes), for a later event of a known ticket."""
+    if known is None or event.event_type not in LIFE_EVENTS:
+        return event
+    attributes = {**event.attributes, TOUCHES_ATTRIBUTE: touches_bucket(known.touches),
+                  REOPENED_ATTRIBUTE: "yes" if known.reopens else "no"}  # fmt: skip
+    return event.model_copy(update={"attributes": attributes})
+
+
+def lived(event: CanonicalEvent, known: TicketCreation | None) -> TicketCreation | None:
+    """The ticket's memory after this event, when the event changes it (a reply or a reopen of a known ticket)."""
+    if known is None:
+        return None
+    if event.event_type is EventType.TICKET_REPLY:
+        return TicketCreation(known.created_ms, known.partition, known.touches + 1, known.reopens)
+    if event.event_type is EventType.TICKET_REOPENED:
+        return TicketCreation(known.created_ms, known.partition, known.touches, known.reopens + 1)
+    return None

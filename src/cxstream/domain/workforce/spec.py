@@ -51,7 +51,8 @@ class Queue(Strict):
 
 
 #: What a tier rule may test: fields of the canonical event, its operation, or its attributes.
-TIER_FIELDS = ("priority", "customer_segment", "channel", "team", "region", "site", "ticket_type")
+TIER_FIELDS = ("priority", "customer_segment", "channel", "team", "region", "site", "ticket_type", "touches",
+               "reopened")  # fmt: skip
 
 
 Condition = dict[str, tuple[str, ...]]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from cxstream.domain.ingest.enrichment import TIER_ATTRIBUTE as TIER_ATTRIBUTE
 from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.ingest.tickets import REOPENED_ATTRIBUTE, TOUCHES_ATTRIBUTE
 from cxstream.domain.workforce.spec import Tier
 
 TICKET_TYPE_ATTRIBUTE = "ticket_type"
@@ -30,6 +31,8 @@ def tier_of(tiers: Sequence[Tier], event: CanonicalEvent) -> str | None:
         "region": event.region,
         "site": event.site,
         "ticket_type": event.attributes.get(TICKET_TYPE_ATTRIBUTE),
+        "touches": event.attributes.get(TOUCHES_ATTRIBUTE),
+        "reopened": event.attributes.get(REOPENED_ATTRIBUTE),
     }
     for tier in tiers:
         if tier.matches(values):
