@@ -162,18 +162,15 @@ def _seconds(s: float) -> str:
 
 def _quality(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
-    from datetime import UTC, datetime
 
     from cxstream.agents.scorecards import TicketFeed
     from cxstream.cli.common import cluster
     from cxstream.domain.base import now_ms
     from cxstream.domain.catalog import Topics
-    from cxstream.domain.metrics.spec import DAY_MS
-    from cxstream.domain.workforce.quality import trade_off
-    from cxstream.domain.workforce.queues import queue_plan
+    from cxstream.domain.workforce.quality import queue_trade_off
     from cxstream.kafka.history import read_history
     from cxstream.kafka.tools import read_to_end
-    from cxstream.web.quality import WINDOW_DAYS, trade_off_json
+    from cxstream.web.quality import trade_off_json
 
     found = cluster(settings, "staffing quality")
     if isinstance(found, int):
@@ -192,11 +189,7 @@ def _quality(settings: Settings, args: argparse.Namespace) -> int:
         return await read_history(options, ctx.codec(Topics.HISTORY))
 
     index, _ = asyncio.run(read())
-    plan = queue_plan(ctx.topology.metrics, workforce, queue, index, datetime.now(UTC).date(),
-                      min(7, workforce.forecast.horizon_days))  # fmt: skip
-    end = now_ms()
-    curve = trade_off(list(feed.tickets.values()), plan, workforce.cost_of_quality, end - WINDOW_DAYS * DAY_MS, end,
-                      0.95)  # fmt: skip
+    curve = queue_trade_off(list(feed.tickets.values()), ctx.topology.metrics, workforce, queue, index, now_ms())
     body = trade_off_json(curve)
     if args.json:
         print(json.dumps(body, indent=2))

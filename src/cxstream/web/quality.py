@@ -5,7 +5,6 @@ from this worker's ticket feed and metric history. ``chart=svg`` adds the two tr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -13,15 +12,13 @@ import faust
 from cxstream.agents.history import HistoryFeed
 from cxstream.agents.scorecards import TicketFeed
 from cxstream.domain.base import now_ms
-from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.domain.topology import Topology
-from cxstream.domain.workforce.quality import TradeOff, trade_off
-from cxstream.domain.workforce.queues import queue_plan
+from cxstream.domain.workforce.quality import TradeOff, queue_trade_off
+from cxstream.domain.workforce.spec import Queue
 from cxstream.web import charts
-from cxstream.web.auth import Denied, Gate, refuse
-from cxstream.web.workforce import readable
+from cxstream.web.auth import Gate
+from cxstream.web.workforce import asked_queue
 
-WINDOW_DAYS = 28
 NOTE = ("an association in past tickets (longer tickets may differ in other ways), not the effect of allowing "
         "more time; the cost is what the forecast would need in staff")  # fmt: skip
 
@@ -94,25 +91,14 @@ def register(app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed |
 
     @app.page("/api/workforce/{queue_id}/quality")
     async def quality(view: Any, request: Any, queue_id: str) -> Any:
-        try:
-            principal = gate.principal(request)
-        except Denied as denied:
-            return refuse(view, denied)
-        try:
-            queue = workforce.queue(queue_id)
-        except KeyError:
-            return view.json({"error": f"no queue {queue_id!r} (GET /api/workforce lists them)"}, status=404)
-        if not readable(principal, kept, queue):
-            return refuse(view, Denied(403, f"{principal.name} does not read all of queue {queue_id}"))
+        queue = asked_queue(view, request, gate, workforce, kept, queue_id)
+        if not isinstance(queue, Queue):
+            return queue  # the refusal
         if feed is None or tickets is None:
             return view.json({"error": "no metric history or ticket feed on this worker"}, status=404)
         if not feed.ready or not tickets.ready:
             return view.json({"error": "metric history or tickets are still loading; try again"}, status=503)
-        days = min(7, workforce.forecast.horizon_days)
-        plan = queue_plan(metrics, workforce, queue, feed.index, datetime.now(UTC).date(), days)
-        end = now_ms()
-        curve = trade_off(list(tickets.tickets.values()), plan, workforce.cost_of_quality, end - WINDOW_DAYS * DAY_MS,
-                          end, 0.95)  # fmt: skip
+        curve = queue_trade_off(list(tickets.tickets.values()), metrics, workforce, queue, feed.index, now_ms())
         body = trade_off_json(curve)
         if request.query.get("chart") == "svg" and curve.points:
             body["charts"] = trade_off_charts(curve, queue.display)

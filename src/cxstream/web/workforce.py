@@ -231,6 +231,23 @@ def readable(principal: Principal, kept: tuple[str, ...], queue: Queue) -> bool:
         return False
 
 
+def asked_queue(view: Any, request: Any, gate: Gate, workforce: Workforce, kept: tuple[str, ...],
+                queue_id: str) -> Queue | Any:  # fmt: skip
+    """The queue a request names, or the answer refusing it: no token (401), no such queue (404), a token that does
+    not read all of it (403)."""
+    try:
+        principal = gate.principal(request)
+    except Denied as denied:
+        return refuse(view, denied)
+    try:
+        queue = workforce.queue(queue_id)
+    except KeyError:
+        return view.json({"error": f"no queue {queue_id!r} (GET /api/workforce lists them)"}, status=404)
+    if not readable(principal, kept, queue):
+        return refuse(view, Denied(403, f"{principal.name} does not read all of queue {queue_id}"))
+    return queue
+
+
 def register(
     app: faust.App, gate: Gate, topology: Topology, feed: HistoryFeed | None, staffing: Staffing | None = None
 ) -> None:
@@ -264,16 +281,9 @@ def register(
 
     @app.page("/api/workforce/{queue_id}")
     async def one_queue(view: Any, request: Any, queue_id: str) -> Any:
-        try:
-            principal = gate.principal(request)
-        except Denied as denied:
-            return refuse(view, denied)
-        try:
-            queue = workforce.queue(queue_id)
-        except KeyError:
-            return view.json({"error": f"no queue {queue_id!r} (GET /api/workforce lists them)"}, status=404)
-        if not readable(principal, kept, queue):
-            return refuse(view, Denied(403, f"{principal.name} does not read all of queue {queue_id}"))
+        queue = asked_queue(view, request, gate, workforce, kept, queue_id)
+        if not isinstance(queue, Queue):
+            return queue  # the refusal
         if feed is None:
             return view.json({"error": "no metric history on this worker"}, status=404)
         if not feed.ready:

@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from cxstream.domain.base import to_ms
+from cxstream.domain.base import from_ms, to_ms
+from cxstream.domain.history.index import HistoryIndex
+from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.metrics.stats import wilson, z_value
 from cxstream.domain.workforce.erlang import Demand, required
-from cxstream.domain.workforce.queues import QueuePlan
-from cxstream.domain.workforce.spec import QualitySpec
+from cxstream.domain.workforce.queues import QueuePlan, queue_plan
+from cxstream.domain.workforce.spec import QualitySpec, Queue, Workforce
 from cxstream.domain.workforce.tickets import TicketLife
 
 WEEKS_PER_MONTH = 52 / 12
+#: Days of solved tickets the relation is read from, and days of forecast the cost is priced on.
+WINDOW_DAYS = 28
+PRICED_DAYS = 7
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ def trade_off(
     base = TradeOff(queue.id, spec.tiers, confidence, len(minutes), None, None, (), None, None, None, (),
                     spec.hourly_cost, spec.currency)  # fmt: skip
     if len(minutes) < spec.min_rated:
-        return _with(base, insufficient=f"{len(minutes)} rated tickets of {', '.join(spec.tiers)} in the queue; the "
+        return replace(base, insufficient=f"{len(minutes)} rated tickets of {', '.join(spec.tiers)} in the queue; the "
                      f"relation needs {spec.min_rated}")  # fmt: skip
     current = sum(minutes) / len(minutes)
     share = of_tiers / every if every else 0.0
@@ -186,7 +192,7 @@ def trade_off(
     steps = spec.steps_min or _steps(minutes)
     staffed = [s for s in plan.staffing if s.staffing is not None and s.forecast.arrivals and s.forecast.handle_s]
     if not staffed:
-        return _with(base, current_min=current, share=share, bins=fifths(minutes, good, confidence), model=model,
+        return replace(base, current_min=current, share=share, bins=fifths(minutes, good, confidence), model=model,
                      insufficient="no forecast for the queue (too little history)")  # fmt: skip
     peak = max(staffed, key=lambda s: (s.forecast.arrivals or 0.0, -to_ms(s.forecast.start)))
     interval_s = plan.forecast.step_ms / 1000
@@ -207,14 +213,16 @@ def trade_off(
         points.append(CurvePoint(step, model.predict(step, confidence) if model else None, at_peak,
                                  at_peak - today[id(peak)], per_week, cost))  # fmt: skip
     bins = fifths(minutes, good, confidence)
-    return _with(base, current_min=current, share=share, bins=bins, model=model, peak_start=peak.forecast.start,
+    return replace(base, current_min=current, share=share, bins=bins, model=model, peak_start=peak.forecast.start,
                  peak_arrivals=peak.forecast.arrivals, points=tuple(points))  # fmt: skip
 
 
-def _with(base: TradeOff, **changes: object) -> TradeOff:
-    from dataclasses import replace
-
-    return replace(base, **changes)  # type: ignore[arg-type]
+def queue_trade_off(lives: Iterable[TicketLife], metrics: MetricsSpec, workforce: Workforce, queue: Queue,
+                    index: HistoryIndex, now_ms: int) -> TradeOff:  # fmt: skip
+    """The queue's curve now: tickets of the last ``WINDOW_DAYS``, priced on the next ``PRICED_DAYS`` of forecast."""
+    today = from_ms(now_ms).date()
+    plan = queue_plan(metrics, workforce, queue, index, today, min(PRICED_DAYS, workforce.forecast.horizon_days))
+    return trade_off(lives, plan, workforce.cost_of_quality, now_ms - WINDOW_DAYS * DAY_MS, now_ms, CONFIDENCE)
 
 
 def _steps(minutes: Sequence[float]) -> tuple[float, ...]:

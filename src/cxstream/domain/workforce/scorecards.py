@@ -226,7 +226,7 @@ def scorecard(tickets: Iterable[TicketLife], team: str, start_ms: int, end_ms: i
     inside = range(start_ms, end_ms)
     tallies: dict[str, dict[str, _Tally]] = defaultdict(lambda: defaultdict(_Tally))
     evidence: dict[str, list[Evidence]] = defaultdict(list)
-    solves: list[tuple[str, int, str]] = []  # (agent, handle seconds, tier and channel) of first solves
+    solves: list[tuple[str, int, tuple[str | None, str | None]]] = []  # (agent, seconds, (tier, channel))
     count = 0
     for life in tickets:
         if life.team != team:
@@ -251,9 +251,9 @@ def scorecard(tickets: Iterable[TicketLife], team: str, start_ms: int, end_ms: i
             if reopened:
                 evidence[first.agent].append(Evidence(life.ticket_id, REOPENED, 0, first.at_ms, 1.0, None))
             if first.handle_s is not None:
-                solves.append((first.agent, first.handle_s, f"{first.tier or 'all'} on {first.channel or 'any'}"))
+                solves.append((first.agent, first.handle_s, (first.tier, first.channel)))
         count += int(touched)
-    norms: dict[str, list[int]] = defaultdict(list)
+    norms: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
     for _, seconds, tier in solves:
         norms[tier].append(seconds)
     norm = {tier: sum(v) / len(v) for tier, v in norms.items()}
