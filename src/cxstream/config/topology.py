@@ -20,7 +20,7 @@ from cxstream.domain.topology import (
 )
 
 SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access",
-                   "workforce")  # fmt: skip
+                   "workforce", "remediation")  # fmt: skip
 
 
 def topology_files(directory: Path) -> list[Path]:

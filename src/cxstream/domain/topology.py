@@ -19,6 +19,7 @@ from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
+from cxstream.domain.remediation.spec import Remediation
 from cxstream.domain.workforce.presence import PRESENCE_DIMENSIONS
 from cxstream.domain.workforce.spec import Workforce
 
@@ -139,6 +140,7 @@ class TopologyFile(Strict):
     followup: FollowUp | None = None
     access: AccessSpec | None = None
     workforce: Workforce | None = None
+    remediation: Remediation | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -228,6 +230,7 @@ class Topology(Strict):
     followup: FollowUp = FollowUp()
     access: AccessSpec = AccessSpec()
     workforce: Workforce = Workforce()
+    remediation: Remediation | None = None  # none declared: cases resolve with free text only
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -299,6 +302,7 @@ def check_singletons(topology: Topology) -> list[Problem]:
                 )
     problems.extend(_check_alerting(topology, teams))
     problems.extend(_check_workforce(topology, teams))
+    problems.extend(_check_remediation(topology, teams))
     for j, name in enumerate(topology.followup.contact_policy.cap_by):
         if name not in (*INVITE_LABELS, "trigger"):
             problems.append(
@@ -307,6 +311,37 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     message=f"invites carry no label {name!r} (they carry {', '.join(INVITE_LABELS)}, trigger)",
                 )
             )
+    return problems
+
+
+def _check_remediation(topology: Topology, teams: set[str]) -> list[Problem]:
+    """Departments are owned by teams; a fault tree's evidence reads a declared metric, with an SLA when it
+    counts misses, in dimensions the metric keeps."""
+    spec = topology.remediation
+    if spec is None:
+        return []
+    problems = [
+        Problem(loc=("remediation", "departments", i, "owner"), message=f"{d.owner!r} is not a team")
+        for i, d in enumerate(spec.departments) if d.owner not in teams
+    ]  # fmt: skip
+    definitions = {d.id: d for d in topology.metrics.definitions}
+    for i, tree in enumerate(spec.fault_trees):
+        for name, event in tree.events.items():
+            if event.evidence is None:
+                continue
+            loc = ("remediation", "fault_trees", i, "events", name, "evidence")
+            definition = definitions.get(event.evidence.metric)
+            if definition is None:
+                problems.append(Problem(loc=(*loc, "metric"), message=f"no metric {event.evidence.metric!r}"))
+                continue
+            if event.evidence.rate == "miss" and definition.sla is None:
+                problems.append(Problem(loc=(*loc, "rate"), message=f"{definition.id} has no SLA to miss"))
+            if event.evidence.rate == "detractor" and definition.indicator not in ("csat", "nps", "ces"):
+                problems.append(Problem(loc=(*loc, "rate"), message=f"{definition.id} has no detractors"))
+            for dimension in event.evidence.where:
+                if dimension not in definition.dimensions:
+                    problems.append(Problem(loc=(*loc, "where", dimension),
+                                            message=f"{definition.id} is not kept per {dimension}"))  # fmt: skip
     return problems
 
 

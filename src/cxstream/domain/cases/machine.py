@@ -9,10 +9,11 @@ recorded actions (the audit trail on ``cx.case-actions``).
       ^                                                                                      |                |
       +----------------------- REOPENED <------------------------- REOPEN -------------------+----------------+
 
-Resolving needs a root-cause category, the action taken and its owner (given then or documented before), and
-the outcome of a pending customer call-back. Closing a recurring case needs a supervisor's documented
-action (role ``supervisor`` and a comment). ASSIGN, COMMENT, FOLLOW_UP and the system's OVERDUE (SLA timer),
-ESCALATE (a ladder level paged) and FLAG_RECURRING (recurrence index) change no state.
+Resolving needs a root-cause category (and a code of the declared taxonomy, when one is given), the action taken
+and its owner (given then or documented before), and the outcome of a pending customer call-back. Closing a
+recurring case needs a supervisor's documented action (role ``supervisor`` and a comment). ASSIGN, COMMENT,
+FOLLOW_UP and the system's OVERDUE (SLA timer), ESCALATE (a ladder level paged) and FLAG_RECURRING (recurrence
+index) change no state.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from cxstream.domain.base import (
     to_ms,
 )
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.remediation.causes import RootCauses
 
 
 class CaseState(StrEnum):
@@ -154,6 +156,7 @@ class Action:
     action_owner: str | None = None
     outcome: str | None = None
     role: str | None = None
+    root_cause_code: str | None = None  # a code of the declared taxonomy (remediation.root_causes)
     # OPEN only: what the case is about
     breach_id: str | None = None
     escalation_id: str | None = None
@@ -184,6 +187,7 @@ class Case:
     action_taken: str | None = None
     action_owner: str | None = None
     recurring: bool = False
+    root_cause_code: str | None = None
     follow_up_due_ms: int | None = None
     follow_up_outcome: str | None = None
     overdue: tuple[str, ...] = ()  # which SLA steps went overdue: acknowledge, resolve, follow_up
@@ -224,8 +228,11 @@ def _open(action: Action, policy: CasePolicy) -> Case:
     )
 
 
-def apply(case: Case | None, action: Action, policy: CasePolicy) -> Case:
-    """The case after ``action``; raises :class:`Refused` when the action is not allowed."""
+def apply(case: Case | None, action: Action, policy: CasePolicy, causes: RootCauses | None = None) -> Case:
+    """The case after ``action``; raises :class:`Refused` when the action is not allowed. With a root-cause
+    taxonomy (``causes``), a cause code must come from it, and resolving needs one when the taxonomy says so."""
+    if causes is not None and action.root_cause_code is not None and causes.find(action.root_cause_code) is None:
+        raise Refused("case.root_cause_code", causes.check(action.root_cause_code) or "unknown root-cause code")
     if case is not None and action.action_id in case.applied:
         return case  # the same action again (replayed after a crash): applied once
     kind = action.action
@@ -243,7 +250,10 @@ def apply(case: Case | None, action: Action, policy: CasePolicy) -> Case:
         if case.state not in allowed:
             names = ", ".join(sorted(s.value for s in allowed))
             raise Refused("case.transition", f"{kind.value} needs the case in {names}; it is {case.state.value}")
-        return _stamp(_transition(case, action, target, policy), action)
+        after = _transition(case, action, target, policy)
+        if kind is ActionType.RESOLVE and causes is not None and (problem := causes.check(after.root_cause_code)):
+            raise Refused("case.root_cause_code", problem)
+        return _stamp(after, action)
     return _stamp(_annotate(case, action), action)
 
 
@@ -258,6 +268,7 @@ def _transition(case: Case, action: Action, target: CaseState, policy: CasePolic
             action_taken=_need(action.action_taken, "case.action_taken", "the action taken"),
             action_owner=_need(action.action_owner, "case.action_owner", "the action's owner"),
             root_cause_category=action.root_cause_category or case.root_cause_category,
+            root_cause_code=action.root_cause_code or case.root_cause_code,
         )
     if kind is ActionType.RESOLVE:
         resolved = replace(
@@ -269,6 +280,7 @@ def _transition(case: Case, action: Action, target: CaseState, policy: CasePolic
             ),
             action_taken=_need(action.action_taken or case.action_taken, "case.action_taken", "the action taken"),
             action_owner=_need(action.action_owner or case.action_owner, "case.action_owner", "the action's owner"),
+            root_cause_code=action.root_cause_code or case.root_cause_code,
         )
         if case.follow_up_due_ms is not None and case.follow_up_outcome is None:
             raise Refused("case.follow_up", "the customer call-back has no outcome yet (FOLLOW_UP with an outcome)")
@@ -287,6 +299,7 @@ def _transition(case: Case, action: Action, target: CaseState, policy: CasePolic
         resolved_ms=None,
         closed_ms=None,
         root_cause_category=None,
+        root_cause_code=None,
         action_taken=None,
         action_owner=None,
         acknowledge_due_ms=at + parse_duration_ms(sla.acknowledge),
@@ -418,6 +431,7 @@ def action_from_record(record: Mapping[str, object]) -> Action:
         severity=text("severity"),
         labels=text_map(record.get("labels"), "labels"),
         follow_up=bool(record.get("follow_up", False)),
+        root_cause_code=text("root_cause_code"),
     )
 
 
@@ -429,7 +443,7 @@ def action_record(action: Action) -> dict[str, object]:
         "action_taken": action.action_taken, "action_owner": action.action_owner, "outcome": action.outcome,
         "role": action.role, "breach_id": action.breach_id, "escalation_id": action.escalation_id,
         "team": action.team, "severity": action.severity, "labels": dict(action.labels),
-        "follow_up": action.follow_up,
+        "follow_up": action.follow_up, "root_cause_code": action.root_cause_code,
     }  # fmt: skip
 
 
@@ -480,6 +494,7 @@ def case_from_json(data: Mapping[str, object]) -> Case:
         version=as_int(data.get("version") or 0, "version"),
         last_action_id=text("last_action_id"),
         applied=str_list(data.get("applied"), "applied"),
+        root_cause_code=text("root_cause_code"),
     )
 
 
@@ -520,6 +535,7 @@ def case_record(case: Case) -> Record:
         "follow_up_due_at": at(case.follow_up_due_ms), "follow_up_outcome": case.follow_up_outcome,
         "overdue": list(case.overdue), "ladder_level": case.ladder_level,
         "last_action_id": case.last_action_id, "version": case.version, "updated_at": at(case.updated_ms),
+        "root_cause_code": case.root_cause_code,
     }  # fmt: skip
 
 

@@ -1,0 +1,99 @@
+"""What ``topologies/remediation.yaml`` declares: the root-cause taxonomy, the departments and who approves their
+changes, the priority formula's weights, the FMEA action-priority table, fault trees, and when a fix's
+verdict may be given."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from cxstream.domain.base import Strict
+from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.remediation.causes import RootCauses
+from cxstream.domain.remediation.fault_tree import FaultTree
+from cxstream.domain.remediation.fmea import FmeaSpec
+
+DEPARTMENT = r"^[a-z][a-z0-9-]{1,40}$"
+
+
+class Department(Strict):
+    """A department a change can touch; its owning team's supervisors approve such changes."""
+
+    id: str = Field(pattern=DEPARTMENT)
+    display: str = Field(min_length=2)
+    owner: str = Field(description="the team whose supervisor (or an admin) approves")
+
+
+class PrioritySpec(Strict):
+    """The priority of a remediation item, RICE-style: reach x impact x confidence / effort, each raised to its
+    declared weight (a weight of 0 leaves that component out; 1 is plain RICE)."""
+
+    reach: float = Field(1.0, ge=0, description="weight of affected customers per week (segment-valued)")
+    impact: float = Field(1.0, ge=0, description="weight of severity (1-10)")
+    confidence: float = Field(1.0, ge=0, description="weight of 1 - risk (the chance the fix fails)")
+    effort: float = Field(1.0, ge=0, description="weight of the cost to fix (person-weeks)")
+    segment_value: dict[str, float] = Field(
+        default_factory=lambda: {"consumer": 1.0}, description="customer segment -> value of one affected customer"
+    )
+    default_segment_value: float = Field(1.0, gt=0, description="for customers of a segment not listed")
+
+    @field_validator("segment_value")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for segment, weight in value.items():
+            if weight <= 0:
+                raise ValueError(f"segment {segment!r}: a value must be positive")
+        return value
+
+
+class VerdictSpec(Strict):
+    """When a rolled-out change gets a verdict: the before and after periods, and the sample it needs."""
+
+    before: str = Field("7d", description="the period before the rollout that is compared")
+    after: str = Field("7d", description="the period after the rollout that is compared (at most)")
+    settle: str = Field("0s", description="time after the rollout left out while the change settles in")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    power: float = Field(0.8, gt=0.5, lt=1, description="for 'not yet: need about N more'")
+    min_effect: float = Field(
+        0.05, gt=0, lt=1, description="the smallest improvement worth detecting, as a share (CSAT: 0.05 = 5 points)"
+    )
+
+    @field_validator("before", "after", "settle")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration_ms(value)
+        return value
+
+
+class Remediation(Strict):
+    """``remediation:`` in the topology."""
+
+    root_causes: RootCauses
+    departments: list[Department] = Field(min_length=1)
+    regulated_approver: str = Field(
+        description="the department (e.g. compliance) that approves every change with regulatory impact"
+    )
+    priority: PrioritySpec = PrioritySpec()
+    fmea: FmeaSpec
+    verdict: VerdictSpec = VerdictSpec()
+    fault_trees: list[FaultTree] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refs(self) -> Remediation:
+        ids = [d.id for d in self.departments]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a department is declared twice")
+        if self.regulated_approver not in ids:
+            raise ValueError(f"regulated_approver {self.regulated_approver!r} is not a declared department")
+        for code in self.root_causes.codes:
+            if code.department is not None and code.department not in ids:
+                raise ValueError(f"cause code {code.code}: unknown department {code.department!r}")
+        trees = [t.id for t in self.fault_trees]
+        if len(set(trees)) != len(trees):
+            raise ValueError("two fault trees share an id")
+        return self
+
+    def department(self, department_id: str) -> Department | None:
+        return next((d for d in self.departments if d.id == department_id), None)
+
+    def tree(self, tree_id: str) -> FaultTree | None:
+        return next((t for t in self.fault_trees if t.id == tree_id), None)
