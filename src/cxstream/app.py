@@ -242,6 +242,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         HistorySink(app, history_codec),
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
+    causes = ctx.topology.remediation.root_causes if ctx.topology.remediation is not None else None
     cases_table = cases.register(
         app,
         followup.cases,
@@ -253,6 +254,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         control,
         guards,
         contacts,
+        causes,
     )
     normalize.register(
         app,
@@ -281,7 +283,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         actions_topic.name, key_type=bytes, key_serializer="raw", value_serializer=codec_name(actions_topic.name)
     )
     reads = Reads(app, cases_table, control.desk_table if control else None)
-    warroom.register(app, gate, followup.cases, reads, actions_out, actions_topic.partitions)
+    warroom.register(app, gate, followup.cases, reads, actions_out, actions_topic.partitions, causes)
     verbatims = ctx.topology.verbatims
     drivers = {d: verbatims.driver_name(d) for lexicon in verbatims.lexicons for d in lexicon.drivers}
     words = Words.of(ctx.topology.metrics, {t.id: t.name for t in ctx.topology.teams}, drivers)

@@ -141,10 +141,17 @@ def test_an_unacknowledged_case_goes_overdue_across_a_restart_climbs_and_ends_do
         assert "case.follow_up" in refused(cli_env, "cases", "resolve", case_id, "--root-cause", "carrier:lost")
         cli(cli_env, "cases", "follow-up", case_id, "--author", "j.devries", "--outcome", "reached")
         eventually(lambda: latest()["follow_up_outcome"] == "reached", 60, "call")
-        cli(cli_env, "cases", "resolve", case_id, "--author", "j.devries", "--root-cause", "carrier:lost")
+        # a root-cause code from the taxonomy is required beside the words
+        no_code = refused(cli_env, "cases", "resolve", case_id, "--author", "j.devries", "--root-cause", "carrier:lost")
+        assert "case.root_cause_code" in no_code and "root-cause code is required" in no_code
+        unknown = refused(cli_env, "cases", "resolve", case_id, "--root-cause", "carrier:lost", "--cause-code", "X")
+        assert "unknown root-cause code 'X'" in unknown
+        cli(cli_env, "cases", "resolve", case_id, "--author", "j.devries", "--root-cause", "carrier:lost",
+            "--cause-code", "SUP-CARRIER-HANDOVER")  # fmt: skip
         done = eventually(lambda: (c := latest())["state"] == "RESOLVED" and c, 60,
                           "the case to resolve")  # fmt: skip
         assert (done["root_cause_category"], done["action_owner"]) == ("carrier:lost", "cx-operations-lead")
+        assert done["root_cause_code"] == "SUP-CARRIER-HANDOVER"
         assert done["action_taken"] == "Refund and a new parcel by courier" and done["resolved_at"] is not None
         # its hot alert is over now, not a day later
         eventually(lambda: [b for b in breaches(bootstrap) if b["breach_id"] == hot["breach_id"]

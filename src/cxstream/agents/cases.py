@@ -46,6 +46,7 @@ from cxstream.domain.cases.recurrence import effects, flag_action, history_from_
 from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.dead_letter import Reason, Stage
+from cxstream.domain.remediation.causes import RootCauses
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, DUPLICATES, RECURRING_CASES
 from cxstream.serde.avro import AvroCodec
@@ -74,6 +75,7 @@ def register(
     control: Control | None,
     guards: Guards,
     contacts: Contacts | None = None,
+    causes: RootCauses | None = None,
 ) -> Any:
     source = _raw(app, actions_topic)
     cases = app.topic(CASES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=cases_serializer)
@@ -119,7 +121,7 @@ def register(
         saved = table.get(action.case_id)
         before = saved.case if saved is not None else None
         try:
-            after = apply(before, action, policy)
+            after = apply(before, action, policy, causes)
         except Refused as refused:
             CASE_ACTIONS.labels(action=kind, outcome="refused").inc()
             log.info("case_action_refused", case_id=record.get("case_id"), action=kind, rule=refused.rule_id)

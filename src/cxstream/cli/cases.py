@@ -99,8 +99,8 @@ def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
 
     if record is None:
         return fail(f"no case {case_id} on {CASES_TOPIC}", EXIT_FAILED)
-    keys = ("state", "severity", "team", "breach_id", "assignee", "root_cause_category", "action_taken",
-            "action_owner", "recurring", "overdue", "ladder_level", "follow_up_outcome")  # fmt: skip
+    keys = ("state", "severity", "team", "breach_id", "assignee", "root_cause_category", "root_cause_code",
+            "action_taken", "action_owner", "recurring", "overdue", "ladder_level", "follow_up_outcome")  # fmt: skip
     print(case_id)
     for key in keys:
         print(f"  {key:20} {record.get(key)}")
@@ -132,11 +132,14 @@ def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: s
         at_ms=to_ms(now), comment=args.comment, assignee=getattr(args, "to", None),
         root_cause_category=getattr(args, "root_cause", None), action_taken=getattr(args, "action_taken", None),
         action_owner=getattr(args, "owner", None), outcome=getattr(args, "outcome", None), role=args.role,
+        root_cause_code=getattr(args, "cause_code", None),
     )  # fmt: skip
     if record is None:
         return fail(f"no case {case_id} on {CASES_TOPIC} yet (cases open when their breach is escalated)", EXIT_FAILED)
     try:
-        apply(case_from_record(record), action, ctx.topology.followup.cases)
+        remediation = ctx.topology.remediation
+        causes = remediation.root_causes if remediation is not None else None
+        apply(case_from_record(record), action, ctx.topology.followup.cases, causes)
     except Refused as refused:
         return fail(f"refused ({refused.rule_id}): {refused.message}", EXIT_FAILED)
     codec = ctx.codec(CASE_ACTIONS_TOPIC)
@@ -174,7 +177,12 @@ def add_parsers(sub: Any) -> None:
         if name in {"document", "resolve"}:
             a.add_argument("--action-taken", default=None, required=name == "document", help="what was done")
             a.add_argument("--owner", default=None, required=name == "document", help="who owns that action")
-            a.add_argument("--root-cause", default=None, help="root-cause category, e.g. carrier:capacity")
+            a.add_argument("--root-cause", default=None, help="root-cause category in words, e.g. carrier:capacity")
+            a.add_argument(
+                "--cause-code",
+                default=None,
+                help="root-cause code of the taxonomy (cxstream rca causes), e.g. SUP-CARRIER-CAPACITY",
+            )
         if name == "follow-up":
             a.add_argument("--outcome", required=True, help="e.g. reached, no_answer, callback_refused")
     p.set_defaults(handler=cmd_cases)

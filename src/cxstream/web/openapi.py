@@ -98,7 +98,8 @@ def _schemas() -> dict[str, Any]:
             "acknowledge_due_at": NULLABLE_TIME, "resolve_due_at": NULLABLE_TIME, "acknowledged_at": NULLABLE_TIME,
             "resolved_at": NULLABLE_TIME, "closed_at": NULLABLE_TIME, "assignee": NULLABLE_STRING,
             "root_cause_category": NULLABLE_STRING, "action_taken": NULLABLE_STRING, "action_owner": NULLABLE_STRING,
-            "recurring": {"type": "boolean"}, "overdue": {"type": "array", "items": {"type": "string"}},
+            "root_cause_code": NULLABLE_STRING, "recurring": {"type": "boolean"},
+            "overdue": {"type": "array", "items": {"type": "string"}},
             "ladder_level": {"type": "integer"}, "version": {"type": "integer"},
         },
     }  # fmt: skip
@@ -205,7 +206,8 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "action": {"type": "string", "enum": list(POSTABLE)},
                 **{name: {"type": "string"} for name in ("comment", "assignee", "root_cause_category",
-                                                        "action_taken", "action_owner", "outcome")},
+                                                        "root_cause_code", "action_taken", "action_owner",
+                                                        "outcome")},
             },
         },
         "CaseActionAccepted": {"type": "object", "required": ["action_id", "case_id", "state"],

@@ -28,6 +28,7 @@ from cxstream.domain.access.principal import masked
 from cxstream.domain.alerting.silences import visible_silences
 from cxstream.domain.base import now_ms, to_ms
 from cxstream.domain.cases.machine import Action, ActionType, CasePolicy, Refused, action_record, apply
+from cxstream.domain.remediation.causes import RootCauses
 from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
 from cxstream.web.reads import Reads, Reply, breach_rows, case_row, case_rows
 
@@ -47,6 +48,7 @@ def register(
     reads: Reads,
     case_actions_topic: Any,
     partitions: int,
+    causes: RootCauses | None = None,
 ) -> None:
 
     @app.page("/api/me")
@@ -156,9 +158,10 @@ def register(
                 at_ms=to_ms(now), comment=_text(body, "comment"), assignee=_text(body, "assignee"),
                 root_cause_category=_text(body, "root_cause_category"), action_taken=_text(body, "action_taken"),
                 action_owner=_text(body, "action_owner"), outcome=_text(body, "outcome"), role=principal.role.value,
+                root_cause_code=_text(body, "root_cause_code"),
             )  # fmt: skip
             try:
-                after = apply(case, action, policy)
+                after = apply(case, action, policy, causes)
             except Refused as refused:
                 return self.json({"error": refused.message, "rule": refused.rule_id}, status=409)
             await case_actions_topic.send(key=case_id.encode(), value=action_record(action))
