@@ -42,6 +42,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.SurveyInvite",
         "cxstream.HistoryRecord",
         "cxstream.CalendarEntry",
+        "cxstream.RemediationAction",
     }
 
 

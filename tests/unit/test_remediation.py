@@ -316,3 +316,18 @@ def test_lifecycle_invariants_hold_for_any_sequence(steps: list[tuple[ItemAction
         if item.state in (ItemState.APPROVED, ItemState.IN_PROGRESS, ItemState.ROLLED_OUT):
             assert approvals_complete(item, SPEC), item.state
         assert item.version == before.version + 1
+
+
+def test_actions_round_trip_through_avro() -> None:
+    from cxstream.domain.remediation.records import action_from_record, action_record
+    from cxstream.serde.avro import AvroCodec, SingleObjectFraming
+
+    catalog = SchemaCatalog.from_dir(ROOT / "schemas")
+    codec = AvroCodec(catalog.get("cxstream.RemediationAction"), SingleObjectFraming(catalog))
+    for action in (
+        act(ItemAction.SET_CHANGE, 1, change=MITIGATED, teams=("logistics",), comment="why"),
+        act(ItemAction.PROPOSE, 2, title="t", labels={"site": "ams-1"}, reach=3.5, reach_low=1.0, reach_high=9.0,
+            segments={"vip": 0.25, "consumer": 0.75}, severity=7, cost_weeks=2.5, risk=0.1, cause_code="TRN-TONE"),
+        act(ItemAction.ROLL_OUT, 3, scope={"site": "ams-1"}),
+    ):  # fmt: skip
+        assert action_from_record(codec.decode(codec.encode(action_record(action)))) == action

@@ -12,9 +12,11 @@ from cxstream.cli import (
     alerts,
     calendar_cmd,
     cases,
+    changes,
     data,
     detection,
     history,
+    rca,
     scorecards,
     service,
     setup,
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     workforce.add_parsers(sub)
     scorecards.add_parsers(sub)
     calendar_cmd.add_parsers(sub)
+    rca.add_parsers(sub)
+    changes.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -20,6 +20,7 @@ class Topics:
     CASE_ACTIONS: Final = "cx.case-actions"  # the audit trail of every case
     SILENCES: Final = "cx.silences"
     CALENDAR: Final = "cx.workforce-calendar"  # compacted: planned trainings and changes that take agents away
+    REMEDIATION: Final = "cx.remediation"  # the audit trail of remediation items: proposals to verdicts
     SURVEY_INVITES: Final = "cx.survey-invites"
     HISTORY: Final = "cx.metrics.history"  # compacted: closed days and intervals of every metric, for years
     RAW_PREFIX: Final = "cx.raw."  # + connector name: records exactly as the source sent them

@@ -255,12 +255,15 @@ def _check_impact(action: Action) -> None:
 
 def _with_impact(item: Item, action: Action) -> Item:
     _check_impact(action)
+    given = action.reach is not None  # a reach given without an interval is a point: its own ends
     reach = action.reach if action.reach is not None else item.reach
+    low = action.reach_low if action.reach_low is not None else (reach if given else item.reach_low)
+    high = action.reach_high if action.reach_high is not None else (reach if given else item.reach_high)
     return replace(
         item,
         reach=reach,
-        reach_low=action.reach_low if action.reach_low is not None else min(item.reach_low, reach),
-        reach_high=action.reach_high if action.reach_high is not None else max(item.reach_high, reach),
+        reach_low=min(low, reach),
+        reach_high=max(high, reach),
         segments=dict(action.segments) or item.segments,
         severity=action.severity if action.severity is not None else item.severity,
         cost_weeks=action.cost_weeks if action.cost_weeks is not None else item.cost_weeks,

@@ -10,7 +10,7 @@ from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.remediation.causes import RootCauses
 from cxstream.domain.remediation.fault_tree import FaultTree
-from cxstream.domain.remediation.fmea import FmeaSpec
+from cxstream.domain.remediation.fmea import FailureMode, FmeaSpec
 
 DEPARTMENT = r"^[a-z][a-z0-9-]{1,40}$"
 
@@ -97,3 +97,16 @@ class Remediation(Strict):
 
     def tree(self, tree_id: str) -> FaultTree | None:
         return next((t for t in self.fault_trees if t.id == tree_id), None)
+
+
+class ChangeFile(Strict):
+    """A change as a person declares it (``cxstream changes set-change ID --file change.yaml``)."""
+
+    description: str = Field(min_length=3)
+    departments: list[str] = Field(min_length=1, description="departments it touches: each one's owner approves")
+    processes: list[str] = Field(default_factory=list, description="processes it touches")
+    regulated: bool = Field(False, description="regulatory impact: the regulated approver approves too")
+    procedure: str | None = Field(None, description="the procedure (playbook) it updates")
+    procedure_version: str | None = Field(None, description="the version it brings")
+    target_metrics: list[str] = Field(min_length=1, description="metric ids it should move (the verdict compares)")
+    failure_modes: list[FailureMode] = Field(default_factory=list)

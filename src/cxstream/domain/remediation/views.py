@@ -1,0 +1,77 @@
+"""What the API, the page and the command line show of the backlog: each item with its priority and the components
+behind it, the approvals still missing, its FMEA rated, and its audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cxstream.domain.base import Json, JsonObject
+from cxstream.domain.remediation.backlog import Backlog, ProcedureStatus, TrailEntry, scope_text
+from cxstream.domain.remediation.fmea import unmitigated
+from cxstream.domain.remediation.items import Item, item_priority, missing_approvals, required_departments
+from cxstream.domain.remediation.records import item_json
+
+
+def priority_json(item: Item, backlog: Backlog) -> JsonObject:
+    found = item_priority(item, backlog.spec)
+    return {
+        "score": round(found.score, 4), "score_low": round(found.score_low, 4),
+        "score_high": round(found.score_high, 4),
+        "components": [
+            {"name": c.name, "value": round(c.value, 4), "weight": c.weight, "log_share": round(c.log_share, 4)}
+            for c in found.components
+        ],
+    }  # fmt: skip
+
+
+def fmea_json(item: Item, backlog: Backlog) -> list[Json]:
+    if item.change is None:
+        return []
+    spec = backlog.spec.fmea
+    open_modes = {m.id for m in unmitigated(spec, list(item.change.failure_modes))}
+    return [
+        {**m.model_dump(), "rpn": m.rpn, "action_priority": spec.priority(m.severity, m.occurrence, m.detection).value,
+         "blocks_approval": m.id in open_modes}
+        for m in item.change.failure_modes
+    ]  # fmt: skip
+
+
+def trail_json(trail: Sequence[TrailEntry]) -> list[Json]:
+    from datetime import UTC, datetime
+
+    return [
+        {"action_id": e.action.action_id, "action": e.action.action.value, "actor": e.action.actor,
+         "at": datetime.fromtimestamp(e.action.at_ms / 1000, UTC).isoformat(), "comment": e.action.comment,
+         "department": e.action.department, "scope": dict(e.action.scope), "refused": e.refused}
+        for e in trail
+    ]  # fmt: skip
+
+
+def item_view(item: Item, backlog: Backlog, *, with_trail: bool = False) -> JsonObject:
+    spec = backlog.spec
+    code = spec.root_causes.find(item.cause_code) if item.cause_code else None
+    view: JsonObject = {
+        **item_json(item),
+        "cause": {"code": code.code, "class": spec.root_causes.classes[code.cause_class], "display": code.display}
+        if code is not None else None,
+        "priority": priority_json(item, backlog),
+        "required_approvals": list(required_departments(item.change, spec)),
+        "missing_approvals": list(missing_approvals(item, spec)) if item.change is not None else [],
+        "fmea": fmea_json(item, backlog),
+    }  # fmt: skip
+    if with_trail:
+        view["trail"] = trail_json(backlog.trails.get(item.item_id, []))
+    return view
+
+
+def procedures_json(statuses: Sequence[ProcedureStatus]) -> list[Json]:
+    return [
+        {
+            "procedure": s.procedure, "newest": s.newest,
+            "running": [{"scope": dict(a.scope), "where": scope_text(a.scope), "version": a.version,
+                         "item_id": a.item_id} for a in s.running],
+            "behind": [{"where": scope_text(a.scope), "version": a.version} for a in s.behind],
+            "not_rolled_out": list(s.not_rolled_out),
+        }
+        for s in statuses
+    ]  # fmt: skip
