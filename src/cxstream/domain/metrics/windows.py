@@ -199,3 +199,40 @@ def scopes(spec: MetricsSpec, all_cells: Iterable[Cell], definition_id: str, dim
     definition = spec.definition(definition_id)
     index = definition.dimensions.index(dimension)
     return sorted({c.key.scope[index] for c in all_cells if c.key.definition == definition_id})
+
+
+def stats_between(
+    spec: MetricsSpec,
+    all_cells: Iterable[Cell],
+    definition_id: str,
+    start_ms: int,
+    end_ms: int,
+    where: ScopeFilter | None = None,
+) -> tuple[Sufficient, dict[str, int]]:
+    """One definition merged over the cells whose bucket lies wholly in [start, end) and whose scope matches
+    ``where``, with its detractors' driver counts. A fine bucket folded into a coarse one already is taken once
+    (through the coarse one when that lies inside, else by itself while it is still stored)."""
+    definition = spec.definition(definition_id)
+    filt = dict(where or {})
+    inside = [
+        c for c in all_cells
+        if c.key.definition == definition_id and start_ms <= c.key.bucket and c.key.bucket + c.key.grain <= end_ms
+        and _matches(definition, c.key.scope, filt)
+    ]  # fmt: skip
+    coarsest = max((c.key.grain for c in inside), default=0)
+    absorbed = {
+        (c.key.partition, c.key.scope, b): o
+        for c in inside if c.key.grain == coarsest
+        for b, o in c.value.absorbed.items()
+    }  # fmt: skip
+    stats = Sufficient()
+    drivers: dict[str, int] = {}
+    for cell in inside:
+        key = cell.key
+        taken = absorbed.get((key.partition, key.scope, key.bucket)) if key.grain < coarsest else None
+        if taken is not None and cell.value.offset <= taken:
+            continue
+        stats.merge(cell.value.stats)
+        for driver, count in cell.value.drivers.items():
+            drivers[driver] = drivers.get(driver, 0) + count
+    return stats, drivers
