@@ -255,6 +255,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         guards,
         contacts,
         causes,
+        codec_name(Topics.REMEDIATION) if ctx.topology.remediation is not None else None,
     )
     normalize.register(
         app,

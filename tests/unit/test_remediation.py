@@ -331,3 +331,32 @@ def test_actions_round_trip_through_avro() -> None:
         act(ItemAction.ROLL_OUT, 3, scope={"site": "ams-1"}),
     ):  # fmt: skip
         assert action_from_record(codec.decode(codec.encode(action_record(action)))) == action
+
+
+def test_a_recurring_case_resolved_with_a_code_proposes_one_item_per_cause_and_scope() -> None:
+    from cxstream.domain.cases.machine import Case, CaseState
+    from cxstream.domain.remediation.backlog import Backlog
+    from cxstream.domain.remediation.proposals import proposal_for
+
+    def case(case_id: str, state: CaseState, recurring: bool, code: str | None = "SUP-CARRIER-CAPACITY") -> Case:
+        return Case(case_id=case_id, team="logistics", severity="CRITICAL", state=state, opened_ms=0,
+                    acknowledge_due_ms=1, resolve_due_ms=2, updated_ms=0, recurring=recurring, root_cause_code=code,
+                    labels={"region": "emea", "site": "ams-1", "customer_id": "c1"})  # fmt: skip
+
+    acked = case("case-1", CaseState.ACTION_DOCUMENTED, True)
+    first = proposal_for(acked, case("case-1", CaseState.RESOLVED, True), SPEC.root_causes, 1000)
+    assert first is not None and first.labels == {"region": "emea", "site": "ams-1"} and first.severity == 8
+    assert first.title == "Carrier capacity shortfall (region emea, site ams-1)"
+    # not recurring, no code, or already proposed: nothing
+    assert proposal_for(acked, case("case-1", CaseState.RESOLVED, False), SPEC.root_causes, 1000) is None
+    assert proposal_for(acked, case("case-1", CaseState.RESOLVED, True, None), SPEC.root_causes, 1000) is None
+    resolved = case("case-1", CaseState.RESOLVED, True)
+    assert proposal_for(resolved, resolved, SPEC.root_causes, 1000) is None
+    # flagged recurring after it was resolved: proposed then
+    late = proposal_for(case("case-2", CaseState.RESOLVED, False), case("case-2", CaseState.RESOLVED, True),
+                        SPEC.root_causes, 2000)  # fmt: skip
+    assert late is not None and late.item_id == first.item_id  # the same cause in the same scope: one item
+    backlog = Backlog(SPEC)
+    backlog.record_all([first, late, first])  # the first again (a replay) is applied once
+    [item] = backlog.items.values()
+    assert item.evidence == 2 and item.source == "recurrence"

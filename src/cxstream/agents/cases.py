@@ -47,6 +47,8 @@ from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.remediation.causes import RootCauses
+from cxstream.domain.remediation.proposals import proposal_for
+from cxstream.domain.remediation.records import action_record as remediation_record
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import CASE_ACTIONS, CASES_OVERDUE, DUPLICATES, RECURRING_CASES
 from cxstream.serde.avro import AvroCodec
@@ -76,6 +78,7 @@ def register(
     guards: Guards,
     contacts: Contacts | None = None,
     causes: RootCauses | None = None,
+    remediation_serializer: str | None = None,
 ) -> Any:
     source = _raw(app, actions_topic)
     cases = app.topic(CASES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=cases_serializer)
@@ -86,6 +89,11 @@ def register(
     index = Store(app.Table(SUBJECTS_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
                   history_from_json, history_to_json)  # fmt: skip
     window_ms = parse_duration_ms(policy.recurring_within)
+    remediation = (
+        app.topic(Topics.REMEDIATION, key_type=bytes, key_serializer="raw", value_serializer=remediation_serializer)
+        if remediation_serializer is not None and causes is not None
+        else None
+    )
 
     async def tell_routing(record: dict[str, Any]) -> None:
         message = from_case_action(action_from_record(record))
@@ -147,6 +155,11 @@ def register(
             await contacts.case(after)
         for key, value in then.subjects:  # a new case: the recurrence index hears of each subject once
             await subjects.send(key=key.encode(), value=json.dumps(value).encode())
+        if remediation is not None and causes is not None:
+            proposal = proposal_for(before, after, causes, action.at_ms)
+            if proposal is not None:  # a recurring problem with a known cause: the backlog hears of it
+                await remediation.send(key=proposal.item_id.encode(), value=remediation_record(proposal))
+                log.info("remediation_proposed", case_id=after.case_id, item_id=proposal.item_id)
         log.info("case", case_id=after.case_id, state=after.state.value, action=kind, version=after.version)
 
     @app.timer(parse_duration_ms(policy.check_every) / 1000, on_leader=True)  # type: ignore[untyped-decorator]

@@ -324,6 +324,9 @@ def _check_remediation(topology: Topology, teams: set[str]) -> list[Problem]:
         Problem(loc=("remediation", "departments", i, "owner"), message=f"{d.owner!r} is not a team")
         for i, d in enumerate(spec.departments) if d.owner not in teams
     ]  # fmt: skip
+    if Topics.REMEDIATION not in {t.name for t in topology.topics}:
+        problems.append(Problem(loc=("remediation",), message=f"declare the topic {Topics.REMEDIATION} (topics.yaml): "
+                                "the backlog lives there"))  # fmt: skip
     definitions = {d.id: d for d in topology.metrics.definitions}
     for i, tree in enumerate(spec.fault_trees):
         for name, event in tree.events.items():
