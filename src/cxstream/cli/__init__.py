@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-rate", type=float, default=20.0, help="demo records per second; 0 runs no demo")
     p.add_argument("--incident", default="delivery-delay-emea", help="demo incident, or none")
     p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the demo incident starts")
+    p.add_argument("--incident-for", type=float, default=None, help="seconds the demo incident lasts (default: on)")
     p.add_argument("--past-days", type=int, default=365, help="days of demo history loaded first (0: none)")
     p.set_defaults(handler=service.cmd_worker)
     p = sub.add_parser("worker", help="one Faust worker (starts the embedded broker if none is configured)")
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--malformed", type=float, default=0.02, help="share of malformed records (default 0.02)")
     p.add_argument("--incident", default=None, help="delivery-delay-emea or slow-support-apac")
     p.add_argument("--incident-after", type=float, default=60.0, help="seconds before the incident starts")
+    p.add_argument("--incident-for", type=float, default=None, help="seconds the incident lasts (default: on)")
     p.add_argument("--write-past", default=None, metavar="FILE", help="instead: write a year (--days) of past "
                    "canonical records to FILE (.jsonl), for cxstream import --history")  # fmt: skip
     p.add_argument("--days", type=int, default=365, help="--write-past: days ending yesterday (default 365)")

@@ -104,7 +104,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             if args.command == "run" and args.demo_rate > 0:
                 incident = args.incident if args.incident != "none" else None
                 demo = DemoPlan(rate=args.demo_rate, incident=incident, incident_after=args.incident_after,
-                                past_days=max(0, args.past_days))  # fmt: skip
+                                past_days=max(0, args.past_days), incident_for=args.incident_for)  # fmt: skip
             run_worker(ctx, bootstrap, demo)
     except (StartupError, EmbeddedBrokerError) as exc:
         return fail(str(exc), EXIT_FAILED)
@@ -121,7 +121,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return _write_past(Path(args.write_past), args.days, args.seed)
     if settings.embedded:
         return fail("CXSTREAM_KAFKA_BOOTSTRAP is not set: point it at a cluster, or use `cxstream run`", EXIT_CONFIG)
-    plan = DemoPlan(args.rate, args.seed, args.malformed, args.incident, args.incident_after, args.duration or None)
+    plan = DemoPlan(args.rate, args.seed, args.malformed, args.incident, args.incident_after, args.duration or None,
+                    incident_for=args.incident_for)  # fmt: skip
     try:
         plan.traffic(datetime.now(UTC))
     except ValueError as exc:

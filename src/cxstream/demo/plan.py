@@ -27,6 +27,7 @@ class DemoPlan:
     incident_after: float = 60.0  # seconds before the incident starts
     duration: float | None = None  # seconds to run; None: until stopped
     past_days: int = 0  # first load this many days of past records into metric history (when it is empty)
+    incident_for: float | None = None  # seconds the incident lasts; None: until stopped
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -37,7 +38,9 @@ class DemoPlan:
 
     def traffic(self, now: datetime) -> DemoTraffic:
         """The traffic generator; ValueError names a bad incident or share."""
-        return DemoTraffic(self.seed, self.malformed, self.incident, now + timedelta(seconds=self.incident_after))
+        start = now + timedelta(seconds=self.incident_after)
+        end = start + timedelta(seconds=self.incident_for) if self.incident_for is not None else None
+        return DemoTraffic(self.seed, self.malformed, self.incident, start, incident_end=end)
 
 
 #: Days of past helpdesk contacts (with an intraday profile) loaded for the workforce forecast.
@@ -104,6 +107,7 @@ def run(plan: DemoPlan, client_options: dict[str, Any], out: TextIO = sys.stderr
         plan_training(client_options, out)
     traffic = plan.traffic(datetime.now(UTC))
     if plan.incident:
-        print(f"demo: incident {plan.incident} starts in {plan.incident_after:.0f} s", file=out, flush=True)
+        lasting = f", lasts {plan.incident_for:.0f} s" if plan.incident_for is not None else ""
+        print(f"demo: incident {plan.incident} starts in {plan.incident_after:.0f} s{lasting}", file=out, flush=True)
     floor = DemoFloor(datetime.now(UTC), plan.seed)
     return asyncio.run(run_demo(client_options, traffic, plan.rate, plan.duration, out=out, floor=floor))

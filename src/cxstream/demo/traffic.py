@@ -101,6 +101,7 @@ class DemoTraffic:
         incident: str | None = None,
         incident_start: datetime | None = None,
         customers_per_region: int = 400,
+        incident_end: datetime | None = None,
     ) -> None:
         if incident is not None and incident not in INCIDENTS:
             raise ValueError(f"unknown incident {incident!r} (known: {', '.join(INCIDENTS)})")
@@ -111,6 +112,7 @@ class DemoTraffic:
         self.malformed_share = malformed_share
         self.incident = incident
         self.incident_start = incident_start
+        self.incident_end = incident_end  # None: the incident goes on
         self.customers = {
             region: [f"CUST-{region[:2].upper()}{i:05d}" for i in range(customers_per_region)] for region in REGIONS
         }
@@ -137,7 +139,8 @@ class DemoTraffic:
     # --- driving ----------------------------------------------------------------------------------
 
     def incident_active(self, now: datetime, name: str) -> bool:
-        return self.incident == name and (self.incident_start is None or now >= self.incident_start)
+        started = self.incident_start is None or now >= self.incident_start
+        return self.incident == name and started and (self.incident_end is None or now < self.incident_end)
 
     def next(self, now: datetime) -> RawRecord:
         self._counter += 1

@@ -56,6 +56,7 @@ class Internal:
     CASE_CLOCK: Final = "cxstream-case-clock"
     CASE_SUBJECTS: Final = "cxstream-case-subjects"
     CONTACTS: Final = "cxstream-contacts"
+    REMEDIATION_EVIDENCE: Final = "cxstream-remediation-evidence"  # each worker's partial sums for the verdicts
 
 
 class Tables:

@@ -380,3 +380,8 @@ def forest(title: str, rows: Sequence[Estimate], reference: Level | None, unit: 
 def _svg(width: int, height: int, title: str, parts: list[str]) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{escape(title)}" font-family="system-ui, sans-serif">{"".join(parts)}</svg>')  # fmt: skip
+
+
+def svg(width: int, height: int, title: str, parts: list[str]) -> str:
+    """The chart document around drawn parts: for chart shapes kept in modules of their own."""
+    return _svg(width, height, title, parts)

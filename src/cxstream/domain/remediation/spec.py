@@ -56,8 +56,9 @@ class VerdictSpec(Strict):
     min_effect: float = Field(
         0.05, gt=0, lt=1, description="the smallest improvement worth detecting, as a share (CSAT: 0.05 = 5 points)"
     )
+    check_every: str = Field("1m", description="how often rolled-out changes are compared")
 
-    @field_validator("before", "after", "settle")
+    @field_validator("before", "after", "settle", "check_every")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration_ms(value)
