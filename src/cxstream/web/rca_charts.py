@@ -132,8 +132,8 @@ def tree_chart(title: str, top: str, nodes: Sequence[TreeNode], *, width: int = 
         shape = "gate" if node.kind != "EVENT" else "event"
         parts.append(
             f'<g class="{shape}" data-node="{escape(node.name)}"><rect x="{cx - box_w / 2:.1f}" '
-            f'y="{cy - box_h / 2:.1f}" width="{box_w:.1f}" height="{box_h:.1f}" rx="{6 if node.kind == "EVENT" else 2}" fill="none" '
-            f'stroke="{colour}" stroke-width="2"/>'
+            f'y="{cy - box_h / 2:.1f}" width="{box_w:.1f}" height="{box_h:.1f}" '
+            f'rx="{6 if node.kind == "EVENT" else 2}" fill="none" stroke="{colour}" stroke-width="2"/>'
             f'<text x="{cx:.1f}" y="{cy - box_h / 2 + font * 1.2:.1f}" text-anchor="middle" font-size="{font}" '
             f'fill="{colour}">{escape(node.kind if node.kind != "EVENT" else "basic event")}</text>'
             + "".join(
