@@ -15,6 +15,7 @@ from faust.serializers import codecs
 
 from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
+from cxstream.agents import remediation as remediation_agents
 from cxstream.agents.assignment import held
 from cxstream.agents.calendar_feed import CalendarFeed
 from cxstream.agents.consumer import SkipAwareTransport
@@ -24,6 +25,8 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.recovery import CheckedRecovery
+from cxstream.agents.remediation import EvidenceFeed
+from cxstream.agents.remediation_feed import RemediationFeed
 from cxstream.agents.runtime_state import RuntimeState
 from cxstream.agents.scorecards import TicketFeed
 from cxstream.agents.sensor import PrometheusSensor
@@ -47,6 +50,7 @@ from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
+from cxstream.web import remediation as remediation_web
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
@@ -304,5 +308,26 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )
+    if ctx.topology.remediation is not None:
+        improvement = ctx.topology.remediation
+        backlog = RemediationFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.REMEDIATION), improvement)
+        app.task(backlog.run)
+        evidence = EvidenceFeed(aiokafka_options(settings, bootstrap))
+        app.task(evidence.run)
+        verdicts = (
+            remediation_agents.register(app, improvement, metric_tables, history_feed, backlog, evidence,
+                                        codec_name(Topics.REMEDIATION))
+            if metric_tables.enabled else None
+        )  # fmt: skip
+        remediation_out = app.topic(Topics.REMEDIATION, key_type=bytes, key_serializer="raw",
+                                    value_serializer=codec_name(Topics.REMEDIATION))  # fmt: skip
+        remediation_web.register(
+            app,
+            gate,
+            remediation_web.RemediationReads(
+                ctx.topology, improvement, metric_tables, history_feed, backlog, verdicts, reads
+            ),
+            remediation_out,
+        )
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

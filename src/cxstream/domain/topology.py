@@ -345,6 +345,16 @@ def _check_remediation(topology: Topology, teams: set[str]) -> list[Problem]:
                 if dimension not in definition.dimensions:
                     problems.append(Problem(loc=(*loc, "where", dimension),
                                             message=f"{definition.id} is not kept per {dimension}"))  # fmt: skip
+    for i, pareto in enumerate(spec.paretos):
+        where: tuple[str | int, ...] = ("remediation", "paretos", i)
+        definition = definitions.get(pareto.metric)
+        if definition is None:
+            problems.append(Problem(loc=(*where, "metric"), message=f"no metric {pareto.metric!r}"))
+            continue
+        if pareto.by not in definition.dimensions:
+            problems.append(Problem(loc=(*where, "by"), message=f"{definition.id} is not kept per {pareto.by}"))
+        if pareto.rate == "miss" and definition.sla is None:
+            problems.append(Problem(loc=(*where, "rate"), message=f"{definition.id} has no SLA to miss"))
     return problems
 
 

@@ -16,6 +16,7 @@ class CauseCode(Strict):
     cause_class: str = Field(alias="class", description="one of the declared classes")
     display: str = Field(min_length=3, description="the name people read")
     department: str | None = Field(None, description="the department that usually owns the fix")
+    pareto: str | None = Field(None, description="the operational Pareto that shows where it happens")
 
 
 class RootCauses(Strict):

@@ -78,9 +78,12 @@ class Rate:
 
 
 def failure_rate(definition: MetricDefinition, stats: Sufficient, rate: str) -> Rate:
-    """``miss``: measurements outside the SLA; ``detractor``: detractor answers (CSAT 1-2, CES 1-3, NPS 0-6)."""
+    """``miss``: measurements outside the SLA; ``detractor``: detractor answers (CSAT 1-2, CES 1-3, NPS 0-6);
+    ``hit``: the counted trials of a rate (reopened tickets of those solved)."""
     if rate == "miss":
         return Rate(stats.n - stats.hits, stats.n)
+    if rate == "hit":
+        return Rate(stats.hits, stats.n)
     survey = SURVEY_INDICATORS.get(definition.indicator)
     if survey is None:
         raise ValueError(f"{definition.id} has no detractors")

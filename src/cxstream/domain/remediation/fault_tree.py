@@ -51,8 +51,10 @@ class Evidence(Strict):
 
     metric: str = Field(description="metric definition id, e.g. delivery_delay")
     where: dict[str, str] = Field(default_factory=dict, description="dimension -> value, e.g. {site: ams-1}")
-    rate: Literal["miss", "detractor"] = Field(
-        "miss", description="miss: share outside the SLA; detractor: share of detractors"
+    rate: Literal["miss", "detractor", "hit"] = Field(
+        "miss",
+        description="miss: share outside the SLA; detractor: share of detractors; hit: the rate itself "
+        "(e.g. reopened tickets)",
     )
 
 

@@ -4,6 +4,8 @@ verdict may be given."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from cxstream.domain.base import Strict
@@ -65,6 +67,17 @@ class VerdictSpec(Strict):
         return value
 
 
+class OperationalPareto(Strict):
+    """Where an operational failure happens: a metric's failures counted by one dimension (late deliveries by
+    site, reopened tickets by team)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,60}$")
+    display: str = Field(min_length=3)
+    metric: str
+    rate: Literal["miss", "detractor", "hit"] = "miss"
+    by: str = Field(description="the dimension the failures are counted by, e.g. site")
+
+
 class Remediation(Strict):
     """``remediation:`` in the topology."""
 
@@ -77,6 +90,7 @@ class Remediation(Strict):
     fmea: FmeaSpec
     verdict: VerdictSpec = VerdictSpec()
     fault_trees: list[FaultTree] = Field(default_factory=list)
+    paretos: list[OperationalPareto] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refs(self) -> Remediation:
@@ -91,7 +105,14 @@ class Remediation(Strict):
         trees = [t.id for t in self.fault_trees]
         if len(set(trees)) != len(trees):
             raise ValueError("two fault trees share an id")
+        paretos = {p.id for p in self.paretos}
+        for code in self.root_causes.codes:
+            if code.pareto is not None and code.pareto not in paretos:
+                raise ValueError(f"cause code {code.code}: unknown pareto {code.pareto!r}")
         return self
+
+    def pareto(self, pareto_id: str) -> OperationalPareto | None:
+        return next((p for p in self.paretos if p.id == pareto_id), None)
 
     def department(self, department_id: str) -> Department | None:
         return next((d for d in self.departments if d.id == department_id), None)
