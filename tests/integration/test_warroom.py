@@ -140,6 +140,11 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
         eventually(lambda: amer_silence in {x["id"] for x in call(port, "/api/silences", ADMIN_TOKEN)[1]["silences"]},
                    60, "the silence on the desk")  # fmt: skip
 
+        cli(cli_env, "changes", "propose", "--title", f"Late deliveries {tag}", "--where", "region=emea",
+            "--cause-code", "SUP-CARRIER-CAPACITY", "--author", "m.jansen")  # fmt: skip
+        item = json.loads(cli(cli_env, "changes", "list", "--json"))[0]["item_id"]
+        eventually(lambda: call(port, f"/api/remediation/items/{item}", ADMIN_TOKEN)[0] == 200, 60, "the item")
+
         nps = "/api/metrics/nps.relationship/1h"
         out_of_scope = {"viewer-emea": 403}
         # (method, route) -> the requests made of it: (path, body, status per role)
@@ -169,6 +174,25 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                  {**ALL, "viewer-emea": 403, "supervisor-cxops": 403, "supervisor-logistics": 403}),
                 ("/api/scorecards?team=cx-operations", None,
                  {**ALL, "viewer-emea": 403, "supervisor-logistics": 403})],
+            ("GET", "/api/remediation"): [("/api/remediation", None, ALL)],
+            ("GET", "/api/remediation/procedures"): [("/api/remediation/procedures", None, ALL)],
+            ("GET", "/api/remediation/pareto"): [
+                ("/api/remediation/pareto?source=late-deliveries-by-site&region=emea", None, ALL),
+                ("/api/remediation/pareto?source=causes&region=apac", None, {**ALL, **out_of_scope})],
+            ("GET", "/api/remediation/trees"): [("/api/remediation/trees", None, ALL)],
+            ("GET", "/api/remediation/trees/{tree_id}"): [("/api/remediation/trees/late-delivery-emea", None, ALL)],
+            ("POST", "/api/remediation/items"): [  # analysts and up propose
+                ("/api/remediation/items", {"title": f"Reopened tickets {tag}", "labels": {"region": "emea"}},
+                 {**ALL, "admin": 202, "supervisor-cxops": 202, "supervisor-logistics": 202, "analyst": 202,
+                  "viewer-emea": 403})],
+            ("GET", "/api/remediation/items/{item_id}"): [(f"/api/remediation/items/{item}", None, ALL)],
+            ("POST", "/api/remediation/items/{item_id}/actions"): [
+                (f"/api/remediation/items/{item}/actions", {"action": "COMMENT", "comment": "seen"},
+                 {"admin": 202, "supervisor-cxops": 202, "supervisor-logistics": 202, "analyst": 202,
+                  "viewer-emea": 403}),
+                (f"/api/remediation/items/{item}/actions", {"action": "APPROVE", "department": "logistics"},
+                 {"admin": 409, "supervisor-cxops": 409, "supervisor-logistics": 409, "analyst": 403,
+                  "viewer-emea": 403})],  # no change defined yet: refused by the item's rules
             ("GET", "/api/breaches"): [("/api/breaches", None, ALL)],
             ("GET", "/api/silences"): [("/api/silences", None, ALL)],
             ("GET", "/api/cases"): [("/api/cases", None, ALL)],
@@ -200,7 +224,12 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
         for route in ROUTES:  # every token route refuses no token, whatever its rows above
             if route.door is Door.TOKEN:
                 path = route.path.format(
-                    definition="nps.relationship", window="1h", case_id=emea_case, queue_id="emea-chat"
+                    definition="nps.relationship",
+                    window="1h",
+                    case_id=emea_case,
+                    queue_id="emea-chat",
+                    item_id=item,
+                    tree_id="late-delivery-emea",
                 )
                 assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
 

@@ -12,6 +12,7 @@ from cxstream import __version__
 from cxstream.domain.history.views import Grain
 from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
 from cxstream.domain.workforce.spec import Attribution
+from cxstream.web import openapi_remediation
 from cxstream.web.warroom import POSTABLE
 
 JSON = "application/json"
@@ -406,13 +407,14 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
                             "responses": {"200": _json({"type": "object"}, "ready"),
                                           "503": _json({"type": "object"}, "not ready, with the failing check")}}},
     }  # fmt: skip
+    paths.update(openapi_remediation.paths(secured, ERRORS))
     return {
         "openapi": "3.0.3",
         "info": {"title": "cxstream worker API", "version": __version__,
                  "description": "Live CX metrics, breaches, cases and case actions behind API tokens."},
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **openapi_remediation.schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "ingest": {"type": "http", "scheme": "bearer",
                                            "description": "the ingest token (CXSTREAM_INGEST_TOKEN)"},

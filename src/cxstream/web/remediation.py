@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -286,8 +287,8 @@ def _number(body: Mapping[str, Any], name: str) -> float | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number")
     return float(value)
 
 
@@ -488,7 +489,7 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 cost_weeks=_number(body, "cost_weeks"), risk=_number(body, "risk"), change=change,
                 department=text["department"], scope={str(k): str(v) for k, v in (body.get("scope") or {}).items()},
             )  # fmt: skip
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             return view.json({"error": str(exc)}, status=400)
         if kind is ItemAction.PROPOSE:
             try:
