@@ -78,6 +78,10 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts]))
         loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
         assert loaded.returncode == 0, loaded.stderr
+        # late deliveries, mostly from Amsterdam, and a remediation item with its change for the improvement view
+        asyncio.run(produce(bootstrap, [late_delivery(f"pg-late-{tag}-{i}", "ams-1" if i < 30 else "waw-1", 30)
+                                        for i in range(36)]))  # fmt: skip
+        item = propose_with_change(bootstrap, tmp_path, tag)
         tomorrow = f"{today + timedelta(days=1)}T09:00"  # a training planned on billing's busiest morning
         training = ["calendar", "add", "--kind", "training", "--title", f"Refunds 2027 {tag}", "--queue", "billing"]
         planned = cxstream([*training, "--agents", "2", "--start", tomorrow, "--duration", "3h"], bootstrap)
@@ -178,6 +182,27 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert "not ranked" in page.inner_text("#huddle-note")
                 page.locator("#huddle").screenshot(path=str(ARTIFACTS / "warroom-huddle.png"))
 
+                # the improvement view: a Pareto of late deliveries by site, the fault tree, the backlog and an item
+                page.select_option("#pareto-region", "emea")
+                page.select_option("#pareto-source", "late-deliveries-by-site")
+                eventually(lambda: "Amsterdam fulfilment centre" in (page.inner_html("#pareto-chart") or ""), 60,
+                           "the late-deliveries Pareto")  # fmt: skip
+                sites = api(port, "/api/remediation/pareto?source=late-deliveries-by-site&region=emea")
+                assert sites["rows"][0]["key"] == "ams-1" and sites["rows"][0]["count"] >= 30, sites
+                assert f"n={sites['total']}" in page.inner_html("#pareto-chart")
+                assert "Wilson" in page.inner_text("#pareto-note")
+                eventually(lambda: page.query_selector('#tree-chart g.event[data-node="hub_late"]'), 60, "the tree")
+                assert "n=" in page.inner_text("#tree-chart") and "Most likely explanation" in page.inner_text(
+                    "#tree-note"
+                )
+                eventually(lambda: item in page.inner_text("#backlog-rows"), 60, "the backlog row")
+                page.click(f'#backlog-rows button[data-item="{item}"]')
+                eventually(lambda: "blocks approval" in page.inner_text("#item-detail"), 60, "the item's FMEA")
+                detail = page.inner_text("#item-detail")
+                assert "required logistics, customer-service, compliance" in detail, detail
+                assert page.query_selector('#item-detail svg rect[data-label="Amsterdam fulfilment centre"]')
+                page.locator("#improvement").screenshot(path=str(ARTIFACTS / "warroom-improvement.png"))
+
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
                 wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")
                 wall.wait_for_selector("#conn.live", timeout=30_000)
@@ -221,3 +246,41 @@ def plan_live(port: int) -> dict[str, Any]:
         return live if live and live["intervals"] else None
 
     return eventually(known, 60, "the EMEA chat floor against its forecast")
+
+
+def late_delivery(event_id: str, site: str, hours_late: float) -> bytes:
+    now = datetime.now(UTC)
+    at, promised = (t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in (now, now - timedelta(hours=hours_late)))
+    return json.dumps({
+        "event_id": event_id, "event_type": "ORDER_DELIVERED", "event_time": at,
+        "customer_id": f"C-{event_id}", "region": "emea", "site": site, "team": "logistics",
+        "journey_stage": "delivery", "channel": "web",
+        "operation": {"order_id": f"O-{event_id}", "promised_at": promised, "actual_at": at},
+    }).encode()  # fmt: skip
+
+
+CHANGE = """\
+description: Second carrier for Amsterdam overflow; customers told of a slip by 14:00
+departments: [logistics, customer-service]
+regulated: true
+procedure: late-delivery-handling
+procedure_version: "2"
+target_metrics: [csat.delivery]
+failure_modes:
+  - {id: wrong-labels, description: Parcels labelled for the wrong carrier, severity: 9, occurrence: 5, detection: 5}
+"""
+
+
+def propose_with_change(bootstrap: str, tmp_path: Path, tag: str) -> str:
+    """A remediation item on Amsterdam's late deliveries with a change whose high-priority failure mode has no
+    mitigation yet."""
+    proposed = cxstream(["changes", "propose", "--title", f"Late deliveries from Amsterdam {tag}", "--where",
+                         "region=emea", "--where", "site=ams-1", "--cause-code", "SUP-CARRIER-CAPACITY", "--severity",
+                         "7", "--cost-weeks", "3", "--author", "m.jansen"], bootstrap)  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    item = proposed.stdout.split()[0]
+    change = tmp_path / "change.yaml"
+    change.write_text(CHANGE)
+    defined = cxstream(["changes", "set-change", item, "--file", str(change), "--author", "m.jansen"], bootstrap)
+    assert defined.returncode == 0, defined.stderr
+    return item

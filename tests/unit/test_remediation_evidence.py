@@ -175,13 +175,18 @@ def test_the_shipped_tree_on_observed_evidence() -> None:
     assert TOPOLOGY.remediation is not None
     tree = TOPOLOGY.remediation.tree("late-delivery-emea")
     assert tree is not None
+    empty = tree_view(tree, METRICS, MetricReader(METRICS, HistoryIndex(), [], NOW), NOW - DAY_MS, NOW,
+                      confidence=0.95, min_n=30)  # fmt: skip
+    nothing = next(e for e in empty.events if e.name == "hub_late")
+    assert nothing.source == "insufficient" and empty.top is None  # no deliveries seen and no estimate: no number
     live = [_delay_cell(NOW - 3 * H, H, "ams-1", 400, 360)]  # the hub is late 90 % of the time
     reader = MetricReader(METRICS, HistoryIndex(), live, NOW)
     view = tree_view(tree, METRICS, reader, NOW - DAY_MS, NOW, confidence=0.95, min_n=30)
     hub = next(e for e in view.events if e.name == "hub_late")
     assert hub.source == "observed" and hub.probability == pytest.approx(0.9) and (hub.hits, hub.n) == (360, 400)
     support = next(e for e in view.events if e.name == "support_slow")
-    assert support.source == "insufficient" and view.top is None  # no first replies observed, no estimate declared
+    assert support.source == "declared" and support.n == 0  # too few first replies observed: the estimate stands in
+    assert view.top is not None
     live.append(_first_response_cell(NOW - 3 * H, 200, 20))
     view = tree_view(tree, METRICS, MetricReader(METRICS, HistoryIndex(), live, NOW), NOW - DAY_MS, NOW,
                      confidence=0.95, min_n=30)  # fmt: skip

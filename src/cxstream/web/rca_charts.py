@@ -29,7 +29,7 @@ class ParetoBar:
 def pareto_chart(title: str, bars: Sequence[ParetoBar], total: int, *, width: int = 900, font: int = 14,
                  top_n: int = 8) -> str:  # fmt: skip
     shown = list(bars)[:top_n]
-    left, right, top, bottom = font * 10, font * 4, font * 3.4, font * 2.2
+    left, right, top, bottom = font * 15, font * 7, font * 3.4, font * 2.2
     row = font * 2.1
     height = int(top + row * max(1, len(shown)) + bottom)
     plot = width - left - right
@@ -56,7 +56,7 @@ def pareto_chart(title: str, bars: Sequence[ParetoBar], total: int, *, width: in
         colour = LEVEL_COLOURS["critical"] if b.moved == "up" else SERIES_COLOURS[0]
         moved = {"up": " (up)", "down": " (down)"}.get(b.moved or "", "")
         parts.append(
-            f'<text x="0" y="{y + font * 1.2:.1f}" font-size="{font}" fill="{TEXT}">{escape(b.label)}</text>'
+            f'<text x="0" y="{y + font * 1.2:.1f}" font-size="{font}" fill="{TEXT}">{escape(_clip(b.label, 26))}</text>'
             f'<rect class="bar" data-label="{escape(b.label)}" x="{left}" y="{y + font * 0.3:.1f}" '
             f'width="{x(b.share) - left:.1f}" height="{font * 1.3:.1f}" fill="{colour}">'
             f"<title>{escape(b.label)}: {b.count} of {total}, {100 * b.share:.1f}% (95 % CI {100 * b.low:.1f} to "
@@ -74,8 +74,8 @@ def pareto_chart(title: str, bars: Sequence[ParetoBar], total: int, *, width: in
     for a, c in line:
         parts.append(f'<circle class="cumulative" cx="{a:.1f}" cy="{c:.1f}" r="{font * 0.25:.1f}" '
                      f'fill="{SERIES_COLOURS[1]}"/>')  # fmt: skip
-    parts.append(f'<text x="{width - right + 4:.1f}" y="{top - 8:.1f}" font-size="{font}" fill="{SERIES_COLOURS[1]}">'
-                 "cumulative</text>")  # fmt: skip
+    parts.append(f'<text x="{x(1.0):.1f}" y="{top - 8:.1f}" text-anchor="middle" font-size="{font}" '
+                 f'fill="{SERIES_COLOURS[1]}">cumulative</text>')  # fmt: skip
     return svg(width, height, title, parts)
 
 

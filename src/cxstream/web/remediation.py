@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,13 +41,22 @@ from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.remediation.checks import ItemCheck
 from cxstream.domain.remediation.evidence import MetricReader, TreeView, failure_rate, tree_view
 from cxstream.domain.remediation.fmea import FailureMode
-from cxstream.domain.remediation.items import Action, Change, Item, ItemAction, Refused, apply
+from cxstream.domain.remediation.items import (
+    BACKLOG,
+    Action,
+    Change,
+    Item,
+    ItemAction,
+    Refused,
+    apply,
+    item_priority,
+)
 from cxstream.domain.remediation.pareto import Pareto, pareto
 from cxstream.domain.remediation.priority import weekly_rate
 from cxstream.domain.remediation.records import action_record
 from cxstream.domain.remediation.spec import OperationalPareto, Remediation
 from cxstream.domain.remediation.verdict import Comparison
-from cxstream.domain.remediation.views import item_view, procedures_json
+from cxstream.domain.remediation.views import item_view, procedures_json, with_measured_reach
 from cxstream.domain.topology import Topology
 from cxstream.web import charts
 from cxstream.web.auth import Denied, Gate, audit, refuse
@@ -165,7 +175,8 @@ def tree_svg(view: TreeView) -> str:
         elif e.source == "observed":
             detail = f"{100 * e.probability:.1f}% [{100 * (e.low or 0):.1f}, {100 * (e.high or 0):.1f}] n={e.n}"
         else:
-            detail = f"{100 * e.probability:.1f}% (estimate)"
+            seen = f"; n={e.n} observed" if e.n is not None else ""
+            detail = f"{100 * e.probability:.1f}% (estimate{seen})"
         nodes.append(TreeNode(name, e.display, "EVENT", (), detail, name in likely))
     top = view.top
     title = view.tree.display + (
@@ -174,6 +185,26 @@ def tree_svg(view: TreeView) -> str:
         else ": not computed (an event has too few observations and no estimate)"
     )  # fmt: skip
     return tree_chart(title, view.tree.top, nodes)
+
+
+@dataclass(frozen=True)
+class MeasuredReach:
+    """Affected customers per week where an item's cause shows, with the exact Poisson interval, from ``hits``
+    failures of ``n`` in the last seven days."""
+
+    per_week: float
+    low: float
+    high: float
+    hits: int
+    n: int
+    metric: str
+    rate: str
+    where: Mapping[str, str]
+
+    def to_json(self) -> JsonObject:
+        return {"per_week": round(self.per_week, 1), "low": round(self.low, 1), "high": round(self.high, 1),
+                "hits": self.hits, "n": self.n, "metric": self.metric, "rate": self.rate,
+                "where": dict(self.where)}  # fmt: skip
 
 
 class RemediationReads:
@@ -193,6 +224,12 @@ class RemediationReads:
         self.driver_names = {d: verbatims.driver_name(d) for lexicon in verbatims.lexicons for d in lexicon.drivers}
         self.cause_names = {c.code: c.display for c in spec.root_causes.codes}
         self.site_names = {s.id: s.name for s in topology.reference.sites}
+
+    def reads_until(self) -> int:
+        """The end of a period read up to now: the end of the bucket now is in (periods are read in whole buckets,
+        and the bucket in progress holds what happened so far)."""
+        finest = self.metrics.finest_ms
+        return -(-now_ms() // finest) * finest
 
     def reader(self, cells: list[Any], at: int) -> MetricReader:
         return MetricReader(self.metrics, self.history.index if self.history is not None else None, cells, at)
@@ -240,7 +277,11 @@ class RemediationReads:
             counts[case.root_cause_code] = counts.get(case.root_cause_code, 0) + 1
         return counts
 
-    def measured_reach(self, reader: MetricReader, item: Item, at: int) -> JsonObject | None:
+    def reach_of(self, reader: MetricReader, item: Item, at: int) -> tuple[float, float, float] | None:
+        found = self.measured_reach(reader, item, at)
+        return None if found is None else (found.per_week, found.low, found.high)
+
+    def measured_reach(self, reader: MetricReader, item: Item, at: int) -> MeasuredReach | None:
         """Affected customers per week where the item's cause shows (its pareto's failures in the item's scope over
         the last seven days), with the exact Poisson interval."""
         code = self.spec.root_causes.find(item.cause_code) if item.cause_code else None
@@ -252,8 +293,8 @@ class RemediationReads:
         observed = reader.read(chosen.metric, at - 7 * 86_400_000, at, {k: str(v) for k, v in where.items()})
         found = failure_rate(definition, observed.stats, chosen.rate)
         rate, low, high = weekly_rate(found.hits, 7)
-        return {"per_week": round(rate, 1), "low": round(low, 1), "high": round(high, 1), "hits": found.hits,
-                "n": found.n, "metric": chosen.metric, "rate": chosen.rate, "where": where}  # fmt: skip
+        return MeasuredReach(rate, low, high, found.hits, found.n, chosen.metric, chosen.rate,
+                             {k: str(v) for k, v in where.items()})  # fmt: skip
 
 
 def _period(query: Mapping[str, str]) -> int:
@@ -312,9 +353,22 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
             return view.json({"error": "the backlog is still loading; try again"}, status=503)
         everything = request.query.get("all") in ("1", "true")
         checks = reads.verdicts.checks() if reads.verdicts is not None else {}
-        items = [i for i in reads.feed.backlog.ranked(open_only=not everything)
-                 if principal.in_scope(i.labels.get("region"), None)]  # fmt: skip
-        rows = [{**item_view(i, reads.feed.backlog), "check": check_json(checks.get(i.item_id))} for i in items]
+        backlog_now = reads.feed.backlog
+        items = [i for i in backlog_now.items.values() if (everything or i.state in BACKLOG)
+                 and principal.in_scope(i.labels.get("region"), None)]  # fmt: skip
+        at = reads.reads_until()
+        reader = reads.reader(await cells(request), at) if any(i.reach <= 0 for i in items) else None
+        measured = {i.item_id: reads.reach_of(reader, i, at) if reader is not None else None for i in items}
+        ranked = sorted(
+            items,
+            key=lambda i: (
+                -item_priority(with_measured_reach(i, measured[i.item_id]), spec).score,
+                i.created_ms,
+                i.item_id,
+            ),
+        )
+        rows = [{**item_view(i, backlog_now, measured=measured[i.item_id]), "check": check_json(checks.get(i.item_id))}
+                for i in ranked]  # fmt: skip
         return view.json({"items": rows, "count": len(rows)})
 
     @app.page("/api/remediation/procedures")
@@ -340,12 +394,14 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 gate.scoped(principal, item.labels.get("region"), None)
             except Denied as denied:
                 return refuse(self, denied)
-            at = now_ms()
+            at = reads.reads_until()
             reader = reads.reader(await cells(request), at)
-            body: dict[str, Any] = item_view(item, reads.feed.backlog, with_trail=True)
+            body: dict[str, Any] = item_view(item, reads.feed.backlog, with_trail=True,
+                                             measured=reads.reach_of(reader, item, at))  # fmt: skip
             check = reads.verdicts.checks(at).get(item_id) if reads.verdicts is not None else None
             body["check"] = check_json(check)
-            body["measured_reach"] = reads.measured_reach(reader, item, at)
+            reach = reads.measured_reach(reader, item, at)
+            body["measured_reach"] = reach.to_json() if reach is not None else None
             code = spec.root_causes.find(item.cause_code) if item.cause_code else None
             chosen = spec.pareto(code.pareto) if code is not None and code.pareto else None
             charts_out: dict[str, Any] = {}
@@ -358,7 +414,8 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 names = reads.site_names if chosen.by == "site" else {}
                 body["pareto"] = {"id": chosen.id, "display": chosen.display, "where": where,
                                   **pareto_json(found, names)}  # fmt: skip
-                charts_out["pareto"] = pareto_svg(f"{chosen.display} in {where or 'all regions'}, last 7 days",
+                scope = ", ".join(f"{k} {v}" for k, v in where.items()) or "all regions"
+                charts_out["pareto"] = pareto_svg(f"{chosen.display}, {scope}, last 7 days against the 7 before",
                                                   found, names)  # fmt: skip
             if request.query.get("chart") == "svg":
                 body["charts"] = {**charts_out, "comparisons": [comparison_svg(c) for _, c in
@@ -384,7 +441,7 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 return view.json({"error": "name the region (?region=)"}, status=400)
             where["region"] = next(iter(principal.regions))
         source = request.query.get("source") or "drivers"
-        at = now_ms()
+        at = reads.reads_until()
         if source == "causes":
             now_counts = await reads.causes(request, principal, where, at - period, at)
             before_counts = await reads.causes(request, principal, where, at - 2 * period, at - period)
@@ -439,7 +496,7 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 gate.scoped(principal, tree.where.get("region"), tree.where.get("team"))
             except Denied as denied:
                 return refuse(self, denied)
-            at = now_ms()
+            at = reads.reads_until()
             reader = reads.reader(await cells(request), at)
             found = tree_view(tree, reads.metrics, reader, at - period, at, confidence=reads.metrics.confidence,
                               min_n=reads.metrics.min_n)  # fmt: skip

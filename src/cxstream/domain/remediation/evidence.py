@@ -145,6 +145,10 @@ def tree_view(
                                             event.evidence.metric, dict(event.evidence.where)))  # fmt: skip
                 continue
         p = event.probability
+        if event.evidence is not None:  # observed too rarely yet: the estimate stands in, the observations shown
+            events.append(EventEvidence(name, display, "declared", p, p, p, found.hits, found.n, event.evidence.metric,
+                                        dict(event.evidence.where)))  # fmt: skip
+            continue
         events.append(EventEvidence(name, display, "declared", p, p, p))
     cuts = minimal_cut_sets(tree)
     if any(e.probability is None for e in events):

@@ -4,6 +4,7 @@ behind it, the approvals still missing, its FMEA rated, and its audit trail."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from cxstream.domain.base import Json, JsonObject
 from cxstream.domain.remediation.backlog import Backlog, ProcedureStatus, TrailEntry, scope_text
@@ -47,7 +48,19 @@ def trail_json(trail: Sequence[TrailEntry]) -> list[Json]:
     ]  # fmt: skip
 
 
-def item_view(item: Item, backlog: Backlog, *, with_trail: bool = False) -> JsonObject:
+def with_measured_reach(item: Item, measured: tuple[float, float, float] | None) -> Item:
+    """The item with its measured reach (per week, low, high) where none was given."""
+    if measured is None or item.reach > 0:
+        return item
+    return replace(item, reach=measured[0], reach_low=measured[1], reach_high=measured[2])
+
+
+def item_view(
+    item: Item, backlog: Backlog, *, with_trail: bool = False, measured: tuple[float, float, float] | None = None
+) -> JsonObject:
+    """The item as shown; ``measured``: its reach measured from the streams, used where none was given."""
+    reach_source = "given" if item.reach > 0 else ("measured" if measured is not None else "unknown")
+    item = with_measured_reach(item, measured)
     spec = backlog.spec
     code = spec.root_causes.find(item.cause_code) if item.cause_code else None
     view: JsonObject = {
@@ -58,6 +71,7 @@ def item_view(item: Item, backlog: Backlog, *, with_trail: bool = False) -> Json
         "required_approvals": list(required_departments(item.change, spec)),
         "missing_approvals": list(missing_approvals(item, spec)) if item.change is not None else [],
         "fmea": fmea_json(item, backlog),
+        "reach_source": reach_source,
     }  # fmt: skip
     if with_trail:
         view["trail"] = trail_json(backlog.trails.get(item.item_id, []))
