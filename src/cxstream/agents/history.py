@@ -82,7 +82,10 @@ class TopicFeed:
         try:
             partitions: set[int] = set()
             while not partitions:
-                await consumer.topics()
+                if self.topic in await consumer.topics():
+                    # topics() reads fresh metadata but leaves the consumer's own (refreshed every few minutes):
+                    # a topic created after the consumer started is found only once that is refreshed too
+                    await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(self.topic) or set()
                 if not partitions:
                     await asyncio.sleep(2)

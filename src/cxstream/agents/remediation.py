@@ -41,6 +41,9 @@ class EvidenceFeed(TopicFeed):
         self.book = EvidenceBook()
         self.undecodable = 0
 
+    def on_ready(self) -> None:
+        log.info("remediation_evidence_ready", keys=len(self.book.partials))
+
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:
             return
@@ -133,6 +136,10 @@ def register(
 ) -> Verdicts:
     verdicts = Verdicts(app, spec, tables, history, backlog, evidence, remediation_serializer)
     every = parse_duration_ms(spec.verdict.check_every) / 1000
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def declare_evidence_topic() -> None:
+        await verdicts.partials.maybe_declare()  # one partition, before the first partial (not auto-created)
 
     @app.timer(every)  # type: ignore[untyped-decorator]
     async def sum_partials() -> None:

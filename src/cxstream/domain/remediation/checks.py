@@ -174,9 +174,13 @@ def check_item(
     comparisons, waiting = [], 0
     for sides in pairs.values():
         before, after = sides.get("before"), sides.get("after")
-        old = assemble(before, index, book) if before is not None else None
-        new = assemble(after, index, book) if after is not None else None
-        if old is None or new is None or before is None:
+        if before is None:
+            continue
+        old = assemble(before, index, book)
+        # no after period yet (the rollout is less than a bucket old): nothing after it, which is a value
+        new = assemble(after, index, book) if after is not None else SideStats(Sufficient(), before.end_ms,
+                                                                                 before.end_ms)  # fmt: skip
+        if old is None or new is None:
             waiting += 1
             continue
         definition = metrics.definition(before.metric)
