@@ -135,7 +135,8 @@ def test_a_recurring_late_delivery_problem_goes_from_cases_to_a_verified_fix(boo
 
         # the change, its FMEA and approvals; rollout only once they are complete
         change = {"description": "Second carrier for Amsterdam overflow",
-                  "departments": ["logistics", "customer-service"], "target_metrics": ["csat.delivery"], "procedure": "late-delivery-handling", "procedure_version": "2",
+                  "departments": ["logistics", "customer-service"], "target_metrics": ["csat.delivery"],
+                  "procedure": "late-delivery-handling", "procedure_version": "2",
                   "failure_modes": [{"id": "wrong-labels", "description": "Parcels labelled for the wrong carrier",
                                      "severity": 9, "occurrence": 5, "detection": 5}]}  # fmt: skip
         actions = f"/api/remediation/items/{item_id}/actions"
