@@ -15,6 +15,7 @@ from cxstream.domain.metrics.cells import Cell, CellKey, CellValue
 from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.domain.metrics.stats import Sufficient
 from cxstream.domain.metrics.windows import stats_between
+from cxstream.domain.remediation.backlog import Backlog
 from cxstream.domain.remediation.evidence import MetricReader, failure_rate, tree_view
 from cxstream.domain.remediation.pareto import pareto
 from cxstream.domain.remediation.spec import VerdictSpec
@@ -200,3 +201,68 @@ def _first_response_cell(bucket: int, n: int, misses: int) -> Cell:
     definition = METRICS.definition("first_response")
     scope = tuple("emea" if d == "region" else "~" for d in definition.dimensions)
     return Cell(CellKey("first_response", H, bucket, 0, scope), CellValue(Sufficient(n=n, hits=n - misses), 1))
+
+
+# --- what the workers compare, and how their partial sums add up --------------------------------------------
+
+
+def _rolled_out_backlog(rollout_ms: int) -> Backlog:
+    from cxstream.domain.remediation.items import Action, Change, ItemAction
+
+    assert TOPOLOGY.remediation is not None
+    backlog = Backlog(TOPOLOGY.remediation)
+    change = Change("second carrier", ("logistics",), target_metrics=("csat.delivery", "contacts"))
+    steps = [
+        (ItemAction.PROPOSE, {"title": "late", "labels": {"region": "emea"}}),
+        (ItemAction.SET_CHANGE, {"change": change}),
+        (ItemAction.APPROVE, {"department": "logistics"}),
+        (ItemAction.ROLL_OUT, {"scope": {"region": "emea", "queue": "x"}}),
+    ]
+    for n, (kind, extra) in enumerate(steps):
+        at = rollout_ms if kind is ItemAction.ROLL_OUT else rollout_ms - 1000 * (10 - n)
+        backlog.record(Action(f"a{n}", "rem-1", kind, "ann", at, role="admin", **extra))  # type: ignore[arg-type]
+    return backlog
+
+
+def test_wanted_compares_judgeable_metrics_in_the_rolled_out_scope() -> None:
+    from cxstream.domain.remediation.checks import wanted
+
+    rollout = NOW - 10 * 60_000 - 7_000
+    found = wanted(_rolled_out_backlog(rollout), METRICS, NOW)
+    assert [(w.metric, w.side) for w in found] == [("csat.delivery", "before"), ("csat.delivery", "after")]
+    before, after = found
+    assert dict(before.where) == {"region": "emea"}  # a scope dimension the metric does not keep is dropped
+    assert (before.start_ms, before.end_ms) == (rollout - 7 * DAY_MS, rollout)
+    assert after.start_ms == rollout and after.end_ms == NOW - NOW % METRICS.finest_ms  # cut to whole buckets
+
+
+def test_a_comparison_waits_for_every_partition_then_adds_the_history() -> None:
+    from cxstream.domain.remediation.checks import EvidenceBook, Partial, check_item, wanted
+    from cxstream.domain.remediation.verdict import PrePost
+
+    rollout = NOW - 2 * DAY_MS
+    backlog = _rolled_out_backlog(rollout)
+    wants = wanted(backlog, METRICS, NOW)
+    book = EvidenceBook()
+    spec = VerdictSpec(min_effect=0.2)
+    split = (NOW // DAY_MS - 6) * DAY_MS
+    before, after = wants
+    book.add(Partial(before.key, 0, 2, split, before.end_ms, _csat(20, 100)))
+    book.add(Partial(after.key, 0, 2, split, after.end_ms, _csat(90, 100)))
+    waiting = check_item("rem-1", wants, METRICS, None, book, spec, PrePost())
+    assert waiting.waiting == 1 and waiting.decision == "not yet"  # partition 1 has not reported
+    book.add(Partial(before.key, 1, 2, split, before.end_ms, _csat(10, 50)))
+    book.add(Partial(after.key, 1, 2, split, after.end_ms, _csat(45, 50)))
+    index = HistoryIndex()  # a closed day of the before period, older than the live cells reach
+    definition = METRICS.definition("csat.delivery")
+    scope = tuple("emea" if d == "region" else "~" for d in definition.dimensions)
+    old_day = (NOW // DAY_MS - 8) * DAY_MS
+    fact = HistoryFact(FactKey("csat.delivery", DAY_MS, old_day, "p0", scope), definition.dimensions, _csat(30, 150))
+    index.apply(fact.key.encode(), fact)
+    done = check_item("rem-1", wants, METRICS, index, book, spec, PrePost())
+    [(where, comparison)] = done.comparisons
+    assert dict(where) == {"region": "emea"} and done.decision == "verified"
+    assert (comparison.n_before, comparison.n_after) == (300, 150)  # 100 + 50 live and 150 from the history
+    # a newer round replaces the older one once complete; an incomplete newer one does not
+    book.add(Partial(after.key, 0, 2, split, after.end_ms + 60_000, _csat(0, 10)))
+    assert check_item("rem-1", wants, METRICS, index, book, spec, PrePost()).comparisons[0][1].n_after == 150
