@@ -151,8 +151,9 @@ def _read(backlog: Any, args: argparse.Namespace, sites: list[str]) -> int:
     for row in listed:
         p = row["priority"]
         missing = f"  needs: {', '.join(row['missing_approvals'])}" if row["missing_approvals"] else ""
-        print(f"{row['item_id']}  {row['state']:11}  score {p['score']:.1f} [{p['score_low']:.1f}, "
-              f"{p['score_high']:.1f}]  {row['title']}{missing}")  # fmt: skip
+        score = (f"score {p['score']:.1f} [{p['score_low']:.1f}, {p['score_high']:.1f}]"
+                 if row["reach_source"] != "unknown" else "score -  (reach unknown)")  # fmt: skip
+        print(f"{row['item_id']}  {row['state']:11}  {score}  {row['title']}{missing}")
     return EXIT_OK
 
 
@@ -165,8 +166,10 @@ def _describe(view: dict[str, Any]) -> str:
     p = view["priority"]
     parts = ", ".join(f"{c['name']} {c['value']:g}" for c in p["components"])
     lines.append(f"  priority   {p['score']:.1f} (reach interval: {p['score_low']:.1f}-{p['score_high']:.1f}); {parts}")
-    lines.append(f"  evidence   {view['evidence']} finding(s); reach {view['reach']:.1f}/week "
-                 f"[{view['reach_low']:.1f}, {view['reach_high']:.1f}]")  # fmt: skip
+    reach = (f"reach {view['reach']:.1f}/week [{view['reach_low']:.1f}, {view['reach_high']:.1f}]"
+             if view["reach_source"] != "unknown" else "reach not given: the API and the page measure it where the "
+             "cause names a Pareto; or cxstream changes reprioritise --reach N")  # fmt: skip
+    lines.append(f"  evidence   {view['evidence']} finding(s); {reach}")
     if view["analysis"]:
         lines.append(f"  analysis   {view['analysis']}")
     change = view["change"]

@@ -99,12 +99,61 @@ def plan_training(client_options: dict[str, Any], out: TextIO = sys.stderr) -> N
           flush=True)  # fmt: skip
 
 
+def seed_backlog(client_options: dict[str, Any], out: TextIO = sys.stderr) -> None:
+    """Two remediation items, so that the Improvement view has a backlog from the start: a refund-rule problem
+    just proposed, and Amsterdam's late deliveries with a change defined (FMEA) and logistics' approval, waiting
+    for customer service's; skipped when ``cx.remediation`` holds anything already."""
+    from cxstream.app import load_context
+    from cxstream.domain.base import to_ms
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.remediation.fmea import FailureMode
+    from cxstream.domain.remediation.items import Action, Change, ItemAction
+    from cxstream.domain.remediation.records import action_record
+    from cxstream.kafka.tools import read_decoded, send_records
+    from cxstream.settings import load_settings
+
+    ctx = load_context(load_settings())
+    if ctx.topology.remediation is None:
+        return
+    codec = ctx.codec(Topics.REMEDIATION)
+    records, _ = asyncio.run(read_decoded(client_options, codec, Topics.REMEDIATION))
+    if records:
+        return
+    at = to_ms(datetime.now(UTC))
+    change = Change(
+        "Overflow to a second carrier when the evening pick-up in Amsterdam is full; customers told of a slip by 14:00",
+        ("logistics", "customer-service"), ("carrier-booking", "delay-notice"), False, "late-delivery-handling", "2",
+        (FailureMode(id="wrong-labels", description="Parcels labelled for the wrong carrier",
+                     effect="Parcels returned, a week late", severity=9, occurrence=4, detection=5,
+                     mitigation="Scan check at the dock before loading"),
+         FailureMode(id="notice-spam", description="Delay notices sent for parcels that are on time",
+                     effect="Needless worry and contacts", severity=4, occurrence=5, detection=6)),
+        ("csat.delivery",),
+    )  # fmt: skip
+    late, refunds = "rem-demo-late-ams", "rem-demo-refunds"
+    actions = [
+        Action("demo-1", late, ItemAction.PROPOSE, "demo", at, title="Late deliveries from Amsterdam",
+               source="manual", cause_code="SUP-CARRIER-CAPACITY", labels={"region": "emea", "site": "ams-1"},
+               severity=7, cost_weeks=3, risk=0.2, comment="Complaints about late parcels from Amsterdam again"),
+        Action("demo-2", late, ItemAction.SET_CHANGE, "demo", at + 1, change=change),
+        Action("demo-3", late, ItemAction.APPROVE, "demo", at + 2, role="supervisor", teams=("logistics",),
+               department="logistics", comment="Carrier contract ready"),
+        Action("demo-4", refunds, ItemAction.PROPOSE, "demo", at + 3, title="Refunds take two weeks to reach the card",
+               source="manual", cause_code="POL-REFUND-RULE", reach=40, reach_low=28, reach_high=55, severity=6,
+               cost_weeks=2, risk=0.3, comment="Billing detractors name refunds most"),
+    ]  # fmt: skip
+    asyncio.run(send_records(client_options, Topics.REMEDIATION,
+                             [(a.item_id.encode(), codec.encode(action_record(a))) for a in actions]))  # fmt: skip
+    print("demo: two remediation items in the backlog (cxstream changes list)", file=out, flush=True)
+
+
 def run(plan: DemoPlan, client_options: dict[str, Any], out: TextIO = sys.stderr) -> Counter[str]:
     """Produce the plan's traffic until its duration ends or the process is interrupted (after loading the
     plan's past days into history)."""
     if plan.past_days > 0:
         load_past(plan.past_days, client_options, out)
         plan_training(client_options, out)
+        seed_backlog(client_options, out)
     traffic = plan.traffic(datetime.now(UTC))
     if plan.incident:
         lasting = f", lasts {plan.incident_for:.0f} s" if plan.incident_for is not None else ""
