@@ -319,6 +319,7 @@ def test_lifecycle_invariants_hold_for_any_sequence(steps: list[tuple[ItemAction
 
 
 def test_actions_round_trip_through_avro() -> None:
+    from cxstream.domain.remediation.fault_tree import Evidence
     from cxstream.domain.remediation.records import action_from_record, action_record
     from cxstream.serde.avro import AvroCodec, SingleObjectFraming
 
@@ -329,6 +330,8 @@ def test_actions_round_trip_through_avro() -> None:
         act(ItemAction.PROPOSE, 2, title="t", labels={"site": "ams-1"}, reach=3.5, reach_low=1.0, reach_high=9.0,
             segments={"vip": 0.25, "consumer": 0.75}, severity=7, cost_weeks=2.5, risk=0.1, cause_code="TRN-TONE"),
         act(ItemAction.ROLL_OUT, 3, scope={"site": "ams-1"}),
+        act(ItemAction.SET_CHANGE, 4, change=replace(MITIGATED, failure_modes=(CHECKED.model_copy(update={
+            "observed": Evidence(metric="reopen_rate", where={"team": "billing"}, rate="hit")}),))),
     ):  # fmt: skip
         assert action_from_record(codec.decode(codec.encode(action_record(action)))) == action
 
@@ -360,3 +363,36 @@ def test_a_recurring_case_resolved_with_a_code_proposes_one_item_per_cause_and_s
     backlog.record_all([first, late, first])  # the first again (a replay) is applied once
     [item] = backlog.items.values()
     assert item.evidence == 2 and item.source == "recurrence"
+
+
+def test_metrics_a_change_names_are_checked() -> None:
+    from cxstream.domain.remediation.fault_tree import Evidence
+    from cxstream.domain.remediation.items import metric_problems
+
+    metrics = load_topology(ROOT / "topologies", SCHEMAS).metrics
+    assert metric_problems(MITIGATED, metrics) == []
+    observed = CHANGE.failure_modes[1].model_copy(update={"observed": Evidence(metric="csat.delivery",
+                                                                               where={"carrier": "x"})})  # fmt: skip
+    bad = replace(MITIGATED, target_metrics=("csat.nowhere",), failure_modes=(observed,))
+    assert metric_problems(bad, metrics) == [
+        "unknown target metric 'csat.nowhere'",
+        "failure mode slower-pickup: csat.delivery is not kept per carrier",
+        "failure mode slower-pickup: csat.delivery has no SLA to miss",
+    ]
+
+
+def test_an_observed_rate_suggests_the_occurrence() -> None:
+    from cxstream.domain.remediation.backlog import Backlog
+    from cxstream.domain.remediation.evidence import Rate
+    from cxstream.domain.remediation.views import item_view
+
+    backlog = Backlog(SPEC)
+    backlog.record(act(ItemAction.PROPOSE, 0, title="t"))
+    backlog.record(act(ItemAction.SET_CHANGE, 1, change=MITIGATED))
+    view = item_view(backlog.items["rem-1"], backlog, observed={"slower-pickup": Rate(12, 1000)})
+    rows = {r["id"]: r for r in view["fmea"]}  # type: ignore[union-attr, index]
+    seen = rows["slower-pickup"]["observed_rate"]  # type: ignore[index]
+    # 1.2 % of pick-ups late: occurrence 8 on the shipped scale (up to 2 %), which with severity 4 and detection 3
+    # would be a medium action priority instead of the low one rated
+    assert seen == {"hits": 12, "n": 1000, "share": 0.012, "occurrence": 8, "action_priority": "medium"}
+    assert rows["slower-pickup"]["action_priority"] == "low" and "observed_rate" not in rows["wrong-labels"]

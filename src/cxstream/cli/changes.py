@@ -51,6 +51,12 @@ def add_parsers(sub: Any) -> None:
     prop.add_argument("--title", required=True)
     prop.add_argument("--where", action="append", default=[], metavar="DIM=VALUE", help="the problem's scope")
     prop.add_argument("--comment", default=None, help="what is known so far")
+    prop.add_argument(
+        "--source",
+        default="manual",
+        choices=["manual", "driver", "cut-set"],
+        help="where it was found: by a person, a driver that moved, a fault tree's cut set",
+    )
     _impact_options(prop)
     _who(prop)
     for name, text in (
@@ -200,7 +206,7 @@ def _act(ctx: Any, options: dict[str, Any], backlog: Any, args: argparse.Namespa
     from cxstream.config.yaml_source import ConfigError, load_yaml
     from cxstream.domain.base import digest, to_ms
     from cxstream.domain.catalog import Topics
-    from cxstream.domain.remediation.items import Action, Change, ItemAction, Refused, apply
+    from cxstream.domain.remediation.items import Action, Change, ItemAction, Refused, apply, metric_problems
     from cxstream.domain.remediation.records import action_record
     from cxstream.domain.remediation.spec import ChangeFile
     from cxstream.kafka.tools import send_records
@@ -225,11 +231,13 @@ def _act(ctx: Any, options: dict[str, Any], backlog: Any, args: argparse.Namespa
         change = Change(declared.description, tuple(declared.departments), tuple(declared.processes),
                         declared.regulated, declared.procedure, declared.procedure_version,
                         tuple(declared.failure_modes), tuple(declared.target_metrics))  # fmt: skip
+        if problems := metric_problems(change, ctx.topology.metrics):
+            return fail(f"{args.file}: {'; '.join(problems)}", EXIT_CONFIG)
     action_digest = hashlib.sha256(f"{item_id}|{kind.value}|{actor}|{now.isoformat()}".encode()).hexdigest()[:16]
     action = Action(
         action_id=f"ra-{action_digest}", item_id=item_id, action=kind, actor=actor, at_ms=to_ms(now),
         role=args.role, teams=tuple(args.team), comment=args.comment, title=getattr(args, "title", None),
-        source="manual" if kind is ItemAction.PROPOSE else None, cause_code=getattr(args, "cause_code", None),
+        source=args.source if kind is ItemAction.PROPOSE else None, cause_code=getattr(args, "cause_code", None),
         labels=where if kind is ItemAction.PROPOSE else {}, reach=getattr(args, "reach", None),
         severity=getattr(args, "severity", None), cost_weeks=getattr(args, "cost_weeks", None),
         risk=getattr(args, "risk", None), change=change, department=getattr(args, "department", None),

@@ -64,6 +64,7 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
                     "properties": {
                         "action": {"type": "string"},
                         "title": {"type": "string"},
+                        "source": {"type": "string", "enum": ["manual", "driver", "cut-set"]},
                         "comment": {"type": "string"},
                         "cause_code": {"type": "string"},
                         "department": {"type": "string"},

@@ -39,10 +39,11 @@ from cxstream.domain.base import Json, JsonObject, digest, now_ms, to_ms
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.remediation.checks import ItemCheck
-from cxstream.domain.remediation.evidence import MetricReader, TreeView, failure_rate, tree_view
+from cxstream.domain.remediation.evidence import MetricReader, Rate, TreeView, failure_rate, tree_view
 from cxstream.domain.remediation.fmea import FailureMode
 from cxstream.domain.remediation.items import (
     BACKLOG,
+    PERSON_SOURCES,
     Action,
     Change,
     Item,
@@ -50,6 +51,7 @@ from cxstream.domain.remediation.items import (
     Refused,
     apply,
     item_priority,
+    metric_problems,
 )
 from cxstream.domain.remediation.pareto import Pareto, pareto
 from cxstream.domain.remediation.priority import weekly_rate
@@ -277,6 +279,17 @@ class RemediationReads:
             counts[case.root_cause_code] = counts.get(case.root_cause_code, 0) + 1
         return counts
 
+    def failure_rates(self, reader: MetricReader, item: Item, at: int) -> dict[str, Rate]:
+        """Each observed failure mode's rate over the last seven days."""
+        found = {}
+        for mode in item.change.failure_modes if item.change is not None else ():
+            if mode.observed is None:
+                continue
+            definition = self.metrics.definition(mode.observed.metric)
+            observed = reader.read(mode.observed.metric, at - 7 * 86_400_000, at, mode.observed.where)
+            found[mode.id] = failure_rate(definition, observed.stats, mode.observed.rate)
+        return found
+
     def reach_of(self, reader: MetricReader, item: Item, at: int) -> tuple[float, float, float] | None:
         found = self.measured_reach(reader, item, at)
         return None if found is None else (found.per_week, found.low, found.high)
@@ -322,6 +335,13 @@ def _change(body: Mapping[str, Any]) -> Change | None:
                   declared.procedure, declared.procedure_version,
                   tuple(FailureMode.model_validate(m.model_dump()) for m in declared.failure_modes),
                   tuple(declared.target_metrics))  # fmt: skip
+
+
+def _source(body: Mapping[str, Any]) -> str:
+    source = str(body.get("source") or "manual")
+    if source not in PERSON_SOURCES:
+        raise ValueError(f"source must be one of {', '.join(PERSON_SOURCES)}")
+    return source
 
 
 def _number(body: Mapping[str, Any], name: str) -> float | None:
@@ -397,7 +417,8 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
             at = reads.reads_until()
             reader = reads.reader(await cells(request), at)
             body: dict[str, Any] = item_view(item, reads.feed.backlog, with_trail=True,
-                                             measured=reads.reach_of(reader, item, at))  # fmt: skip
+                                             measured=reads.reach_of(reader, item, at),
+                                             observed=reads.failure_rates(reader, item, at))  # fmt: skip
             check = reads.verdicts.checks(at).get(item_id) if reads.verdicts is not None else None
             body["check"] = check_json(check)
             reach = reads.measured_reach(reader, item, at)
@@ -516,6 +537,8 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 raise ValueError("the body must be a JSON object")
             kind = ItemAction.PROPOSE if item_id is None else ItemAction(str(body.get("action")))
             change = _change(body)
+            if change is not None and (problems := metric_problems(change, reads.metrics)):
+                raise ValueError("; ".join(problems))
         except (ValueError, TypeError) as exc:
             return view.json({"error": str(exc)}, status=400)
         if not may(principal, kind):
@@ -540,7 +563,7 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 action_id=f"ra-{action_digest.hexdigest()[:16]}", item_id=new_id, action=kind, actor=principal.name,
                 at_ms=to_ms(now), role=principal.role.value,
                 teams=tuple(sorted(principal.teams)), comment=text["comment"], title=text["title"],
-                source="manual" if kind is ItemAction.PROPOSE else None, cause_code=text["cause_code"],
+                source=_source(body) if kind is ItemAction.PROPOSE else None, cause_code=text["cause_code"],
                 labels={str(k): str(v) for k, v in (body.get("labels") or {}).items()},
                 reach=_number(body, "reach"), severity=None if severity is None else int(severity),
                 cost_weeks=_number(body, "cost_weeks"), risk=_number(body, "risk"), change=change,

@@ -16,6 +16,7 @@ from itertools import pairwise
 from pydantic import Field, field_validator, model_validator
 
 from cxstream.domain.base import Strict
+from cxstream.domain.remediation.fault_tree import Evidence
 
 RATINGS = range(1, 11)
 
@@ -138,6 +139,10 @@ class FailureMode(Strict):
     occurrence: int = Field(ge=1, le=10)
     detection: int = Field(ge=1, le=10)
     mitigation: str | None = Field(None, description="what prevents or detects it")
+    observed: Evidence | None = Field(
+        None,
+        description="where cxstream observes how often it happens (e.g. reopened tickets): suggests the occurrence",
+    )
 
     @property
     def rpn(self) -> int:

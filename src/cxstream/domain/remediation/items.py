@@ -20,12 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.remediation.fmea import FailureMode, unmitigated
 from cxstream.domain.remediation.priority import Impact, Priority, priority
 from cxstream.domain.remediation.spec import Remediation
 
 VERDICT = "system:verdict"
 RECURRENCE = "system:recurrence"
+#: where a person's proposal comes from: their own finding, a driver that moved, a fault tree's cut set
+PERSON_SOURCES = ("manual", "driver", "cut-set")
 REMEMBERED_ACTIONS = 256
 
 
@@ -305,6 +308,29 @@ def _check_change(change: Change | None, spec: Remediation) -> Change:
     if len(set(ids)) != len(ids):
         raise Refused("item.fmea", "two failure modes share an id")
     return change
+
+
+def metric_problems(change: Change, metrics: MetricsSpec) -> list[str]:
+    """What is wrong with the metrics a change names: unknown target metrics, or an observed failure mode on a
+    metric that does not keep that dimension or has nothing of that rate (checked where actions are taken)."""
+    known = {d.id: d for d in metrics.definitions}
+    problems = [f"unknown target metric {m!r}" for m in change.target_metrics if m not in known]
+    for mode in change.failure_modes:
+        observed = mode.observed
+        if observed is None:
+            continue
+        definition = known.get(observed.metric)
+        if definition is None:
+            problems.append(f"failure mode {mode.id}: unknown metric {observed.metric!r}")
+            continue
+        missing = [d for d in observed.where if d not in definition.dimensions]
+        if missing:
+            problems.append(f"failure mode {mode.id}: {definition.id} is not kept per {missing[0]}")
+        if observed.rate == "miss" and definition.sla is None:
+            problems.append(f"failure mode {mode.id}: {definition.id} has no SLA to miss")
+        if observed.rate == "detractor" and definition.indicator.value not in ("csat", "ces", "nps"):
+            problems.append(f"failure mode {mode.id}: {definition.id} has no detractors")
+    return problems
 
 
 def apply(item: Item | None, action: Action, spec: Remediation) -> Item:

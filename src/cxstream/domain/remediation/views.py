@@ -3,11 +3,12 @@ behind it, the approvals still missing, its FMEA rated, and its audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from cxstream.domain.base import Json, JsonObject
 from cxstream.domain.remediation.backlog import Backlog, ProcedureStatus, TrailEntry, scope_text
+from cxstream.domain.remediation.evidence import Rate
 from cxstream.domain.remediation.fmea import unmitigated
 from cxstream.domain.remediation.items import Item, item_priority, missing_approvals, required_departments
 from cxstream.domain.remediation.records import item_json
@@ -25,16 +26,26 @@ def priority_json(item: Item, backlog: Backlog) -> JsonObject:
     }  # fmt: skip
 
 
-def fmea_json(item: Item, backlog: Backlog) -> list[Json]:
+def fmea_json(item: Item, backlog: Backlog, observed: Mapping[str, Rate] | None = None, min_n: int = 30) -> list[Json]:
+    """The change's failure modes rated; where a mode's rate is observed (``observed`` by mode id) on at least
+    ``min_n`` units, the occurrence that rate stands for and the action priority it would give."""
     if item.change is None:
         return []
     spec = backlog.spec.fmea
     open_modes = {m.id for m in unmitigated(spec, list(item.change.failure_modes))}
-    return [
-        {**m.model_dump(), "rpn": m.rpn, "action_priority": spec.priority(m.severity, m.occurrence, m.detection).value,
-         "blocks_approval": m.id in open_modes}
-        for m in item.change.failure_modes
-    ]  # fmt: skip
+    rows: list[Json] = []
+    for m in item.change.failure_modes:
+        row: JsonObject = {**m.model_dump(), "rpn": m.rpn, "blocks_approval": m.id in open_modes,
+                           "action_priority": spec.priority(m.severity, m.occurrence, m.detection).value}  # fmt: skip
+        seen = (observed or {}).get(m.id)
+        if seen is not None:
+            share = seen.share
+            occurrence = spec.occurrence(share) if share is not None and seen.n >= min_n else None
+            row["observed_rate"] = {"hits": seen.hits, "n": seen.n, "share": share, "occurrence": occurrence,
+                                    "action_priority": None if occurrence is None else
+                                    spec.priority(m.severity, occurrence, m.detection).value}  # fmt: skip
+        rows.append(row)
+    return rows
 
 
 def trail_json(trail: Sequence[TrailEntry]) -> list[Json]:
@@ -56,7 +67,12 @@ def with_measured_reach(item: Item, measured: tuple[float, float, float] | None)
 
 
 def item_view(
-    item: Item, backlog: Backlog, *, with_trail: bool = False, measured: tuple[float, float, float] | None = None
+    item: Item,
+    backlog: Backlog,
+    *,
+    with_trail: bool = False,
+    measured: tuple[float, float, float] | None = None,
+    observed: Mapping[str, Rate] | None = None,
 ) -> JsonObject:
     """The item as shown; ``measured``: its reach measured from the streams, used where none was given."""
     reach_source = "given" if item.reach > 0 else ("measured" if measured is not None else "unknown")
@@ -70,7 +86,7 @@ def item_view(
         "priority": priority_json(item, backlog),
         "required_approvals": list(required_departments(item.change, spec)),
         "missing_approvals": list(missing_approvals(item, spec)) if item.change is not None else [],
-        "fmea": fmea_json(item, backlog),
+        "fmea": fmea_json(item, backlog, observed),
         "reach_source": reach_source,
     }  # fmt: skip
     if with_trail:
