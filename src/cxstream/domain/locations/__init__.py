@@ -1,0 +1,2 @@
+"""Scaling across locations: variance across sites (funnel plots, control charts), playbooks with local
+adaptation, partner feedback, shared resources and governance."""
