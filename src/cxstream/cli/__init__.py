@@ -20,6 +20,7 @@ from cxstream.cli import (
     scorecards,
     service,
     setup,
+    spc,
     status,
     workforce,
 )
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     calendar_cmd.add_parsers(sub)
     rca.add_parsers(sub)
     changes.add_parsers(sub)
+    spc.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser
