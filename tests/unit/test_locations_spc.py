@@ -131,3 +131,14 @@ def test_false_alarms_under_no_difference_stay_near_the_nominal_rate() -> None:
         total += len(result.points)
     rate = alarms / total
     assert rate < 0.002 * 2.5, rate  # 15,000 site-periods: about 30 expected
+
+
+def test_laney_widens_the_limits_of_a_big_drifting_site_only() -> None:
+    rng = random.Random(2)
+    drifting = [Period(sum(rng.random() < min(0.99, max(0.01, rng.gauss(0.8, 0.03))) for _ in range(4000)), 4000)
+                for _ in range(28)]  # fmt: skip
+    plain = p_chart(drifting, laney=False)
+    wide = p_chart(drifting)
+    assert wide.sigma_z > 3 and 1 in plain.rules_fired() and 1 not in wide.rules_fired()
+    binomial = [Period(sum(rng.random() < 0.8 for _ in range(200)), 200) for _ in range(28)]
+    assert p_chart(binomial).sigma_z == pytest.approx(1.0, abs=0.35)  # binomial only: about 1

@@ -18,6 +18,7 @@ from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
+from cxstream.domain.locations.spec import Locations
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
 from cxstream.domain.remediation.spec import Remediation
 from cxstream.domain.workforce.presence import PRESENCE_DIMENSIONS
@@ -141,6 +142,7 @@ class TopologyFile(Strict):
     access: AccessSpec | None = None
     workforce: Workforce | None = None
     remediation: Remediation | None = None
+    locations: Locations | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -231,6 +233,7 @@ class Topology(Strict):
     access: AccessSpec = AccessSpec()
     workforce: Workforce = Workforce()
     remediation: Remediation | None = None  # none declared: cases resolve with free text only
+    locations: Locations | None = None  # none declared: no variance monitoring across sites
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -303,6 +306,7 @@ def check_singletons(topology: Topology) -> list[Problem]:
     problems.extend(_check_alerting(topology, teams))
     problems.extend(_check_workforce(topology, teams))
     problems.extend(_check_remediation(topology, teams))
+    problems.extend(_check_locations(topology, teams))
     for j, name in enumerate(topology.followup.contact_policy.cap_by):
         if name not in (*INVITE_LABELS, "trigger"):
             problems.append(
@@ -311,6 +315,37 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     message=f"invites carry no label {name!r} (they carry {', '.join(INVITE_LABELS)}, trigger)",
                 )
             )
+    return problems
+
+
+def _check_locations(topology: Topology, teams: set[str]) -> list[Problem]:
+    """Locations are reference sites owned by teams; the metrics compared keep the site and are shares or NPS."""
+    from cxstream.domain.metrics.stats import Sufficient
+    from cxstream.domain.remediation.verdict import measured
+
+    spec = topology.locations
+    if spec is None:
+        return []
+    known = {s.id for s in topology.reference.sites}
+    problems = []
+    for i, location in enumerate(spec.sites):
+        if known and location.site not in known:
+            problems.append(Problem(loc=("locations", "sites", i, "site"), message=f"{location.site!r} is not in "
+                                    "reference.sites"))  # fmt: skip
+        if location.owner not in teams:
+            problems.append(
+                Problem(loc=("locations", "sites", i, "owner"), message=f"{location.owner!r} is not a team")
+            )
+    definitions = {d.id: d for d in topology.metrics.definitions}
+    for i, metric in enumerate(spec.variance.metrics):
+        definition = definitions.get(metric)
+        loc: tuple[str | int, ...] = ("locations", "variance", "metrics", i)
+        if definition is None:
+            problems.append(Problem(loc=loc, message=f"no metric {metric!r}"))
+        elif "site" not in definition.dimensions:
+            problems.append(Problem(loc=loc, message=f"{metric} is not kept per site"))
+        elif measured(definition, Sufficient()) is None:
+            problems.append(Problem(loc=loc, message=f"{metric} is neither a share nor an NPS"))
     return problems
 
 

@@ -3,7 +3,7 @@ rules, each named when it fires, on the standardised points.
 
 p-chart: centre p-bar = sum of hits / sum of n over the periods; a period's limits p-bar +/- 3 sqrt(p-bar
 (1 - p-bar) / n_i), floored at 0 and capped at 1. Reference (tested): ten samples of 200 with p-bar 0.16 give
-UCL 0.2378 and LCL 0.0822.
+UCL 0.2378 and LCL 0.0822. When the periods vary more than their n explains, Laney's p' widens the limits.
 
 Nelson rules (Nelson 1984, Journal of Quality Technology 16:237), on z_i = (p_i - p-bar) / sigma_i so that
 periods of different n share one scale:
@@ -85,25 +85,47 @@ class PChart:
     centre: float | None
     points: tuple[ChartPoint, ...]
     firings: tuple[Firing, ...]
+    sigma_z: float = 1.0  # Laney's between-period factor applied (1: a plain p-chart)
 
     def rules_fired(self) -> list[int]:
         return sorted({f.rule for f in self.firings})
 
 
-def p_chart(periods: Sequence[Period], centre: float | None = None) -> PChart:
-    """The chart of ``periods`` (oldest first) around ``centre`` (default: their pooled share)."""
+def laney_sigma_z(z: Sequence[float | None]) -> float:
+    """Laney's sigma_z: the mean moving range of consecutive z-scores / 1.128 (1.128: the mean range of two
+    standard normal values). Near 1 when the periods vary as their n explains; larger when they vary more."""
+    ranges = [abs(b - a) for a, b in pairwise(z) if a is not None and b is not None]
+    return (sum(ranges) / len(ranges)) / 1.128 if ranges else 1.0
+
+
+def p_chart(periods: Sequence[Period], centre: float | None = None, *, laney: bool = True) -> PChart:
+    """The chart of ``periods`` (oldest first) around ``centre`` (default: their pooled share). With ``laney``,
+    when the periods vary more than their n explains (sigma_z above 1, as with large n and day-to-day drift),
+    the limits widen by sigma_z (Laney's p' chart, Quality Engineering 14:531, 2002), so a big site is not
+    flagged every day for the spread every site has."""
     total = sum(p.n for p in periods)
     if centre is None:
         centre = sum(p.hits for p in periods) / total if total else None
-    points = []
+    raw: list[float | None] = []
+    base: list[Limits | None] = []
     for period in periods:
         if centre is None or not period.n:
-            points.append(ChartPoint(period.share, period.n, None, None))
+            raw.append(None)
+            base.append(None)
             continue
         limits = p_limits(centre, period.n)
-        z = (period.hits / period.n - centre) / limits.sigma if limits.sigma > 0 else None
-        points.append(ChartPoint(period.share, period.n, limits, z))
-    return PChart(centre, tuple(points), tuple(nelson([p.z for p in points])))
+        base.append(limits)
+        raw.append((period.hits / period.n - centre) / limits.sigma if limits.sigma > 0 else None)
+    factor = max(1.0, laney_sigma_z(raw)) if laney else 1.0
+    points = []
+    for period, z, plain in zip(periods, raw, base, strict=True):
+        if plain is None or centre is None:
+            points.append(ChartPoint(period.share, period.n, None, None))
+            continue
+        wide = p_limits(centre, period.n, 3.0 * factor) if factor > 1.0 else plain
+        points.append(ChartPoint(period.share, period.n, Limits(centre, wide.lcl, wide.ucl, plain.sigma * factor),
+                                 None if z is None else z / factor))  # fmt: skip
+    return PChart(centre, tuple(points), tuple(nelson([p.z for p in points])), factor)
 
 
 def nelson(z: Sequence[float | None]) -> list[Firing]:
