@@ -135,8 +135,8 @@ def test_false_alarms_under_no_difference_stay_near_the_nominal_rate() -> None:
 
 def test_laney_widens_the_limits_of_a_big_drifting_site_only() -> None:
     rng = random.Random(2)
-    drifting = [Period(sum(rng.random() < min(0.99, max(0.01, rng.gauss(0.8, 0.03))) for _ in range(4000)), 4000)
-                for _ in range(28)]  # fmt: skip
+    shares = [min(0.99, max(0.01, rng.gauss(0.8, 0.03))) for _ in range(28)]  # the share drifts day to day
+    drifting = [Period(sum(rng.random() < share for _ in range(4000)), 4000) for share in shares]
     plain = p_chart(drifting, laney=False)
     wide = p_chart(drifting)
     assert wide.sigma_z > 3 and 1 in plain.rules_fired() and 1 not in wide.rules_fired()
