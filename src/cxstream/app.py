@@ -23,6 +23,7 @@ from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.fencing import FencedTable
 from cxstream.agents.guard import Guards
 from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
+from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.remediation import EvidenceFeed
@@ -208,6 +209,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         app.task(feed.run)
     staffing_ = Staffing(app, ctx.topology.metrics, ctx.topology.workforce,
                          lambda: feed.index if metric_tables.enabled and feed.ready else None)  # fmt: skip
+    places = ctx.topology.locations
+    sites = (
+        SiteWatch(app, ctx.topology.metrics, places, {s.id: s.region for s in ctx.topology.reference.sites},
+                  {s.id: s.name for s in ctx.topology.reference.sites},
+                  lambda: feed.index if metric_tables.enabled and feed.ready else None)
+        if places is not None else None
+    )  # fmt: skip
     control = alerting.register(
         app,
         alerts,
@@ -217,6 +225,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         codec_name,
         guards,
         staffing_,
+        sites,
     )
     if control is not None:
         alert_inputs.register(

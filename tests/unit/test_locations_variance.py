@@ -102,3 +102,27 @@ def test_no_difference_raises_about_the_budgeted_noise() -> None:
         total_budget += review.expected_noise
     assert total_budget == pytest.approx(12 * noise_budget(40, spec_for(list(sites))))
     assert total_gaps <= total_budget * 3 + 3  # about 2 expected over 480 site-days
+
+
+def test_a_gap_fires_once_updates_and_resolves_when_the_day_is_back_inside() -> None:
+    from cxstream.domain.alerting.records import BreachKind, Status
+    from cxstream.domain.locations.gaps import judge_day
+
+    sites = {f"s{i:02d}": (200, 0.82, 0.02) for i in range(20)}
+    spec = spec_for(list(sites))
+    regions = dict.fromkeys(sites, "emea")
+    bad = review_day(METRICS, history(sites, planted={"s03": 0.5}), spec, DAY, {})
+    states, fired = judge_day(bad, {}, spec, regions, 1000)
+    [breach] = [b for b in fired if b.scope["site"] == "s03"]
+    assert (breach.kind, breach.status, breach.labels["owner"]) == (BreachKind.EXECUTION_GAP, Status.FIRING,
+                                                                    "logistics")  # fmt: skip
+    assert breach.scope == {"site": "s03", "metric": "csat.delivery", "region": "emea"} and breach.n == 200
+    again, updated = judge_day(bad, states, spec, regions, 2000)
+    assert [b.status for b in updated if b.scope["site"] == "s03"] == [Status.UPDATED]
+    assert again["csat.delivery|s03"].open_id == breach.breach_id
+    fine = review_day(METRICS, history(sites, seed=8), spec, DAY, {})  # the next review: s03 back in line
+    closed, resolved = judge_day(fine, again, spec, regions, 3000)
+    assert [b.status for b in resolved if b.scope["site"] == "s03"] == [Status.RESOLVED]
+    assert closed["csat.delivery|s03"].open_id is None
+    [back] = [b for b in resolved if b.scope["site"] == "s03"]
+    assert "back within the limits" in back.summary and back.n == 200

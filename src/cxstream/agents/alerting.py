@@ -24,6 +24,7 @@ from typing import Any
 import faust
 
 from cxstream.agents.guard import Guards
+from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.staffing import Staffing
 from cxstream.domain.alerting import control as messages
@@ -80,6 +81,7 @@ class Control:
     topic: Any
     desk_table: Any = None  # the desk's saved DeskState JSON under DESK_KEY: open alerts, ladders, silences
     staffing: Staffing | None = None  # agents' presence and staffing gaps (None: no workforce queues)
+    sites: SiteWatch | None = None  # execution gaps across locations (None: no locations declared)
 
     def desk_state(self) -> DeskState:
         """This worker's copy of the desk's saved state (empty when there is none)."""
@@ -111,8 +113,10 @@ def register(
     serializer_for: Callable[[str], str],
     guards: Guards,
     staffing: Staffing | None = None,
+    sites: SiteWatch | None = None,
 ) -> Control | None:
-    if not (alerting.active or (staffing is not None and staffing.active)) or alerting.routing is None:
+    busy = alerting.active or (staffing is not None and staffing.active) or sites is not None
+    if not busy or alerting.routing is None:
         return None
     topic = app.topic(
         CONTROL_TOPIC, internal=True, partitions=1, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -120,7 +124,7 @@ def register(
     )  # fmt: skip
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
-    control = Control(topic, desk_table, staffing if staffing is not None and staffing.active else None)
+    control = Control(topic, desk_table, staffing if staffing is not None and staffing.active else None, sites)
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
@@ -191,6 +195,8 @@ def register(
                     current.on_breach(breach, now)
                 for breach in await _staffing_gaps(at_ms):
                     current.on_breach(breach, now)
+                for breach in await _execution_gaps(at_ms):
+                    current.on_breach(breach, now)
                 return current.tick(now)
             case PresenceInput(presence):
                 if control.staffing is None or not control.staffing.on_presence(presence):
@@ -246,6 +252,14 @@ def register(
         if control.staffing is None:
             return []
         gaps = control.staffing.evaluate(at_ms)
+        for breach in gaps:
+            await _send_breach(breach)
+        return gaps
+
+    async def _execution_gaps(at_ms: int) -> list[Breach]:
+        if control.sites is None:
+            return []
+        gaps = control.sites.evaluate(at_ms)
         for breach in gaps:
             await _send_breach(breach)
         return gaps

@@ -70,6 +70,7 @@ class Tables:
     ESCALATION_STATE: Final = "cxstream-escalation-state"
     AGENT_PRESENCE: Final = "cxstream-agent-presence"
     STAFFING_GAPS: Final = "cxstream-staffing-gaps"
+    EXECUTION_GAPS: Final = "cxstream-execution-gaps"
     CASES: Final = "cxstream-cases"
     CASE_SUBJECTS_INDEX: Final = "cxstream-case-subjects-index"
     CONTACT_HISTORY: Final = "cxstream-contact-history"

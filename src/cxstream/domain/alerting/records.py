@@ -17,6 +17,7 @@ class BreachKind(StrEnum):
     THRESHOLD = "THRESHOLD"
     HOT_ALERT = "HOT_ALERT"
     STAFFING_GAP = "STAFFING_GAP"  # the agents on a queue's floor fall short of its forecast (workforce)
+    EXECUTION_GAP = "EXECUTION_GAP"  # a location outside the funnel of all locations, or its chart's rule fired
 
 
 class Status(StrEnum):
