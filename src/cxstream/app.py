@@ -51,6 +51,7 @@ from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
+from cxstream.web import locations as locations_web
 from cxstream.web import remediation as remediation_web
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
@@ -302,7 +303,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     drivers = {d: verbatims.driver_name(d) for lexicon in verbatims.lexicons for d in lexicon.drivers}
     words = Words.of(ctx.topology.metrics, {t.id: t.name for t in ctx.topology.teams}, drivers)
     page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads, words)
-    openapi.register(app, ctx.topology.metrics)
+    openapi.register(app, ctx.topology.metrics, places.variance.metrics if places is not None else ())
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)
     history_feed = feed if metric_tables.enabled else None
@@ -317,6 +318,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )
+    if places is not None:
+        locations_web.register(app, gate, ctx.topology, places, history_feed)
     if ctx.topology.remediation is not None:
         improvement = ctx.topology.remediation
         backlog = RemediationFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.REMEDIATION), improvement)

@@ -193,6 +193,11 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                 (f"/api/remediation/items/{item}/actions", {"action": "APPROVE", "department": "logistics"},
                  {"admin": 409, "supervisor-cxops": 409, "supervisor-logistics": 409, "analyst": 403,
                   "viewer-emea": 403})],  # no change defined yet: refused by the item's rules
+            ("GET", "/api/sites"): [("/api/sites", None, ALL)],
+            ("GET", "/api/sites/funnel"): [("/api/sites/funnel?metric=csat.delivery", None, ALL)],
+            ("GET", "/api/sites/{site}/chart"): [
+                ("/api/sites/ams-1/chart?metric=csat.delivery", None, ALL),
+                ("/api/sites/sin-1/chart?metric=csat.delivery", None, {**ALL, **out_of_scope})],
             ("GET", "/api/breaches"): [("/api/breaches", None, ALL)],
             ("GET", "/api/silences"): [("/api/silences", None, ALL)],
             ("GET", "/api/cases"): [("/api/cases", None, ALL)],

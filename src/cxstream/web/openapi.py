@@ -4,6 +4,7 @@ against it on a live worker."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -12,7 +13,7 @@ from cxstream import __version__
 from cxstream.domain.history.views import Grain
 from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
 from cxstream.domain.workforce.spec import Attribution
-from cxstream.web import openapi_remediation
+from cxstream.web import openapi_locations, openapi_remediation
 from cxstream.web.warroom import POSTABLE
 
 JSON = "application/json"
@@ -217,7 +218,7 @@ def _schemas() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def document(spec: MetricsSpec) -> dict[str, Any]:
+def document(spec: MetricsSpec, located: Sequence[str] = ()) -> dict[str, Any]:
     definition = {"name": "definition", "in": "path", "required": True,
                   "schema": {"type": "string", "enum": [d.id for d in spec.definitions]}}  # fmt: skip
     window = {"name": "window", "in": "path", "required": True,
@@ -408,6 +409,7 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
                                           "503": _json({"type": "object"}, "not ready, with the failing check")}}},
     }  # fmt: skip
     paths.update(openapi_remediation.paths(secured, ERRORS))
+    paths.update(openapi_locations.paths(secured, ERRORS, list(located)))
     return {
         "openapi": "3.0.3",
         "info": {"title": "cxstream worker API", "version": __version__,
@@ -424,8 +426,8 @@ def document(spec: MetricsSpec) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def register(app: faust.App, spec: MetricsSpec) -> None:
-    body = document(spec)
+def register(app: faust.App, spec: MetricsSpec, located: Sequence[str] = ()) -> None:
+    body = document(spec, located)
 
     @app.page("/openapi.json")
     async def openapi(view: Any, request: Any) -> Any:

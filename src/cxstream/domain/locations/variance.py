@@ -55,6 +55,16 @@ class MetricFunnel:
     higher_is_better: bool
     funnel: Funnel | None  # None: fewer than two locations with enough units
     sites: tuple[SiteDay, ...]
+    unit_se: float = 0.0  # the standard error of one unit at the target: a location of n units has unit_se / sqrt(n)
+
+
+def _unit_se(target_m: Measured) -> float:
+    """The standard error of a single unit at the target (a location of n units: this / sqrt(n))."""
+    p = target_m.hits / target_m.n
+    if target_m.kind == "nps":
+        d = target_m.detractors / target_m.n
+        return math.sqrt(max(p + d - (p - d) ** 2, 0.0))
+    return math.sqrt(max(p * (1 - p), 0.0))
 
 
 def _value_and_se(m: Measured, target_m: Measured) -> tuple[float, float]:
@@ -76,6 +86,7 @@ def metric_funnel(definition: MetricDefinition, per_site: Mapping[str, Sufficien
     total = Sufficient.merged(per_site.get(s, Sufficient()) for s in enough)
     target_m = measured(definition, total)
     result: Funnel | None = None
+    unit_se = _unit_se(target_m) if target_m is not None and target_m.n else 0.0
     if len(enough) >= 2 and target_m is not None and target_m.n:
         values = []
         for site, enough_m in enough.items():
@@ -97,7 +108,7 @@ def metric_funnel(definition: MetricDefinition, per_site: Mapping[str, Sufficien
             low, high = (m.value or 0.0) - half, (m.value or 0.0) + half
         rows.append(SiteDay(site, m.value, n, low, high, points.get(site)))
     return MetricFunnel(definition.id, f"{definition.title} ({probe.label})", day_ms, probe.higher_is_better, result,
-                        tuple(rows))  # fmt: skip
+                        tuple(rows), unit_se)  # fmt: skip
 
 
 def site_chart(definition: MetricDefinition, days: Mapping[int, Sufficient], day_starts: Sequence[int]) -> PChart:
