@@ -235,6 +235,7 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                     queue_id="emea-chat",
                     item_id=item,
                     tree_id="late-delivery-emea",
+                    site="ams-1",
                 )
                 assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
 
