@@ -20,6 +20,7 @@ from cxstream.cli import (
     scorecards,
     service,
     setup,
+    sites,
     spc,
     status,
     workforce,
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     rca.add_parsers(sub)
     changes.add_parsers(sub)
     spc.add_parsers(sub)
+    sites.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser
