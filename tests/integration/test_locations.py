@@ -1,0 +1,120 @@
+"""Variance across locations on the embedded broker: two weeks of delivery CSAT at twenty-odd sites are imported into
+metric history; one small site is planted worse on its last days, one large site sits at the mean with more
+day-to-day spread than its n explains. The routing side reviews the last final day: the small site is an
+execution gap, a breach routed to its owner's topic, and the large one is not; the API's funnel and control chart
+say the same with their numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cxstream.domain.locations.gaps import day_to_review
+from cxstream.domain.metrics.spec import DAY_MS
+from cxstream.kafka.embedded import free_port
+from tests.integration.procs import ROOT, edited_topology, eventually, ready, spawn, stop
+from tests.integration.test_breaches import breaches, escalations
+from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
+from tests.integration.test_warroom import call
+
+SITES = [f"t{i:02d}" for i in range(20)] + ["small-1", "big-1"]
+GRACE_MS = 6 * 3600 * 1000
+
+
+def topology(tmp_path: Path) -> Path:
+    added = "".join(f"    - {{id: {s}, region: emea, name: Test site {s}}}\n" for s in SITES)
+    directory = edited_topology(tmp_path, [
+        ("reference.yaml", "    - {id: ams-1, region: emea, name: Amsterdam fulfilment centre}\n",
+         "    - {id: ams-1, region: emea, name: Amsterdam fulfilment centre}\n" + added),
+    ])  # fmt: skip
+    located = "".join(f"    - {{site: {s}, type: fulfilment, owner: logistics}}\n" for s in SITES)
+    (directory / "locations.yaml").write_text(
+        "locations:\n  sites:\n" + located + "  variance:\n    metrics: [csat.delivery]\n    min_n: 30\n"
+        "    chart_days: 14\n    rules: [1, 2]\n"
+    )
+    return directory
+
+
+def answers(days: int, reviewed: int) -> list[bytes]:
+    """Delivery CSAT per site and day for ``days`` days up to the reviewed day; small-1 much worse on its last
+    three days, big-1 large with a share that drifts from day to day."""
+    rng = random.Random(17)
+    lines = []
+    for d in range(days):
+        start = reviewed - (days - 1 - d) * DAY_MS
+        for site in SITES:
+            n, share = 120, 0.8
+            if site == "big-1":
+                n, share = 1500, min(0.95, max(0.6, rng.gauss(0.8, 0.03)))
+            if site == "small-1" and d >= days - 3:
+                share = 0.45
+            for i in range(n):
+                when = datetime.fromtimestamp((start + rng.randint(0, DAY_MS - 1000)) / 1000, UTC)
+                score = rng.choice((4, 5)) if rng.random() < share else rng.choice((1, 2))
+                lines.append(json.dumps({
+                    "event_id": f"loc-{site}-{d}-{i}", "event_type": "SURVEY_RESPONSE",
+                    "event_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "customer_id": f"C-{site}-{i}",
+                    "region": "emea", "site": site, "team": "logistics", "journey_stage": "delivery",
+                    "touchpoint": "delivery", "channel": "email",
+                    "survey": {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5},
+                }).encode())  # fmt: skip
+    return lines
+
+
+def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(bootstrap: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = worker_env(bootstrap, port, f"cxstream-sites-{uuid.uuid4().hex[:8]}", tmp_path / "data")
+    env["CXSTREAM_TOPOLOGY_DIR"] = str(topology(tmp_path))
+    cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
+    reviewed = day_to_review(int(datetime.now(UTC).timestamp() * 1000), GRACE_MS)
+    path = tmp_path / "csat.jsonl"
+    path.write_bytes(b"\n".join(answers(14, reviewed)) + b"\n")
+    loaded = subprocess.run([sys.executable, "-m", "cxstream.cli", "import", "--history", "--source", "canonical",
+                             str(path)], cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    worker = spawn(["worker"], env, tmp_path / "worker.log")
+    try:
+        eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
+
+        def gaps() -> list[dict[str, Any]]:
+            return [b for b in breaches(bootstrap) if b["kind"] == "EXECUTION_GAP"]
+
+        found = eventually(gaps, 120, "the review of the last final day")
+        assert {b["scope"]["site"] for b in found} == {"small-1"}, [b["summary"] for b in found]
+        [gap] = found
+        assert gap["status"] == "FIRING" and gap["labels"]["owner"] == "logistics" and gap["n"] == 120
+        assert gap["summary"].startswith("Execution gap: Test site small-1: Delivery CSAT (CSAT) ")
+        assert "below the 99.8% funnel limit" in gap["summary"]
+
+        def escalated() -> list[dict[str, Any]]:
+            return [e for e in escalations(bootstrap, "logistics") if gap["breach_id"] in e["breach_ids"]]
+
+        eventually(escalated, 60, "the escalation to logistics")
+
+        day = datetime.fromtimestamp(reviewed / 1000, UTC).date().isoformat()
+        status, funnel = call(port, f"/api/sites/funnel?metric=csat.delivery&day={day}&chart=svg", ADMIN_TOKEN)
+        assert status == 200, funnel
+        bands = {s["site"]: s["band"] for s in funnel["sites"]}
+        assert bands["small-1"] == "alarm" and bands["big-1"] != "alarm", bands
+        assert funnel["locations_compared"] == len(SITES) and funnel["tau"] > 0
+        assert 'data-site="Test site small-1" data-band="alarm"' in funnel["chart"]
+        status, chart = call(port, f"/api/sites/small-1/chart?metric=csat.delivery&day={day}", ADMIN_TOKEN)
+        assert status == 200 and any(f["rule"] == 1 for f in chart["firings"]), chart
+        status, big = call(port, f"/api/sites/big-1/chart?metric=csat.delivery&day={day}", ADMIN_TOKEN)
+        assert status == 200 and big["sigma_z"] > 1 and not [f for f in big["firings"] if f["rule"] == 1]
+        status, listed = call(port, "/api/sites", ADMIN_TOKEN)
+        assert listed["noise"]["comparisons_per_day"] == len(SITES)
+        assert worker.poll() is None
+    finally:
+        code = stop(worker, signal.SIGTERM)
+    assert code == 0
+    # the day is reviewed once, however many ticks passed (the table keeps the day reviewed)
+    assert len([b for b in breaches(bootstrap) if b["kind"] == "EXECUTION_GAP"]) == 1
