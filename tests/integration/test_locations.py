@@ -77,8 +77,8 @@ def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(boots
     reviewed = day_to_review(int(datetime.now(UTC).timestamp() * 1000), GRACE_MS)
     path = tmp_path / "csat.jsonl"
     path.write_bytes(b"\n".join(answers(14, reviewed)) + b"\n")
-    loaded = subprocess.run([sys.executable, "-m", "cxstream.cli", "import", "--history", "--source", "canonical",
-                             str(path)], cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    command = [sys.executable, "-m", "cxstream.cli", "import", "--history", "--source", "canonical", str(path)]
+    loaded = subprocess.run(command, cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=600)
     assert loaded.returncode == 0, loaded.stderr
     worker = spawn(["worker"], env, tmp_path / "worker.log")
     try:
