@@ -75,7 +75,9 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         past = tmp_path / "past.jsonl"  # half a year of history for the history chart
         today = datetime.now(UTC).date()
         contacts = past_contacts(today - timedelta(days=21), 21, per_weekday=300)  # three weeks for the staffing view
-        past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts]))
+        by_site = site_answers(today, {"ams-1": ("emea", 0.55), "chi-1": ("amer", 0.82), "sin-1": ("apac", 0.8)})
+        past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts,
+                                     *by_site]))  # fmt: skip
         loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
         assert loaded.returncode == 0, loaded.stderr
         # late deliveries, mostly from Amsterdam, and a remediation item with its change for the improvement view
@@ -203,6 +205,14 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert page.query_selector('#item-detail svg rect[data-label="Amsterdam fulfilment centre"]')
                 page.locator("#improvement").screenshot(path=str(ARTIFACTS / "warroom-improvement.png"))
 
+                # the locations view: the funnel plot of delivery CSAT, a site's control chart, the noise budget
+                eventually(lambda: page.query_selector("#funnel-chart svg circle.site"), 60, "the funnel plot")
+                assert page.query_selector('#funnel-chart circle[data-site="Amsterdam fulfilment centre"]')
+                assert "comparisons a day" in page.inner_text("#locations-note")
+                eventually(lambda: page.query_selector("#site-chart svg circle.day"), 60, "the site's control chart")
+                assert "per day around its own centre" in page.inner_text("#site-note")
+                page.locator("#locations").screenshot(path=str(ARTIFACTS / "warroom-locations.png"))
+
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
                 wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")
                 wall.wait_for_selector("#conn.live", timeout=30_000)
@@ -284,3 +294,25 @@ def propose_with_change(bootstrap: str, tmp_path: Path, tag: str) -> str:
     defined = cxstream(["changes", "set-change", item, "--file", str(change), "--author", "m.jansen"], bootstrap)
     assert defined.returncode == 0, defined.stderr
     return item
+
+
+def site_answers(today: Any, sites: dict[str, tuple[str, float]], days: int = 10, per_day: int = 80) -> list[bytes]:
+    """Delivery CSAT at the fulfilment sites for the last ``days`` days: the locations view's funnel and charts."""
+    import random
+
+    rng = random.Random(23)
+    lines = []
+    for d in range(days, 0, -1):
+        day = today - timedelta(days=d)
+        for site, (region, share) in sites.items():
+            for i in range(per_day):
+                at = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 86_000))
+                score = rng.choice((4, 5)) if rng.random() < share else rng.choice((1, 2))
+                lines.append(json.dumps({
+                    "event_id": f"pg-site-{site}-{d}-{i}", "event_type": "SURVEY_RESPONSE",
+                    "event_time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "customer_id": f"C-{site}-{i}",
+                    "region": region, "site": site, "team": "logistics", "journey_stage": "delivery",
+                    "touchpoint": "delivery", "channel": "email",
+                    "survey": {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5},
+                }).encode())  # fmt: skip
+    return lines
