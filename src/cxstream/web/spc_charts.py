@@ -46,9 +46,10 @@ def funnel_chart(title: str, unit: str, target: float, se_at: Mapping[int, float
     ns = sorted(se_at)
     n0, n1 = (ns[0], ns[-1]) if ns else (10, 1000)
     left, right, top, bottom = font * 4.5, font * 10, font * 3.2, font * 2.8
-    curves = {label: [(n, target + sign * z * math.sqrt(se_at[n] ** 2 + tau**2)) for n in ns]
-              for label, z in (("99.8 %", Z998), ("95 %", Z95)) for sign in (-1, 1)
-              for label in [f"{label} {'low' if sign < 0 else 'high'}"]}  # fmt: skip
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for level, z in (("99.8 %", Z998), ("95 %", Z95)):
+        for side, sign in (("low", -1), ("high", 1)):
+            curves[f"{level} {side}"] = [(n, target + sign * z * math.sqrt(se_at[n] ** 2 + tau**2)) for n in ns]
     values = [d.value for d in dots] + [v for c in curves.values() for _, v in c] + [target]
     y0, y1 = min(values), max(values)
     if bounded is not None:
@@ -85,9 +86,9 @@ def funnel_chart(title: str, unit: str, target: float, se_at: Mapping[int, float
         path = " ".join(f"{'M' if i == 0 else 'L'}{px(n):.1f},{py(v):.1f}" for i, (n, v) in enumerate(points))
         parts.append(f'<path class="limit" data-limit="{escape(label)}" d="{path}" fill="none" stroke="{colour}" '
                      'stroke-width="1.5"/>')  # fmt: skip
-        if points and label.endswith("high"):
+        if points:
             parts.append(f'<text x="{width - right + 6}" y="{py(points[-1][1]) + font * 0.35:.1f}" font-size="{font}" '
-                         f'fill="{colour}">{escape(label.removesuffix(" high"))} limit</text>')  # fmt: skip
+                         f'fill="{colour}">{escape(label.rsplit(" ", 1)[0])}</text>')  # fmt: skip
     for d in dots:
         colour = {"alarm": LEVEL_COLOURS["critical"], "warning": LEVEL_COLOURS["warning"]}.get(
             d.band, SERIES_COLOURS[0]

@@ -7,7 +7,8 @@ Health Care 14:347):
   variance at the overall promoter and detractor shares), sd / sqrt(n_i) for a mean;
 * z_i = (y_i - p0) / s_i; winsorised at the 10th and 90th percentiles (so a few outliers do not inflate it),
   phi = mean of the squared winsorised z: the over-dispersion factor;
-* when k phi exceeds the chi-square's (k - 1 degrees of freedom) 95th percentile, an additive random effect
+* when there are at least ten locations and k phi exceeds the chi-square's (k - 1 degrees of freedom) 95th
+  percentile, an additive random effect
   tau^2 = (k phi - (k - 1)) / (sum w_i - sum w_i^2 / sum w_i), w_i = 1 / s_i^2 (the DerSimonian-Laird form),
   else tau^2 = 0;
 * limits at n: p0 +/- z sqrt(s(n)^2 + tau^2) for 95 % (z 1.96) and 99.8 % (z 3.09), and each site's adjusted
@@ -27,6 +28,7 @@ from statistics import NormalDist
 Z95 = NormalDist().inv_cdf(0.975)  # 1.959964
 Z998 = NormalDist().inv_cdf(0.999)  # 3.090232
 WINSOR = 0.10
+MIN_FOR_TAU = 10  # fewer locations than this give too unstable a random effect: none is estimated
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def dispersion(z: Sequence[float], se: Sequence[float]) -> tuple[float, float, f
     k = len(z)
     if k < 2:
         return 1.0, 0.0, None
+    if k < MIN_FOR_TAU:  # phi still reported; tau^2 from so few locations would swing with one of them
+        return sum(v * v for v in winsorised(z)) / k, 0.0, None
     phi = sum(v * v for v in winsorised(z)) / k
     p_value = float(chi2.sf(k * phi, k - 1))
     weights = [1.0 / (s * s) for s in se if s > 0]
