@@ -194,8 +194,9 @@ def describe(mf: MetricFunnel, row: SiteDay, f: Funnel, limit: float | None, fir
              f"{_pct(row.low, nps)} to {_pct(row.high, nps)})"]  # fmt: skip
     if limit is not None:
         side = "below" if mf.higher_is_better else "above"
+        spread = f" (over-dispersion tau {100 * math.sqrt(f.tau2):.1f} points)" if f.tau2 > 0 else ""
         parts.append(f"{side} the 99.8% funnel limit {_pct(limit, nps)} around all {len(f.points)} locations' "
-                     f"{_pct(f.target, nps)} (over-dispersion tau {100 * math.sqrt(f.tau2):.1f} points)")  # fmt: skip
+                     f"{_pct(f.target, nps)}{spread}")  # fmt: skip
     if fired:
         parts.append("control chart: " + "; ".join(f"rule {r} ({RULES[r]})" for r in fired))
     return ", ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
