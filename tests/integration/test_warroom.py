@@ -176,6 +176,7 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                  {**ALL, "viewer-emea": 403, "supervisor-logistics": 403})],
             ("GET", "/api/remediation"): [("/api/remediation", None, ALL)],
             ("GET", "/api/remediation/procedures"): [("/api/remediation/procedures", None, ALL)],
+            ("GET", "/api/remediation/allocation"): [("/api/remediation/allocation", None, ALL)],
             ("GET", "/api/remediation/pareto"): [
                 ("/api/remediation/pareto?source=late-deliveries-by-site&region=emea", None, ALL),
                 ("/api/remediation/pareto?source=causes&region=apac", None, {**ALL, **out_of_scope})],

@@ -28,6 +28,16 @@ def _impact_options(a: argparse.ArgumentParser) -> None:
     a.add_argument("--severity", type=int, default=None, help="1-10")
     a.add_argument("--cost-weeks", type=float, default=None, help="cost to fix in person-weeks")
     a.add_argument("--risk", type=float, default=None, help="chance the fix does not work or harms, 0-1")
+    a.add_argument(
+        "--request",
+        action="append",
+        default=[],
+        metavar="RESOURCE=WEEKS",
+        help="shared capacity asked for, e.g. ux=2 (repeatable; cxstream allocate)",
+    )
+    a.add_argument("--effect", type=float, default=None, help="expected improvement of the target metric, points")
+    a.add_argument("--effect-low", type=float, default=None, help="the effect's low end")
+    a.add_argument("--effect-high", type=float, default=None, help="the effect's high end")
 
 
 def _who(a: argparse.ArgumentParser) -> None:
@@ -47,6 +57,8 @@ def add_parsers(sub: Any) -> None:
     show.add_argument("--json", action="store_true")
     proc = actions.add_parser("procedures", help="which procedure version each site or team runs")
     proc.add_argument("--json", action="store_true")
+    alloc = actions.add_parser("allocate", help="shared capacity allocated to backlog items by risk-adjusted value")
+    alloc.add_argument("--json", action="store_true")
     prop = actions.add_parser("propose", help="a new remediation item")
     prop.add_argument("--title", required=True)
     prop.add_argument("--where", action="append", default=[], metavar="DIM=VALUE", help="the problem's scope")
@@ -115,6 +127,8 @@ def cmd_changes(settings: Settings, args: argparse.Namespace) -> int:
     records, bad = asyncio.run(read_decoded(options, codec, Topics.REMEDIATION))
     backlog = Backlog(spec)
     backlog.record_all(action_from_record(r) for r in records)
+    if args.action == "allocate":
+        return _allocate(backlog, args.json)
     if args.action in ("list", "show", "procedures"):
         code = _read(backlog, args, [s.id for s in ctx.topology.reference.sites])
         if bad:
@@ -160,6 +174,36 @@ def _read(backlog: Any, args: argparse.Namespace, sites: list[str]) -> int:
         score = (f"score {p['score']:.1f} [{p['score_low']:.1f}, {p['score_high']:.1f}]"
                  if row["reach_source"] != "unknown" else "score -  (reach unknown)")  # fmt: skip
         print(f"{row['item_id']}  {row['state']:11}  {score}  {row['title']}{missing}")
+    return EXIT_OK
+
+
+def _allocate(backlog: Any, as_json: bool) -> int:
+    from cxstream.domain.remediation.allocation import plan
+    from cxstream.domain.remediation.views import plan_json
+
+    try:
+        found = plan(list(backlog.items.values()), backlog.spec)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_CONFIG)
+    body: dict[str, Any] = plan_json(found, {i.item_id: i.title for i in backlog.items.values()})
+    if as_json:
+        print(json.dumps(body, indent=2))
+        return EXIT_OK
+    held = [f"{r} {c:g} (in progress {body['committed'].get(r, 0):g}, used here {body['used'].get(r, 0):g})"
+            for r, c in body["capacity"].items()]  # fmt: skip
+    print("capacity (weeks): " + ", ".join(held))
+    print(f"chosen: value {body['value']} {body['value_unit']}; at every project's low end: "
+          f"{body['at_low_end']['value']} with {', '.join(body['at_low_end']['chosen']) or 'nothing'}")  # fmt: skip
+    for p in body["projects"]:
+        mark = "x" if p["chosen"] else " "
+        stays = "" if p["stays_at_low_end"] is None else (
+            "  stays at its low end" if p["stays_at_low_end"] else
+            f"  at its low end replaced by {', '.join(p['replaced_by']) or 'nothing'}")  # fmt: skip
+        asks = ", ".join(f"{r} {w:g}" for r, w in p["requests"].items())
+        print(f"  [{mark}] {p['item_id']}  value {p['value']} [{p['value_low']}, {p['value_high']}]  asks {asks}"
+              f"  {p['title']}{stays}")  # fmt: skip
+    for m in body["missing"]:
+        print(f"  [ ] {m['item_id']}  not allocated: lacks {m['lacks']}  {m['title']}")
     return EXIT_OK
 
 
@@ -215,6 +259,7 @@ def _act(ctx: Any, options: dict[str, Any], backlog: Any, args: argparse.Namespa
     try:
         actor = author(args.author)
         where = _pairs(getattr(args, "where", []) or [])
+        requests = {k: float(v) for k, v in _pairs(getattr(args, "request", []) or []).items()}
     except ValueError as exc:
         return fail(str(exc), EXIT_CONFIG)
     kind = ItemAction.PROPOSE if args.action == "propose" else ItemAction(ACTIONS[args.action])
@@ -241,7 +286,9 @@ def _act(ctx: Any, options: dict[str, Any], backlog: Any, args: argparse.Namespa
         labels=where if kind is ItemAction.PROPOSE else {}, reach=getattr(args, "reach", None),
         severity=getattr(args, "severity", None), cost_weeks=getattr(args, "cost_weeks", None),
         risk=getattr(args, "risk", None), change=change, department=getattr(args, "department", None),
-        scope=where if kind is ItemAction.ROLL_OUT else {},
+        scope=where if kind is ItemAction.ROLL_OUT else {}, requests=requests,
+        effect=getattr(args, "effect", None), effect_low=getattr(args, "effect_low", None),
+        effect_high=getattr(args, "effect_high", None),
     )  # fmt: skip
     before = backlog.items.get(item_id)
     if before is None and kind is not ItemAction.PROPOSE:

@@ -75,6 +75,10 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
                         "cost_weeks": {"type": "number"},
                         "risk": {"type": "number"},
                         "change": {"type": "object"},
+                        "requests": {"type": "object", "additionalProperties": {"type": "number"}},
+                        "effect": {"type": "number"},
+                        "effect_low": {"type": "number"},
+                        "effect_high": {"type": "number"},
                     },
                 }
             }
@@ -99,6 +103,12 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
             "summary": "per procedure, the version each site or team runs, those behind and those without it",
             "security": secured,
             "responses": {"200": _json({"type": "object", "required": ["procedures"]}, "procedures"), **errors}}},
+        "/api/remediation/allocation": {"get": {
+            "summary": "shared capacity (analytics, UX, engineering weeks) allocated to backlog items by risk-adjusted "
+                       "expected value (an exact integer program), with each chosen project's sensitivity",
+            "security": secured,
+            "responses": {"200": _json({"type": "object", "required": ["capacity", "projects", "missing"]},
+                                       "the proposal"), **errors}}},
         "/api/remediation/pareto": {"get": {
             "summary": "a Pareto of this period against the one before: drivers in detractors' comments, root "
                        "causes of resolved cases, or an operational failure by site or team, with the test of "

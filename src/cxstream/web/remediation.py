@@ -337,6 +337,13 @@ def _change(body: Mapping[str, Any]) -> Change | None:
                   tuple(declared.target_metrics))  # fmt: skip
 
 
+def _weeks(body: Mapping[str, Any]) -> dict[str, float]:
+    given = body.get("requests") or {}
+    if not isinstance(given, dict):
+        raise ValueError("requests must be an object: resource -> weeks")
+    return {str(k): float(_number(given, str(k)) or 0.0) for k in given}
+
+
 def _source(body: Mapping[str, Any]) -> str:
     source = str(body.get("source") or "manual")
     if source not in PERSON_SOURCES:
@@ -390,6 +397,19 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
         rows = [{**item_view(i, backlog_now, measured=measured[i.item_id]), "check": check_json(checks.get(i.item_id))}
                 for i in ranked]  # fmt: skip
         return view.json({"items": rows, "count": len(rows)})
+
+    @app.page("/api/remediation/allocation")
+    async def allocation(view: Any, request: Any) -> Any:
+        try:
+            gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        from cxstream.domain.remediation.allocation import plan
+        from cxstream.domain.remediation.views import plan_json
+
+        items = list(reads.feed.backlog.items.values())
+        found = plan(items, spec)
+        return view.json(plan_json(found, {i.item_id: i.title for i in items}))
 
     @app.page("/api/remediation/procedures")
     async def procedures(view: Any, request: Any) -> Any:
@@ -568,6 +588,8 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 reach=_number(body, "reach"), severity=None if severity is None else int(severity),
                 cost_weeks=_number(body, "cost_weeks"), risk=_number(body, "risk"), change=change,
                 department=text["department"], scope={str(k): str(v) for k, v in (body.get("scope") or {}).items()},
+                requests=_weeks(body), effect=_number(body, "effect"), effect_low=_number(body, "effect_low"),
+                effect_high=_number(body, "effect_high"),
             )  # fmt: skip
         except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             return view.json({"error": str(exc)}, status=400)

@@ -81,6 +81,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/scorecards", Door.TOKEN, "a team's agents' CX scorecards, incentive index and coaching flags"),
     Route("GET", "/api/remediation", Door.TOKEN, "the remediation backlog by priority, with verdicts"),
     Route("GET", "/api/remediation/procedures", Door.TOKEN, "which procedure version each site or team runs"),
+    Route("GET", "/api/remediation/allocation", Door.TOKEN, "shared capacity allocated by risk-adjusted value"),
     Route("GET", "/api/remediation/pareto", Door.TOKEN, "a Pareto of drivers, case root causes or failures"),
     Route("GET", "/api/remediation/trees", Door.TOKEN, "the declared fault trees"),
     Route("GET", "/api/remediation/trees/{tree_id}", Door.TOKEN, "one fault tree on live evidence"),

@@ -153,6 +153,10 @@ class Action:
     severity: int | None = None
     cost_weeks: float | None = None
     risk: float | None = None
+    requests: Mapping[str, float] = field(default_factory=dict)  # shared capacity asked for: resource -> weeks
+    effect: float | None = None  # expected improvement of the target metric, in points
+    effect_low: float | None = None
+    effect_high: float | None = None
     # SET_CHANGE
     change: Change | None = None
     # APPROVE, REFUSE
@@ -180,6 +184,10 @@ class Item:
     severity: int = 5
     cost_weeks: float = 1.0
     risk: float = 0.2
+    requests: Mapping[str, float] = field(default_factory=dict)
+    effect: float | None = None
+    effect_low: float | None = None
+    effect_high: float | None = None
     evidence: int = 1  # how many times the problem was proposed (recurring cases, findings)
     analysis: str | None = None
     change: Change | None = None
@@ -254,6 +262,11 @@ def _check_impact(action: Action) -> None:
         raise Refused("item.risk", "risk is a chance: 0 <= risk < 1")
     if action.reach is not None and action.reach < 0:
         raise Refused("item.reach", "reach is a count of customers per week")
+    if any(weeks < 0 for weeks in action.requests.values()):
+        raise Refused("item.requests", "capacity asked for is weeks: zero or more")
+    effects = [e for e in (action.effect_low, action.effect, action.effect_high) if e is not None]
+    if effects and effects != sorted(effects):
+        raise Refused("item.effect", "the expected effect lies within its interval: low <= effect <= high")
 
 
 def _with_impact(item: Item, action: Action) -> Item:
@@ -272,7 +285,13 @@ def _with_impact(item: Item, action: Action) -> Item:
         cost_weeks=action.cost_weeks if action.cost_weeks is not None else item.cost_weeks,
         risk=action.risk if action.risk is not None else item.risk,
         cause_code=action.cause_code or item.cause_code,
-    )
+        requests=dict(action.requests) or item.requests,
+        effect=action.effect if action.effect is not None else item.effect,
+        effect_low=action.effect_low if action.effect_low is not None else (
+            action.effect if action.effect is not None else item.effect_low),
+        effect_high=action.effect_high if action.effect_high is not None else (
+            action.effect if action.effect is not None else item.effect_high),
+    )  # fmt: skip
 
 
 def _propose(action: Action, spec: Remediation) -> Item:

@@ -66,6 +66,8 @@ def action_record(action: Action) -> Record:
         "reach": action.reach, "reach_low": action.reach_low, "reach_high": action.reach_high,
         "segments": dict(action.segments), "severity": action.severity, "cost_weeks": action.cost_weeks,
         "risk": action.risk, "change": change_json(action.change) if action.change is not None else None,
+        "requests": dict(action.requests), "effect": action.effect, "effect_low": action.effect_low,
+        "effect_high": action.effect_high,
         "department": action.department, "scope": dict(action.scope), "metric": action.metric,
     }  # fmt: skip
 
@@ -95,6 +97,10 @@ def action_from_record(record: Mapping[str, object]) -> Action:
         severity=opt_int(record.get("severity"), "severity"),
         cost_weeks=_opt_float(record.get("cost_weeks"), "cost_weeks"),
         risk=_opt_float(record.get("risk"), "risk"),
+        requests=_float_map(record.get("requests"), "requests"),
+        effect=_opt_float(record.get("effect"), "effect"),
+        effect_low=_opt_float(record.get("effect_low"), "effect_low"),
+        effect_high=_opt_float(record.get("effect_high"), "effect_high"),
         change=change_from_record(obj(change, "change")) if change is not None else None,
         department=text("department"),
         scope=text_map(record.get("scope"), "scope"),
@@ -113,7 +119,8 @@ def item_json(item: Item) -> JsonObject:
         "created_at": _iso(item.created_ms), "updated_at": _iso(item.updated_ms), "cause_code": item.cause_code,
         "labels": dict(item.labels), "reach": item.reach, "reach_low": item.reach_low, "reach_high": item.reach_high,
         "segments": dict(item.segments), "severity": item.severity, "cost_weeks": item.cost_weeks, "risk": item.risk,
-        "evidence": item.evidence, "analysis": item.analysis,
+        "evidence": item.evidence, "analysis": item.analysis, "requests": dict(item.requests),
+        "effect": item.effect, "effect_low": item.effect_low, "effect_high": item.effect_high,
         "change": change_json(item.change) if item.change is not None else None,
         "approvals": [
             {"department": a.department, "actor": a.actor, "at": _iso(a.at_ms), "approved": a.approved,

@@ -91,6 +91,9 @@ class Remediation(Strict):
     verdict: VerdictSpec = VerdictSpec()
     fault_trees: list[FaultTree] = Field(default_factory=list)
     paretos: list[OperationalPareto] = Field(default_factory=list)
+    capacity: dict[str, float] = Field(
+        default_factory=dict, description="shared capacity per planning period: resource -> weeks, e.g. ux: 4"
+    )
 
     @model_validator(mode="after")
     def _refs(self) -> Remediation:
@@ -113,6 +116,14 @@ class Remediation(Strict):
 
     def pareto(self, pareto_id: str) -> OperationalPareto | None:
         return next((p for p in self.paretos if p.id == pareto_id), None)
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, value: dict[str, float]) -> dict[str, float]:
+        for resource, weeks in value.items():
+            if weeks < 0:
+                raise ValueError(f"capacity {resource!r}: weeks cannot be negative")
+        return value
 
     def department(self, department_id: str) -> Department | None:
         return next((d for d in self.departments if d.id == department_id), None)

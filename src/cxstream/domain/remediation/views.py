@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from cxstream.domain.base import Json, JsonObject
+from cxstream.domain.remediation.allocation import Plan
 from cxstream.domain.remediation.backlog import Backlog, ProcedureStatus, TrailEntry, scope_text
 from cxstream.domain.remediation.evidence import Rate
 from cxstream.domain.remediation.fmea import unmitigated
@@ -105,3 +106,22 @@ def procedures_json(statuses: Sequence[ProcedureStatus]) -> list[Json]:
         }
         for s in statuses
     ]  # fmt: skip
+
+
+def plan_json(found: Plan, titles: Mapping[str, str]) -> JsonObject:
+    chosen = set(found.allocation.chosen)
+    stays = {s.item_id: s for s in found.sensitivity}
+    return {
+        "capacity": dict(found.capacity), "committed": dict(found.committed),
+        "available": dict(found.allocation.available), "used": dict(found.allocation.used),
+        "value": round(found.allocation.value, 2), "value_unit": "customer-points a week, risk-adjusted",
+        "projects": [
+            {"item_id": p.item_id, "title": p.title, "value": round(p.value, 2), "value_low": round(p.value_low, 2),
+             "value_high": round(p.value_high, 2), "requests": dict(p.requests), "chosen": p.item_id in chosen,
+             "stays_at_low_end": stays[p.item_id].stays if p.item_id in stays else None,
+             "replaced_by": list(stays[p.item_id].instead) if p.item_id in stays else []}
+            for p in found.projects
+        ],
+        "missing": [{"item_id": i, "title": titles.get(i, i), "lacks": lacks} for i, lacks in found.missing],
+        "at_low_end": {"chosen": list(found.at_low.chosen), "value": round(found.at_low.value, 2)},
+    }  # fmt: skip
