@@ -64,14 +64,15 @@ def act(kind: ItemAction, item: str, n: int, **extra: object) -> Action:
 def test_the_plan_over_a_backlog() -> None:
     items = {}
     figures = {"reach": 100.0, "severity": 6, "cost_weeks": 2.0, "risk": 0.25}
-    items["rem-a"] = apply(None, act(ItemAction.PROPOSE, "rem-a", 0, title="A", effect=5.0, effect_low=2.0,
-                                     effect_high=8.0, requests={"ux": 2.0, "engineering": 4.0}, **figures), SPEC)  # fmt: skip
-    items["rem-b"] = apply(None, act(ItemAction.PROPOSE, "rem-b", 0, title="B", effect=3.0,
-                                     requests={"engineering": 8.0}, **figures), SPEC)  # fmt: skip
+    proposal_a = act(ItemAction.PROPOSE, "rem-a", 0, title="A", effect=5.0, effect_low=2.0, effect_high=8.0,
+                     requests={"ux": 2.0, "engineering": 4.0}, **figures)  # fmt: skip
+    items["rem-a"] = apply(None, proposal_a, SPEC)
+    proposal_b = act(ItemAction.PROPOSE, "rem-b", 0, title="B", effect=3.0, requests={"engineering": 8.0}, **figures)
+    items["rem-b"] = apply(None, proposal_b, SPEC)
     items["rem-c"] = apply(None, act(ItemAction.PROPOSE, "rem-c", 0, title="C", requests={"ux": 1.0}), SPEC)
+    change = Change("d", ("logistics",), target_metrics=("csat.delivery",))
     started = apply(None, act(ItemAction.PROPOSE, "rem-d", 0, title="D", requests={"engineering": 3.0}), SPEC)
-    started = apply(started, act(ItemAction.SET_CHANGE, "rem-d", 1, change=Change("d", ("logistics",),
-                                                                                   target_metrics=("csat.delivery",))), SPEC)  # fmt: skip
+    started = apply(started, act(ItemAction.SET_CHANGE, "rem-d", 1, change=change), SPEC)
     started = apply(started, act(ItemAction.APPROVE, "rem-d", 2, department="logistics"), SPEC)
     items["rem-d"] = apply(started, act(ItemAction.START, "rem-d", 3), SPEC)
     found = plan(list(items.values()), SPEC)
