@@ -203,6 +203,8 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 detail = page.inner_text("#item-detail")
                 assert "required logistics, customer-service, compliance" in detail, detail
                 assert page.query_selector('#item-detail svg rect[data-label="Amsterdam fulfilment centre"]')
+                eventually(lambda: "Capacity: analytics" in page.inner_text("#allocation-note"), 60, "the allocation")
+                assert item in page.inner_text("#allocation-rows")  # its effect, reach and requests are given
                 page.locator("#improvement").screenshot(path=str(ARTIFACTS / "warroom-improvement.png"))
 
                 # the locations view: the funnel plot of delivery CSAT, a site's control chart, the noise budget
@@ -286,7 +288,9 @@ def propose_with_change(bootstrap: str, tmp_path: Path, tag: str) -> str:
     mitigation yet."""
     proposed = cxstream(["changes", "propose", "--title", f"Late deliveries from Amsterdam {tag}", "--where",
                          "region=emea", "--where", "site=ams-1", "--cause-code", "SUP-CARRIER-CAPACITY", "--severity",
-                         "7", "--cost-weeks", "3", "--author", "m.jansen"], bootstrap)  # fmt: skip
+                         "7", "--cost-weeks", "3", "--effect", "8", "--effect-low", "3", "--effect-high", "12",
+                         "--request", "ux=1", "--request", "engineering=4", "--author", "m.jansen"],
+                        bootstrap)  # fmt: skip
     assert proposed.returncode == 0, proposed.stderr
     item = proposed.stdout.split()[0]
     change = tmp_path / "change.yaml"

@@ -98,6 +98,10 @@ def add_parsers(sub: Any) -> None:
         if name == "rollout":
             a.add_argument("--where", action="append", required=True, metavar="DIM=VALUE", help="e.g. site=ams-1")
     p.set_defaults(handler=cmd_changes)
+    top = sub.add_parser("allocate", help="shared capacity allocated to backlog items by risk-adjusted value "
+                         "(the same as cxstream changes allocate)")  # fmt: skip
+    top.add_argument("--json", action="store_true")
+    top.set_defaults(handler=cmd_changes, action="allocate")
 
 
 def _pairs(values: list[str]) -> dict[str, str]:

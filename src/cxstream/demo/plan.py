@@ -134,13 +134,15 @@ def seed_backlog(client_options: dict[str, Any], out: TextIO = sys.stderr) -> No
     actions = [
         Action("demo-1", late, ItemAction.PROPOSE, "demo", at, title="Late deliveries from Amsterdam",
                source="manual", cause_code="SUP-CARRIER-CAPACITY", labels={"region": "emea", "site": "ams-1"},
-               severity=7, cost_weeks=3, risk=0.2, comment="Complaints about late parcels from Amsterdam again"),
+               severity=7, cost_weeks=3, risk=0.2, comment="Complaints about late parcels from Amsterdam again",
+               effect=8.0, effect_low=3.0, effect_high=12.0, requests={"ux": 1.0, "engineering": 4.0}),
         Action("demo-2", late, ItemAction.SET_CHANGE, "demo", at + 1, change=change),
         Action("demo-3", late, ItemAction.APPROVE, "demo", at + 2, role="supervisor", teams=("logistics",),
                department="logistics", comment="Carrier contract ready"),
         Action("demo-4", refunds, ItemAction.PROPOSE, "demo", at + 3, title="Refunds take two weeks to reach the card",
                source="manual", cause_code="POL-REFUND-RULE", reach=40, reach_low=28, reach_high=55, severity=6,
-               cost_weeks=2, risk=0.3, comment="Billing detractors name refunds most"),
+               cost_weeks=2, risk=0.3, comment="Billing detractors name refunds most", effect=4.0, effect_low=1.0,
+               effect_high=7.0, requests={"analytics": 1.0, "engineering": 3.0}),
     ]  # fmt: skip
     asyncio.run(send_records(client_options, Topics.REMEDIATION,
                              [(a.item_id.encode(), codec.encode(action_record(a))) for a in actions]))  # fmt: skip

@@ -108,7 +108,8 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
                        "expected value (an exact integer program), with each chosen project's sensitivity",
             "security": secured,
             "responses": {"200": _json({"type": "object", "required": ["capacity", "projects", "missing"]},
-                                       "the proposal"), **errors}}},
+                                       "the proposal"),
+                          "400": _json(error, "an item asks for a resource with no declared capacity"), **errors}}},
         "/api/remediation/pareto": {"get": {
             "summary": "a Pareto of this period against the one before: drivers in detractors' comments, root "
                        "causes of resolved cases, or an operational failure by site or team, with the test of "

@@ -408,7 +408,14 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
         from cxstream.domain.remediation.views import plan_json
 
         items = list(reads.feed.backlog.items.values())
-        found = plan(items, spec)
+        if any(i.reach <= 0 for i in items):  # reach measured where none was given, as the backlog shows it
+            at = reads.reads_until()
+            reader = reads.reader(await cells(request), at)
+            items = [with_measured_reach(i, reads.reach_of(reader, i, at)) for i in items]
+        try:
+            found = plan(items, spec)
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
         return view.json(plan_json(found, {i.item_id: i.title for i in items}))
 
     @app.page("/api/remediation/procedures")
