@@ -320,6 +320,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     )
     if places is not None:
         locations_web.register(app, gate, ctx.topology, places, history_feed)
+    locations_web.register_playbooks(app, gate, ctx.topology, history_feed)
     if ctx.topology.remediation is not None:
         improvement = ctx.topology.remediation
         backlog = RemediationFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.REMEDIATION), improvement)

@@ -43,6 +43,23 @@ def topology(tmp_path: Path) -> Path:
     return directory
 
 
+WAVE_1, WAVE_2 = SITES[:5], SITES[5:10]
+
+
+def playbook(reviewed: int) -> str:
+    """A playbook rolled out in two waves: the first to t00-t04 nine days before the reviewed day, the second to
+    t05-t09 five days before it."""
+    first = datetime.fromtimestamp((reviewed - 9 * DAY_MS) / 1000, UTC).date()
+    second = datetime.fromtimestamp((reviewed - 5 * DAY_MS) / 1000, UTC).date()
+    return (
+        "playbooks:\n  compare_days: 5\n  playbooks:\n    - id: handover\n      display: Carrier handover\n"
+        "      version: '2'\n      owner: logistics\n      metrics: [csat.delivery]\n"
+        "      steps:\n        - {id: check, text: Check the labels at the dock}\n"
+        f"      waves:\n        - {{id: wave-1, version: '2', sites: [{', '.join(WAVE_1)}], starts: {first}}}\n"
+        f"        - {{id: wave-2, version: '2', sites: [{', '.join(WAVE_2)}], starts: {second}}}\n"
+    )
+
+
 def answers(days: int, reviewed: int) -> list[bytes]:
     """Delivery CSAT per site and day for ``days`` days up to the reviewed day; small-1 much worse on its last
     three days, big-1 large with a share that drifts from day to day."""
@@ -56,6 +73,8 @@ def answers(days: int, reviewed: int) -> list[bytes]:
                 n, share = 1500, min(0.95, max(0.6, rng.gauss(0.8, 0.03)))
             if site == "small-1" and d >= days - 3:
                 share = 0.45
+            if site in WAVE_1 and d >= days - 10:  # the first wave works where it started
+                share = 0.9
             for i in range(n):
                 when = datetime.fromtimestamp((start + rng.randint(0, DAY_MS - 1000)) / 1000, UTC)
                 score = rng.choice((4, 5)) if rng.random() < share else rng.choice((1, 2))
@@ -72,9 +91,11 @@ def answers(days: int, reviewed: int) -> list[bytes]:
 def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(bootstrap: str, tmp_path: Path) -> None:
     port = free_port()
     env = worker_env(bootstrap, port, f"cxstream-sites-{uuid.uuid4().hex[:8]}", tmp_path / "data")
-    env["CXSTREAM_TOPOLOGY_DIR"] = str(topology(tmp_path))
+    directory = topology(tmp_path)
+    env["CXSTREAM_TOPOLOGY_DIR"] = str(directory)
     cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
     reviewed = day_to_review(int(datetime.now(UTC).timestamp() * 1000), GRACE_MS)
+    (directory / "playbooks.yaml").write_text(playbook(reviewed))
     path = tmp_path / "csat.jsonl"
     path.write_bytes(b"\n".join(answers(14, reviewed)) + b"\n")
     cxstream = [sys.executable, "-m", "cxstream.cli"]
@@ -116,6 +137,17 @@ def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(boots
         assert status == 200 and big["sigma_z"] > 1 and not [f for f in big["firings"] if f["rule"] == 1]
         status, listed = call(port, "/api/sites", ADMIN_TOKEN)
         assert listed["noise"]["comparisons_per_day"] == len(SITES)
+
+        # the playbook's two waves: the first moved its sites, the second did not; the spread says so
+        status, rolled = call(port, "/api/playbooks/handover", ADMIN_TOKEN)
+        assert status == 200 and rolled["waves"] is not None, rolled
+        first, second = rolled["waves"]
+        assert first["wave"] == "wave-1" and first["pooled_low"] > 0 and first["improved"] >= 4, first
+        assert first["compared"] == 5 and "sites improved" in first["summary"]
+        assert abs(second["pooled"]) < 3 < first["pooled"], second  # no change at the second wave's sites
+        status, runs = call(port, "/api/playbooks", ADMIN_TOKEN)
+        versions = next(p for p in runs["playbooks"] if p["id"] == "handover")["sites"]
+        assert versions["t00"] == "2" and versions["t07"] == "2" and versions["t15"] is None
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)

@@ -195,6 +195,10 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                  {"admin": 409, "supervisor-cxops": 409, "supervisor-logistics": 409, "analyst": 403,
                   "viewer-emea": 403})],  # no change defined yet: refused by the item's rules
             ("GET", "/api/sites"): [("/api/sites", None, ALL)],
+            ("GET", "/api/playbooks"): [("/api/playbooks", None, ALL)],
+            ("GET", "/api/playbooks/{playbook_id}"): [
+                ("/api/playbooks/late-delivery-handling?site=ams-1", None, ALL),
+                ("/api/playbooks/late-delivery-handling?site=mnl-1", None, {**ALL, **out_of_scope})],
             ("GET", "/api/sites/funnel"): [("/api/sites/funnel?metric=csat.delivery", None, ALL)],
             ("GET", "/api/sites/{site}/chart"): [
                 ("/api/sites/ams-1/chart?metric=csat.delivery", None, ALL),
@@ -237,6 +241,7 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                     item_id=item,
                     tree_id="late-delivery-emea",
                     site="ams-1",
+                    playbook_id="late-delivery-handling",
                 )
                 assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
 

@@ -16,6 +16,7 @@ from cxstream.cli import (
     data,
     detection,
     history,
+    playbooks,
     rca,
     scorecards,
     service,
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_parsers(sub)
     spc.add_parsers(sub)
     sites.add_parsers(sub)
+    playbooks.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -18,6 +18,7 @@ from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
+from cxstream.domain.locations.playbooks import Playbooks
 from cxstream.domain.locations.spec import Locations
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
 from cxstream.domain.remediation.spec import Remediation
@@ -143,6 +144,7 @@ class TopologyFile(Strict):
     workforce: Workforce | None = None
     remediation: Remediation | None = None
     locations: Locations | None = None
+    playbooks: Playbooks | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -234,6 +236,7 @@ class Topology(Strict):
     workforce: Workforce = Workforce()
     remediation: Remediation | None = None  # none declared: cases resolve with free text only
     locations: Locations | None = None  # none declared: no variance monitoring across sites
+    playbooks: Playbooks = Playbooks()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -307,6 +310,7 @@ def check_singletons(topology: Topology) -> list[Problem]:
     problems.extend(_check_workforce(topology, teams))
     problems.extend(_check_remediation(topology, teams))
     problems.extend(_check_locations(topology, teams))
+    problems.extend(_check_playbooks(topology, teams))
     for j, name in enumerate(topology.followup.contact_policy.cap_by):
         if name not in (*INVITE_LABELS, "trigger"):
             problems.append(
@@ -315,6 +319,36 @@ def check_singletons(topology: Topology) -> list[Problem]:
                     message=f"invites carry no label {name!r} (they carry {', '.join(INVITE_LABELS)}, trigger)",
                 )
             )
+    return problems
+
+
+def _check_playbooks(topology: Topology, teams: set[str]) -> list[Problem]:
+    """Playbooks are owned by teams, move metrics a verdict can judge, and roll out to reference sites."""
+    from cxstream.domain.metrics.stats import Sufficient
+    from cxstream.domain.remediation.verdict import measured
+
+    known = {s.id for s in topology.reference.sites}
+    definitions = {d.id: d for d in topology.metrics.definitions}
+    problems = []
+    for i, playbook in enumerate(topology.playbooks.playbooks):
+        loc: tuple[str | int, ...] = ("playbooks", "playbooks", i)
+        if playbook.owner not in teams:
+            problems.append(Problem(loc=(*loc, "owner"), message=f"{playbook.owner!r} is not a team"))
+        for j, metric in enumerate(playbook.metrics):
+            definition = definitions.get(metric)
+            if definition is None or measured(definition, Sufficient()) is None or "site" not in definition.dimensions:
+                problems.append(Problem(loc=(*loc, "metrics", j), message=f"{metric!r} is not a share or NPS kept "
+                                        "per site"))  # fmt: skip
+        for j, wave in enumerate(playbook.waves):
+            for k, site in enumerate(wave.sites):
+                if known and site not in known:
+                    problems.append(Problem(loc=(*loc, "waves", j, "sites", k), message=f"{site!r} is not in "
+                                            "reference.sites"))  # fmt: skip
+        for j, adaptation in enumerate(playbook.adaptations):
+            adapted = adaptation.where.get("site")
+            if adapted is not None and known and adapted not in known:
+                problems.append(Problem(loc=(*loc, "adaptations", j, "where", "site"), message=f"{adapted!r} is "
+                                        "not in reference.sites"))  # fmt: skip
     return problems
 
 

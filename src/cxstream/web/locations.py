@@ -221,3 +221,57 @@ def register(app: faust.App, gate: Gate, topology: Topology, spec: Locations, hi
                         for i, (at, p) in enumerate(zip(starts, chart.points, strict=True))
                     ])  # fmt: skip
             return self.json(body)
+
+
+def register_playbooks(app: faust.App, gate: Gate, topology: Topology, history: HistoryFeed | None) -> None:
+    """``GET /api/playbooks``: the playbooks and the version each site runs today (the rollout map);
+    ``GET /api/playbooks/{id}?site=``: the playbook as a site runs it, and each wave's before and after with the
+    spread across its sites (from the metric history)."""
+    from cxstream.domain.locations.playbooks import rollout_map, wave_reports
+    from cxstream.domain.locations.views import effective_json, wave_json
+
+    declared = topology.playbooks
+    sites = [s.id for s in topology.reference.sites]
+    regions = {s.id: s.region for s in topology.reference.sites}
+
+    @app.page("/api/playbooks")
+    async def playbooks(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        shown = [s for s in sites if principal.in_scope(regions.get(s), None)]
+        versions = rollout_map(declared.playbooks, shown, datetime.now(UTC).date())
+        return view.json({"playbooks": [
+            {"id": p.id, "display": p.display, "version": p.version, "owner": p.owner, "metrics": list(p.metrics),
+             "sites": versions[p.id], "waves": [{"id": w.id, "version": w.version, "sites": list(w.sites),
+                                                  "starts": w.starts.isoformat()} for w in p.waves]}
+            for p in declared.playbooks
+        ]})  # fmt: skip
+
+    @app.page("/api/playbooks/{playbook_id}")
+    class OnePlaybook(faust.web.View):
+        async def get(self, request: Any, playbook_id: str) -> Any:
+            try:
+                principal = gate.principal(request)
+            except Denied as denied:
+                return refuse(self, denied)
+            playbook = declared.playbook(playbook_id)
+            if playbook is None:
+                return self.json({"error": f"no playbook {playbook_id}"}, status=404)
+            site = request.query.get("site") or ""
+            if site:
+                try:
+                    gate.scoped(principal, regions.get(site), None)
+                except Denied as denied:
+                    return refuse(self, denied)
+            body: dict[str, Any] = {"effective": effective_json(playbook.for_site(site, regions.get(site)))}
+            if history is None or not history.ready:
+                body["waves"] = None
+                body["waves_note"] = "the metric history is not loaded on this worker yet"
+                return self.json(body)
+            metrics = topology.metrics
+            reports = wave_reports(playbook, metrics, history.index, declared.compare_days, metrics.min_n,
+                                   datetime.now(UTC).date())  # fmt: skip
+            body["waves"] = [wave_json(r) for r in reports]
+            return self.json(body)

@@ -19,6 +19,16 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any], metrics: 
     chart = {"name": "chart", "in": "query", "schema": {"type": "string", "enum": ["svg"]}}
     loading = {"503": _json(error, "the history is still being read"), "404": _json(error, "no history here")}
     return {
+        "/api/playbooks": {"get": {
+            "summary": "the playbooks, their waves, and the version each site runs today", "security": secured,
+            "responses": {"200": _json({"type": "object", "required": ["playbooks"]}, "playbooks"), **errors}}},
+        "/api/playbooks/{playbook_id}": {"get": {
+            "summary": "a playbook as a site runs it (local adaptations applied) and each wave's before and after "
+                       "with the spread across its sites", "security": secured,
+            "parameters": [{"name": "playbook_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "site", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "object", "required": ["effective", "waves"]}, "the playbook"),
+                          "404": _json(error, "no such playbook"), **errors}}},
         "/api/sites": {"get": {
             "summary": "the declared locations, the metrics compared, the watched rules and the noise budget",
             "security": secured,

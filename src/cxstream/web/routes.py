@@ -93,6 +93,8 @@ ROUTES: tuple[Route, ...] = (
         "one remediation item: FMEA, approvals, trail, Pareto, pre/post comparisons",
     ),
     Route("POST", "/api/remediation/items/{item_id}/actions", Door.TOKEN, "an action on a remediation item"),
+    Route("GET", "/api/playbooks", Door.TOKEN, "the playbooks and the version each site runs (the rollout map)"),
+    Route("GET", "/api/playbooks/{playbook_id}", Door.TOKEN, "a playbook as a site runs it, and its waves' spread"),
     Route("GET", "/api/sites", Door.TOKEN, "the locations, the metrics compared and the noise budget"),
     Route("GET", "/api/sites/funnel", Door.TOKEN, "one metric's funnel plot of the locations on a closed day"),
     Route("GET", "/api/sites/{site}/chart", Door.TOKEN, "one location's control chart with the Nelson rules named"),
