@@ -213,6 +213,8 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert "comparisons a day" in page.inner_text("#locations-note")
                 eventually(lambda: page.query_selector("#site-chart svg circle.day"), 60, "the site's control chart")
                 assert "per day around its own centre" in page.inner_text("#site-note")
+                eventually(lambda: "Late-delivery handling" in page.inner_text("#rollout-rows"), 60, "the rollout map")
+                eventually(lambda: "wave-1" in page.inner_text("#waves"), 60, "the waves")
                 page.locator("#locations").screenshot(path=str(ARTIFACTS / "warroom-locations.png"))
 
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
