@@ -51,6 +51,7 @@ from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
+from cxstream.web import governance as governance_web
 from cxstream.web import locations as locations_web
 from cxstream.web import remediation as remediation_web
 from cxstream.web.auth import Gate
@@ -321,6 +322,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     if places is not None:
         locations_web.register(app, gate, ctx.topology, places, history_feed)
     locations_web.register_playbooks(app, gate, ctx.topology, history_feed)
+    backlog: RemediationFeed | None = None
     if ctx.topology.remediation is not None:
         improvement = ctx.topology.remediation
         backlog = RemediationFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.REMEDIATION), improvement)
@@ -342,5 +344,12 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             ),
             remediation_out,
         )
+    if ctx.topology.governance.committees:
+        proposals = governance_web.GovernanceFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.GOVERNANCE),
+                                                  ctx.topology.governance)  # fmt: skip
+        app.task(proposals.run)
+        governance_out = app.topic(Topics.GOVERNANCE, key_type=bytes, key_serializer="raw",
+                                   value_serializer=codec_name(Topics.GOVERNANCE))  # fmt: skip
+        governance_web.register(app, gate, proposals, governance_out, backlog)
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

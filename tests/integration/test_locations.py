@@ -93,6 +93,9 @@ def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(boots
     env = worker_env(bootstrap, port, f"cxstream-sites-{uuid.uuid4().hex[:8]}", tmp_path / "data")
     directory = topology(tmp_path)
     env["CXSTREAM_TOPOLOGY_DIR"] = str(directory)
+    env["CXSTREAM_API_TOKENS"] = json.dumps([{"name": "test-admin", "role": "admin", "token": ADMIN_TOKEN}] + [
+        {"name": name, "role": "supervisor", "token": f"tok-{name}"} for name in ("a.okafor", "m.jansen", "l.moreau")
+    ])  # fmt: skip
     cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
     reviewed = day_to_review(int(datetime.now(UTC).timestamp() * 1000), GRACE_MS)
     (directory / "playbooks.yaml").write_text(playbook(reviewed))
@@ -148,6 +151,30 @@ def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(boots
         status, runs = call(port, "/api/playbooks", ADMIN_TOKEN)
         versions = next(p for p in runs["playbooks"] if p["id"] == "handover")["sites"]
         assert versions["t00"] == "2" and versions["t07"] == "2" and versions["t15"] is None
+
+        # the board decides to roll the playbook out further: quorum three, majority; no verified effect cited
+        proposal = {
+            "committee": "scaling-board",
+            "kind": "rollout",
+            "title": "Carrier handover to all EMEA sites",
+            "waves": ["handover/wave-1", "handover/wave-2"],
+            "note": first["summary"],
+            "cost_weeks": 6,
+        }
+        status, opened = call(port, "/api/governance", "tok-a.okafor", proposal)
+        assert status == 202 and opened["verified_effect"] is False, opened
+        actions = f"/api/governance/{opened['proposal_id']}/actions"
+        eventually(lambda: call(port, f"/api/governance/{opened['proposal_id']}", ADMIN_TOKEN)[0] == 200, 30,
+                   "the proposal")  # fmt: skip
+        assert call(port, actions, ADMIN_TOKEN, {"action": "VOTE", "vote": "yes"})[0] == 409  # not a member
+        for name, vote in (("a.okafor", "yes"), ("m.jansen", "no"), ("l.moreau", "yes")):
+            assert call(port, actions, f"tok-{name}", {"action": "VOTE", "vote": vote})[0] == 202
+            eventually(lambda n=name: n in call(port, f"/api/governance/{opened['proposal_id']}", ADMIN_TOKEN)[1]
+                       ["votes"], 30, "the vote")  # fmt: skip
+        decided = call(port, f"/api/governance/{opened['proposal_id']}", ADMIN_TOKEN)[1]
+        assert decided["state"] == "APPROVED" and decided["votes"] == {"a.okafor": "yes", "m.jansen": "no",
+                                                                        "l.moreau": "yes"}, decided  # fmt: skip
+        assert [t["kind"] for t in decided["trail"]] == ["PROPOSE", "VOTE", "VOTE", "VOTE"]
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)

@@ -106,6 +106,7 @@ def complaint(event_id: str, customer: str, region: str, site: str) -> bytes:
 
 ROLES = tuple(TOKENS)
 ALL = dict.fromkeys(ROLES, 200)
+WRITERS = {**dict.fromkeys(ROLES, 202), "viewer-emea": 403}  # analysts and up act, viewers read
 
 
 def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str, tmp_path: Path) -> None:
@@ -143,6 +144,9 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
         cli(cli_env, "changes", "propose", "--title", f"Late deliveries {tag}", "--where", "region=emea",
             "--cause-code", "SUP-CARRIER-CAPACITY", "--author", "m.jansen")  # fmt: skip
         item = json.loads(cli(cli_env, "changes", "list", "--json"))[0]["item_id"]
+        proposal = cli(cli_env, "governance", "propose", "--committee", "scaling-board", "--kind", "rollout",
+                       "--title", f"Roll out {tag}", "--item", item, "--author", "a.okafor").split()[0]  # fmt: skip
+        eventually(lambda: call(port, f"/api/governance/{proposal}", ADMIN_TOKEN)[0] == 200, 60, "the proposal")
         eventually(lambda: call(port, f"/api/remediation/items/{item}", ADMIN_TOKEN)[0] == 200, 60, "the item")
 
         nps = "/api/metrics/nps.relationship/1h"
@@ -195,6 +199,16 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                  {"admin": 409, "supervisor-cxops": 409, "supervisor-logistics": 409, "analyst": 403,
                   "viewer-emea": 403})],  # no change defined yet: refused by the item's rules
             ("GET", "/api/sites"): [("/api/sites", None, ALL)],
+            ("GET", "/api/governance"): [("/api/governance", None, ALL)],
+            ("POST", "/api/governance"): [
+                ("/api/governance", {"committee": "scaling-board", "kind": "rollout", "title": f"More {tag}"},
+                 WRITERS)],
+            ("GET", "/api/governance/{proposal_id}"): [(f"/api/governance/{proposal}", None, ALL)],
+            ("POST", "/api/governance/{proposal_id}/actions"): [
+                (f"/api/governance/{proposal}/actions", {"action": "COMMENT", "comment": "seen"}, WRITERS),
+                (f"/api/governance/{proposal}/actions", {"action": "VOTE", "vote": "yes"},  # not members
+                 {"admin": 409, "supervisor-cxops": 409, "supervisor-logistics": 409, "analyst": 409,
+                  "viewer-emea": 403})],
             ("GET", "/api/playbooks"): [("/api/playbooks", None, ALL)],
             ("GET", "/api/playbooks/{playbook_id}"): [
                 ("/api/playbooks/late-delivery-handling?site=ams-1", None, ALL),
@@ -242,6 +256,7 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                     tree_id="late-delivery-emea",
                     site="ams-1",
                     playbook_id="late-delivery-handling",
+                    proposal_id=proposal,
                 )
                 assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
 

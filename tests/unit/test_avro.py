@@ -43,6 +43,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.HistoryRecord",
         "cxstream.CalendarEntry",
         "cxstream.RemediationAction",
+        "cxstream.GovernanceAction",
     }
 
 

@@ -15,6 +15,7 @@ from cxstream.cli import (
     changes,
     data,
     detection,
+    governance,
     history,
     playbooks,
     rca,
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     spc.add_parsers(sub)
     sites.add_parsers(sub)
     playbooks.add_parsers(sub)
+    governance.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -20,7 +20,8 @@ from cxstream.domain.topology import (
 )
 
 SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access",
-                   "workforce", "remediation", "locations", "playbooks")  # fmt: skip
+                   "workforce", "remediation", "locations", "playbooks",
+                   "governance")  # fmt: skip
 
 
 def topology_files(directory: Path) -> list[Path]:

@@ -18,6 +18,7 @@ from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
+from cxstream.domain.locations.governance import Governance
 from cxstream.domain.locations.playbooks import Playbooks
 from cxstream.domain.locations.spec import Locations
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
@@ -145,6 +146,7 @@ class TopologyFile(Strict):
     remediation: Remediation | None = None
     locations: Locations | None = None
     playbooks: Playbooks | None = None
+    governance: Governance | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -237,6 +239,7 @@ class Topology(Strict):
     remediation: Remediation | None = None  # none declared: cases resolve with free text only
     locations: Locations | None = None  # none declared: no variance monitoring across sites
     playbooks: Playbooks = Playbooks()
+    governance: Governance = Governance()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:

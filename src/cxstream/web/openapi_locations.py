@@ -18,7 +18,52 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any], metrics: 
            "description": "a closed day (default: the last final one)"}  # fmt: skip
     chart = {"name": "chart", "in": "query", "schema": {"type": "string", "enum": ["svg"]}}
     loading = {"503": _json(error, "the history is still being read"), "404": _json(error, "no history here")}
+    accepted = _json({"type": "object", "required": ["proposal_id", "action_id", "state"]}, "recorded")
+    body = {
+        "required": True,
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "action": {"type": "string", "enum": ["VOTE", "COMMENT", "WITHDRAW"]},
+                        "vote": {"type": "string", "enum": ["yes", "no", "abstain"]},
+                        "comment": {"type": "string"},
+                        "committee": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "title": {"type": "string"},
+                        "items": {"type": "array", "items": {"type": "string"}},
+                        "waves": {"type": "array", "items": {"type": "string"}},
+                        "note": {"type": "string"},
+                        "cost_weeks": {"type": "number", "minimum": 0},
+                    },
+                }
+            }
+        },
+    }
+    posted = {
+        "202": accepted,
+        "400": _json(error, "not a valid action"),
+        "404": _json(error, "no such proposal"),
+        "409": _json(error, "refused by the committee's rules (rule)"),
+        **errors,
+    }
     return {
+        "/api/governance": {
+            "get": {"summary": "scaling proposals with their state, votes and whether they rest on a verified effect",
+                    "security": secured,
+                    "responses": {"200": _json({"type": "object", "required": ["proposals"]}, "proposals"), **errors}},
+            "post": {"summary": "a proposal to a committee (committee, kind, title, items, waves, note, cost_weeks)",
+                     "security": secured, "requestBody": body, "responses": posted}},
+        "/api/governance/{proposal_id}": {"get": {
+            "summary": "one proposal: evidence, votes, decision, audit trail", "security": secured,
+            "parameters": [{"name": "proposal_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "object", "required": ["proposal_id", "state"]}, "the proposal"),
+                          "404": _json(error, "no such proposal"), **errors}}},
+        "/api/governance/{proposal_id}/actions": {"post": {
+            "summary": "VOTE (a committee member), COMMENT or WITHDRAW (the proposer)", "security": secured,
+            "parameters": [{"name": "proposal_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": body, "responses": posted}},
         "/api/playbooks": {"get": {
             "summary": "the playbooks, their waves, and the version each site runs today", "security": secured,
             "responses": {"200": _json({"type": "object", "required": ["playbooks"]}, "playbooks"), **errors}}},
