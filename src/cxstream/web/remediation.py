@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -227,6 +227,24 @@ class RemediationReads:
         self.cause_names = {c.code: c.display for c in spec.root_causes.codes}
         self.site_names = {s.id: s.name for s in topology.reference.sites}
 
+    def needed(self, items: Sequence[Item], *, with_modes: bool = False) -> set[str]:
+        """The metric definitions the items' reach (their cause's Pareto) and, ``with_modes``, their observed
+        failure modes are read from."""
+        found = set()
+        for item in items:
+            code = self.spec.root_causes.find(item.cause_code) if item.cause_code else None
+            chosen = self.spec.pareto(code.pareto) if code is not None and code.pareto else None
+            if chosen is not None:
+                found.add(chosen.metric)
+            if with_modes and item.change is not None:
+                found |= {m.observed.metric for m in item.change.failure_modes if m.observed is not None}
+        return found
+
+    def survey_metrics(self, where: Mapping[str, str]) -> set[str]:
+        """The survey definitions that keep every dimension of ``where`` (their detractors' drivers)."""
+        return {d.id for d in self.metrics.definitions if d.indicator.value in ("csat", "ces", "nps")
+                and all(k in d.dimensions for k in where)}  # fmt: skip
+
     def reads_until(self) -> int:
         """The end of a period read up to now: the end of the bucket now is in (periods are read in whole buckets,
         and the bucket in progress holds what happened so far)."""
@@ -258,12 +276,8 @@ class RemediationReads:
     def drivers(self, reader: MetricReader, where: Mapping[str, str], start: int, end: int) -> dict[str, int]:
         """Drivers named in detractors' comments, over every survey metric kept by the asked dimensions."""
         counts: dict[str, int] = {}
-        for definition in self.metrics.definitions:
-            if definition.indicator.value not in ("csat", "ces", "nps"):
-                continue
-            if any(k not in definition.dimensions for k in where):
-                continue
-            for driver, count in reader.read(definition.id, start, end, where).drivers.items():
+        for definition_id in sorted(self.survey_metrics(where)):
+            for driver, count in reader.read(definition_id, start, end, where).drivers.items():
                 counts[driver] = counts.get(driver, 0) + count
         return counts
 
@@ -366,8 +380,11 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
     def principal_of(request: Any) -> Principal:
         return gate.principal(request)
 
-    async def cells(request: Any) -> list[Any]:
-        found, _ = await gather_cells(app, reads.tables, request, {d.id for d in reads.metrics.definitions})
+    async def cells(request: Any, definitions: set[str]) -> list[Any]:
+        """The cells of every worker, of the definitions a read needs only (none: no asking)."""
+        if not definitions:
+            return []
+        found, _ = await gather_cells(app, reads.tables, request, definitions)
         return found
 
     @app.page("/api/remediation")
@@ -384,7 +401,8 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
         items = [i for i in backlog_now.items.values() if (everything or i.state in BACKLOG)
                  and principal.in_scope(i.labels.get("region"), None)]  # fmt: skip
         at = reads.reads_until()
-        reader = reads.reader(await cells(request), at) if any(i.reach <= 0 for i in items) else None
+        unmeasured = [i for i in items if i.reach <= 0]
+        reader = reads.reader(await cells(request, reads.needed(unmeasured)), at) if unmeasured else None
         measured = {i.item_id: reads.reach_of(reader, i, at) if reader is not None else None for i in items}
         ranked = sorted(
             items,
@@ -410,7 +428,7 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
         items = list(reads.feed.backlog.items.values())
         if any(i.reach <= 0 for i in items):  # reach measured where none was given, as the backlog shows it
             at = reads.reads_until()
-            reader = reads.reader(await cells(request), at)
+            reader = reads.reader(await cells(request, reads.needed([i for i in items if i.reach <= 0])), at)
             items = [with_measured_reach(i, reads.reach_of(reader, i, at)) for i in items]
         try:
             found = plan(items, spec)
@@ -442,7 +460,7 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
             except Denied as denied:
                 return refuse(self, denied)
             at = reads.reads_until()
-            reader = reads.reader(await cells(request), at)
+            reader = reads.reader(await cells(request, reads.needed([item], with_modes=True)), at)
             body: dict[str, Any] = item_view(item, reads.feed.backlog, with_trail=True,
                                              measured=reads.reach_of(reader, item, at),
                                              observed=reads.failure_rates(reader, item, at))  # fmt: skip
@@ -495,7 +513,10 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
             before_counts = await reads.causes(request, principal, where, at - 2 * period, at - period)
             names, title = reads.cause_names, "Root causes of resolved cases"
         else:
-            reader = reads.reader(await cells(request), at)
+            chosen_pareto = spec.pareto(source)
+            wanted = reads.survey_metrics(where) if source == "drivers" else (
+                {chosen_pareto.metric} if chosen_pareto is not None else set())  # fmt: skip
+            reader = reads.reader(await cells(request, wanted), at)
             if source == "drivers":
                 now_counts = reads.drivers(reader, where, at - period, at)
                 before_counts = reads.drivers(reader, where, at - 2 * period, at - period)
@@ -545,7 +566,8 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
             except Denied as denied:
                 return refuse(self, denied)
             at = reads.reads_until()
-            reader = reads.reader(await cells(request), at)
+            evidence = {e.evidence.metric for e in tree.events.values() if e.evidence is not None}
+            reader = reads.reader(await cells(request, evidence), at)
             found = tree_view(tree, reads.metrics, reader, at - period, at, confidence=reads.metrics.confidence,
                               min_n=reads.metrics.min_n)  # fmt: skip
             body = tree_json(found)
