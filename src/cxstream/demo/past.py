@@ -145,3 +145,28 @@ def _poisson(rng: random.Random, mean: float) -> int:
         if p <= limit:
             return n
         n += 1
+
+
+#: Delivery CSAT a fulfilment site gets a day in the recent past the demo loads, and its true share: Amsterdam a
+#: little worse than the others, so that the Locations view has something to compare.
+SITE_DAY_ANSWERS = {"ams-1": ("emea", 90, 0.74), "chi-1": ("amer", 70, 0.83), "sin-1": ("apac", 50, 0.82)}
+
+
+def past_site_answers(first: date, days: int, seed: int = 17) -> Iterator[bytes]:
+    """Delivery CSAT at each fulfilment site for ``days`` days from ``first``: enough answers per site and day for
+    the funnel plots and control charts (the year of past records has about 25 a day at the busiest site)."""
+    rng = random.Random(seed)
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        for site, (region, n, share) in SITE_DAY_ANSWERS.items():
+            for i in range(n):
+                score = rng.choice((4, 5)) if rng.random() < share else rng.choice((1, 2, 3))
+                yield _line({
+                    "event_id": f"past-site-{seed}-{site}-{offset}-{i}", "source_record_id": f"{site}-{offset}-{i}",
+                    "event_time": _iso(midnight + timedelta(seconds=rng.uniform(0, 86_399))),
+                    "event_type": "SURVEY_RESPONSE", "customer_id": f"CUST-{rng.randint(1, 5000):06d}",
+                    "region": region, "team": "logistics", "site": site, "journey_stage": "delivery",
+                    "touchpoint": "delivery", "channel": "email",
+                    "survey": {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5},
+                })  # fmt: skip

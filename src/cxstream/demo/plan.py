@@ -45,6 +45,8 @@ class DemoPlan:
 
 #: Days of past helpdesk contacts (with an intraday profile) loaded for the workforce forecast.
 CONTACT_DAYS = 56
+#: Days of denser delivery CSAT per fulfilment site: a control chart's span (locations.variance.chart_days).
+SITE_DAYS = 28
 
 
 def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stderr) -> None:
@@ -52,7 +54,7 @@ def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stder
     from the start; skipped when the history topic holds anything already (a second run adds nothing)."""
     from cxstream.app import load_context
     from cxstream.backfill import backfill_files, today_ms
-    from cxstream.demo.past import past_contacts, past_records
+    from cxstream.demo.past import past_contacts, past_records, past_site_answers
     from cxstream.domain.catalog import Topics
     from cxstream.kafka.history import read_history
     from cxstream.settings import load_settings
@@ -67,7 +69,9 @@ def load_past(days: int, client_options: dict[str, Any], out: TextIO = sys.stder
         first = datetime.now(UTC).date() - timedelta(days=days)
         recent = min(days, CONTACT_DAYS)  # contacts per 15 minutes are kept for 13 weeks: 8 train the forecast
         contacts = past_contacts(first + timedelta(days=days - recent), recent)
-        path.write_bytes(b"\n".join([*past_records(first, days, per_day=150), *contacts]) + b"\n")
+        recent_sites = min(days, SITE_DAYS)  # enough answers per fulfilment site for the Locations view
+        sites = past_site_answers(first + timedelta(days=days - recent_sites), recent_sites)
+        path.write_bytes(b"\n".join([*past_records(first, days, per_day=150), *contacts, *sites]) + b"\n")
         report = asyncio.run(backfill_files(ctx, client_options, connector, [path], today_ms()))
     print(f"demo: {report.records} past records ({days} days) loaded into metric history in {report.elapsed_s:.0f} s",
           file=out, flush=True)  # fmt: skip
