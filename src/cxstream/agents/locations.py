@@ -52,8 +52,7 @@ class SiteWatch:
         review = review_day(self.metrics, index, self.spec, day, self.names)
         states = {k: v for k, v in self.table.items() if k != REVIEWED and isinstance(v, SiteGapState)}
         new_states, breaches = judge_day(review, states, self.spec, self.regions, now_ms)
-        for key in set(states) | set(new_states):
-            state = new_states.get(key, SiteGapState())
+        for key, state in new_states.items():
             if states.get(key) != state:
                 self.table[key] = state
         self.table[REVIEWED] = day

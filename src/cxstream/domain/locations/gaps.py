@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cxstream.domain.alerting.records import Breach, BreachKind, Direction, Status
 from cxstream.domain.alerting.severity import Severity
 from cxstream.domain.alerting.thresholds import breach_id
-from cxstream.domain.base import Json, from_ms, obj, opt_int, opt_str
+from cxstream.domain.base import Json, as_str, from_ms, obj, opt_int, opt_str
 from cxstream.domain.locations.spec import Locations
 from cxstream.domain.locations.variance import DayReview, Gap
 from cxstream.domain.metrics.spec import DAY_MS
@@ -20,18 +20,22 @@ RULE_ID = "execution-gap"
 
 @dataclass(frozen=True)
 class SiteGapState:
-    """An open gap of one metric at one location: its breach id and since when."""
+    """A gap of one metric at one location: its breach id and since when (no id: closed). The table key only
+    finds it; what it is about is read from these fields, never parsed back out of the key."""
 
+    metric: str
+    site: str
     open_id: str | None = None
     started_ms: int | None = None
 
     def to_json(self) -> dict[str, Json]:
-        return {"open_id": self.open_id, "started_ms": self.started_ms}
+        return {"metric": self.metric, "site": self.site, "open_id": self.open_id, "started_ms": self.started_ms}
 
     @classmethod
     def from_json(cls, data: object) -> SiteGapState:
         value = obj(data, "execution gap state")
-        return cls(opt_str(value.get("open_id")) or None, opt_int(value.get("started_ms")))
+        return cls(as_str(value.get("metric"), "metric"), as_str(value.get("site"), "site"),
+                   opt_str(value.get("open_id")) or None, opt_int(value.get("started_ms")))  # fmt: skip
 
 
 def state_key(metric: str, site: str) -> str:
@@ -73,10 +77,10 @@ def judge_day(review: DayReview, states: Mapping[str, SiteGapState], spec: Locat
     new_states: dict[str, SiteGapState] = {}
     breaches: list[Breach] = []
     for key, gap in found.items():
-        held = states.get(key) or SiteGapState()
+        held = states.get(key) or SiteGapState(gap.metric, gap.site)
         if held.open_id is None:
             bid = breach_id(RULE_ID, scope_of(gap.site, gap.metric, regions), review.day_ms)
-            new_states[key] = SiteGapState(bid, now_ms)
+            new_states[key] = SiteGapState(gap.metric, gap.site, bid, now_ms)
             breaches.append(gap_breach(gap, spec, regions, Status.FIRING, bid, now_ms, now_ms, better[gap.metric]))
         else:
             new_states[key] = held
@@ -85,12 +89,12 @@ def judge_day(review: DayReview, states: Mapping[str, SiteGapState], spec: Locat
     for key, held in states.items():
         if key in found or held.open_id is None:
             continue
-        metric, _, site = key.partition("|")
+        metric, site = held.metric, held.site
         closing = closed_gap(review, metric, site)
         if closing is not None:
             breaches.append(gap_breach(closing, spec, regions, Status.RESOLVED, held.open_id,
                                        held.started_ms or now_ms, now_ms, better.get(metric, True)))  # fmt: skip
-        new_states[key] = SiteGapState()
+        new_states[key] = SiteGapState(metric, site)
     return new_states, breaches
 
 
