@@ -25,6 +25,8 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
 from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.agents.partner_feedback import FeedbackFeed, FeedbackSink, Revisions
+from cxstream.agents.partner_feedback import register as register_revisions
 from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.remediation import EvidenceFeed
 from cxstream.agents.remediation_feed import RemediationFeed
@@ -53,6 +55,7 @@ from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
 from cxstream.web import governance as governance_web
 from cxstream.web import locations as locations_web
+from cxstream.web import partner_feedback as partner_feedback_web
 from cxstream.web import remediation as remediation_web
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
@@ -245,6 +248,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         ctx.topology.topic(invites.INVITES_TOPIC).partitions,
         guards,
     )
+    regions = {s.id: s.region for s in ctx.topology.reference.sites}
+    feedback_sink = FeedbackSink(app, codec_name(Topics.PARTNER_FEEDBACK), regions)
     events_monitor.register(
         app,
         ctx.codec(events_monitor.EVENTS_TOPIC),
@@ -255,6 +260,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         control,
         contacts,
         HistorySink(app, history_codec),
+        feedback_sink,
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
     causes = ctx.topology.remediation.root_causes if ctx.topology.remediation is not None else None
@@ -344,6 +350,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             ),
             remediation_out,
         )
+    proposals: governance_web.GovernanceFeed | None = None
     if ctx.topology.governance.committees:
         proposals = governance_web.GovernanceFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.GOVERNANCE),
                                                   ctx.topology.governance)  # fmt: skip
@@ -351,5 +358,20 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         governance_out = app.topic(Topics.GOVERNANCE, key_type=bytes, key_serializer="raw",
                                    value_serializer=codec_name(Topics.GOVERNANCE))  # fmt: skip
         governance_web.register(app, gate, proposals, governance_out, backlog)
+    partner_reports = FeedbackFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.PARTNER_FEEDBACK))
+    app.task(partner_reports.run)
+    partner_feedback_web.register(app, gate, ctx.topology.playbooks, partner_reports, backlog, proposals)
+    register_revisions(
+        app,
+        Revisions(
+            app,
+            ctx.topology.playbooks,
+            ctx.topology.governance,
+            partner_reports,
+            backlog,
+            proposals,
+            {t: codec_name(t) for t in (Topics.REMEDIATION, Topics.GOVERNANCE)},
+        ),
+    )
     BUILD_INFO.info({"version": __version__, "app_id": settings.app_id})
     return app

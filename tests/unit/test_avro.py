@@ -44,6 +44,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.CalendarEntry",
         "cxstream.RemediationAction",
         "cxstream.GovernanceAction",
+        "cxstream.PartnerFeedback",
     }
 
 

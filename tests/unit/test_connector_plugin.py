@@ -68,7 +68,7 @@ def test_a_connector_without_its_topic_is_refused_at_start(site: Path, tmp_path:
     (tmp_path / "project/examples").symlink_to(ROOT / "examples")
     with (topologies / "connectors.yaml").open("a") as extra:
         extra.write("  - name: kiosk\n")
-    with pytest.raises(ConfigError, match=r"connectors.yaml:\d+: connectors\[4\]\.name: its raw topic cx.raw.kiosk"):
+    with pytest.raises(ConfigError, match=r"connectors.yaml:\d+: connectors\[5\]\.name: its raw topic cx.raw.kiosk"):
         load_context(Settings(topology_dir=topologies, schema_dir=ROOT / "schemas"))
 
 

@@ -46,6 +46,8 @@ EXPECTED = {
     "canonical/survey_response.json": [EventType.SURVEY_RESPONSE],
     "canonical/agent_status.json": [EventType.AGENT_STATUS],
     "helpdesk/agent_state_changed.json": [EventType.AGENT_STATUS],
+    "partners/feedback.json": [EventType.PARTNER_FEEDBACK],
+    "partners/feedback_batch.json": [EventType.PARTNER_FEEDBACK] * 2,
 }
 
 

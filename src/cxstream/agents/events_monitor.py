@@ -2,8 +2,8 @@
 canonical schema (the ones that do not go to the dead-letter topic with the reason); events are counted by
 source and type, source delay is measured, the live metric tables are updated, and the hot-alert rules are
 tried (what they raise goes to the routing side's control topic, and so do agents' status changes, for the
-staffing gaps). Events too late for their windows are
-counted and dead-lettered with the reason.
+staffing gaps); partner feedback is republished on ``cx.partner-feedback``. Events too late for their windows
+are counted and dead-lettered with the reason.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from cxstream.agents.guard import Guards
 from cxstream.agents.history import HistorySink
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
+from cxstream.agents.partner_feedback import FeedbackSink
 from cxstream.domain.alerting.control import PresenceInput
 from cxstream.domain.alerting.hot_alerts import HotAlertRule, detect
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.locations.feedback import FeedbackError
 from cxstream.domain.workforce.presence import Presence
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
@@ -33,6 +35,7 @@ from cxstream.serde.avro import AvroCodec
 EVENTS_TOPIC = Topics.EVENTS
 AGENT = "cxstream.events-monitor"
 AGENT_STATUS = EventType.AGENT_STATUS.value
+PARTNER_FEEDBACK = EventType.PARTNER_FEEDBACK.value
 log = get_logger(__name__)
 
 
@@ -46,6 +49,7 @@ def register(
     control: Control | None = None,
     contacts: Contacts | None = None,
     history: HistorySink | None = None,
+    feedback: FeedbackSink | None = None,
 ) -> None:
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
@@ -75,6 +79,13 @@ def register(
                 await control.send(PresenceInput(presence))
         if contacts is not None:
             await contacts.event(canonical or CanonicalEvent.from_record(record))
+        if feedback is not None and record["event_type"] == PARTNER_FEEDBACK:
+            try:
+                await feedback.publish(canonical or CanonicalEvent.from_record(record))
+            except FeedbackError as exc:
+                await dead_letters.send(event, source=EVENTS_TOPIC, stage=Stage.PROCESS,
+                                        reasons=[Reason("feedback.fields", str(exc))],
+                                        event_id=record.get("event_id"))  # fmt: skip
 
     async def _failed(item: tuple[Any, dict[str, Any]], exc: Exception) -> None:
         event, record = item

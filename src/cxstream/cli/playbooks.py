@@ -1,6 +1,6 @@
 """``cxstream playbooks``: the declared playbooks, the one a site runs (with its local adaptations), the rollout map
-of versions by site, and each wave's before and after with the spread across its sites (from the metric history
-on the cluster)."""
+of versions by site, each wave's before and after with the spread across its sites (from the metric history
+on the cluster), and partners' feedback per step with the revisions it makes due (from ``cx.partner-feedback``)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def add_parsers(sub: Any) -> None:
     waves = actions.add_parser("waves", help="each rollout wave: the sites' metrics before and after, and the spread")
     waves.add_argument("id")
     waves.add_argument("--json", action="store_true")
+    fb = actions.add_parser("feedback", help="partners' feedback per step, and the revisions it makes due")
+    fb.add_argument("--playbook", default=None, help="one playbook (default: all)")
+    fb.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_playbooks)
 
 
@@ -66,10 +69,12 @@ def cmd_playbooks(settings: Settings, args: argparse.Namespace) -> int:
         for name, rule in body["rules"].items():
             print(f"  rule {name}: {rule['kind']} {rule['value']}")
         return EXIT_OK
-    reached = cluster(settings, "playbooks waves")
+    reached = cluster(settings, f"playbooks {args.action}")
     if isinstance(reached, int):
         return reached
     ctx, options = reached
+    if args.action == "feedback":
+        return _feedback(ctx, options, args)
     playbook = ctx.topology.playbooks.playbook(args.id)
     if playbook is None:
         return fail(f"no playbook {args.id!r}", EXIT_CONFIG)
@@ -90,4 +95,45 @@ def cmd_playbooks(settings: Settings, args: argparse.Namespace) -> int:
         for site in row["sites"]:
             print(f"  {site['site']:10} before {site['before']} (n={site['n_before']})  after {site['after']} "
                   f"(n={site['n_after']})  change {site['difference']}")  # fmt: skip
+    return EXIT_OK
+
+
+def _feedback(ctx: Any, options: dict[str, Any], args: argparse.Namespace) -> int:
+    from cxstream.domain.base import now_ms
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.locations.feedback import FeedbackBook, PartnerFeedback
+    from cxstream.domain.locations.views import rule_json, step_json
+    from cxstream.kafka.tools import read_decoded
+
+    spec = ctx.topology.playbooks
+    if args.playbook is not None and spec.playbook(args.playbook) is None:
+        return fail(f"no playbook {args.playbook!r}", EXIT_CONFIG)
+    records, _ = asyncio.run(read_decoded(options, ctx.codec(Topics.PARTNER_FEEDBACK), Topics.PARTNER_FEEDBACK))
+    book = FeedbackBook()
+    for record in records:
+        book.add(PartnerFeedback.from_record(record))
+    steps = book.steps(spec, now_ms(), lambda r: args.playbook is None or r.playbook == args.playbook)
+    if args.json:
+        rows = [step_json(s, None, {}) for s in steps]
+        print(json.dumps({"rule": rule_json(spec.feedback), "steps": rows}, indent=2))
+        return EXIT_OK
+    rule = spec.feedback
+    print(
+        f"{len(book.reports)} reports; a revision is due at {rule.reports} reports from {rule.partners} partners "
+        f"on the current version within {rule.window}" + (", or one critical report" if rule.critical_alone else "")
+    )
+    for step in steps:
+        severities = ", ".join(f"{n} {s}" for s, n in step.severities.items()) or "none counted"
+        flag = "REVISION DUE" if step.due else "watching"
+        print(
+            f"{step.playbook} / {step.step}: {step.counted} counted of {step.reports} ({severities}); "
+            f"partners {', '.join(step.partners) or '-'}; {flag}: {step.why}"
+        )
+        for r in step.latest:
+            suggestion = f" -> {r.suggestion}" if r.suggestion else ""
+            when = datetime.fromtimestamp(r.submitted_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+            print(
+                f"  {when} {r.partner} at {r.site or '-'} [{r.severity.value}] v{r.version or '?'}: "
+                f"{r.issue}{suggestion}"
+            )
     return EXIT_OK

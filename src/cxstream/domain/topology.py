@@ -352,6 +352,12 @@ def _check_playbooks(topology: Topology, teams: set[str]) -> list[Problem]:
             if adapted is not None and known and adapted not in known:
                 problems.append(Problem(loc=(*loc, "adaptations", j, "where", "site"), message=f"{adapted!r} is "
                                         "not in reference.sites"))  # fmt: skip
+    committee = topology.playbooks.feedback.committee
+    if committee is not None:
+        found = topology.governance.committee(committee)
+        if found is None or "playbook_revision" not in found.decides:
+            problems.append(Problem(loc=("playbooks", "feedback", "committee"), message=f"{committee!r} is not a "
+                                    "governance committee that decides playbook_revision"))  # fmt: skip
     return problems
 
 

@@ -356,6 +356,19 @@ RECURRING_CASES = Counter(
     registry=REGISTRY,
 )
 
+# --- partner feedback -----------------------------------------------------------------------------------------
+PARTNER_FEEDBACK = Counter(
+    "cxstream_partner_feedback_total",
+    "Partner reports on playbook steps republished on cx.partner-feedback, by severity.",
+    ["severity"],
+    registry=REGISTRY,
+)
+PLAYBOOK_REVISIONS = Counter(
+    "cxstream_playbook_revisions_proposed_total",
+    "Playbook revisions proposed from partner feedback (a remediation item and a governance proposal each).",
+    registry=REGISTRY,
+)
+
 # --- survey invites -------------------------------------------------------------------------------------------
 SURVEY_INVITES = Counter(
     "cxstream_survey_invites_total",

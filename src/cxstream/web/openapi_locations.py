@@ -74,6 +74,13 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any], metrics: 
                            {"name": "site", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": _json({"type": "object", "required": ["effective", "waves"]}, "the playbook"),
                           "404": _json(error, "no such playbook"), **errors}}},
+        "/api/partner-feedback": {"get": {
+            "summary": "partners' feedback per playbook step: reports by severity, partner and site, the latest "
+                       "suggestions, whether a revision is due and the item and proposal it opened",
+            "security": secured,
+            "parameters": [{"name": "playbook", "in": "query", "schema": {"type": "string"}}, chart],
+            "responses": {"200": _json({"type": "object", "required": ["rule", "steps", "reports"]}, "the feedback"),
+                          "404": _json(error, "no such playbook"), **errors}}},
         "/api/sites": {"get": {
             "summary": "the declared locations, the metrics compared, the watched rules and the noise budget",
             "security": secured,

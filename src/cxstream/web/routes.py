@@ -98,6 +98,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/governance/{proposal_id}", Door.TOKEN, "one proposal: evidence, votes, decision, trail"),
     Route("POST", "/api/governance/{proposal_id}/actions", Door.TOKEN, "a vote, comment or withdrawal"),
     Route("GET", "/api/playbooks", Door.TOKEN, "the playbooks and the version each site runs (the rollout map)"),
+    Route("GET", "/api/partner-feedback", Door.TOKEN, "partners' feedback per playbook step, and the revisions due"),
     Route("GET", "/api/playbooks/{playbook_id}", Door.TOKEN, "a playbook as a site runs it, and its waves' spread"),
     Route("GET", "/api/sites", Door.TOKEN, "the locations, the metrics compared and the noise budget"),
     Route("GET", "/api/sites/funnel", Door.TOKEN, "one metric's funnel plot of the locations on a closed day"),

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     TICKET_SOLVED = "TICKET_SOLVED"
     TICKET_REOPENED = "TICKET_REOPENED"
     AGENT_STATUS = "AGENT_STATUS"  # an agent's status on a channel changed (operation.status: online, away ...)
+    PARTNER_FEEDBACK = "PARTNER_FEEDBACK"  # a partner's report on a playbook step (attributes: playbook, step ...)
     OTHER = "OTHER"
 
 

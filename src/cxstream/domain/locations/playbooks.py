@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration_ms
@@ -149,11 +149,35 @@ class EffectivePlaybook:
     language: str | None
 
 
+class FeedbackRule(Strict):
+    """``playbooks.feedback``: when partner feedback on a step proposes a revision."""
+
+    reports: int = Field(3, ge=1, description="reports on one step of the current version that make a revision due")
+    partners: int = Field(2, ge=1, description="... from at least this many different partners")
+    critical_alone: bool = Field(True, description="one critical report makes a revision due by itself")
+    window: str = Field("90d", description="reports older than this do not count towards a revision")
+    committee: str | None = Field(None, description="the committee that decides revisions (default: the first "
+                                                    "that decides playbook_revision)")  # fmt: skip
+    shown: int = Field(5, ge=1, le=50, description="latest reports shown per step")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_duration_ms(value)
+        return value
+
+    @property
+    def window_ms(self) -> int:
+        return parse_duration_ms(self.window)
+
+
 class Playbooks(Strict):
     """``playbooks:`` in the topology."""
 
     playbooks: list[Playbook] = Field(default_factory=list)
     compare_days: int = Field(14, ge=3, le=120, description="days before and after a wave that are compared")
+    feedback: FeedbackRule = Field(default_factory=FeedbackRule, description="when partner feedback proposes a "
+                                   "revision")  # fmt: skip
 
     @model_validator(mode="after")
     def _unique(self) -> Playbooks:
