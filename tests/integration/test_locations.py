@@ -23,7 +23,9 @@ from cxstream.kafka.embedded import free_port
 from tests.integration.procs import ROOT, edited_topology, eventually, ready, spawn, stop
 from tests.integration.test_breaches import breaches, escalations
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
-from tests.integration.test_warroom import call
+from tests.integration.foreign import consume_all
+from tests.integration.test_ingest import DLQ
+from tests.integration.test_warroom import INGEST_TOKEN, JSON, call
 
 SITES = [f"t{i:02d}" for i in range(20)] + ["small-1", "big-1"]
 GRACE_MS = 6 * 3600 * 1000
@@ -93,6 +95,7 @@ def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(boots
     env = worker_env(bootstrap, port, f"cxstream-sites-{uuid.uuid4().hex[:8]}", tmp_path / "data")
     directory = topology(tmp_path)
     env["CXSTREAM_TOPOLOGY_DIR"] = str(directory)
+    env["CXSTREAM_INGEST_TOKEN"] = INGEST_TOKEN
     env["CXSTREAM_API_TOKENS"] = json.dumps([{"name": "test-admin", "role": "admin", "token": ADMIN_TOKEN}] + [
         {"name": name, "role": "supervisor", "token": f"tok-{name}"} for name in ("a.okafor", "m.jansen", "l.moreau")
     ])  # fmt: skip
@@ -175,9 +178,61 @@ def test_a_worse_small_site_is_an_execution_gap_and_a_big_noisy_one_is_not(boots
         assert decided["state"] == "APPROVED" and decided["votes"] == {"a.okafor": "yes", "m.jansen": "no",
                                                                         "l.moreau": "yes"}, decided  # fmt: skip
         assert [t["kind"] for t in decided["trail"]] == ["PROPOSE", "VOTE", "VOTE", "VOTE"]
+        partner_feedback(bootstrap, port)
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)
     assert code == 0
     # the day is reviewed once, however many ticks passed (the table keeps the day reviewed)
     assert len([b for b in breaches(bootstrap) if b["kind"] == "EXECUTION_GAP"]) == 1
+
+
+def partner_feedback(bootstrap: str, port: int) -> None:
+    """Partners' feedback through the webhook: three reports on the handover's check step from two partners make
+    a revision due, which opens a remediation item and a proposal before the board; a report from a partner that
+    is not declared lands on the dead-letter topic with its reason and its bytes."""
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run = uuid.uuid4().hex[:8]
+
+    def report(n: int, partner: str, site: str | None, severity: str, suggestion: str | None) -> dict[str, Any]:
+        return {"feedback_id": f"it-{run}-{n}", "partner": partner, "site": site, "playbook": "handover",
+                "version": "2", "step": "check", "issue": f"Labels are checked after the carrier has left ({n})",
+                "suggestion": suggestion, "severity": severity, "submitted_at": at}  # fmt: skip
+
+    first = report(1, "swiftline", "ams-1", "medium", "Check the labels before the 14:00 pick-up")
+    assert call(port, "/ingest/partners", INGEST_TOKEN, first, "POST", JSON)[0] == 202
+    eventually(lambda: call(port, "/api/partner-feedback", ADMIN_TOKEN)[1]["reports"] == 1, 60, "the first report")
+    status, seen = call(port, "/api/partner-feedback?playbook=handover", ADMIN_TOKEN)
+    [step] = seen["steps"]
+    assert status == 200 and step["step"] == "check" and step["counted"] == 1 and not step["revision_due"], step
+    assert step["why"] == "1 of 3 reports from 1 of 2 partners within 90d" and step["proposal"] is None
+    stranger = report(9, "acme-logistics", "ams-1", "high", None)
+    batch = [report(2, "swiftline", "chi-1", "high", None), report(3, "manila-cx", None, "low", "Scan at the dock"),
+             stranger]  # fmt: skip
+    assert call(port, "/ingest/partners", INGEST_TOKEN, json.dumps(batch).encode(), "POST", JSON)[0] == 202
+
+    def opened() -> dict[str, Any] | None:
+        steps = call(port, "/api/partner-feedback?playbook=handover&chart=svg", ADMIN_TOKEN)[1]
+        found = steps["steps"][0] if steps["steps"] else {}
+        return steps if found.get("proposal") and found.get("remediation_item") else None
+
+    body = eventually(opened, 120, "the revision proposed from partner feedback")
+    [step] = body["steps"]
+    assert step["revision_due"] and step["counted"] == 3 and step["partners"] == ["manila-cx", "swiftline"], step
+    assert step["sites"] == ["ams-1", "chi-1", "mnl-1"] and step["severities"] == {"medium": 1, "high": 1, "low": 1}
+    assert step["remediation_item"]["state"] == "PROPOSED" and step["proposal"]["state"] == "OPEN"
+    assert "n=3 from 2 partners, 3 sites" in body["chart"] and "(revision due)" in body["chart"]
+    status, proposal = call(port, f"/api/governance/{step['proposal']['id']}", ADMIN_TOKEN)
+    assert status == 200 and proposal["kind"] == "playbook_revision" and proposal["verified_effect"] is False
+    assert proposal["evidence"]["items"] == [step["remediation_item"]["id"]]
+    assert "3 reports on version 2 from 2 partners" in proposal["evidence"]["note"], proposal
+    assert "manila-cx: Scan at the dock" in proposal["evidence"]["note"]
+
+    def dead() -> list[dict[str, Any]]:
+        letters = [DLQ.decode(m.value()) for m in consume_all(bootstrap, "cx.dlq", idle_polls=2)]
+        return [d for d in letters if d["source_topic"] == "cx.raw.partners" and f"it-{run}-9".encode()
+                in d["original_value"]]  # fmt: skip
+
+    [letter] = eventually(dead, 60, "the stranger's report on cx.dlq")
+    assert letter["reasons"][0]["rule_id"] == "mapping.partner", letter["reasons"]
+    assert json.loads(letter["original_value"]) == stranger
