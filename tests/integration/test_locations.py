@@ -20,11 +20,11 @@ from typing import Any
 from cxstream.domain.locations.gaps import day_to_review
 from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.kafka.embedded import free_port
+from tests.integration.foreign import consume_all
 from tests.integration.procs import ROOT, edited_topology, eventually, ready, spawn, stop
 from tests.integration.test_breaches import breaches, escalations
-from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
-from tests.integration.foreign import consume_all
 from tests.integration.test_ingest import DLQ
+from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
 from tests.integration.test_warroom import INGEST_TOKEN, JSON, call
 
 SITES = [f"t{i:02d}" for i in range(20)] + ["small-1", "big-1"]
@@ -221,7 +221,8 @@ def partner_feedback(bootstrap: str, port: int) -> None:
     assert step["revision_due"] and step["counted"] == 3 and step["partners"] == ["manila-cx", "swiftline"], step
     assert step["sites"] == ["ams-1", "chi-1", "mnl-1"] and step["severities"] == {"medium": 1, "high": 1, "low": 1}
     assert step["remediation_item"]["state"] == "PROPOSED" and step["proposal"]["state"] == "OPEN"
-    assert "n=3 from 2 partners, 3 sites" in body["chart"] and "(revision due)" in body["chart"]
+    assert "n=3 from 2 partners, 3 sites" in body["chart"]
+    assert "Carrier handover / check - revision due" in body["chart"]
     status, proposal = call(port, f"/api/governance/{step['proposal']['id']}", ADMIN_TOKEN)
     assert status == 200 and proposal["kind"] == "playbook_revision" and proposal["verified_effect"] is False
     assert proposal["evidence"]["items"] == [step["remediation_item"]["id"]]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from cxstream.demo.past import past_contacts, past_records
 from cxstream.kafka.embedded import free_port
@@ -67,6 +68,7 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
             return tile if tile["estimate"] and tile["estimate"]["n"] >= 40 else None
 
         tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
+        asyncio.run(partner_reports(bootstrap, tag))  # a critical one: a revision before the board
         records, _ = ticket_records(f"pg{tag}", datetime.now(UTC) - timedelta(hours=1), team="billing")
         asyncio.run(produce(bootstrap, records))  # a billing team's tickets for the huddle view
         now = datetime.now(UTC)  # four EMEA chat agents log in, one of them goes away
@@ -215,6 +217,14 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert "per day around its own centre" in page.inner_text("#site-note")
                 eventually(lambda: "Late-delivery handling" in page.inner_text("#rollout-rows"), 60, "the rollout map")
                 eventually(lambda: "wave-1" in page.inner_text("#waves"), 60, "the waves")
+                # partners' feedback per step, and the revision it proposed before the board
+                eventually(lambda: page.query_selector("#feedback-chart svg rect.sev-critical"), 60, "the feedback")
+                assert "n=2 from 2 partners, 2 sites" in page.inner_html("#feedback-chart")
+                step = page.inner_text('#feedback-rows li[data-step="late-delivery-handling/notify"]')
+                assert "revision due: a critical report" in step and "Send the notice at 15:00" in step, step
+                eventually(lambda: "Revise Late-delivery handling v2, step notify" in page.inner_text("#proposal-rows"),
+                           120, "the proposed revision")  # fmt: skip
+                assert "no verified effect" in page.inner_text("#proposal-rows")
                 page.locator("#locations").screenshot(path=str(ARTIFACTS / "warroom-locations.png"))
 
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -322,3 +332,24 @@ def site_answers(today: Any, sites: dict[str, tuple[str, float]], days: int = 10
                     "survey": {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5},
                 }).encode())  # fmt: skip
     return lines
+
+
+async def partner_reports(bootstrap: str, tag: str) -> None:
+    """Two partners' reports on the late-delivery playbook's notify step, one of them critical."""
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reports = [
+        {"feedback_id": f"pg-{tag}-1", "partner": "manila-cx", "playbook": "late-delivery-handling", "version": "2",
+         "step": "notify", "issue": "The SMS notice goes out after our evening shift has left",
+         "suggestion": "Send the notice at 15:00 local time", "severity": "critical", "submitted_at": at},
+        {"feedback_id": f"pg-{tag}-2", "partner": "swiftline", "site": "ams-1", "playbook": "late-delivery-handling",
+         "step": "notify", "issue": "Customers call before the notice arrives", "severity": "medium",
+         "submitted_at": at},
+    ]  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for report in reports:
+            await producer.send_and_wait("cx.raw.partners", json.dumps(report).encode(),
+                                         key=str(report["feedback_id"]).encode())  # fmt: skip
+    finally:
+        await producer.stop()

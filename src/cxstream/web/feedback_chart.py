@@ -24,13 +24,13 @@ class StepBar:
 
 def feedback_chart(title: str, rows: Sequence[StepBar], rule_reports: int, *, width: int = 900,
                    font: int = 14) -> str:  # fmt: skip
-    row = font * 2.2
-    label_w = font * 17
-    note_w = font * 14
+    """Each step: its name on one line, its bar below it (so long names never run into the bars)."""
+    row = font * 3.6
+    note_w = font * 16
     top0 = font * 3.4
-    height = int(top0 + row * max(1, len(rows)) + font * 1.6)
+    height = int(top0 + row * max(1, len(rows)) + font * 1.8)
     longest = max([rule_reports, *(sum(r.by_severity.values()) for r in rows)]) or 1
-    scale = (width - label_w - note_w) / longest
+    scale = (width - note_w) / longest
     parts = [f'<text class="chart-title" x="0" y="{font * 1.3:.1f}" font-size="{font}" fill="{TEXT}">'
              f"{escape(title)}</text>"]  # fmt: skip
     x = 0.0
@@ -43,26 +43,30 @@ def feedback_chart(title: str, rows: Sequence[StepBar], rule_reports: int, *, wi
         parts.append(f'<text x="0" y="{top0 + font:.1f}" font-size="{font}" fill="{DIM}">no partner feedback</text>')
     for i, r in enumerate(rows):
         top = top0 + i * row
-        mark = " (revision due)" if r.due else ""
-        parts.append(f'<text x="0" y="{top + font * 1.2:.1f}" font-size="{font}" fill="{TEXT}">'
+        mark = " - revision due" if r.due else ""
+        parts.append(f'<text x="0" y="{top + font * 1.1:.1f}" font-size="{font}" fill="{TEXT}">'
                      f"{escape(r.label)}{mark}</text>")  # fmt: skip
-        left = float(label_w)
+        left = 0.0
         total = 0
         for name, colour in SEVERITY_COLOURS.items():
             n = r.by_severity.get(name, 0)
             if not n:
                 continue
             total += n
-            parts.append(f'<rect class="bar sev-{name}" x="{left:.1f}" y="{top + font * 0.3:.1f}" '
-                         f'width="{n * scale:.1f}" height="{font * 1.2:.1f}" fill="{colour}"><title>{escape(r.label)}'
+            parts.append(f'<rect class="bar sev-{name}" x="{left:.1f}" y="{top + font * 1.5:.1f}" '
+                         f'width="{n * scale:.1f}" height="{font * 1.3:.1f}" fill="{colour}"><title>{escape(r.label)}'
                          f": {n} {name}</title></rect>")  # fmt: skip
             left += n * scale
-        parts.append(f'<text x="{left + 6:.1f}" y="{top + font * 1.2:.1f}" font-size="{font}" fill="{DIM}">'
-                     f"n={total} from {r.partners} partners, {r.sites} sites</text>")  # fmt: skip
-    rule_x = label_w + rule_reports * scale
+        parts.append(f'<text x="{left + 6:.1f}" y="{top + font * 2.55:.1f}" font-size="{font}" fill="{DIM}">'
+                     f"n={total} from {_count(r.partners, 'partner')}, {_count(r.sites, 'site')}</text>")  # fmt: skip
+    rule_x = rule_reports * scale
     bottom = top0 + row * max(1, len(rows))
     parts.append(f'<line class="level" x1="{rule_x:.1f}" x2="{rule_x:.1f}" y1="{top0:.1f}" y2="{bottom:.1f}" '
                  f'stroke="{DIM}" stroke-width="2" stroke-dasharray="6 4"/><text x="{rule_x:.1f}" '
                  f'y="{bottom + font * 1.2:.1f}" text-anchor="middle" font-size="{font * 0.9:.1f}" fill="{DIM}">'
                  f"{rule_reports} reports: revision due (with enough partners)</text>")  # fmt: skip
     return svg(width, height, title, parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -55,8 +55,9 @@ def register(app: faust.App, gate: Gate, spec: Playbooks, feed: FeedbackFeed, ba
             "steps": [step_json(s, every.get((s.playbook, s.step)), states) for s in shown],
         }  # fmt: skip
         if request.query.get("chart") == "svg":
-            bars = [StepBar(f"{s.playbook} / {s.step}", s.severities, len(s.partners), len(s.sites),
-                            every[(s.playbook, s.step)].due) for s in shown]  # fmt: skip
+            names = {p.id: p.display for p in spec.playbooks}
+            bars = [StepBar(f"{names.get(s.playbook, s.playbook)} / {s.step}", s.severities, len(s.partners),
+                            len(s.sites), every[(s.playbook, s.step)].due) for s in shown]  # fmt: skip
             body["chart"] = feedback_chart("Partner feedback per playbook step (current version, last "
                                            f"{spec.feedback.window})", bars, spec.feedback.reports)  # fmt: skip
         return view.json(body)
