@@ -183,3 +183,16 @@ def test_a_topic_cxstream_uses_must_be_declared(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_topology(tmp_path / "topologies", SCHEMAS)
     assert caught.value.problems == [f"{path}:5: topics: topic 'cx.silences' is missing: cxstream reads or writes it"]
+
+
+def test_a_raw_topic_has_as_many_partitions_as_the_events(tmp_path: Path) -> None:
+    """The normalize agent's tables (seen event ids, tickets) are partitioned like cx.events and fed from every raw
+    topic: Faust refuses a source topic with another partition count, so it is refused at start instead."""
+    path = write(tmp_path, "topics.yaml", TEAMS + topics(
+        TOPIC.format(name="cx.events", owner="data-platform", partitions=6),
+        TOPIC.format(name="cx.raw.kiosk", owner="data-platform", partitions=3),
+    ))  # fmt: skip
+    assert errors_of(tmp_path) == [
+        f"{path}:15: topics[1].partitions: 3: a raw topic has as many partitions as cx.events (6), which the "
+        "normalize agent's tables are partitioned by"
+    ]

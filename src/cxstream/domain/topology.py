@@ -201,6 +201,12 @@ def check_topology(
             )
         if topic.cleanup_policy is not CleanupPolicy.DELETE and topic.key is KeyFormat.NONE:
             problems.append(Problem(loc=("topics", i, "key"), message="a compacted topic needs a key"))
+    events = next((t for t in topics if t.name == Topics.EVENTS), None)
+    for i, topic in enumerate(topics):
+        if events is not None and topic.name.startswith(RAW_PREFIX) and topic.partitions != events.partitions:
+            problems.append(Problem(loc=("topics", i, "partitions"), message=(
+                f"{topic.partitions}: a raw topic has as many partitions as {Topics.EVENTS} ({events.partitions}), "
+                "which the normalize agent's tables are partitioned by")))  # fmt: skip
     connector_names: set[str] = set()
     for i, connector in enumerate(connectors or []):
         if connector.name in connector_names:
