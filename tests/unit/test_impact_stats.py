@@ -150,3 +150,19 @@ def test_a_diverging_pre_period_is_flagged() -> None:
     control = {day(i): 0.80 + rng.gauss(0, 0.005) for i in range(120)}
     trends = parallel_trends(treated, control, day(90))
     assert trends is not None and not trends.holds and "doubtful" in trends.summary
+
+
+def test_the_what_if_commands_print_the_reference_values(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from cxstream.cli import main
+
+    assert main(["experiments", "plan", "--baseline", "0.80", "--target", "0.85", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_arm"] == 903  # 902.3 rounded up to whole units
+    assert main(["experiments", "srm", "44000", "45000", "--ratio", "50/50", "--json"]) == 1  # an alarm
+    found = json.loads(capsys.readouterr().out)
+    assert round(found["chi2"], 2) == 11.24 and round(found["p"], 4) == 0.0008
+    assert main(["impact", "did", "--control", "23.38,21.10", "--treated", "20.43,20.90", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["did"] == 2.75
+    assert main(["impact", "did", "--control", "23.38", "--treated", "20.43,20.90"]) == 2
+    assert "takes two numbers" in capsys.readouterr().err

@@ -15,8 +15,10 @@ from cxstream.cli import (
     changes,
     data,
     detection,
+    experiments,
     governance,
     history,
+    impact,
     playbooks,
     rca,
     scorecards,
@@ -119,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_parsers(sub)
     playbooks.add_parsers(sub)
     governance.add_parsers(sub)
+    experiments.add_parsers(sub)
+    impact.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser
