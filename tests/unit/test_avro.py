@@ -45,6 +45,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.RemediationAction",
         "cxstream.GovernanceAction",
         "cxstream.PartnerFeedback",
+        "cxstream.Experiment",
     }
 
 

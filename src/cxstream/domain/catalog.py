@@ -22,6 +22,7 @@ class Topics:
     CALENDAR: Final = "cx.workforce-calendar"  # compacted: planned trainings and changes that take agents away
     REMEDIATION: Final = "cx.remediation"  # the audit trail of remediation items: proposals to verdicts
     GOVERNANCE: Final = "cx.governance"  # scaling proposals, votes and decisions
+    EXPERIMENTS: Final = "cx.experiments"  # compacted: experiments and their arms, read by every worker
     PARTNER_FEEDBACK: Final = "cx.partner-feedback"  # compacted: partners' reports on playbook steps
     SURVEY_INVITES: Final = "cx.survey-invites"
     HISTORY: Final = "cx.metrics.history"  # compacted: closed days and intervals of every metric, for years

@@ -76,10 +76,16 @@ def measure(definition: MetricDefinition, event: CanonicalEvent) -> Sufficient |
 
 
 def scope_of(definition: MetricDefinition, event: CanonicalEvent) -> tuple[str, ...]:
-    return tuple(
-        str((event.attributes.get(d) if d in ATTRIBUTE_DIMENSIONS else getattr(event, d)) or UNKNOWN)
-        for d in definition.dimensions
-    )
+    return tuple(str(_dimension(definition, event, d) or UNKNOWN) for d in definition.dimensions)
+
+
+def _dimension(definition: MetricDefinition, event: CanonicalEvent, name: str) -> str | None:
+    if name == "arm":  # an experiment's arm, tagged per metric (domain.impact.experiments)
+        return event.attributes.get(f"arm:{definition.id}")
+    if name in ATTRIBUTE_DIMENSIONS:
+        return event.attributes.get(name)
+    value = getattr(event, name)
+    return str(value) if value is not None else None
 
 
 def is_late(spec: MetricsSpec, event: CanonicalEvent) -> bool:

@@ -19,7 +19,7 @@ from cxstream.domain.ingest.events import SurveyMetric
 DIMENSIONS = ("team", "region", "site", "journey_stage", "touchpoint", "channel")
 #: Dimensions kept in an event's attributes by enrichment (not in every definition's default scope): a helpdesk
 #: contact's complexity tier (``topologies/workforce.yaml``).
-ATTRIBUTE_DIMENSIONS = ("tier",)
+ATTRIBUTE_DIMENSIONS = ("tier", "arm")  # arm: the attribute arm:<metric> (experiments)
 UNKNOWN = "-"  # the value of a dimension the event does not carry
 
 
