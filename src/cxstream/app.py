@@ -20,6 +20,7 @@ from cxstream.agents.assignment import held
 from cxstream.agents.calendar_feed import CalendarFeed
 from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
+from cxstream.agents.experiments import ExperimentFeed
 from cxstream.agents.fencing import FencedTable
 from cxstream.agents.guard import Guards
 from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
@@ -53,6 +54,7 @@ from cxstream.serde.catalog import SchemaCatalog
 from cxstream.serde.registry import SchemaRegistryClient
 from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
+from cxstream.web import experiments as experiments_web
 from cxstream.web import governance as governance_web
 from cxstream.web import locations as locations_web
 from cxstream.web import partner_feedback as partner_feedback_web
@@ -278,6 +280,9 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         causes,
         codec_name(Topics.REMEDIATION) if ctx.topology.remediation is not None else None,
     )
+    experiments = ExperimentFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.EXPERIMENTS))
+    app.task(experiments.run)
+    ctx.enricher.experiments = experiments.tags  # events of assigned units carry their arms
     normalize.register(
         app,
         ctx.connectors,
@@ -339,6 +344,14 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             remediation_agents.register(app, improvement, metric_tables, history_feed, backlog, evidence,
                                         codec_name(Topics.REMEDIATION))
             if metric_tables.enabled else None
+        )  # fmt: skip
+        if verdicts is not None:  # the experiments' arms are summed with the verdicts' partials
+            finest = ctx.topology.metrics.finest_ms
+            verdicts.sources.append(lambda at: experiments.wants(finest, at))
+        experiments_web.register(
+            app, gate, experiments, evidence, history_feed, ctx.topology.metrics,
+            app.topic(Topics.EXPERIMENTS, key_type=bytes, key_serializer="raw",
+                      value_serializer=codec_name(Topics.EXPERIMENTS)), 1 - ctx.topology.metrics.confidence,
         )  # fmt: skip
         remediation_out = app.topic(Topics.REMEDIATION, key_type=bytes, key_serializer="raw",
                                     value_serializer=codec_name(Topics.REMEDIATION))  # fmt: skip

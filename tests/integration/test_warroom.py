@@ -148,6 +148,16 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                        "--title", f"Roll out {tag}", "--item", item, "--author", "a.okafor").split()[0]  # fmt: skip
         eventually(lambda: call(port, f"/api/governance/{proposal}", ADMIN_TOKEN)[0] == 200, 60, "the proposal")
         eventually(lambda: call(port, f"/api/remediation/items/{item}", ADMIN_TOKEN)[0] == 200, 60, "the item")
+        started = {
+            "title": f"Call-back {tag}",
+            "hypothesis": "A call-back lifts support CSAT",
+            "unit": "customer",
+            "metrics": ["csat.support"],
+            "arms": ["control", "callback"],
+            "experiment_id": f"exp-{tag}",
+        }
+        assert call(port, "/api/experiments", ADMIN_TOKEN, started)[0] == 202
+        eventually(lambda: call(port, f"/api/experiments/exp-{tag}", ADMIN_TOKEN)[0] == 200, 60, "the experiment")
 
         nps = "/api/metrics/nps.relationship/1h"
         out_of_scope = {"viewer-emea": 403}
@@ -210,6 +220,13 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                  {"admin": 409, "supervisor-cxops": 409, "supervisor-logistics": 409, "analyst": 409,
                   "viewer-emea": 403})],
             ("GET", "/api/playbooks"): [("/api/playbooks", None, ALL)],
+            ("GET", "/api/experiments"): [("/api/experiments", None, ALL)],
+            ("POST", "/api/experiments"): [  # nps.relationship keeps no arm dimension: refused by the rules
+                ("/api/experiments", {**started, "experiment_id": None, "metrics": ["nps.relationship"]},
+                 {**{r: 409 for r in WRITERS}, "viewer-emea": 403})],
+            ("GET", "/api/experiments/{experiment_id}"): [(f"/api/experiments/exp-{tag}?chart=svg", None, ALL)],
+            ("POST", "/api/experiments/{experiment_id}/stop"): [  # no decision given
+                (f"/api/experiments/exp-{tag}/stop", {}, {**{r: 400 for r in WRITERS}, "viewer-emea": 403})],
             ("GET", "/api/partner-feedback"): [("/api/partner-feedback?chart=svg", None, ALL),
                                                ("/api/partner-feedback?playbook=nope", None,
                                                 {r: 404 for r in ALL})],
@@ -260,8 +277,12 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                     site="ams-1",
                     playbook_id="late-delivery-handling",
                     proposal_id=proposal,
+                    experiment_id=f"exp-{tag}",
                 )
                 assert call(port, path, None, {} if route.method == "POST" else None, route.method)[0] == 401, route
+
+        halted = call(port, f"/api/experiments/exp-{tag}/stop", ADMIN_TOKEN, {"decision": "route check done"})
+        assert halted[0] == 202 and halted[1]["state"] == "STOPPED", halted  # csat.support is free for other tests
 
         # scope and masking in what was answered
         def listed(who: str, path: str, key: str) -> list[dict[str, Any]]:

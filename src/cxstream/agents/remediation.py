@@ -7,6 +7,7 @@ comes from the item and its rollout, so a verdict found twice (a new leader, a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -19,7 +20,7 @@ from cxstream.domain.catalog import Internal, Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.domain.metrics.windows import stats_between
-from cxstream.domain.remediation.checks import EvidenceBook, ItemCheck, Partial, check_item, wanted
+from cxstream.domain.remediation.checks import EvidenceBook, ItemCheck, Partial, Wanted, check_item, wanted
 from cxstream.domain.remediation.evidence import LIVE_DAYS
 from cxstream.domain.remediation.items import VERDICT, Action, ItemAction, ItemState
 from cxstream.domain.remediation.records import action_record
@@ -65,6 +66,8 @@ class Verdicts:
         self.backlog = backlog
         self.evidence = evidence
         self.method = PrePost()
+        #: other comparisons summed the same way (the experiments' arms): each gives its wants at a time
+        self.sources: list[Callable[[int], list[Wanted]]] = []
         self.partials = app.topic(EVIDENCE_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
                                   value_serializer="raw", internal=True, partitions=1)  # fmt: skip
         self.actions = app.topic(Topics.REMEDIATION, key_type=bytes, key_serializer="raw",
@@ -86,7 +89,7 @@ class Verdicts:
         if not self.backlog.ready or not self.tables.enabled:
             return
         at = now_ms()
-        wants = wanted(self.backlog.backlog, self.tables.spec, at)
+        wants = wanted(self.backlog.backlog, self.tables.spec, at) + [w for f in self.sources for w in f(at)]
         self.evidence.book.forget(w.key for w in wants)
         if not wants:
             return

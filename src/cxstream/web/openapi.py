@@ -13,7 +13,7 @@ from cxstream import __version__
 from cxstream.domain.history.views import Grain
 from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
 from cxstream.domain.workforce.spec import Attribution
-from cxstream.web import openapi_locations, openapi_remediation
+from cxstream.web import openapi_impact, openapi_locations, openapi_remediation
 from cxstream.web.warroom import POSTABLE
 
 JSON = "application/json"
@@ -410,6 +410,7 @@ def document(spec: MetricsSpec, located: Sequence[str] = ()) -> dict[str, Any]:
     }  # fmt: skip
     paths.update(openapi_remediation.paths(secured, ERRORS))
     paths.update(openapi_locations.paths(secured, ERRORS, list(located)))
+    paths.update(openapi_impact.paths(secured, ERRORS))
     return {
         "openapi": "3.0.3",
         "info": {"title": "cxstream worker API", "version": __version__,

@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from cxstream.domain.base import Record, as_float, as_int, as_str, as_time, obj, opt_str, seq, to_ms
+from cxstream.domain.history.index import HistoryIndex
 from cxstream.domain.impact.planning import Srm, srm
 from cxstream.domain.impact.sequential import DEFAULT_TUNING, Interval, difference
 from cxstream.domain.ingest.events import CanonicalEvent
-from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.metrics.stats import Sufficient
-from cxstream.domain.remediation.checks import EvidenceBook, Wanted, assemble
+from cxstream.domain.remediation.checks import EvidenceBook, SideStats, Wanted, assemble
+from cxstream.domain.remediation.evidence import LIVE_DAYS
 from cxstream.domain.remediation.verdict import measured
 
 ARM = "arm"  # the metric dimension, and the attribute prefix: arm:<metric>
@@ -209,6 +211,11 @@ def stopped(experiment: Experiment, by: str, at_ms: int, decision: str) -> Exper
     return replace(experiment, end_ms=at_ms, stopped_by=by, decision=decision)
 
 
+def settled(experiment: Experiment, now_ms: int) -> bool:
+    """Stopped long enough ago that the metric history holds all of it (no live part to sum)."""
+    return experiment.end_ms is not None and experiment.end_ms < (now_ms // DAY_MS - LIVE_DAYS) * DAY_MS
+
+
 def wants(experiment: Experiment, finest_ms: int, now_ms: int) -> list[Wanted]:
     """Each arm's answers on each metric since the start (up to the stop), ends cut to the finest bucket."""
     end = min(now_ms, experiment.end_ms) if experiment.end_ms is not None else now_ms
@@ -254,12 +261,23 @@ class ExperimentResult:
     summary: str
 
 
-def analyse(experiment: Experiment, metrics: MetricsSpec, wanted: Sequence[Wanted], index: object,
-            book: EvidenceBook, alpha: float, tuning: float = DEFAULT_TUNING) -> ExperimentResult:  # fmt: skip
-    """Every target metric's arms against the control, as far as the partials heard allow."""
-    from cxstream.domain.history.index import HistoryIndex
+def _side(want: Wanted, index: HistoryIndex | None, book: EvidenceBook, history_only: bool) -> SideStats | None:
+    if not history_only:
+        return assemble(want, index, book)
+    stats = Sufficient()
+    if index is not None:
+        for fact in index.facts(want.metric, DAY_MS, want.start_ms, want.end_ms):
+            if fact.within(want.where):
+                stats.merge(fact.stats)
+    return SideStats(stats, want.start_ms, want.end_ms)
 
-    history = index if isinstance(index, HistoryIndex) else None
+
+def analyse(experiment: Experiment, metrics: MetricsSpec, index: HistoryIndex | None, book: EvidenceBook,
+            alpha: float, now_ms: int, tuning: float = DEFAULT_TUNING) -> ExperimentResult:  # fmt: skip
+    """Every target metric's arms against the control, as far as the partials heard allow (an experiment
+    stopped before the live days is read from the metric history alone)."""
+    history_only = settled(experiment, now_ms)
+    wanted = wants(experiment, metrics.finest_ms, experiment.end_ms if history_only and experiment.end_ms else now_ms)
     results, waiting = [], 0
     for metric in experiment.metrics:
         definition = metrics.definition(metric)
@@ -267,7 +285,7 @@ def analyse(experiment: Experiment, metrics: MetricsSpec, wanted: Sequence[Wante
         for want in wanted:
             if want.metric != metric or want.item_id != f"exp:{experiment.experiment_id}":
                 continue
-            side = assemble(want, history, book)
+            side = _side(want, index, book, history_only)
             if side is None:
                 waiting += 1
                 continue
@@ -312,4 +330,5 @@ def _decide(experiment: Experiment, results: Sequence[MetricResult], waiting: in
     if reached:
         return "no effect", f"{smallest:,} answers per arm reached the plan without an interval excluding zero"
     return "keep running", f"no interval excludes zero yet ({smallest:,} answers in the smallest arm" + (
-        f" of {planned:,} planned)" if planned else ")")
+        f" of {planned:,} planned)" if planned else ")"
+    )

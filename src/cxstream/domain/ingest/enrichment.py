@@ -1,6 +1,6 @@
 """What normalization adds to every event after its connector mapped it: the journey stage and touchpoint
-when the source did not say, a helpdesk contact's complexity tier, and the drivers and sentiment of its
-verbatim comment (as attributes)."""
+when the source did not say, the arms of the experiments its units are in, a helpdesk contact's complexity
+tier, and the drivers and sentiment of its verbatim comment (as attributes)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,15 @@ class Enricher:
         self.journey = journey
         self.analyzer = analyzer
         self.tier = tier  # a helpdesk contact's complexity tier (workforce), kept in its attributes
+        # the arm:<metric> tags of the experiments the event's units are in (set by the worker, which reads them)
+        self.experiments: Callable[[CanonicalEvent], dict[str, str]] | None = None
 
     def __call__(self, event: CanonicalEvent) -> CanonicalEvent:
         event = self.journey.tag(event)
+        if self.experiments is not None:
+            arms = {k: v for k, v in self.experiments(event).items() if k not in event.attributes}
+            if arms:
+                event = event.model_copy(update={"attributes": {**event.attributes, **arms}})
         if self.tier is not None and TIER_ATTRIBUTE not in event.attributes:
             tier = self.tier(event)
             if tier is not None:

@@ -1,0 +1,65 @@
+"""The experiment and impact routes in the API's OpenAPI document (:mod:`cxstream.web.openapi` merges them in)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[str, Any]:
+    error = {"$ref": "#/components/schemas/Error"}
+    chart = {"name": "chart", "in": "query", "schema": {"type": "string", "enum": ["svg"]}}
+    path_id = {"name": "experiment_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    experiment = _json({"type": "object", "required": ["experiment_id", "state", "arms"]}, "the experiment")
+    start = {
+        "required": True,
+        "content": {JSON: {"schema": {
+            "type": "object", "required": ["title", "hypothesis", "metrics", "unit", "arms"],
+            "properties": {
+                "experiment_id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{2,60}$"},
+                "title": {"type": "string"}, "hypothesis": {"type": "string"},
+                "metrics": {"type": "array", "items": {"type": "string"}},
+                "unit": {"type": "string", "enum": ["customer", "ticket", "agent", "team", "site"]},
+                "arms": {"type": "array", "minItems": 2, "description": "the control first (names alone also do)",
+                         "items": {"type": "object", "required": ["name"], "properties": {
+                             "name": {"type": "string"}, "weight": {"type": "number", "minimum": 0.001}}}},
+                "start": {"type": "string", "format": "date-time"},
+                "planned_per_arm": {"type": "integer", "minimum": 1},
+                "baseline": {"type": "number"}, "target": {"type": "number"},
+                "method": {"type": "string", "enum": ["sequential", "fixed"]},
+            }}}},
+    }  # fmt: skip
+    stop = {
+        "required": True,
+        "content": {
+            JSON: {
+                "schema": {"type": "object", "required": ["decision"], "properties": {"decision": {"type": "string"}}}
+            }
+        },
+    }
+    return {
+        "/api/experiments": {
+            "get": {"summary": "the experiments, their state and the decision so far", "security": secured,
+                    "responses": {"200": _json({"type": "object", "required": ["experiments"]}, "experiments"),
+                                  **errors}},
+            "post": {"summary": "start an experiment (refused when another runs on one of its metrics)",
+                     "security": secured, "requestBody": start,
+                     "responses": {"202": experiment, "400": _json(error, "bad request"),
+                                   "409": _json(error, "refused by a rule"), **errors}}},
+        "/api/experiments/{experiment_id}": {"get": {
+            "summary": "one experiment: arms with n, each arm against the control (anytime-valid and fixed-"
+                       "horizon intervals), the sample-ratio check and the decision", "security": secured,
+            "parameters": [path_id, chart],
+            "responses": {"200": experiment, "404": _json(error, "no such experiment"), **errors}}},
+        "/api/experiments/{experiment_id}/stop": {"post": {
+            "summary": "stop an experiment, saying why", "security": secured, "parameters": [path_id],
+            "requestBody": stop,
+            "responses": {"202": experiment, "400": _json(error, "no decision given"),
+                          "404": _json(error, "no such experiment"), "409": _json(error, "stopped already"),
+                          **errors}}},
+    }  # fmt: skip
