@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import uuid
@@ -17,7 +18,7 @@ from typing import Any
 from cxstream.domain.impact.experiments import Arm, Experiment, assign
 from cxstream.kafka.embedded import free_port
 from tests.integration.procs import edited_topology, eventually, ready, spawn, stop
-from tests.integration.test_breaches import produce
+from tests.integration.test_breaches import cli, produce
 from tests.integration.test_metrics import ADMIN_TOKEN, iso, worker_env
 from tests.integration.test_warroom import call
 
@@ -83,12 +84,18 @@ def test_an_experiment_with_a_planted_effect_reaches_its_verdict(bootstrap: str,
         assert comparison["low"] < fixed["low"] and fixed["high"] < comparison["high"]  # anytime-valid is wider
         assert metric["srm"] is not None and not metric["srm"]["alarm"], metric["srm"]
         assert 'class="estimate" data-label="csat.support: callback"' in found["chart"]
+        # the command line puts the same arms together from the topics (history and the workers' partials)
+        cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
+        shown = json.loads(cli(cli_env, "experiments", "show", f"exp-{tag}", "--json"))
+        assert shown["result"]["decision"] == "effect", shown["result"]
+        assert {a["arm"]: a["n"] for a in shown["result"]["metrics"][0]["arms"]} == per_arm
 
         status, halted = call(port, f"/api/experiments/exp-{tag}/stop", ADMIN_TOKEN,
                               {"decision": "ship the call-back to every support team"})  # fmt: skip
         assert status == 202 and halted["state"] == "STOPPED"
         eventually(lambda: call(port, f"/api/experiments/exp-{tag}", ADMIN_TOKEN)[1]["state"] == "STOPPED", 60,
                    "the stop")  # fmt: skip
+        assert f"exp-{tag}  STOPPED" in cli(cli_env, "experiments", "list")
         assert worker.poll() is None
     finally:
         call(port, f"/api/experiments/exp-{tag}/stop", ADMIN_TOKEN, {"decision": "test over"})  # free csat.support
