@@ -56,6 +56,7 @@ from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
 from cxstream.web import experiments as experiments_web
 from cxstream.web import governance as governance_web
+from cxstream.web import impact as impact_web
 from cxstream.web import locations as locations_web
 from cxstream.web import partner_feedback as partner_feedback_web
 from cxstream.web import remediation as remediation_web
@@ -330,6 +331,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )
+    impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions)
     if places is not None:
         locations_web.register(app, gate, ctx.topology, places, history_feed)
     locations_web.register_playbooks(app, gate, ctx.topology, history_feed)

@@ -11,6 +11,7 @@ import signal
 import urllib.error
 import urllib.request
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,11 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                   "viewer-emea": 403})],
             ("GET", "/api/playbooks"): [("/api/playbooks", None, ALL)],
             ("GET", "/api/experiments"): [("/api/experiments", None, ALL)],
+            ("GET", "/api/impact"): [  # a region's token reads its region; controls outside it are refused
+                (f"/api/impact?metric=csat.delivery&scope=region:emea&rollout={date.today()}&control=region:emea",
+                 None, ALL),
+                (f"/api/impact?metric=csat.delivery&scope=region:apac&rollout={date.today()}", None,
+                 {**ALL, **out_of_scope})],
             ("POST", "/api/experiments"): [  # nps.relationship keeps no arm dimension: refused by the rules
                 ("/api/experiments", {**started, "experiment_id": None, "metrics": ["nps.relationship"]},
                  {**{r: 409 for r in WRITERS}, "viewer-emea": 403})],

@@ -42,7 +42,31 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
             }
         },
     }
+    scope = {
+        "name": "scope",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "the treated scope, dimension:value, e.g. region:emea",
+    }
     return {
+        "/api/impact": {"get": {
+            "summary": "a change's effect from the metric history: adjusted (counterfactual from control scopes and "
+                       "the weekday, or difference-in-differences) beside the unadjusted pre/post, parallel-trend "
+                       "checks, controls declared or matched", "security": secured,
+            "parameters": [{"name": "metric", "in": "query", "required": True, "schema": {"type": "string"}}, scope,
+                           {"name": "rollout", "in": "query", "required": True,
+                            "schema": {"type": "string", "format": "date"}},
+                           {"name": "control", "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
+                            "style": "form", "explode": True},
+                           {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 14,
+                                                                        "maximum": 730}},
+                           {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 3,
+                                                                       "maximum": 365}}, chart],
+            "responses": {"200": _json({"type": "object", "required": ["adjusted", "unadjusted", "controls"]},
+                                       "the estimates"),
+                          "400": _json(error, "bad parameter"), "404": _json(error, "no history here"),
+                          "503": _json(error, "the history is still being read"), **errors}}},
         "/api/experiments": {
             "get": {"summary": "the experiments, their state and the decision so far", "security": secured,
                     "responses": {"200": _json({"type": "object", "required": ["experiments"]}, "experiments"),

@@ -1,10 +1,13 @@
-"""What the API and the command line show of experiments: the record, its arms, and the analysis."""
+"""What the API and the command line show of experiments (the record, its arms, the analysis) and of a change's
+impact (each estimate, the parallel-trend checks, the daily series)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from cxstream.domain.base import Json, JsonObject
+from cxstream.domain.impact.changes import ChangeImpact
+from cxstream.domain.impact.did import Estimate
 from cxstream.domain.impact.experiments import Experiment, ExperimentResult
 from cxstream.domain.impact.sequential import Interval
 
@@ -58,3 +61,41 @@ def experiment_json(experiment: Experiment, now_ms: int, result: ExperimentResul
     body["result"] = {"decision": result.decision, "summary": result.summary, "waiting": result.waiting,
                       "metrics": metrics}  # fmt: skip
     return body
+
+
+def _estimate(found: Estimate | None) -> JsonObject | None:
+    if found is None:
+        return None
+    return {"method": found.method, "effect": round(found.effect, 3), "low": round(found.low, 3),
+            "high": round(found.high, 3), "p": found.p, "days_before": found.days_before,
+            "days_after": found.days_after, "summary": found.summary}  # fmt: skip
+
+
+def impact_json(found: ChangeImpact) -> JsonObject:
+    """The change's effect in points: the adjusted headline, each method beside it, the parallel-trend checks,
+    the controls, and the daily series (treated, controls' mean, the counterfactual with its band)."""
+    forecast = found.forecast
+    trends = found.trends
+    return {
+        "metric": found.metric, "label": found.label, "treated": dict(found.treated),
+        "rollout": _iso(found.rollout_ms), "controls": [dict(c) for c in found.controls],
+        "controls_matched": found.matched, "unit": "points",
+        "adjusted": _estimate(found.adjusted), "unadjusted": _estimate(found.naive),
+        "did": _estimate(found.did), "counterfactual": _estimate(forecast.estimate if forecast else None),
+        "counterfactual_r2": round(forecast.r2, 3) if forecast else None,
+        "parallel_trends": None if trends is None else {
+            "slope_per_day": round(trends.slope, 4), "slope_p": trends.slope_p, "holds": trends.holds,
+            "placebo": _estimate(trends.placebo), "summary": trends.summary},
+        "summary": found.summary,
+        "days": [{"day": _iso(d), "treated": round(v, 2), "controls": _round(found.control_days.get(d))}
+                 for d, v in sorted(found.treated_days.items())],
+        "forecast": [] if forecast is None else [
+            {"day": _iso(d), "actual": round(a, 2), "predicted": round(p, 2), "low": round(lo, 2),
+             "high": round(hi, 2)}
+            for d, a, p, lo, hi in zip(forecast.days, forecast.actual, forecast.predicted, forecast.low,
+                                       forecast.high, strict=True)],
+    }  # fmt: skip
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

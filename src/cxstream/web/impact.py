@@ -1,0 +1,97 @@
+"""The impact of a change over HTTP, from this worker's copy of the metric history:
+
+* ``GET /api/impact?metric=&scope=region:emea&rollout=2026-11-02[&control=region:amer ...][&before=56]
+  [&after=28][&chart=svg]`` - the adjusted effect (a counterfactual from control scopes and the weekday, or the
+  difference-in-differences) with its interval and method, the unadjusted pre/post beside it, the parallel-trend
+  checks on the pre-period, the controls (declared, or matched on the pre-period), and the daily series
+  (``chart=svg``: the treated scope against its counterfactual band).
+
+A regional token reads the scopes of its region only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import faust
+
+from cxstream.agents.history import HistoryFeed
+from cxstream.domain.base import now_ms
+from cxstream.domain.impact.changes import change_impact, scope_text
+from cxstream.domain.impact.views import impact_json
+from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.web.auth import Denied, Gate, refuse
+from cxstream.web.charts import Point, Series, trend
+
+
+def parse_scope(text: str) -> dict[str, str]:
+    name, sep, value = text.partition(":") if ":" in text else text.partition("=")
+    if not sep or not name or not value:
+        raise ValueError(f"scope {text!r}: dimension:value, e.g. region:emea")
+    return {name.strip(): value.strip()}
+
+
+def chart_of(body: dict[str, Any]) -> str:
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+    treated = Series(f"{body['label']} {scope_text(body['treated'])}",
+                     tuple(Point(ms(d["day"]), d["treated"]) for d in body["days"]))  # fmt: skip
+    band = Series("counterfactual", tuple(Point(ms(f["day"]), f["predicted"], f["low"], f["high"])
+                                          for f in body["forecast"]))  # fmt: skip
+    controls = Series("controls", tuple(Point(ms(d["day"]), d["controls"]) for d in body["days"]
+                                        if d["controls"] is not None))  # fmt: skip
+    head = body["adjusted"]
+    effect = f"{head['effect']:+.1f} points ({head['low']:+.1f} to {head['high']:+.1f})" if head else "no estimate"
+    return trend(f"{body['label']} in {scope_text(body['treated'])}, rollout {body['rollout'][:10]}: {effect}, "
+                 "daily (%)", "%", [treated, controls, band], width=900, height=320, font=14)  # fmt: skip
+
+
+def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryFeed | None,
+             regions: dict[str, str]) -> None:  # fmt: skip
+    @app.page("/api/impact")
+    async def impact(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        if history is None:
+            return view.json({"error": "no metric history on this worker"}, status=404)
+        if not history.ready:
+            return view.json({"error": "the metric history is still being read"}, status=503)
+        query = request.query
+        try:
+            metric = str(query.get("metric") or "")
+            metrics.definition(metric)
+            treated = parse_scope(str(query.get("scope") or ""))
+            controls = [parse_scope(c) for c in query.getall("control", [])] or None
+            rollout = date.fromisoformat(str(query.get("rollout") or ""))
+            before, after = int(query.get("before") or 56), int(query.get("after") or 28)
+            if not (14 <= before <= 730 and 3 <= after <= 365):
+                raise ValueError("before is 14-730 days, after 3-365")
+        except KeyError:
+            return view.json({"error": f"no metric {query.get('metric')!r}"}, status=400)
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        for scope in [treated, *(controls or [])]:
+            region = scope.get("region") or regions.get(scope.get("site", ""))
+            try:
+                gate.scoped(principal, region, scope.get("team"))
+            except Denied as denied:
+                return refuse(view, denied)
+        at = int(datetime(rollout.year, rollout.month, rollout.day, tzinfo=UTC).timestamp() * 1000)
+        try:
+            found = change_impact(history.index, metrics, metric, treated, at, controls=controls, days_before=before,
+                                  days_after=after, now_ms=now_ms(), alpha=1 - metrics.confidence)  # fmt: skip
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        for control in found.controls:  # matched controls a regional token may not read: it declares its own
+            region = control.get("region") or regions.get(control.get("site", ""))
+            if not principal.in_scope(region, control.get("team")):
+                return view.json({"error": f"the matched controls include {scope_text(control)}, outside "
+                                  f"{principal.name}'s scope: name controls with control="}, status=403)  # fmt: skip
+        body = impact_json(found)
+        if query.get("chart") == "svg":
+            body["chart"] = chart_of(body)
+        return view.json(body)
