@@ -83,7 +83,7 @@ def test_an_experiment_with_a_planted_effect_reaches_its_verdict(bootstrap: str,
         fixed = comparison["fixed"]
         assert comparison["low"] < fixed["low"] and fixed["high"] < comparison["high"]  # anytime-valid is wider
         assert metric["srm"] is not None and not metric["srm"]["alarm"], metric["srm"]
-        assert 'class="estimate" data-label="csat.support: callback"' in found["chart"]
+        assert 'class="estimate" data-label="callback"' in found["chart"]
         # the command line puts the same arms together from the topics (history and the workers' partials)
         cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
         shown = json.loads(cli(cli_env, "experiments", "show", f"exp-{tag}", "--json"))

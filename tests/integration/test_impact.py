@@ -84,7 +84,7 @@ def test_a_change_is_recovered_through_a_seasonal_swing_that_biases_the_naive_es
         assert adjusted["method"].startswith("counterfactual") and adjusted["low"] <= EFFECT <= adjusted["high"]
         assert body["parallel_trends"]["holds"], body["parallel_trends"]
         assert not body["controls_matched"] and len(body["forecast"]) == 28
-        assert "rollout" in body["chart"] and "counterfactual" in body["chart"]
+        assert "rolled out" in body["chart"] and "forecast without the change" in body["chart"]
         shown = subprocess.run([*cxstream, "impact", "change", "--metric", "csat.delivery", "--scope",
                                 f"site:{sites[0]}", "--rollout", str(rollout), *[a for s in sites[1:] for a in
                                 ("--control", f"site:{s}")], "--json"], cwd=ROOT, env=cli_env, capture_output=True,

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from cxstream.demo.past import past_contacts, past_records
 from cxstream.kafka.embedded import free_port
-from tests.integration.procs import ROOT, eventually, http_get, ready, spawn, stop
+from tests.integration.procs import ROOT, edited_topology, eventually, http_get, ready, spawn, stop
 from tests.integration.test_breaches import answers, breaches, produce
 from tests.integration.test_history import cxstream
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
@@ -53,6 +53,10 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         {"name": "test-admin", "role": "admin", "token": ADMIN_TOKEN},
         {"name": "wall-apac", "role": "viewer", "regions": ["apac"], "token": VIEWER},
     ])  # fmt: skip
+    # the experiments' and verdicts' live sums every 5 s (the default is a minute)
+    env["CXSTREAM_TOPOLOGY_DIR"] = str(
+        edited_topology(tmp_path, [("remediation.yaml", "    before: 7d ", "    check_every: 5s\n    before: 7d ")])
+    )
     worker = spawn(["worker"], env, tmp_path / "worker.log")
     try:
         eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
@@ -69,6 +73,12 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
 
         tile = eventually(emea_tile, 120, "the EMEA delivery CSAT to count the 40 answers")
         asyncio.run(partner_reports(bootstrap, tag))  # a critical one: a revision before the board
+        experiment = {"experiment_id": f"exp-pg-{tag}", "title": "Call back within 3 hours", "unit": "customer",
+                      "hypothesis": "A call-back after a poor rating lifts support CSAT", "metrics": ["csat.support"],
+                      "arms": ["control", "callback"], "start": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                      "planned_per_arm": 292}  # fmt: skip
+        assert api_post(port, "/api/experiments", experiment)[0] == 202
+        asyncio.run(produce(bootstrap, support_ratings(tag, 120)))
         records, _ = ticket_records(f"pg{tag}", datetime.now(UTC) - timedelta(hours=1), team="billing")
         asyncio.run(produce(bootstrap, records))  # a billing team's tickets for the huddle view
         now = datetime.now(UTC)  # four EMEA chat agents log in, one of them goes away
@@ -77,7 +87,8 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         past = tmp_path / "past.jsonl"  # half a year of history for the history chart
         today = datetime.now(UTC).date()
         contacts = past_contacts(today - timedelta(days=21), 21, per_weekday=300)  # three weeks for the staffing view
-        by_site = site_answers(today, {"ams-1": ("emea", 0.55), "chi-1": ("amer", 0.82), "sin-1": ("apac", 0.8)})
+        by_site = site_answers(today, {"ams-1": ("emea", 0.55), "chi-1": ("amer", 0.82), "sin-1": ("apac", 0.8)},
+                               days=35)  # fmt: skip
         past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts,
                                      *by_site]))  # fmt: skip
         loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
@@ -227,6 +238,26 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 assert "no verified effect" in page.inner_text("#proposal-rows")
                 page.locator("#locations").screenshot(path=str(ARTIFACTS / "warroom-locations.png"))
 
+                # the impact view: the experiment's arms and its forest chart; a change's effect at a site
+                eventually(lambda: f"exp-pg-{tag}" in page.inner_html("#experiment-rows"), 60, "the experiment")
+
+                def forest() -> Any:
+                    page.click(f'#experiment-rows button[data-experiment="exp-pg-{tag}"]')
+                    return page.query_selector("#experiment-chart svg circle.estimate")
+
+                eventually(forest, 120, "the experiment's arms in its forest chart")
+                assert "assigned by sha256(salt|unit id)" in page.inner_text("#experiment-note")
+                page.select_option("#change-metric", "csat.delivery")
+                page.fill("#change-scope", "site:ams-1")
+                page.fill("#change-rollout", str(today - timedelta(days=12)))
+                page.click("#change-go")
+                eventually(lambda: page.query_selector("#change-chart svg"), 60, "the change's chart")
+                note = page.inner_text("#change-note")
+                assert "counterfactual" in note and "unadjusted" in note and "matched on the pre-period" in note, note
+                page.locator("#impact").screenshot(path=str(ARTIFACTS / "warroom-impact.png"))
+                call_stop = api_post(port, f"/api/experiments/exp-pg-{tag}/stop", {"decision": "page checked"})
+                assert call_stop[0] == 202  # csat.support is free for other tests
+
                 wall = browser.new_page(viewport={"width": 1600, "height": 1000})
                 wall.goto(f"http://127.0.0.1:{port}/#token={VIEWER}")
                 wall.wait_for_selector("#conn.live", timeout=30_000)
@@ -353,3 +384,23 @@ async def partner_reports(bootstrap: str, tag: str) -> None:
                                          key=str(report["feedback_id"]).encode())  # fmt: skip
     finally:
         await producer.stop()
+
+
+def support_ratings(tag: str, customers: int) -> list[bytes]:
+    """One support rating per customer for the page's experiment (both arms alike)."""
+    import random
+
+    rng = random.Random(31)
+    when = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [json.dumps({
+        "event_id": f"pg-xp-{tag}-{i}", "event_type": "SURVEY_RESPONSE", "event_time": when,
+        "customer_id": f"C-xp-{tag}-{i}", "region": "emea", "site": "lis-1", "team": "customer-service",
+        "journey_stage": "support", "touchpoint": "ticket", "channel": "email",
+        "survey": {"metric": "CSAT", "score": rng.choice((1, 4, 5, 5)), "scale_min": 1, "scale_max": 5},
+    }).encode() for i in range(customers)]  # fmt: skip
+
+
+def api_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    from tests.integration.test_warroom import call
+
+    return call(port, path, ADMIN_TOKEN, body)

@@ -77,14 +77,17 @@ def parse_new(body: dict[str, Any], actor: str, at_ms: int) -> Experiment:
 
 def forest_of(body: dict[str, Any]) -> str:
     rows = []
+    several = len(body["result"]["metrics"]) > 1
     for m in body["result"]["metrics"]:
         for c in m["comparisons"]:
             n = sum(a["n"] for a in m["arms"] if a["arm"] in (c["arm"], m["arms"][0]["arm"]))
-            rows.append(Estimate(f"{m['metric']}: {c['arm']}", c["estimate"], c["low"], c["high"], n,
+            rows.append(Estimate(f"{m['metric']}: {c['arm']}" if several else c["arm"], c["estimate"], c["low"],
+                                 c["high"], n,
                                  flagged=c["excludes_zero"] and (c["estimate"] or 0) < 0))  # fmt: skip
     values = [v for r in rows for v in (r.low, r.high) if v is not None]
     span = max([5.0, *(abs(v) for v in values)]) if values else 10.0
-    title = f"{body['title']}: each arm minus the control (points, {rows[0].label.split(': ')[0]})" if rows else \
+    metrics = ", ".join(m["metric"] for m in body["result"]["metrics"])
+    title = f"{body['title']}: each arm minus the control, {metrics} (points)" if rows else \
         f"{body['title']}: no answers yet"  # fmt: skip
     return forest(title, rows, Level("no difference", 0.0, "target"), " pts", lo=-span, hi=span)
 

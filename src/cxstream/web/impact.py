@@ -36,16 +36,17 @@ def chart_of(body: dict[str, Any]) -> str:
     def ms(text: str) -> int:
         return int(datetime.fromisoformat(text).timestamp() * 1000)
 
-    treated = Series(f"{body['label']} {scope_text(body['treated'])}",
+    treated = Series(next(iter(body["treated"].values())),
                      tuple(Point(ms(d["day"]), d["treated"]) for d in body["days"]))  # fmt: skip
-    band = Series("counterfactual", tuple(Point(ms(f["day"]), f["predicted"], f["low"], f["high"])
-                                          for f in body["forecast"]))  # fmt: skip
+    band = Series("forecast", tuple(Point(ms(f["day"]), f["predicted"], f["low"], f["high"])
+                                    for f in body["forecast"]))  # fmt: skip
     controls = Series("controls", tuple(Point(ms(d["day"]), d["controls"]) for d in body["days"]
                                         if d["controls"] is not None))  # fmt: skip
     head = body["adjusted"]
     effect = f"{head['effect']:+.1f} points ({head['low']:+.1f} to {head['high']:+.1f})" if head else "no estimate"
-    return trend(f"{body['label']} in {scope_text(body['treated'])}, rollout {body['rollout'][:10]}: {effect}, "
-                 "daily (%)", "%", [treated, controls, band], width=900, height=320, font=14)  # fmt: skip
+    return trend(f"{body['label']} in {scope_text(body['treated'])} per day against the controls' mean and the "
+                 f"forecast without the change (rolled out {body['rollout'][:10]}): {effect}", "%",
+                 [treated, controls, band], width=900, height=320, font=14)  # fmt: skip
 
 
 def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryFeed | None,

@@ -80,7 +80,7 @@ class ChangeImpact:
         head = self.adjusted
         if head is None:
             return "not enough closed days with enough answers on both sides of the rollout"
-        naive = f"; unadjusted {self.naive.summary}" if self.naive is not None else ""
+        naive = f"; beside it, {self.naive.summary}" if self.naive is not None else ""
         return f"{head.summary}{naive}"
 
 
