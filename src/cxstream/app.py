@@ -17,6 +17,7 @@ from cxstream import __version__
 from cxstream.agents import alert_inputs, alerting, cases, events_monitor, invites, normalize
 from cxstream.agents import remediation as remediation_agents
 from cxstream.agents.assignment import held
+from cxstream.agents.audits import AuditWatch
 from cxstream.agents.calendar_feed import CalendarFeed
 from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
@@ -224,6 +225,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
                   lambda: feed.index if metric_tables.enabled and feed.ready else None)
         if places is not None else None
     )  # fmt: skip
+    audits = (
+        AuditWatch(app, ctx.topology.metrics, ctx.topology.audits,
+                   {s.id: s.region for s in ctx.topology.reference.sites},
+                   {s.id: s.name for s in ctx.topology.reference.sites},
+                   lambda: feed.index if metric_tables.enabled and feed.ready else None, codec_name(Topics.AUDITS))
+        if ctx.topology.audits.audits else None
+    )  # fmt: skip
     control = alerting.register(
         app,
         alerts,
@@ -234,6 +242,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         guards,
         staffing_,
         sites,
+        audits,
     )
     if control is not None:
         alert_inputs.register(

@@ -46,6 +46,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.GovernanceAction",
         "cxstream.PartnerFeedback",
         "cxstream.Experiment",
+        "cxstream.AuditResult",
     }
 
 

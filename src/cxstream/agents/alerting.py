@@ -23,6 +23,7 @@ from typing import Any
 
 import faust
 
+from cxstream.agents.audits import AuditWatch
 from cxstream.agents.guard import Guards
 from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
@@ -82,6 +83,7 @@ class Control:
     desk_table: Any = None  # the desk's saved DeskState JSON under DESK_KEY: open alerts, ladders, silences
     staffing: Staffing | None = None  # agents' presence and staffing gaps (None: no workforce queues)
     sites: SiteWatch | None = None  # execution gaps across locations (None: no locations declared)
+    audits: AuditWatch | None = None  # drifts from audited standards (None: no audits declared)
 
     def desk_state(self) -> DeskState:
         """This worker's copy of the desk's saved state (empty when there is none)."""
@@ -114,8 +116,9 @@ def register(
     guards: Guards,
     staffing: Staffing | None = None,
     sites: SiteWatch | None = None,
+    audits: AuditWatch | None = None,
 ) -> Control | None:
-    busy = alerting.active or (staffing is not None and staffing.active) or sites is not None
+    busy = alerting.active or (staffing is not None and staffing.active) or sites is not None or audits is not None
     if not busy or alerting.routing is None:
         return None
     topic = app.topic(
@@ -124,7 +127,8 @@ def register(
     )  # fmt: skip
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
-    control = Control(topic, desk_table, staffing if staffing is not None and staffing.active else None, sites)
+    control = Control(topic, desk_table, staffing if staffing is not None and staffing.active else None, sites,
+                      audits)  # fmt: skip
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
@@ -257,9 +261,10 @@ def register(
         return gaps
 
     async def _execution_gaps(at_ms: int) -> list[Breach]:
-        if control.sites is None:
-            return []
-        gaps = control.sites.evaluate(at_ms)
+        gaps = control.sites.evaluate(at_ms) if control.sites is not None else []
+        if control.audits is not None:
+            gaps = [*gaps, *control.audits.evaluate(at_ms)]
+            await control.audits.publish()
         for breach in gaps:
             await _send_breach(breach)
         return gaps

@@ -21,7 +21,7 @@ from cxstream.domain.topology import (
 
 SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access",
                    "workforce", "remediation", "locations", "playbooks",
-                   "governance")  # fmt: skip
+                   "governance", "audits")  # fmt: skip
 
 
 def topology_files(directory: Path) -> list[Path]:

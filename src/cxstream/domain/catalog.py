@@ -22,6 +22,7 @@ class Topics:
     CALENDAR: Final = "cx.workforce-calendar"  # compacted: planned trainings and changes that take agents away
     REMEDIATION: Final = "cx.remediation"  # the audit trail of remediation items: proposals to verdicts
     GOVERNANCE: Final = "cx.governance"  # scaling proposals, votes and decisions
+    AUDITS: Final = "cx.audits"  # compacted: each audited period's result
     EXPERIMENTS: Final = "cx.experiments"  # compacted: experiments and their arms, read by every worker
     PARTNER_FEEDBACK: Final = "cx.partner-feedback"  # compacted: partners' reports on playbook steps
     SURVEY_INVITES: Final = "cx.survey-invites"
@@ -74,6 +75,7 @@ class Tables:
     AGENT_PRESENCE: Final = "cxstream-agent-presence"
     STAFFING_GAPS: Final = "cxstream-staffing-gaps"
     EXECUTION_GAPS: Final = "cxstream-execution-gaps"
+    AUDIT_STATES: Final = "cxstream-audit-states"  # each audited scope's last period judged and open drift
     CASES: Final = "cxstream-cases"
     CASE_SUBJECTS_INDEX: Final = "cxstream-case-subjects-index"
     CONTACT_HISTORY: Final = "cxstream-contact-history"

@@ -15,6 +15,7 @@ from cxstream.domain.base import Strict
 from cxstream.domain.cases.followup import INVITE_LABELS, FollowUp
 from cxstream.domain.catalog import Topics
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.impact.audits import Audits
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
@@ -147,6 +148,7 @@ class TopologyFile(Strict):
     locations: Locations | None = None
     playbooks: Playbooks | None = None
     governance: Governance | None = None
+    audits: Audits | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -246,6 +248,7 @@ class Topology(Strict):
     locations: Locations | None = None  # none declared: no variance monitoring across sites
     playbooks: Playbooks = Playbooks()
     governance: Governance = Governance()
+    audits: Audits = Audits()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -320,6 +323,7 @@ def check_singletons(topology: Topology) -> list[Problem]:
     problems.extend(_check_remediation(topology, teams))
     problems.extend(_check_locations(topology, teams))
     problems.extend(_check_playbooks(topology, teams))
+    problems.extend(_check_audits(topology, teams))
     for j, name in enumerate(topology.followup.contact_policy.cap_by):
         if name not in (*INVITE_LABELS, "trigger"):
             problems.append(
@@ -364,6 +368,28 @@ def _check_playbooks(topology: Topology, teams: set[str]) -> list[Problem]:
         if found is None or "playbook_revision" not in found.decides:
             problems.append(Problem(loc=("playbooks", "feedback", "committee"), message=f"{committee!r} is not a "
                                     "governance committee that decides playbook_revision"))  # fmt: skip
+    return problems
+
+
+def _check_audits(topology: Topology, teams: set[str]) -> list[Problem]:
+    """Audits are owned by teams and check a share metric that keeps the audited scopes' dimension."""
+    from cxstream.domain.metrics.stats import Sufficient
+    from cxstream.domain.remediation.verdict import measured
+
+    definitions = {d.id: d for d in topology.metrics.definitions}
+    problems = []
+    for i, audit in enumerate(topology.audits.audits):
+        loc: tuple[str | int, ...] = ("audits", "audits", i)
+        if audit.owner not in teams:
+            problems.append(Problem(loc=(*loc, "owner"), message=f"{audit.owner!r} is not a team"))
+        definition = definitions.get(audit.metric)
+        if definition is None or measured(definition, Sufficient()) is None:
+            problems.append(Problem(loc=(*loc, "metric"), message=f"{audit.metric!r} is not a share or NPS metric"))
+            continue
+        for j, scope in enumerate(audit.scopes):
+            for name in scope:
+                if name not in definition.dimensions:
+                    problems.append(Problem(loc=(*loc, "scopes", j), message=f"{audit.metric} does not keep {name}"))
     return problems
 
 
