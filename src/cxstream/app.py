@@ -340,7 +340,15 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )
-    impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions)
+    impact_web.register(
+        app,
+        gate,
+        ctx.topology.metrics,
+        history_feed,
+        regions,
+        ctx.topology.audits,
+        {s.id: s.name for s in ctx.topology.reference.sites},
+    )
     if places is not None:
         locations_web.register(app, gate, ctx.topology, places, history_feed)
     locations_web.register_playbooks(app, gate, ctx.topology, history_feed)

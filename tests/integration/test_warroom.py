@@ -222,6 +222,7 @@ def test_every_declared_route_for_every_role_in_and_out_of_scope(bootstrap: str,
                   "viewer-emea": 403})],
             ("GET", "/api/playbooks"): [("/api/playbooks", None, ALL)],
             ("GET", "/api/experiments"): [("/api/experiments", None, ALL)],
+            ("GET", "/api/audits"): [("/api/audits", None, ALL)],
             ("GET", "/api/impact"): [  # a region's token reads its region; controls outside it are refused
                 (f"/api/impact?metric=csat.delivery&scope=region:emea&rollout={date.today()}&control=region:emea",
                  None, ALL),

@@ -31,6 +31,9 @@ def add_parsers(sub: Any) -> None:
     change.add_argument("--before", type=int, default=56, help="days before the rollout (default 56)")
     change.add_argument("--after", type=int, default=28, help="days after it (default 28)")
     change.add_argument("--json", action="store_true")
+    audits = actions.add_parser("audits", help="each declared audit's closed periods per scope, and the drifts")
+    audits.add_argument("--audit", default=None, help="one audit (default: all)")
+    audits.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_impact)
 
 
@@ -49,6 +52,8 @@ def cmd_impact(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.action == "change":
         return _change(settings, args)
+    if args.action == "audits":
+        return _audits(settings, args)
     try:
         control, treated = _pair(args.control, "control"), _pair(args.treated, "treated")
     except ValueError as exc:
@@ -119,3 +124,48 @@ def _change(settings: Settings, args: argparse.Namespace) -> int:
     if found.trends is not None:
         print(f"  {found.trends.summary}")
     return EXIT_OK
+
+
+def _audits(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 1 when a scope's latest period drifts."""
+    import asyncio
+
+    from cxstream.cli.common import EXIT_FAILED, cluster
+    from cxstream.domain.base import now_ms
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.impact.audits import latest, run_audit
+    from cxstream.domain.impact.views import audit_json
+    from cxstream.domain.locations.gaps import day_to_review
+    from cxstream.domain.metrics.spec import DAY_MS
+    from cxstream.kafka.history import read_history
+
+    reached = cluster(settings, "impact audits")
+    if isinstance(reached, int):
+        return reached
+    ctx, options = reached
+    chosen = [a for a in ctx.topology.audits.audits if args.audit in (None, a.id)]
+    if args.audit is not None and not chosen:
+        return fail(f"no audit {args.audit!r}", EXIT_CONFIG)
+    index, _ = asyncio.run(read_history(options, ctx.codec(Topics.HISTORY)))
+    metrics = ctx.topology.metrics
+    through = day_to_review(now_ms(), metrics.grace_ms) + DAY_MS
+    names = {s.id: s.name for s in ctx.topology.reference.sites}
+    drifting = False
+    rows = []
+    for audit in chosen:
+        results = run_audit(audit, metrics, index, through, names)
+        drifting = drifting or any(r.verdict == "drift" for r in latest(results).values())
+        rows.append((audit, results))
+    if args.json:
+        print(json.dumps([audit_json(a, r) for a, r in rows], indent=2))
+        return EXIT_FAILED if drifting else EXIT_OK
+    for audit, results in rows:
+        print(
+            f"{audit.id}: {audit.standard} ({audit.metric}, every {audit.cadence} from {audit.starts}; owner "
+            f"{audit.owner})"
+        )
+        for result in results:
+            print(f"  [{result.verdict}] {result.summary}")
+        if not results:
+            print("  no closed period yet")
+    return EXIT_FAILED if drifting else EXIT_OK

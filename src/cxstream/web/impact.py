@@ -1,5 +1,7 @@
 """The impact of a change over HTTP, from this worker's copy of the metric history:
 
+* ``GET /api/audits`` - each declared audit with every closed period of every scope: the audited share with n and
+  interval against the reference, the p of the fall and the verdict (reference, holds, drift, insufficient);
 * ``GET /api/impact?metric=&scope=region:emea&rollout=2026-11-02[&control=region:amer ...][&before=56]
   [&after=28][&chart=svg]`` - the adjusted effect (a counterfactual from control scopes and the weekday, or the
   difference-in-differences) with its interval and method, the unadjusted pre/post beside it, the parallel-trend
@@ -18,9 +20,11 @@ import faust
 
 from cxstream.agents.history import HistoryFeed
 from cxstream.domain.base import now_ms
+from cxstream.domain.impact.audits import Audits, run_audit
 from cxstream.domain.impact.changes import change_impact, scope_text
-from cxstream.domain.impact.views import impact_json
-from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.impact.views import audit_json, impact_json
+from cxstream.domain.locations.gaps import day_to_review
+from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.charts import Point, Series, trend
 
@@ -50,7 +54,29 @@ def chart_of(body: dict[str, Any]) -> str:
 
 
 def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryFeed | None,
-             regions: dict[str, str]) -> None:  # fmt: skip
+             regions: dict[str, str], audits: Audits, names: dict[str, str]) -> None:  # fmt: skip
+    @app.page("/api/audits")
+    async def audit_list(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        if history is None:
+            return view.json({"error": "no metric history on this worker"}, status=404)
+        if not history.ready:
+            return view.json({"error": "the metric history is still being read"}, status=503)
+        at = now_ms()
+        through = day_to_review(at, metrics.grace_ms) + DAY_MS
+        body = []
+        for audit in audits.audits:
+            results = [
+                r
+                for r in run_audit(audit, metrics, history.index, through, names)
+                if principal.in_scope(r.scope.get("region") or regions.get(r.scope.get("site", "")), None)
+            ]
+            body.append(audit_json(audit, results))
+        return view.json({"audits": body})
+
     @app.page("/api/impact")
     async def impact(view: Any, request: Any) -> Any:
         try:

@@ -50,6 +50,12 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
         "description": "the treated scope, dimension:value, e.g. region:emea",
     }
     return {
+        "/api/audits": {"get": {
+            "summary": "each declared audit: every closed period of every scope against the reference, with n, "
+                       "interval, the p of the fall and the verdict", "security": secured,
+            "responses": {"200": _json({"type": "object", "required": ["audits"]}, "the audits"),
+                          "404": _json(error, "no history here"),
+                          "503": _json(error, "the history is still being read"), **errors}}},
         "/api/impact": {"get": {
             "summary": "a change's effect from the metric history: adjusted (counterfactual from control scopes and "
                        "the weekday, or difference-in-differences) beside the unadjusted pre/post, parallel-trend "

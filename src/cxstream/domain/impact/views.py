@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cxstream.domain.base import Json, JsonObject
+from cxstream.domain.impact.audits import Audit, AuditResult
 from cxstream.domain.impact.changes import ChangeImpact
 from cxstream.domain.impact.did import Estimate
 from cxstream.domain.impact.experiments import Experiment, ExperimentResult
@@ -99,3 +100,22 @@ def impact_json(found: ChangeImpact) -> JsonObject:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def audit_result_json(result: AuditResult) -> JsonObject:
+    return {
+        "scope": dict(result.scope), "period_start": _iso(result.period_start_ms),
+        "period_end": _iso(result.period_end_ms), "value": _points(result.value), "n": result.n,
+        "low": _points(result.low), "high": _points(result.high), "reference": _points(result.reference),
+        "reference_n": result.reference_n, "p": result.p, "verdict": result.verdict, "summary": result.summary,
+    }  # fmt: skip
+
+
+def audit_json(audit: Audit, results: list[AuditResult]) -> JsonObject:
+    return {
+        "id": audit.id, "standard": audit.standard, "owner": audit.owner, "metric": audit.metric,
+        "scopes": [dict(s) for s in audit.scopes], "starts": audit.starts.isoformat(), "cadence": audit.cadence,
+        "duration": audit.duration, "level": _points(audit.level), "drift_points": audit.drift_points,
+        "alpha": audit.alpha, "drifts": sum(r.verdict == "drift" for r in results),
+        "results": [audit_result_json(r) for r in results],
+    }  # fmt: skip
