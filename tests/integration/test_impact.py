@@ -1,8 +1,10 @@
-"""A change's effect through a seasonal swing, on the embedded broker: a year of daily delivery CSAT at four sites,
-each with a weekly pattern and a yearly swing, is backfilled into the metric history; one site gets a change worth
-+8 points as the season turns down. The worker's /api/impact recovers the effect within the adjusted interval
-(difference-in-differences against the other sites, and the counterfactual from them), while the naive pre/post
-is biased by the swing; the command line gives the same from the topics."""
+"""A change's effect through a seasonal swing, and an audit that finds a drift, on the embedded broker: a year of
+daily delivery CSAT at four sites, each with a weekly pattern and a yearly swing, is backfilled into the metric
+history; one site gets a change worth +8 points as the season turns down. The worker's /api/impact recovers the
+effect within the adjusted interval (difference-in-differences against the other sites, and the counterfactual
+from them), while the naive pre/post is biased by the swing; the command line gives the same from the topics.
+A fifth site keeps its standard for three audit periods and drifts in the fourth: the routing side's audit
+raises an AUDIT_DRIFT breach to the owner, and the audit's results say why."""
 
 from __future__ import annotations
 
@@ -16,24 +18,29 @@ import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cxstream.kafka.embedded import free_port
-from tests.integration.procs import ROOT, eventually, ready, spawn, stop
+from tests.integration.procs import ROOT, edited_topology, eventually, ready, spawn, stop
+from tests.integration.test_breaches import breaches
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
 from tests.integration.test_warroom import call
 
 EFFECT = 8.0  # points
 
 
-def year(tag: str, sites: list[str], rollout: date, first: date, days: int) -> list[bytes]:
-    rng = random.Random(9)
+def year(tag: str, sites: list[str], rollout: date, first: date, days: int, drifting: str = "",
+         drift_from: date | None = None) -> list[bytes]:  # fmt: skip
+    rng, other = random.Random(9), random.Random(10)  # the audited site draws apart: the four sites' noise is fixed
     lines = []
     for i in range(days):
         day = first + timedelta(days=i)
         weekly = [0.0, 0.01, 0.01, 0.0, -0.01, -0.03, -0.02][day.weekday()]
         yearly = 0.08 * math.sin(2 * math.pi * ((rollout - day).days - 20) / 365)  # falling through the rollout
-        for k, site in enumerate(sites):
+        for k, site in enumerate([*sites, *([drifting] if drifting else [])]):
             share = 0.72 + 0.02 * k + weekly + yearly + (EFFECT / 100 if k == 0 and day >= rollout else 0.0)
+            if site == drifting:  # steady at its standard, then a fall
+                share = 0.65 if drift_from is not None and day >= drift_from else 0.85
             for j in range(150):
                 at = datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(minutes=3 * j)
                 lines.append(json.dumps({
@@ -41,7 +48,8 @@ def year(tag: str, sites: list[str], rollout: date, first: date, days: int) -> l
                     "event_time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "customer_id": f"C-{tag}-{j}",
                     "region": "emea", "site": site, "team": "logistics", "journey_stage": "delivery",
                     "touchpoint": "delivery", "channel": "email",
-                    "survey": {"metric": "CSAT", "score": 5 if rng.random() < share else 2, "scale_min": 1,
+                    "survey": {"metric": "CSAT", "score": 5 if (other if site == drifting else rng).random() < share
+                               else 2, "scale_min": 1,
                                "scale_max": 5},
                 }).encode())  # fmt: skip
     return lines
@@ -55,10 +63,19 @@ def test_a_change_is_recovered_through_a_seasonal_swing_that_biases_the_naive_es
     today = datetime.now(UTC).date()
     rollout = today - timedelta(days=30)
     first = today - timedelta(days=366)
+    audited, audit_start = f"imp{tag}-audited", today - timedelta(days=113)  # four 28-day periods, all closed
     path = tmp_path / "year.jsonl"
-    path.write_bytes(b"\n".join(year(tag, sites, rollout, first, 365)) + b"\n")
+    path.write_bytes(b"\n".join(year(tag, sites, rollout, first, 365, audited, audit_start + timedelta(days=84)))
+                     + b"\n")  # fmt: skip
     port = free_port()
     env = worker_env(bootstrap, port, f"cxstream-impact-{uuid.uuid4().hex[:8]}", tmp_path / "data")
+    directory = edited_topology(tmp_path, [])
+    (directory / "audits.yaml").write_text(
+        f"audits:\n  audits:\n    - id: audit-{tag}\n      standard: Carrier handover v3\n      owner: logistics\n"
+        f"      metric: csat.delivery\n      scopes: [{{site: {audited}}}]\n      starts: {audit_start}\n"
+        "      cadence: 28d\n      duration: 365d\n"
+    )
+    env["CXSTREAM_TOPOLOGY_DIR"] = str(directory)
     cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}, **env}
     cxstream = [sys.executable, "-m", "cxstream.cli"]
     applied = subprocess.run([*cxstream, "topics", "apply"], cwd=ROOT, env=cli_env, capture_output=True, text=True,
@@ -91,6 +108,21 @@ def test_a_change_is_recovered_through_a_seasonal_swing_that_biases_the_naive_es
                                text=True, timeout=120)  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["adjusted"] == adjusted
+
+        def drifts() -> list[dict[str, Any]]:
+            return [b for b in breaches(bootstrap) if b["kind"] == "AUDIT_DRIFT" and b["scope"].get("site") == audited]
+
+        [drift] = eventually(drifts, 120, "the audit's drift")
+        assert drift["status"] == "FIRING" and drift["labels"]["owner"] == "logistics", drift
+        assert drift["summary"].startswith(f"Audit drift: {audited}'s CSAT fell from 85.")
+        assert "Carrier handover v3" in drift["summary"]
+        _, audits = call(port, "/api/audits", ADMIN_TOKEN)
+        [audit] = [a for a in audits["audits"] if a["id"] == f"audit-{tag}"]
+        assert [r["verdict"] for r in audit["results"]] == ["reference", "holds", "holds", "drift"], audit
+        assert audit["drifts"] == 1
+        judged = subprocess.run([*cxstream, "impact", "audits", "--audit", f"audit-{tag}", "--json"], cwd=ROOT,
+                                env=cli_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert judged.returncode == 1 and json.loads(judged.stdout)[0]["drifts"] == 1, judged.stderr
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)
