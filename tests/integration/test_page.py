@@ -254,6 +254,11 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 eventually(lambda: page.query_selector("#change-chart svg"), 60, "the change's chart")
                 note = page.inner_text("#change-note")
                 assert "counterfactual" in note and "unadjusted" in note and "matched on the pre-period" in note, note
+                audited = "late-delivery-sla (Late-delivery handling v2)"
+                eventually(lambda: audited in page.inner_text("#audit-rows"), 60, "the audits")
+                audits = api(port, "/api/audits")["audits"]
+                shown_audit = next(a for a in audits if a["id"] == "late-delivery-sla")
+                assert shown_audit["results"] and all("n" in r for r in shown_audit["results"])
                 page.locator("#impact").screenshot(path=str(ARTIFACTS / "warroom-impact.png"))
                 call_stop = api_post(port, f"/api/experiments/exp-pg-{tag}/stop", {"decision": "page checked"})
                 assert call_stop[0] == 202  # csat.support is free for other tests

@@ -60,7 +60,7 @@ class AuditWatch:
             self.pending.extend(published)
             breaches.extend(found)
             if published:
-                log.info("audit_judged", audit=audit.id, periods=len(published),
+                log.info("audit_judged", audit_id=audit.id, periods=len(published),
                          drifts=sum(r.verdict == "drift" for r in published))  # fmt: skip
         return breaches
 
