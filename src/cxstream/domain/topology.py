@@ -16,6 +16,7 @@ from cxstream.domain.cases.followup import INVITE_LABELS, FollowUp
 from cxstream.domain.catalog import Topics
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.impact.audits import Audits
+from cxstream.domain.impact.plateaus import ImpactSpec
 from cxstream.domain.ingest.journey import JourneyMap
 from cxstream.domain.ingest.validation import Reference, ValidationSpec
 from cxstream.domain.ingest.verbatim import VerbatimSpec
@@ -149,6 +150,7 @@ class TopologyFile(Strict):
     playbooks: Playbooks | None = None
     governance: Governance | None = None
     audits: Audits | None = None
+    impact: ImpactSpec | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -249,6 +251,7 @@ class Topology(Strict):
     playbooks: Playbooks = Playbooks()
     governance: Governance = Governance()
     audits: Audits = Audits()
+    impact: ImpactSpec = ImpactSpec()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
