@@ -340,15 +340,6 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     scorecards.register(
         app, gate, ctx.topology.workforce.scorecards, tickets, {t.id: t.name for t in ctx.topology.teams}
     )
-    impact_web.register(
-        app,
-        gate,
-        ctx.topology.metrics,
-        history_feed,
-        regions,
-        ctx.topology.audits,
-        {s.id: s.name for s in ctx.topology.reference.sites},
-    )
     if places is not None:
         locations_web.register(app, gate, ctx.topology, places, history_feed)
     locations_web.register_playbooks(app, gate, ctx.topology, history_feed)
@@ -382,6 +373,9 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             ),
             remediation_out,
         )
+    impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions, ctx.topology.audits,
+                        {s.id: s.name for s in ctx.topology.reference.sites}, ctx.topology.impact.plateaus,
+                        lambda: backlog.backlog.items.values() if backlog is not None else ())  # fmt: skip
     proposals: governance_web.GovernanceFeed | None = None
     if ctx.topology.governance.committees:
         proposals = governance_web.GovernanceFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.GOVERNANCE),

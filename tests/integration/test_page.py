@@ -254,6 +254,7 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 eventually(lambda: page.query_selector("#change-chart svg"), 60, "the change's chart")
                 note = page.inner_text("#change-note")
                 assert "counterfactual" in note and "unadjusted" in note and "matched on the pre-period" in note, note
+                eventually(lambda: "closed weeks" in page.inner_text("#plateau-note"), 30, "the plateau verdict")
                 audited = "late-delivery-sla (Late-delivery handling v2)"
                 eventually(lambda: audited in page.inner_text("#audit-rows"), 60, "the audits")
                 audits = api(port, "/api/audits")["audits"]

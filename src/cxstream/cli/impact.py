@@ -31,6 +31,10 @@ def add_parsers(sub: Any) -> None:
     change.add_argument("--before", type=int, default=56, help="days before the rollout (default 56)")
     change.add_argument("--after", type=int, default=28, help="days after it (default 28)")
     change.add_argument("--json", action="store_true")
+    flat = actions.add_parser("plateau", help="a metric's weekly trend in a scope: level shifts and plateau verdict")
+    flat.add_argument("--metric", required=True)
+    flat.add_argument("--scope", default=None, help="e.g. region:emea (default: everywhere)")
+    flat.add_argument("--json", action="store_true")
     audits = actions.add_parser("audits", help="each declared audit's closed periods per scope, and the drifts")
     audits.add_argument("--audit", default=None, help="one audit (default: all)")
     audits.add_argument("--json", action="store_true")
@@ -54,6 +58,8 @@ def cmd_impact(settings: Settings, args: argparse.Namespace) -> int:
         return _change(settings, args)
     if args.action == "audits":
         return _audits(settings, args)
+    if args.action == "plateau":
+        return _plateau(settings, args)
     try:
         control, treated = _pair(args.control, "control"), _pair(args.treated, "treated")
     except ValueError as exc:
@@ -169,3 +175,47 @@ def _audits(settings: Settings, args: argparse.Namespace) -> int:
         if not results:
             print("  no closed period yet")
     return EXIT_FAILED if drifting else EXIT_OK
+
+
+def _plateau(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from cxstream.cli.common import EXIT_FAILED, cluster
+    from cxstream.domain.base import now_ms
+    from cxstream.domain.catalog import Topics
+    from cxstream.domain.impact.plateaus import changes_from_backlog, plateau
+    from cxstream.domain.impact.views import plateau_json
+    from cxstream.domain.remediation.backlog import Backlog
+    from cxstream.domain.remediation.records import action_from_record
+    from cxstream.kafka.history import read_history
+    from cxstream.kafka.tools import read_decoded
+    from cxstream.web.impact import parse_scope
+
+    try:
+        where = parse_scope(args.scope) if args.scope else {}
+    except ValueError as exc:
+        return fail(str(exc), EXIT_CONFIG)
+    reached = cluster(settings, "impact plateau")
+    if isinstance(reached, int):
+        return reached
+    ctx, options = reached
+    index, _ = asyncio.run(read_history(options, ctx.codec(Topics.HISTORY)))
+    items: list[Any] = []
+    if ctx.topology.remediation is not None:
+        backlog = Backlog(ctx.topology.remediation)
+        records, _ = asyncio.run(read_decoded(options, ctx.codec(Topics.REMEDIATION), Topics.REMEDIATION))
+        for record in records:
+            backlog.record(action_from_record(record))
+        items = list(backlog.items.values())
+    try:
+        found = plateau(index, ctx.topology.metrics, args.metric, where, now_ms(), ctx.topology.impact.plateaus,
+                        changes_from_backlog(items, args.metric, where))  # fmt: skip
+    except (KeyError, ValueError) as exc:
+        return fail(str(exc).strip("'\""), EXIT_FAILED)
+    if args.json:
+        print(json.dumps(plateau_json(found), indent=2))
+        return EXIT_OK
+    print(f"{found.label} ({found.metric}) {args.scope or 'everywhere'}: {found.verdict}: {found.summary}")
+    for change in found.changes:
+        print(f"  {change.item_id} {change.title}: {change.state}, {change.cost_weeks:g} person-weeks")
+    return EXIT_OK

@@ -2,6 +2,8 @@
 
 * ``GET /api/audits`` - each declared audit with every closed period of every scope: the audited share with n and
   interval against the reference, the p of the fall and the verdict (reference, holds, drift, insufficient);
+* ``GET /api/plateaus?metric=&scope=region:emea`` - the metric's weekly trend in the scope with its interval, the
+  level shifts (PELT), the changes rolled out there with their cost, and the verdict: plateau, flat or moving;
 * ``GET /api/impact?metric=&scope=region:emea&rollout=2026-11-02[&control=region:amer ...][&before=56]
   [&after=28][&chart=svg]`` - the adjusted effect (a counterfactual from control scopes and the weekday, or the
   difference-in-differences) with its interval and method, the unadjusted pre/post beside it, the parallel-trend
@@ -13,6 +15,7 @@ A regional token reads the scopes of its region only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,9 +25,11 @@ from cxstream.agents.history import HistoryFeed
 from cxstream.domain.base import now_ms
 from cxstream.domain.impact.audits import Audits, run_audit
 from cxstream.domain.impact.changes import change_impact, scope_text
-from cxstream.domain.impact.views import audit_json, impact_json
+from cxstream.domain.impact.plateaus import PlateauSpec, changes_from_backlog, plateau
+from cxstream.domain.impact.views import audit_json, impact_json, plateau_json
 from cxstream.domain.locations.gaps import day_to_review
 from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
+from cxstream.domain.remediation.items import Item
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.charts import Point, Series, trend
 
@@ -54,7 +59,37 @@ def chart_of(body: dict[str, Any]) -> str:
 
 
 def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryFeed | None,
-             regions: dict[str, str], audits: Audits, names: dict[str, str]) -> None:  # fmt: skip
+             regions: dict[str, str], audits: Audits, names: dict[str, str], plateaus: PlateauSpec,
+             backlog: Callable[[], Iterable[Item]]) -> None:  # fmt: skip
+    @app.page("/api/plateaus")
+    async def plateau_view(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        if history is None:
+            return view.json({"error": "no metric history on this worker"}, status=404)
+        if not history.ready:
+            return view.json({"error": "the metric history is still being read"}, status=503)
+        try:
+            metric = str(request.query.get("metric") or "")
+            metrics.definition(metric)
+            where = parse_scope(str(request.query.get("scope") or "")) if request.query.get("scope") else {}
+        except KeyError:
+            return view.json({"error": f"no metric {request.query.get('metric')!r}"}, status=400)
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        try:
+            gate.scoped(principal, where.get("region") or regions.get(where.get("site", "")), where.get("team"))
+        except Denied as denied:
+            return refuse(view, denied)
+        try:
+            found = plateau(history.index, metrics, metric, where, now_ms(), plateaus,
+                            changes_from_backlog(backlog(), metric, where))  # fmt: skip
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        return view.json(plateau_json(found))
+
     @app.page("/api/audits")
     async def audit_list(view: Any, request: Any) -> Any:
         try:

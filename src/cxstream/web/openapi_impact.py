@@ -56,6 +56,15 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
             "responses": {"200": _json({"type": "object", "required": ["audits"]}, "the audits"),
                           "404": _json(error, "no history here"),
                           "503": _json(error, "the history is still being read"), **errors}}},
+        "/api/plateaus": {"get": {
+            "summary": "a metric's weekly trend in a scope with its interval, level shifts (PELT), the changes "
+                       "rolled out there and the verdict: plateau, flat or moving", "security": secured,
+            "parameters": [{"name": "metric", "in": "query", "required": True, "schema": {"type": "string"}},
+                           {"name": "scope", "in": "query", "schema": {"type": "string"},
+                            "description": "dimension:value, e.g. region:emea (default: everywhere)"}],
+            "responses": {"200": _json({"type": "object", "required": ["verdict", "weeks"]}, "the trend"),
+                          "400": _json(error, "bad parameter"), "404": _json(error, "no history here"),
+                          "503": _json(error, "the history is still being read"), **errors}}},
         "/api/impact": {"get": {
             "summary": "a change's effect from the metric history: adjusted (counterfactual from control scopes and "
                        "the weekday, or difference-in-differences) beside the unadjusted pre/post, parallel-trend "

@@ -10,6 +10,7 @@ from cxstream.domain.impact.audits import Audit, AuditResult
 from cxstream.domain.impact.changes import ChangeImpact
 from cxstream.domain.impact.did import Estimate
 from cxstream.domain.impact.experiments import Experiment, ExperimentResult
+from cxstream.domain.impact.plateaus import Plateau
 from cxstream.domain.impact.sequential import Interval
 
 
@@ -118,4 +119,16 @@ def audit_json(audit: Audit, results: list[AuditResult]) -> JsonObject:
         "duration": audit.duration, "level": _points(audit.level), "drift_points": audit.drift_points,
         "alpha": audit.alpha, "drifts": sum(r.verdict == "drift" for r in results),
         "results": [audit_result_json(r) for r in results],
+    }  # fmt: skip
+
+
+def plateau_json(found: Plateau) -> JsonObject:
+    return {
+        "metric": found.metric, "label": found.label, "scope": dict(found.scope), "verdict": found.verdict,
+        "slope_per_week": _round(found.slope), "low": _round(found.low), "high": _round(found.high),
+        "band": found.band, "penalty": _round(found.penalty), "summary": found.summary,
+        "weeks": [{"start": _iso(w.start_ms), "value": round(w.value, 2), "n": w.n} for w in found.weeks],
+        "level_shifts": [_iso(b) for b in found.breakpoints],
+        "changes": [{"item_id": c.item_id, "title": c.title, "rolled_out": _iso(c.at_ms), "cost_weeks": c.cost_weeks,
+                     "state": c.state, "expected_effect": c.effect} for c in found.changes],
     }  # fmt: skip
