@@ -123,7 +123,7 @@ def test_a_change_is_recovered_through_a_seasonal_swing_that_biases_the_naive_es
         judged = subprocess.run([*cxstream, "impact", "audits", "--audit", f"audit-{tag}", "--json"], cwd=ROOT,
                                 env=cli_env, capture_output=True, text=True, timeout=120)  # fmt: skip
         assert judged.returncode == 1 and json.loads(judged.stdout)[0]["drifts"] == 1, judged.stderr
-        # a steady control site is flat over the last 12 weeks; the treated one moved (the change, and the season)
+        # the treated site's last 12 closed weeks: the trend with its interval and a verdict
         status, flat = call(port, f"/api/plateaus?metric=csat.delivery&scope=site:{sites[0]}", ADMIN_TOKEN)
         assert status == 200 and len(flat["weeks"]) == 12 and flat["verdict"] in ("moving", "flat"), flat
         assert flat["slope_per_week"] is not None and flat["low"] <= flat["slope_per_week"] <= flat["high"]
