@@ -36,6 +36,7 @@ from cxstream.agents.runtime_state import RuntimeState
 from cxstream.agents.scorecards import TicketFeed
 from cxstream.agents.sensor import PrometheusSensor
 from cxstream.agents.staffing import Staffing
+from cxstream.agents.targets import TargetFeed
 from cxstream.config.topology import load_topology
 from cxstream.connectors import registry as connector_registry
 from cxstream.connectors.base import Connector
@@ -373,9 +374,11 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             ),
             remediation_out,
         )
+    targets = TargetFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.TARGETS))
+    app.task(targets.run)
     impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions, ctx.topology.audits,
                         {s.id: s.name for s in ctx.topology.reference.sites}, ctx.topology.impact.plateaus,
-                        lambda: backlog.backlog.items.values() if backlog is not None else ())  # fmt: skip
+                        lambda: backlog.backlog.items.values() if backlog is not None else (), targets)  # fmt: skip
     proposals: governance_web.GovernanceFeed | None = None
     if ctx.topology.governance.committees:
         proposals = governance_web.GovernanceFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.GOVERNANCE),

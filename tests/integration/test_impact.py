@@ -127,6 +127,41 @@ def test_a_change_is_recovered_through_a_seasonal_swing_that_biases_the_naive_es
         status, flat = call(port, f"/api/plateaus?metric=csat.delivery&scope=site:{sites[0]}", ADMIN_TOKEN)
         assert status == 200 and len(flat["weeks"]) == 12 and flat["verdict"] in ("moving", "flat"), flat
         assert flat["slope_per_week"] is not None and flat["low"] <= flat["slope_per_week"] <= flat["high"]
+
+        # a capability change at the treated site proposes what two peers reach over the last 28 days; accepted
+        peers = sites[1:3]
+        window = {str(today - timedelta(days=d)) for d in range(1, 29)}
+        rows = [json.loads(line) for line in path.read_bytes().splitlines()]
+        picked = [r for r in rows if r["site"] in peers and r["event_time"][:10] in window]
+        expected = sum(r["survey"]["score"] == 5 for r in picked) / len(picked)  # by hand, from the file
+        capability = [
+            *cxstream,
+            "targets",
+            "capability",
+            "--metric",
+            "csat.delivery",
+            "--scope",
+            f"site:{sites[0]}",
+            "--title",
+            "automated rebooking",
+            *[a for p in peers for a in ("--peer", f"site:{p}")],
+        ]
+        proposed = subprocess.run(capability, cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=120)
+        assert proposed.returncode == 0, proposed.stderr
+        proposal = json.loads(proposed.stdout)
+        assert proposal["state"] == "PROPOSED" and proposal["value"] == round(100 * round(expected, 4), 2), proposal
+        assert f"n={len(picked):,}" in proposal["evidence"]
+        accept = [*cxstream, "targets", "accept", proposal["target_id"], str(proposal["version"])]
+        assert subprocess.run(accept, cwd=ROOT, env=cli_env, capture_output=True, timeout=120).returncode == 0
+
+        def in_force() -> dict[str, Any] | None:
+            listed = call(port, "/api/targets", ADMIN_TOKEN)[1]["targets"]
+            found = next((t for t in listed if t["target_id"] == proposal["target_id"]), None)
+            return found if found and found["current"] else None
+
+        target = eventually(in_force, 60, "the accepted target")
+        assert target["current"]["value"] == proposal["value"] and target["current"]["capability"] == "automated " \
+            "rebooking"  # fmt: skip
         assert worker.poll() is None
     finally:
         code = stop(worker, signal.SIGTERM)

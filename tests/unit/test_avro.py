@@ -47,6 +47,7 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.PartnerFeedback",
         "cxstream.Experiment",
         "cxstream.AuditResult",
+        "cxstream.Target",
     }
 
 

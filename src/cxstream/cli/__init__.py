@@ -27,6 +27,7 @@ from cxstream.cli import (
     sites,
     spc,
     status,
+    targets,
     workforce,
 )
 from cxstream.cli.common import EXIT_CONFIG, fail
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     governance.add_parsers(sub)
     experiments.add_parsers(sub)
     impact.add_parsers(sub)
+    targets.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -22,6 +22,7 @@ class Topics:
     CALENDAR: Final = "cx.workforce-calendar"  # compacted: planned trainings and changes that take agents away
     REMEDIATION: Final = "cx.remediation"  # the audit trail of remediation items: proposals to verdicts
     GOVERNANCE: Final = "cx.governance"  # scaling proposals, votes and decisions
+    TARGETS: Final = "cx.targets"  # compacted: versioned CX targets and proposals
     AUDITS: Final = "cx.audits"  # compacted: each audited period's result
     EXPERIMENTS: Final = "cx.experiments"  # compacted: experiments and their arms, read by every worker
     PARTNER_FEEDBACK: Final = "cx.partner-feedback"  # compacted: partners' reports on playbook steps

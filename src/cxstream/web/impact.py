@@ -2,6 +2,8 @@
 
 * ``GET /api/audits`` - each declared audit with every closed period of every scope: the audited share with n and
   interval against the reference, the p of the fall and the verdict (reference, holds, drift, insufficient);
+* ``GET /api/targets`` - each CX target: the version in force, open proposals (after capability changes, with what
+  comparable scopes reach), every version with its rationale, effective date and author;
 * ``GET /api/plateaus?metric=&scope=region:emea`` - the metric's weekly trend in the scope with its interval, the
   level shifts (PELT), the changes rolled out there with their cost, and the verdict: plateau, flat or moving;
 * ``GET /api/impact?metric=&scope=region:emea&rollout=2026-11-02[&control=region:amer ...][&before=56]
@@ -22,11 +24,12 @@ from typing import Any
 import faust
 
 from cxstream.agents.history import HistoryFeed
+from cxstream.agents.targets import TargetFeed
 from cxstream.domain.base import now_ms
 from cxstream.domain.impact.audits import Audits, run_audit
 from cxstream.domain.impact.changes import change_impact, scope_text
 from cxstream.domain.impact.plateaus import PlateauSpec, changes_from_backlog, plateau
-from cxstream.domain.impact.views import audit_json, impact_json, plateau_json
+from cxstream.domain.impact.views import audit_json, impact_json, plateau_json, targets_json
 from cxstream.domain.locations.gaps import day_to_review
 from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.remediation.items import Item
@@ -60,7 +63,20 @@ def chart_of(body: dict[str, Any]) -> str:
 
 def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryFeed | None,
              regions: dict[str, str], audits: Audits, names: dict[str, str], plateaus: PlateauSpec,
-             backlog: Callable[[], Iterable[Item]]) -> None:  # fmt: skip
+             backlog: Callable[[], Iterable[Item]], targets: TargetFeed) -> None:  # fmt: skip
+    @app.page("/api/targets")
+    async def target_list(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        rows = [t for t in targets_json(targets.book, now_ms()) if isinstance(t, dict) and isinstance(t["scope"], dict)
+                and principal.in_scope(_region(t["scope"]), None)]  # fmt: skip
+        return view.json({"ready": targets.ready, "targets": rows})
+
+    def _region(scope: dict[str, Any]) -> str | None:
+        return scope.get("region") or regions.get(scope.get("site") or "")
+
     @app.page("/api/plateaus")
     async def plateau_view(view: Any, request: Any) -> Any:
         try:

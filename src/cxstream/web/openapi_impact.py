@@ -56,6 +56,10 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
             "responses": {"200": _json({"type": "object", "required": ["audits"]}, "the audits"),
                           "404": _json(error, "no history here"),
                           "503": _json(error, "the history is still being read"), **errors}}},
+        "/api/targets": {"get": {
+            "summary": "CX targets per metric and scope: the version in force, open proposals with what comparable "
+                       "scopes reach, every version with its rationale and effective date", "security": secured,
+            "responses": {"200": _json({"type": "object", "required": ["targets"]}, "the targets"), **errors}}},
         "/api/plateaus": {"get": {
             "summary": "a metric's weekly trend in a scope with its interval, level shifts (PELT), the changes "
                        "rolled out there and the verdict: plateau, flat or moving", "security": secured,

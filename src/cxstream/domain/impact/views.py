@@ -12,6 +12,8 @@ from cxstream.domain.impact.did import Estimate
 from cxstream.domain.impact.experiments import Experiment, ExperimentResult
 from cxstream.domain.impact.plateaus import Plateau
 from cxstream.domain.impact.sequential import Interval
+from cxstream.domain.impact.targets import State as TargetState
+from cxstream.domain.impact.targets import Target, TargetBook
 
 
 def _iso(ms: int | None) -> str | None:
@@ -132,3 +134,28 @@ def plateau_json(found: Plateau) -> JsonObject:
         "changes": [{"item_id": c.item_id, "title": c.title, "rolled_out": _iso(c.at_ms), "cost_weeks": c.cost_weeks,
                      "state": c.state, "expected_effect": c.effect} for c in found.changes],
     }  # fmt: skip
+
+
+def target_json(target: Target) -> JsonObject:
+    return {
+        "target_id": target.target_id, "version": target.version, "metric": target.metric,
+        "scope": dict(target.scope), "value": _points(target.value), "low": _points(target.low),
+        "high": _points(target.high), "rationale": target.rationale, "effective": _iso(target.effective_ms),
+        "actor": target.actor, "at": _iso(target.at_ms), "state": target.state.value,
+        "capability": target.capability, "evidence": target.evidence,
+    }  # fmt: skip
+
+
+def targets_json(book: TargetBook, now_ms: int) -> list[Json]:
+    """Per target: the version in force, any open proposal, and every version."""
+    out: list[Json] = []
+    for tid in book.ids():
+        versions = book.versions(tid)
+        current = book.current(tid, now_ms)
+        out.append({
+            "target_id": tid, "metric": versions[-1].metric, "scope": dict(versions[-1].scope),
+            "current": target_json(current) if current else None,
+            "proposals": [target_json(v) for v in versions if v.state is TargetState.PROPOSED],
+            "versions": [target_json(v) for v in versions],
+        })  # fmt: skip
+    return out
