@@ -49,7 +49,7 @@ topics:
   - name: {RAW}
     description: Records of a connector that raises on each.
     owner: data-platform
-    partitions: 1
+    partitions: 6
     retention: 7d
     key: string
     value: {{format: raw}}
@@ -77,8 +77,8 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
+        for key, value in records:  # the raw records all on partition 0: offsets 0, 1, 2 ... in one order
+            await producer.send_and_wait(topic, value, key=key, partition=0 if topic == RAW else None)
     finally:
         await producer.stop()
 
