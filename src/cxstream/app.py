@@ -378,7 +378,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     app.task(targets.run)
     impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions, ctx.topology.audits,
                         {s.id: s.name for s in ctx.topology.reference.sites}, ctx.topology.impact.plateaus,
-                        lambda: backlog.backlog.items.values() if backlog is not None else (), targets)  # fmt: skip
+                        lambda: backlog.backlog.items.values() if backlog is not None else (), targets,
+                        lambda: experiments.book.experiments.values())  # fmt: skip
     proposals: governance_web.GovernanceFeed | None = None
     if ctx.topology.governance.committees:
         proposals = governance_web.GovernanceFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.GOVERNANCE),

@@ -160,6 +160,15 @@ def test_a_change_is_recovered_through_a_seasonal_swing_that_biases_the_naive_es
             return found if found and found["current"] else None
 
         target = eventually(in_force, 60, "the accepted target")
+        # the review pack of the treated site for the last 28 days, written by the command line
+        out = tmp_path / "review.html"
+        period = f"{today - timedelta(days=28)}..{today - timedelta(days=1)}"
+        command = [*cxstream, "review", "--scope", f"site:{sites[0]}", "--period", period, "--out", str(out)]
+        made = subprocess.run(command, cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=180)
+        assert made.returncode == 0, made.stderr
+        html = out.read_text()
+        assert f"CX review: site {sites[0]}" in html and "Delivery CSAT" in html and "<script" not in html
+        assert "automated rebooking" in html  # the target in force, accepted above
         assert target["current"]["value"] == proposal["value"] and target["current"]["capability"] == "automated " \
             "rebooking"  # fmt: skip
         assert worker.poll() is None

@@ -261,6 +261,14 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 shown_audit = next(a for a in audits if a["id"] == "late-delivery-sla")
                 assert shown_audit["results"] and all("n" in r for r in shown_audit["results"])
                 page.locator("#impact").screenshot(path=str(ARTIFACTS / "warroom-impact.png"))
+                # the review pack of the scope, opened from the page's link with the page's session
+                page.fill("#change-scope", "region:emea")
+                page.dispatch_event("#change-scope", "change")
+                review = browser_review(page)
+                assert "CX review: region emea" in review.inner_text("h1")
+                assert review.query_selector("table") and "n=" in review.inner_text("body")
+                assert not review.query_selector("script")
+                review.screenshot(path=str(ARTIFACTS / "review-emea.png"), full_page=True)
                 call_stop = api_post(port, f"/api/experiments/exp-pg-{tag}/stop", {"decision": "page checked"})
                 assert call_stop[0] == 202  # csat.support is free for other tests
 
@@ -410,3 +418,13 @@ def api_post(port: int, path: str, body: dict[str, Any]) -> tuple[int, Any]:
     from tests.integration.test_warroom import call
 
     return call(port, path, ADMIN_TOKEN, body)
+
+
+def browser_review(page: Any) -> Any:
+    """The review pack the page links to, followed in the page itself (with its session cookie): the page is not
+    used after it."""
+    href = page.get_attribute("#review-link", "href")
+    assert href and href.startswith("/review?scope=region%3Aemea&period="), href
+    page.click("#review-link")
+    page.wait_for_selector("h1", timeout=30_000)
+    return page

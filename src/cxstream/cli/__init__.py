@@ -21,6 +21,7 @@ from cxstream.cli import (
     impact,
     playbooks,
     rca,
+    review,
     scorecards,
     service,
     setup,
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_parsers(sub)
     impact.add_parsers(sub)
     targets.add_parsers(sub)
+    review.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")
     p.set_defaults(handler=setup.cmd_config)
     return parser

@@ -2,6 +2,9 @@
 
 * ``GET /api/audits`` - each declared audit with every closed period of every scope: the audited share with n and
   interval against the reference, the p of the fall and the verdict (reference, holds, drift, insufficient);
+* ``GET /review?scope=region:emea&period=2026-11`` - the CX review pack of a scope and period, one self-contained
+  HTML page (metrics with n and intervals against the period before and the target, trends and plateaus, the
+  changes and their verdicts, the experiments, the audits);
 * ``GET /api/targets`` - each CX target: the version in force, open proposals (after capability changes, with what
   comparable scopes reach), every version with its rationale, effective date and author;
 * ``GET /api/plateaus?metric=&scope=region:emea`` - the metric's weekly trend in the scope with its interval, the
@@ -28,13 +31,17 @@ from cxstream.agents.targets import TargetFeed
 from cxstream.domain.base import now_ms
 from cxstream.domain.impact.audits import Audits, run_audit
 from cxstream.domain.impact.changes import change_impact, scope_text
+from cxstream.domain.impact.experiments import Experiment
 from cxstream.domain.impact.plateaus import PlateauSpec, changes_from_backlog, plateau
+from cxstream.domain.impact.review import build_review, parse_period
 from cxstream.domain.impact.views import audit_json, impact_json, plateau_json, targets_json
 from cxstream.domain.locations.gaps import day_to_review
 from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.remediation.items import Item
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.charts import Point, Series, trend
+from cxstream.web.review_html import render
+from cxstream.web.security import page_policy
 
 
 def parse_scope(text: str) -> dict[str, str]:
@@ -63,7 +70,33 @@ def chart_of(body: dict[str, Any]) -> str:
 
 def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryFeed | None,
              regions: dict[str, str], audits: Audits, names: dict[str, str], plateaus: PlateauSpec,
-             backlog: Callable[[], Iterable[Item]], targets: TargetFeed) -> None:  # fmt: skip
+             backlog: Callable[[], Iterable[Item]], targets: TargetFeed,
+             experiments: Callable[[], Iterable[Experiment]] = tuple) -> None:  # fmt: skip
+    @app.page("/review")
+    async def review(view: Any, request: Any) -> Any:
+        try:
+            principal = gate.principal(request)
+        except Denied as denied:
+            return refuse(view, denied)
+        if history is None or not history.ready:
+            return view.json({"error": "the metric history is not loaded on this worker yet"}, status=503)
+        try:
+            scope = parse_scope(str(request.query.get("scope"))) if request.query.get("scope") else {}
+            start, end = parse_period(str(request.query.get("period") or ""))
+        except ValueError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        try:
+            gate.scoped(principal, scope.get("region") or regions.get(scope.get("site", "")), scope.get("team"))
+        except Denied as denied:
+            return refuse(view, denied)
+        pack = build_review(scope, start, end, metrics, history.index, items=backlog(), experiments=experiments(),
+                            audits=audits, targets=targets.book, plateaus=plateaus, regions=regions,
+                            now_ms=now_ms())  # fmt: skip
+        html = render(pack, names).encode()
+        response = view.bytes(html, content_type="text/html")
+        response.headers["Content-Security-Policy"] = page_policy(html)
+        return response
+
     @app.page("/api/targets")
     async def target_list(view: Any, request: Any) -> Any:
         try:

@@ -56,6 +56,16 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
             "responses": {"200": _json({"type": "object", "required": ["audits"]}, "the audits"),
                           "404": _json(error, "no history here"),
                           "503": _json(error, "the history is still being read"), **errors}}},
+        "/review": {"get": {
+            "summary": "the CX review pack of a scope and period: one self-contained HTML page", "security": secured,
+            "parameters": [{"name": "scope", "in": "query", "schema": {"type": "string"},
+                            "description": "dimension:value, e.g. region:emea (default: everywhere)"},
+                           {"name": "period", "in": "query", "required": True, "schema": {"type": "string"},
+                            "description": "a month (2026-11) or days (2026-11-01..2026-11-30)"}],
+            "responses": {"200": {"description": "the review",
+                                  "content": {"text/html": {"schema": {"type": "string"}}}},
+                          "400": _json(error, "bad parameter"),
+                          "503": _json(error, "the history is still being read"), **errors}}},
         "/api/targets": {"get": {
             "summary": "CX targets per metric and scope: the version in force, open proposals with what comparable "
                        "scopes reach, every version with its rationale and effective date", "security": secured,

@@ -103,6 +103,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/experiments/{experiment_id}", Door.TOKEN, "one experiment's arms, intervals and decision"),
     Route("POST", "/api/experiments/{experiment_id}/stop", Door.TOKEN, "stop an experiment, saying why"),
     Route("GET", "/api/audits", Door.TOKEN, "each audit's periods per scope against the standard, with drifts"),
+    Route("GET", "/review", Door.TOKEN, "the CX review pack of a scope and period, one self-contained HTML page"),
     Route("GET", "/api/targets", Door.TOKEN, "CX targets: the version in force, proposals, every version"),
     Route("GET", "/api/plateaus", Door.TOKEN, "a metric's weekly trend, level shifts and plateau verdict"),
     Route("GET", "/api/impact", Door.TOKEN, "a change's effect adjusted by control scopes, beside the pre/post"),
