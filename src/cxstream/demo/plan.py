@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cxstream.demo.floor import DemoFloor
+from cxstream.demo.impact import seed_impact
 from cxstream.demo.partners import seed_partner_feedback
 from cxstream.demo.producer import run_demo
 from cxstream.demo.traffic import DemoTraffic
@@ -162,6 +163,7 @@ def run(plan: DemoPlan, client_options: dict[str, Any], out: TextIO = sys.stderr
         plan_training(client_options, out)
         seed_backlog(client_options, out)
         seed_partner_feedback(client_options, out)
+        seed_impact(client_options, out)
     traffic = plan.traffic(datetime.now(UTC))
     if plan.incident:
         lasting = f", lasts {plan.incident_for:.0f} s" if plan.incident_for is not None else ""
