@@ -209,3 +209,35 @@ def test_a_change_in_one_region_is_recovered_from_the_history_and_controls_are_m
     assert not declared.matched and declared.did is not None and declared.did.low <= 5 <= declared.did.high
     with pytest.raises(ValueError, match="one dimension and value"):
         change_impact(index, metrics, "csat.delivery", {}, day(330), now_ms=day(361))
+
+
+def test_a_remediation_items_rollouts_get_their_adjusted_effect() -> None:
+    from pathlib import Path
+
+    from cxstream.config.topology import load_topology
+    from cxstream.domain.history.facts import FactKey, HistoryFact
+    from cxstream.domain.history.index import HistoryIndex
+    from cxstream.domain.impact.changes import item_impacts
+    from cxstream.domain.metrics.stats import Sufficient
+    from cxstream.serde.catalog import SchemaCatalog
+
+    root = Path(__file__).resolve().parents[2]
+    metrics = load_topology(root / "topologies", SchemaCatalog.from_dir(root / "schemas").names()).metrics
+    definition = metrics.definition("csat.delivery")
+    rng = random.Random(5)
+    index = HistoryIndex()
+    for i in range(120):
+        for region, level in {"emea": 0.74, "amer": 0.78, "apac": 0.76}.items():
+            share = level + (0.06 if region == "emea" and i >= 90 else 0.0)
+            stats = Sufficient()
+            for _ in range(300):
+                stats.add_score(5 if rng.random() < share else 2)
+            scope = tuple(region if d == "region" else "-" for d in definition.dimensions)
+            fact = HistoryFact(FactKey("csat.delivery", DAY_MS, day(i), "p0", scope), definition.dimensions, stats)
+            index.apply(fact.key.encode(), fact)
+    rollouts = [({"region": "emea"}, day(90) + 3_600_000), ({"region": "emea", "site": "ams-1"}, day(90)),
+                ({"region": "amer"}, day(119))]  # a two-key scope and a rollout of yesterday: no estimate
+    found = item_impacts(rollouts, ["csat.delivery", "nps.relationship"], index, metrics, day(120))
+    [emea] = found
+    assert emea.treated == {"region": "emea"} and emea.adjusted is not None
+    assert emea.adjusted.low <= 6 <= emea.adjusted.high, emea.adjusted

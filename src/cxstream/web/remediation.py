@@ -37,6 +37,8 @@ from cxstream.agents.remediation_feed import RemediationFeed
 from cxstream.domain.access.principal import Principal, Role
 from cxstream.domain.base import Json, JsonObject, digest, now_ms, to_ms
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.impact.changes import item_impacts
+from cxstream.domain.impact.views import impact_summary_json
 from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.remediation.checks import ItemCheck
 from cxstream.domain.remediation.evidence import MetricReader, Rate, TreeView, failure_rate, tree_view
@@ -483,6 +485,11 @@ def register(app: faust.App, gate: Gate, reads: RemediationReads, actions_topic:
                 scope = ", ".join(f"{k} {v}" for k, v in where.items()) or "all regions"
                 charts_out["pareto"] = pareto_svg(f"{chosen.display}, {scope}, last 7 days against the 7 before",
                                                   found, names)  # fmt: skip
+            history = reads.history
+            if item.change is not None and item.rollouts and history is not None and history.ready:
+                impacts = item_impacts([(r.scope, r.at_ms) for r in item.rollouts], item.change.target_metrics,
+                                       history.index, reads.metrics, at, 1 - reads.metrics.confidence)  # fmt: skip
+                body["impact"] = [impact_summary_json(f) for f in impacts]
             if request.query.get("chart") == "svg":
                 body["charts"] = {**charts_out, "comparisons": [comparison_svg(c) for _, c in
                                                                 (check.comparisons if check else ())]}  # fmt: skip

@@ -114,3 +114,23 @@ def change_impact(index: HistoryIndex, metrics: MetricsSpec, metric: str, treate
     forecast = counterfactual(series, control_series, rollout_ms, alpha) if control_series else None
     return ChangeImpact(metric, probe.label, dict(treated), rollout_ms, tuple(dict(c) for c in controls), matched,
                         pre_post(series, rollout_ms, alpha), did, trends, forecast, series, control_days)  # fmt: skip
+
+
+def item_impacts(rollouts: Sequence[tuple[Scope, int]], target_metrics: Sequence[str], index: HistoryIndex,
+                 metrics: MetricsSpec, now_ms: int, alpha: float = 0.05) -> list[ChangeImpact]:  # fmt: skip
+    """A rolled-out change's effect per rollout and target metric, adjusted by control scopes (the remediation
+    verdict's pre/post beside it): rollouts to one scope (a site, a region) that the metric keeps, once at least
+    three days have closed after them. Estimates that cannot be made are left out."""
+    out = []
+    for scope, at_ms in rollouts:
+        if len(scope) != 1 or now_ms - at_ms < 4 * DAY_MS:
+            continue
+        day = at_ms - at_ms % DAY_MS
+        for metric in target_metrics:
+            try:
+                found = change_impact(index, metrics, metric, scope, day, now_ms=now_ms, alpha=alpha)
+            except (KeyError, ValueError):
+                continue
+            if found.adjusted is not None:
+                out.append(found)
+    return out

@@ -159,3 +159,11 @@ def targets_json(book: TargetBook, now_ms: int) -> list[Json]:
             "versions": [target_json(v) for v in versions],
         })  # fmt: skip
     return out
+
+
+def impact_summary_json(found: ChangeImpact) -> JsonObject:
+    """A change's effect in one scope without its daily series: for a remediation item's detail."""
+    return {"metric": found.metric, "scope": dict(found.treated), "rollout": _iso(found.rollout_ms),
+            "adjusted": _estimate(found.adjusted), "unadjusted": _estimate(found.naive),
+            "controls": [dict(c) for c in found.controls],
+            "parallel_trends": found.trends.summary if found.trends else None, "summary": found.summary}  # fmt: skip
