@@ -235,8 +235,11 @@ def test_a_remediation_items_rollouts_get_their_adjusted_effect() -> None:
             scope = tuple(region if d == "region" else "-" for d in definition.dimensions)
             fact = HistoryFact(FactKey("csat.delivery", DAY_MS, day(i), "p0", scope), definition.dimensions, stats)
             index.apply(fact.key.encode(), fact)
-    rollouts = [({"region": "emea"}, day(90) + 3_600_000), ({"region": "emea", "site": "ams-1"}, day(90)),
-                ({"region": "amer"}, day(119))]  # a two-key scope and a rollout of yesterday: no estimate
+    rollouts = [
+        ({"region": "emea"}, day(90) + 3_600_000),
+        ({"region": "emea", "site": "ams-1"}, day(90)),
+        ({"region": "amer"}, day(119)),
+    ]  # a two-key scope and a rollout of yesterday: no estimate
     found = item_impacts(rollouts, ["csat.delivery", "nps.relationship"], index, metrics, day(120))
     [emea] = found
     assert emea.treated == {"region": "emea"} and emea.adjusted is not None
