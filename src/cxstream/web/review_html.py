@@ -76,7 +76,10 @@ def render(pack: ReviewPack, names: dict[str, str] | None = None) -> str:
     parts.append("</table>")
     for m in pack.metrics:
         if m.days:
-            parts.append(f'<div class="chart" data-metric="{escape(m.metric)}">{_chart(m)}</div>')
+            parts.append(
+                f"<h3>{escape(m.display)}: {escape(m.label)} per day, % (the band: its 95 % interval)</h3>"
+                f'<div class="chart" data-metric="{escape(m.metric)}">{_chart(m)}</div>'
+            )
     parts.append("<h2>Changes rolled out</h2>")
     if pack.changes:
         parts.append("<table><tr><th>change</th><th>state</th><th>rolled out</th><th>verdicts</th></tr>" + "".join(
