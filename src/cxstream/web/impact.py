@@ -72,6 +72,12 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
              regions: dict[str, str], audits: Audits, names: dict[str, str], plateaus: PlateauSpec,
              backlog: Callable[[], Iterable[Item]], targets: TargetFeed,
              experiments: Callable[[], Iterable[Experiment]] = tuple) -> None:  # fmt: skip
+    def unavailable(view: Any) -> Any:
+        """The answer while this worker has no metric history to read."""
+        if history is None:
+            return view.json({"error": "no metric history on this worker"}, status=404)
+        return view.json({"error": "the metric history is still being read"}, status=503)
+
     @app.page("/review")
     async def review(view: Any, request: Any) -> Any:
         try:
@@ -79,7 +85,7 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
         except Denied as denied:
             return refuse(view, denied)
         if history is None or not history.ready:
-            return view.json({"error": "the metric history is not loaded on this worker yet"}, status=503)
+            return unavailable(view)
         try:
             scope = parse_scope(str(request.query.get("scope"))) if request.query.get("scope") else {}
             start, end = parse_period(str(request.query.get("period") or ""))
@@ -116,10 +122,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        if history is None:
-            return view.json({"error": "no metric history on this worker"}, status=404)
-        if not history.ready:
-            return view.json({"error": "the metric history is still being read"}, status=503)
+        if history is None or not history.ready:
+            return unavailable(view)
         try:
             metric = str(request.query.get("metric") or "")
             metrics.definition(metric)
@@ -145,10 +149,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        if history is None:
-            return view.json({"error": "no metric history on this worker"}, status=404)
-        if not history.ready:
-            return view.json({"error": "the metric history is still being read"}, status=503)
+        if history is None or not history.ready:
+            return unavailable(view)
         at = now_ms()
         through = day_to_review(at, metrics.grace_ms) + DAY_MS
         body = []
@@ -167,10 +169,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        if history is None:
-            return view.json({"error": "no metric history on this worker"}, status=404)
-        if not history.ready:
-            return view.json({"error": "the metric history is still being read"}, status=503)
+        if history is None or not history.ready:
+            return unavailable(view)
         query = request.query
         try:
             metric = str(query.get("metric") or "")

@@ -64,7 +64,7 @@ def paths(secured: list[dict[str, list[str]]], errors: dict[str, Any]) -> dict[s
                             "description": "a month (2026-11) or days (2026-11-01..2026-11-30)"}],
             "responses": {"200": {"description": "the review",
                                   "content": {"text/html": {"schema": {"type": "string"}}}},
-                          "400": _json(error, "bad parameter"),
+                          "400": _json(error, "bad parameter"), "404": _json(error, "no history here"),
                           "503": _json(error, "the history is still being read"), **errors}}},
         "/api/targets": {"get": {
             "summary": "CX targets per metric and scope: the version in force, open proposals with what comparable "
