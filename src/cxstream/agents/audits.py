@@ -15,7 +15,7 @@ from cxstream.agents.stores import Store
 from cxstream.domain.alerting.records import Breach
 from cxstream.domain.catalog import Tables, Topics
 from cxstream.domain.history.index import HistoryIndex
-from cxstream.domain.impact.audits import AuditResult, Audits, DriftState, judge, run_audit
+from cxstream.domain.impact.audits import Audit, AuditResult, Audits, DriftState, judge, run_audit, state_key
 from cxstream.domain.locations.gaps import day_to_review
 from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.metrics.stats import Sufficient
@@ -51,6 +51,8 @@ class AuditWatch:
         states = {k: v for k, v in self.table.items() if isinstance(v, DriftState)}
         breaches: list[Breach] = []
         for audit in self.spec.audits:
+            if not self._due(audit, states, through):
+                continue  # every closed period of every scope judged already: no history read on this tick
             probe = measured(self.metrics.definition(audit.metric), Sufficient())
             results = run_audit(audit, self.metrics, index, through, self.names)
             changed, published, found = judge(audit, results, states, self.regions, now_ms,
@@ -63,6 +65,18 @@ class AuditWatch:
                 log.info("audit_judged", audit_id=audit.id, periods=len(published),
                          drifts=sum(r.verdict == "drift" for r in published))  # fmt: skip
         return breaches
+
+    @staticmethod
+    def _due(audit: Audit, states: Mapping[str, DriftState], through: int) -> bool:
+        periods = audit.periods(through)
+        if not periods:
+            return False
+        last = periods[-1][0]
+        for scope in audit.scopes:
+            held = states.get(state_key(audit.id, scope))
+            if held is None or held.last_period_ms is None or held.last_period_ms < last:
+                return True
+        return False
 
     async def publish(self) -> None:
         pending, self.pending = self.pending, []

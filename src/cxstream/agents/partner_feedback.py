@@ -8,6 +8,7 @@ leader, a restart - is proposed once)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -41,7 +42,7 @@ class FeedbackSink:
         """Raises :class:`~cxstream.domain.locations.feedback.FeedbackError` for an event that is not feedback."""
         feedback = PartnerFeedback.from_event(event)
         if feedback.region is None and feedback.site in self.regions:
-            feedback = PartnerFeedback(**{**feedback.__dict__, "region": self.regions[feedback.site]})
+            feedback = replace(feedback, region=self.regions[feedback.site])
         await self.topic.send(key=feedback.feedback_id.encode(), value=feedback.record())
         PARTNER_FEEDBACK.labels(severity=feedback.severity.value).inc()
         return feedback

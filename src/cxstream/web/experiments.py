@@ -26,7 +26,16 @@ from cxstream.agents.history import HistoryFeed
 from cxstream.agents.remediation import EvidenceFeed
 from cxstream.domain.access.principal import Role
 from cxstream.domain.base import digest, now_ms, to_ms
-from cxstream.domain.impact.experiments import Arm, Experiment, Method, Refused, analyse, check_new, stopped
+from cxstream.domain.impact.experiments import (
+    Arm,
+    Experiment,
+    ExperimentResult,
+    Method,
+    Refused,
+    analyse,
+    check_new,
+    stopped,
+)
 from cxstream.domain.impact.planning import per_arm
 from cxstream.domain.impact.views import experiment_json
 from cxstream.domain.metrics.spec import MetricsSpec
@@ -75,26 +84,29 @@ def parse_new(body: dict[str, Any], actor: str, at_ms: int) -> Experiment:
     )  # fmt: skip
 
 
-def forest_of(body: dict[str, Any]) -> str:
+def forest_of(result: ExperimentResult) -> str:
+    """Each arm minus the control, in points, with its interval (the method the experiment reads) and n."""
     rows = []
-    several = len(body["result"]["metrics"]) > 1
-    for m in body["result"]["metrics"]:
-        for c in m["comparisons"]:
-            n = sum(a["n"] for a in m["arms"] if a["arm"] in (c["arm"], m["arms"][0]["arm"]))
-            rows.append(Estimate(f"{m['metric']}: {c['arm']}" if several else c["arm"], c["estimate"], c["low"],
-                                 c["high"], n,
-                                 flagged=c["excludes_zero"] and (c["estimate"] or 0) < 0))  # fmt: skip
+    several = len(result.metrics) > 1
+    for m in result.metrics:
+        control = m.arms[0]
+        for c in m.comparisons:
+            arm = next(a for a in m.arms if a.arm == c.arm)
+            i = c.interval
+            rows.append(Estimate(f"{m.metric}: {c.arm}" if several else c.arm, 100 * i.estimate, 100 * i.low,
+                                 100 * i.high, arm.n + control.n,
+                                 flagged=i.excludes_zero and i.estimate < 0))  # fmt: skip
     values = [v for r in rows for v in (r.low, r.high) if v is not None]
     span = max([5.0, *(abs(v) for v in values)]) if values else 10.0
-    metrics = ", ".join(m["metric"] for m in body["result"]["metrics"])
-    title = f"{body['title']}: each arm minus the control, {metrics} (points)" if rows else \
-        f"{body['title']}: no answers yet"  # fmt: skip
-    return forest(title, rows, Level("no difference", 0.0, "target"), " pts", lo=-span, hi=span)
+    title = result.experiment.title
+    metrics = ", ".join(m.metric for m in result.metrics)
+    heading = f"{title}: each arm minus the control, {metrics} (points)" if rows else f"{title}: no answers yet"
+    return forest(heading, rows, Level("no difference", 0.0, "target"), " pts", lo=-span, hi=span)
 
 
 def register(app: faust.App, gate: Gate, feed: ExperimentFeed, evidence: EvidenceFeed | None,
              history: HistoryFeed | None, metrics: MetricsSpec, topic: Any, alpha: float) -> None:  # fmt: skip
-    def result(experiment: Experiment) -> Any:
+    def result(experiment: Experiment) -> ExperimentResult | None:
         if evidence is None:
             return None
         index = history.index if history is not None and history.ready else None
@@ -145,9 +157,10 @@ def register(app: faust.App, gate: Gate, feed: ExperimentFeed, evidence: Evidenc
         found = feed.book.experiments.get(experiment_id)
         if found is None:
             return view.json({"error": f"no experiment {experiment_id}"}, status=404)
-        body = experiment_json(found, now_ms(), result(found))
-        if request.query.get("chart") == "svg" and "result" in body:
-            body["chart"] = forest_of(body)
+        found_result = result(found)
+        body = experiment_json(found, now_ms(), found_result)
+        if request.query.get("chart") == "svg" and found_result is not None:
+            body["chart"] = forest_of(found_result)
         return view.json(body)
 
     @app.page("/api/experiments/{experiment_id}/stop")

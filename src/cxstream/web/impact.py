@@ -20,7 +20,7 @@ A regional token reads the scopes of its region only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ from cxstream.agents.history import HistoryFeed
 from cxstream.agents.targets import TargetFeed
 from cxstream.domain.base import now_ms
 from cxstream.domain.impact.audits import Audits, run_audit
-from cxstream.domain.impact.changes import change_impact, scope_text
+from cxstream.domain.impact.changes import ChangeImpact, change_impact, scope_text
 from cxstream.domain.impact.experiments import Experiment
 from cxstream.domain.impact.plateaus import PlateauSpec, changes_from_backlog, plateau
 from cxstream.domain.impact.review import build_review, parse_period
@@ -51,20 +51,19 @@ def parse_scope(text: str) -> dict[str, str]:
     return {name.strip(): value.strip()}
 
 
-def chart_of(body: dict[str, Any]) -> str:
-    def ms(text: str) -> int:
-        return int(datetime.fromisoformat(text).timestamp() * 1000)
-
-    treated = Series(next(iter(body["treated"].values())),
-                     tuple(Point(ms(d["day"]), d["treated"]) for d in body["days"]))  # fmt: skip
-    band = Series("forecast", tuple(Point(ms(f["day"]), f["predicted"], f["low"], f["high"])
-                                    for f in body["forecast"]))  # fmt: skip
-    controls = Series("controls", tuple(Point(ms(d["day"]), d["controls"]) for d in body["days"]
-                                        if d["controls"] is not None))  # fmt: skip
-    head = body["adjusted"]
-    effect = f"{head['effect']:+.1f} points ({head['low']:+.1f} to {head['high']:+.1f})" if head else "no estimate"
-    return trend(f"{body['label']} in {scope_text(body['treated'])} per day against the controls' mean and the "
-                 f"forecast without the change (rolled out {body['rollout'][:10]}): {effect}", "%",
+def chart_of(found: ChangeImpact) -> str:
+    """The treated scope per day against the controls' mean and the forecast band without the change."""
+    treated = Series(next(iter(found.treated.values())),
+                     tuple(Point(d, v) for d, v in sorted(found.treated_days.items())))  # fmt: skip
+    controls = Series("controls", tuple(Point(d, v) for d, v in sorted(found.control_days.items())))
+    forecast = found.forecast
+    band = Series("forecast", tuple(Point(d, p, lo, hi) for d, p, lo, hi in zip(
+        forecast.days, forecast.predicted, forecast.low, forecast.high, strict=True)) if forecast else ())  # fmt: skip
+    head = found.adjusted
+    effect = f"{head.effect:+.1f} points ({head.low:+.1f} to {head.high:+.1f})" if head else "no estimate"
+    rolled = datetime.fromtimestamp(found.rollout_ms / 1000, UTC).date()
+    return trend(f"{found.label} in {scope_text(found.treated)} per day against the controls' mean and the "
+                 f"forecast without the change (rolled out {rolled}): {effect}", "%",
                  [treated, controls, band], width=900, height=320, font=14)  # fmt: skip
 
 
@@ -72,6 +71,10 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
              regions: dict[str, str], audits: Audits, names: dict[str, str], plateaus: PlateauSpec,
              backlog: Callable[[], Iterable[Item]], targets: TargetFeed,
              experiments: Callable[[], Iterable[Experiment]] = tuple) -> None:  # fmt: skip
+    def region_of(scope: Mapping[str, Any]) -> str | None:
+        """The region a scope lies in: its own, or its site's."""
+        return scope.get("region") or regions.get(scope.get("site") or "")
+
     def unavailable(view: Any) -> Any:
         """The answer while this worker has no metric history to read."""
         if history is None:
@@ -92,7 +95,7 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
         except ValueError as exc:
             return view.json({"error": str(exc)}, status=400)
         try:
-            gate.scoped(principal, scope.get("region") or regions.get(scope.get("site", "")), scope.get("team"))
+            gate.scoped(principal, region_of(scope), scope.get("team"))
         except Denied as denied:
             return refuse(view, denied)
         pack = build_review(scope, start, end, metrics, history.index, items=backlog(), experiments=experiments(),
@@ -109,12 +112,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
             principal = gate.principal(request)
         except Denied as denied:
             return refuse(view, denied)
-        rows = [t for t in targets_json(targets.book, now_ms()) if isinstance(t, dict) and isinstance(t["scope"], dict)
-                and principal.in_scope(_region(t["scope"]), None)]  # fmt: skip
+        rows = targets_json(targets.book, now_ms(), lambda t: principal.in_scope(region_of(t.scope), None))
         return view.json({"ready": targets.ready, "targets": rows})
-
-    def _region(scope: dict[str, Any]) -> str | None:
-        return scope.get("region") or regions.get(scope.get("site") or "")
 
     @app.page("/api/plateaus")
     async def plateau_view(view: Any, request: Any) -> Any:
@@ -133,7 +132,7 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
         except ValueError as exc:
             return view.json({"error": str(exc)}, status=400)
         try:
-            gate.scoped(principal, where.get("region") or regions.get(where.get("site", "")), where.get("team"))
+            gate.scoped(principal, region_of(where), where.get("team"))
         except Denied as denied:
             return refuse(view, denied)
         try:
@@ -158,7 +157,7 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
             results = [
                 r
                 for r in run_audit(audit, metrics, history.index, through, names)
-                if principal.in_scope(r.scope.get("region") or regions.get(r.scope.get("site", "")), None)
+                if principal.in_scope(region_of(r.scope), None)
             ]
             body.append(audit_json(audit, results))
         return view.json({"audits": body})
@@ -186,9 +185,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
         except ValueError as exc:
             return view.json({"error": str(exc)}, status=400)
         for scope in [treated, *(controls or [])]:
-            region = scope.get("region") or regions.get(scope.get("site", ""))
             try:
-                gate.scoped(principal, region, scope.get("team"))
+                gate.scoped(principal, region_of(scope), scope.get("team"))
             except Denied as denied:
                 return refuse(view, denied)
         at = int(datetime(rollout.year, rollout.month, rollout.day, tzinfo=UTC).timestamp() * 1000)
@@ -198,11 +196,10 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, history: HistoryF
         except ValueError as exc:
             return view.json({"error": str(exc)}, status=400)
         for control in found.controls:  # matched controls a regional token may not read: it declares its own
-            region = control.get("region") or regions.get(control.get("site", ""))
-            if not principal.in_scope(region, control.get("team")):
+            if not principal.in_scope(region_of(control), control.get("team")):
                 return view.json({"error": f"the matched controls include {scope_text(control)}, outside "
                                   f"{principal.name}'s scope: name controls with control="}, status=403)  # fmt: skip
         body = impact_json(found)
         if query.get("chart") == "svg":
-            body["chart"] = chart_of(body)
+            body["chart"] = chart_of(found)
         return view.json(body)

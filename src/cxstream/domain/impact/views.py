@@ -3,6 +3,7 @@ impact (each estimate, the parallel-trend checks, the daily series)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cxstream.domain.base import Json, JsonObject
@@ -146,11 +147,13 @@ def target_json(target: Target) -> JsonObject:
     }  # fmt: skip
 
 
-def targets_json(book: TargetBook, now_ms: int) -> list[Json]:
-    """Per target: the version in force, any open proposal, and every version."""
+def targets_json(book: TargetBook, now_ms: int, keep: Callable[[Target], bool] | None = None) -> list[Json]:
+    """Per target (those ``keep`` keeps): the version in force, any open proposal, and every version."""
     out: list[Json] = []
     for tid in book.ids():
         versions = book.versions(tid)
+        if keep is not None and not keep(versions[-1]):
+            continue
         current = book.current(tid, now_ms)
         out.append({
             "target_id": tid, "metric": versions[-1].metric, "scope": dict(versions[-1].scope),
