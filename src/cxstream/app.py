@@ -24,6 +24,7 @@ from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.experiments import ExperimentFeed
 from cxstream.agents.fencing import FencedTable
 from cxstream.agents.guard import Guards
+from cxstream.agents.handovers import HandoverFeed, HandoverWatch
 from cxstream.agents.history import HISTORY_TOPIC, HistoryFeed, HistorySink
 from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
@@ -46,6 +47,8 @@ from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.validation import Validator
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
+from cxstream.domain.metrics.cells import Cell
+from cxstream.domain.tolerance.bands import Bands
 from cxstream.domain.topology import CleanupPolicy, Topology
 from cxstream.domain.workforce.tiers import tier_of
 from cxstream.kafka.connection import aiokafka_options, faust_credentials
@@ -58,10 +61,12 @@ from cxstream.settings import Settings
 from cxstream.web import calendar_api, health, ingest, live, openapi, page, quality, scorecards, warroom, workforce
 from cxstream.web import experiments as experiments_web
 from cxstream.web import governance as governance_web
+from cxstream.web import handovers as handovers_web
 from cxstream.web import impact as impact_web
 from cxstream.web import locations as locations_web
 from cxstream.web import partner_feedback as partner_feedback_web
 from cxstream.web import remediation as remediation_web
+from cxstream.web import thresholds as thresholds_web
 from cxstream.web.auth import Gate
 from cxstream.web.reads import Reads
 from cxstream.web.routes import OwnRoutesOnly
@@ -104,8 +109,9 @@ def load_context(settings: Settings) -> Context:
     validator = Validator(topology.validation, topology.reference, (t.id for t in topology.teams))
     connectors = connector_registry.build(topology.connectors)
     tiers = topology.workforce.tiers
+    bands = Bands.of(topology.tolerance, topology.metrics)
     enricher = Enricher(topology.journey, VerbatimAnalyzer(topology.verbatims),
-                        partial(tier_of, tiers) if tiers else None)  # fmt: skip
+                        partial(tier_of, tiers) if tiers else None, bands.tags if bands else None)  # fmt: skip
     return Context(settings, topology, catalog, CodecFactory(catalog, registry), connectors, validator, enricher)
 
 
@@ -233,6 +239,19 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
                    lambda: feed.index if metric_tables.enabled and feed.ready else None, codec_name(Topics.AUDITS))
         if ctx.topology.audits.audits else None
     )  # fmt: skip
+    shifts = None
+    if ctx.topology.handovers.teams:
+        shifts = HandoverFeed(aiokafka_options(settings, bootstrap), {t: ctx.codec(t) for t in HandoverFeed.topics})
+    handovers = None
+    if shifts is not None:
+        app.task(shifts.run)
+
+        def live_cells() -> list[Cell]:
+            have, total = metric_tables.coverage()
+            return metric_tables.snapshot() if metric_tables.enabled and have == total else []
+
+        handovers = HandoverWatch(app, ctx.topology.handovers, ctx.topology.metrics, shifts, live_cells,
+                                  codec_name(Topics.HANDOVERS))  # fmt: skip
     control = alerting.register(
         app,
         alerts,
@@ -244,6 +263,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         staffing_,
         sites,
         audits,
+        handovers,
     )
     if control is not None:
         alert_inputs.register(
@@ -326,7 +346,13 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     drivers = {d: verbatims.driver_name(d) for lexicon in verbatims.lexicons for d in lexicon.drivers}
     words = Words.of(ctx.topology.metrics, {t.id: t.name for t in ctx.topology.teams}, drivers)
     page.register(app, gate, metric_tables, alerts, ctx.topology.reference.regions, reads, words)
-    openapi.register(app, ctx.topology.metrics, places.variance.metrics if places is not None else ())
+    openapi.register(
+        app,
+        ctx.topology.metrics,
+        places.variance.metrics if places is not None else (),
+        [p.id for p in ctx.topology.tolerance.pairs],
+        [r.id for r in ctx.topology.alerting.thresholds],
+    )
     ingest.register(app, settings, ctx.connectors)
     live.register(app, metric_tables, gate, feed if metric_tables.enabled else None)
     history_feed = feed if metric_tables.enabled else None
@@ -374,6 +400,12 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
             ),
             remediation_out,
         )
+    thresholds_web.register(app, gate, ctx.topology.metrics, ctx.topology.tolerance, ctx.topology.alerting.thresholds,
+                            history_feed)  # fmt: skip
+    if shifts is not None:
+        acks_out = app.topic(Topics.HANDOVER_ACKS, key_type=bytes, key_serializer="raw",
+                             value_serializer=codec_name(Topics.HANDOVER_ACKS))  # fmt: skip
+        handovers_web.register(app, gate, shifts, acks_out)
     targets = TargetFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.TARGETS))
     app.task(targets.run)
     impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions, ctx.topology.audits,

@@ -48,6 +48,8 @@ def test_catalog_holds_every_message_of_the_design() -> None:
         "cxstream.Experiment",
         "cxstream.AuditResult",
         "cxstream.Target",
+        "cxstream.Handover",
+        "cxstream.HandoverAck",
     }
 
 

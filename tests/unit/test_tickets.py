@@ -48,7 +48,9 @@ def test_a_tickets_life_counts_replies_and_reopens_and_the_tiers_can_test_it() -
         assert changed is not None
         memory = changed
     assert (memory.touches, memory.reopens) == (3, 0) and TicketCreation.from_json(memory.to_json()) == memory
-    assert lived(ticket_event(EventType.TICKET_SOLVED), memory) is None  # a solve changes nothing
+    solving = lived(ticket_event(EventType.TICKET_SOLVED), memory)  # remembered for a later rating of the ticket
+    assert solving is not None and solving.solved_ms is not None and solving.touches == 3
+    assert TicketCreation.from_json(solving.to_json()) == solving
     assert lived(ticket_event(EventType.TICKET_REPLY), None) is None  # a ticket opened before cxstream saw it
     solved = with_life(ticket_event(EventType.TICKET_SOLVED), memory)
     assert solved.attributes == {"touches": "3+", "reopened": "no"}

@@ -25,6 +25,7 @@ import faust
 
 from cxstream.agents.audits import AuditWatch
 from cxstream.agents.guard import Guards
+from cxstream.agents.handovers import HandoverWatch
 from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.staffing import Staffing
@@ -84,6 +85,7 @@ class Control:
     staffing: Staffing | None = None  # agents' presence and staffing gaps (None: no workforce queues)
     sites: SiteWatch | None = None  # execution gaps across locations (None: no locations declared)
     audits: AuditWatch | None = None  # drifts from audited standards (None: no audits declared)
+    handovers: HandoverWatch | None = None  # shift handovers and their escalation (None: no shifts declared)
 
     def desk_state(self) -> DeskState:
         """This worker's copy of the desk's saved state (empty when there is none)."""
@@ -117,8 +119,10 @@ def register(
     staffing: Staffing | None = None,
     sites: SiteWatch | None = None,
     audits: AuditWatch | None = None,
+    handovers: HandoverWatch | None = None,
 ) -> Control | None:
-    busy = alerting.active or (staffing is not None and staffing.active) or sites is not None or audits is not None
+    busy = (alerting.active or (staffing is not None and staffing.active) or sites is not None or audits is not None
+            or handovers is not None)  # fmt: skip
     if not busy or alerting.routing is None:
         return None
     topic = app.topic(
@@ -128,7 +132,7 @@ def register(
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1)
     control = Control(topic, desk_table, staffing if staffing is not None and staffing.active else None, sites,
-                      audits)  # fmt: skip
+                      audits, handovers)  # fmt: skip
     breaches = app.topic(BREACHES_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=breaches_serializer)
     case_actions = app.topic(
         CASE_ACTIONS_TOPIC, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(CASE_ACTIONS_TOPIC)
@@ -265,6 +269,9 @@ def register(
         if control.audits is not None:
             gaps = [*gaps, *control.audits.evaluate(at_ms)]
             await control.audits.publish()
+        if control.handovers is not None:
+            gaps = [*gaps, *control.handovers.evaluate(at_ms)]
+            await control.handovers.publish()
         for breach in gaps:
             await _send_breach(breach)
         return gaps

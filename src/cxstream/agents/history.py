@@ -51,6 +51,7 @@ class TopicFeed:
     ``ready`` once it has read up to the ends it found when it started. Subclasses say what a record does."""
 
     topic: str = ""
+    topics: tuple[str, ...] = ()  # a feed of several topics names them here and overrides ``apply_from``
 
     def __init__(self, client_options: dict[str, Any]) -> None:
         self.client_options = client_options
@@ -58,6 +59,12 @@ class TopicFeed:
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         raise NotImplementedError
+
+    def apply_from(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        self.apply(key, value)
+
+    def _names(self) -> tuple[str, ...]:
+        return self.topics or (self.topic,)
 
     def after_batch(self) -> None:
         """Called after each fetched batch (and before ``ready`` is checked)."""
@@ -73,31 +80,33 @@ class TopicFeed:
             except asyncio.CancelledError:
                 raise
             except (KafkaError, OSError) as exc:
-                log.warning("feed_retry", topic=self.topic, error=str(exc)[:200])
+                log.warning("feed_retry", topic=",".join(self._names()), error=str(exc)[:200])
                 await asyncio.sleep(5)
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(**self.client_options, enable_auto_commit=False, auto_offset_reset="earliest")
         consumer = await earliest.start(consumer)
         try:
-            partitions: set[int] = set()
-            while not partitions:
-                if self.topic in await consumer.topics():
-                    # topics() reads fresh metadata but leaves the consumer's own (refreshed every few minutes):
-                    # a topic created after the consumer started is found only once that is refreshed too
-                    await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self.topic) or set()
-                if not partitions:
-                    await asyncio.sleep(2)
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            tps: list[TopicPartition] = []
+            for name in self._names():
+                partitions: set[int] = set()
+                while not partitions:
+                    if name in await consumer.topics():
+                        # topics() reads fresh metadata but leaves the consumer's own (refreshed every few minutes):
+                        # a topic created after the consumer started is found only once that is refreshed too
+                        await consumer._client.force_metadata_update()
+                    partitions = consumer.partitions_for_topic(name) or set()
+                    if not partitions:
+                        await asyncio.sleep(2)
+                tps.extend(TopicPartition(name, p) for p in sorted(partitions))
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             while True:
                 batch = await consumer.getmany(timeout_ms=1000)
-                for messages in batch.values():
+                for tp, messages in batch.items():
                     for message in messages:
-                        self.apply(message.key, message.value)
+                        self.apply_from(tp.topic, message.key, message.value)
                 self.after_batch()
                 if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
                     self.ready = True

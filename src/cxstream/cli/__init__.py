@@ -17,6 +17,7 @@ from cxstream.cli import (
     detection,
     experiments,
     governance,
+    handover,
     history,
     impact,
     playbooks,
@@ -29,6 +30,7 @@ from cxstream.cli import (
     spc,
     status,
     targets,
+    thresholds,
     workforce,
 )
 from cxstream.cli.common import EXIT_CONFIG, fail
@@ -125,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     governance.add_parsers(sub)
     experiments.add_parsers(sub)
     impact.add_parsers(sub)
+    thresholds.add_parsers(sub)
+    handover.add_parsers(sub)
     targets.add_parsers(sub)
     review.add_parsers(sub)
     p = sub.add_parser("config", help="print the effective settings (secrets masked) after validating all files")

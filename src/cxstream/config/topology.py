@@ -21,7 +21,7 @@ from cxstream.domain.topology import (
 
 SINGLE_SECTIONS = ("reference", "validation", "journey", "verbatims", "metrics", "alerting", "followup", "access",
                    "workforce", "remediation", "locations", "playbooks",
-                   "governance", "audits", "impact")  # fmt: skip
+                   "governance", "audits", "impact", "tolerance", "handovers")  # fmt: skip
 
 
 def topology_files(directory: Path) -> list[Path]:

@@ -3,7 +3,8 @@ Capture events, in every envelope Salesforce delivers them: the event itself (``
 a Streaming API (CometD) message (``{"data": {"schema", "payload", "event"}, "channel": "/data/..."}``), a
 Pub/Sub API event decoded with its schema (``ChangeEventHeader`` at the top), and a JSON array of any of these.
 
-* ``Survey_Response__c`` -> SURVEY_RESPONSE (CSAT, CES or NPS from ``Survey_Type__c``)
+* ``Survey_Response__c`` -> SURVEY_RESPONSE (CSAT, CES or NPS from ``Survey_Type__c``); the case
+  (``Case__c``) or the order (``Order__c``, ``Promised_Delivery__c``, ``Delivered__c``) it is about when embedded
 * ``Case`` -> COMPLAINT when ``Type`` is Complaint, else TICKET_CREATED; a closed case also TICKET_SOLVED
 * ``CaseChangeEvent`` CREATE -> TICKET_CREATED; UPDATE to a closed status -> TICKET_SOLVED (one per record id)
 * ``Contact``, ``Account`` and other objects carry no CX signal: zero events.
@@ -110,8 +111,18 @@ class SalesforceConnector(Connector):
             survey=Survey.on_standard_scale(
                 metric, score, opt_str(record, "Comment__c"), opt_str(record, "Language__c", lower=True)
             ),
-            operation=Operation(ticket_id=opt_str(record, "Case__c")) if opt_str(record, "Case__c") else None,
+            operation=self._survey_operation(record),
         )
+
+    @staticmethod
+    def _survey_operation(record: dict[str, Any]) -> Operation | None:
+        """What the answer is about, when the survey embeds it: the case, or the order with its promised and
+        actual delivery (what customer tolerance weighs the answer against)."""
+        about = {
+            "ticket_id": opt_str(record, "Case__c"), "order_id": opt_str(record, "Order__c"),
+            "promised_at": opt_time(record, "Promised_Delivery__c"), "actual_at": opt_time(record, "Delivered__c"),
+        }  # fmt: skip
+        return Operation(**{k: v for k, v in about.items() if v is not None}) if any(about.values()) else None
 
     def _case(self, record: dict[str, Any], context: RawContext, raw: bytes) -> list[CanonicalEvent]:
         record_id = req_str(record, "Id")

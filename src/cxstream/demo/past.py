@@ -1,6 +1,8 @@
 """A seeded past for backfill demos, tests and benchmarks: canonical JSON Lines records (the ``canonical``
 connector's shape) for every day of a span, with a weekly pattern (fewer answers and deliveries at weekends),
-a slow seasonal drift in delivery CSAT, and late deliveries in EMEA in November and December.
+a slow seasonal drift in delivery CSAT, and late deliveries in EMEA in November and December. Delivery CSAT
+answers carry their order's promised and actual arrival, and customers mind a delivery more than 12 hours late
+(the tolerance ``cxstream thresholds tolerance`` should find: 5 points below the plateau at about 16 h).
 
 Pure and seeded: the same seed and days give the same records.
 """
@@ -16,6 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 from cxstream.demo.traffic import REGION_WEIGHTS, REGIONS
 
 WEEKDAY_SHARE = (1.0, 1.0, 0.95, 0.95, 0.9, 0.45, 0.35)  # Monday .. Sunday
+#: Delivery CSAT holds while a delivery is up to this many hours late, then falls this much per hour beyond.
+TOLERATED_HOURS = 12.0
+CSAT_FALL_PER_HOUR = 0.012
 
 
 def _iso(at: datetime) -> str:
@@ -25,6 +30,7 @@ def _iso(at: datetime) -> str:
 def past_records(first: date, days: int, per_day: int = 200, seed: int = 11) -> Iterator[bytes]:
     """Records for ``days`` days from ``first``: about ``per_day`` on a weekday, each one JSON line."""
     rng = random.Random(seed)
+    delays = random.Random(seed * 1_000_003 + 7)  # the surveyed deliveries' delays (the other draws stay as they were)
     regions = list(REGION_WEIGHTS)
     weights = [REGION_WEIGHTS[r] for r in regions]
     i = 0
@@ -42,13 +48,17 @@ def past_records(first: date, days: int, per_day: int = 200, seed: int = 11) -> 
                     "customer_id": f"CUST-{rng.randint(1, 5000):06d}", "region": region}  # fmt: skip
             kind = rng.choices(("csat", "nps", "delivered", "solved"), (40, 15, 30, 15))[0]
             peak_trouble = region == "emea" and day.month in (11, 12)
-            if kind == "csat":
-                good = 0.78 + 0.05 * season - (0.12 if peak_trouble else 0.0)
-                score = rng.choice((4, 5)) if rng.random() < good else rng.choice((1, 2, 3))
+            if kind == "csat":  # about a delivery: customers tolerate up to TOLERATED_HOURS late, then mind
+                late_hours = delays.expovariate(1 / (20 if peak_trouble else 6)) - 4
+                good = 0.78 + 0.05 * season - CSAT_FALL_PER_HOUR * max(0.0, late_hours - TOLERATED_HOURS)
+                score = rng.choice((4, 5)) if rng.random() < max(good, 0.1) else rng.choice((1, 2, 3))
                 answer = {"metric": "CSAT", "score": score, "scale_min": 1, "scale_max": 5}
+                arrived = when - timedelta(hours=delays.uniform(6, 48))
+                about = {"order_id": f"SO-{i}", "promised_at": _iso(arrived - timedelta(hours=late_hours)),
+                         "actual_at": _iso(arrived)}  # fmt: skip
                 record = {**base, "event_type": "SURVEY_RESPONSE", "team": "logistics", "site": fulfilment,
                           "journey_stage": "delivery", "touchpoint": "delivery", "channel": "email",
-                          "survey": answer}  # fmt: skip
+                          "survey": answer, "operation": about}  # fmt: skip
             elif kind == "nps":
                 score = min(10, max(0, round(rng.gauss(7.6, 2.0))))
                 answer = {"metric": "NPS", "score": score, "scale_min": 0, "scale_max": 10}

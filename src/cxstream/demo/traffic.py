@@ -256,9 +256,12 @@ class DemoTraffic:
         else:
             score = self.rng.choices([1, 2, 3, 4, 5], weights=[2, 3, 8, 37, 50])[0]
             comment = self.rng.choice(VERBATIMS["good"]) if self.rng.random() < 0.3 else None
+        promised = now - timedelta(hours=late * 24 + self.rng.uniform(-6, 6) + 30)  # answered about a day later
+        delivered = promised + timedelta(hours=late * 24 + self.rng.uniform(-6, 6))
         return self._survey(
             now, region, "CSAT", score, comment,
-            Journey_Stage__c="delivery", Touchpoint__c="delivery", Team__c="logistics",
+            Journey_Stage__c="delivery", Touchpoint__c="delivery", Team__c="logistics", Order__c=self._id("45"),
+            Promised_Delivery__c=_sf(promised), Delivered__c=_sf(delivered),
         )  # fmt: skip
 
     def _nps_survey(self, now: datetime, region: str) -> RawRecord:

@@ -27,6 +27,8 @@ class Topics:
     EXPERIMENTS: Final = "cx.experiments"  # compacted: experiments and their arms, read by every worker
     PARTNER_FEEDBACK: Final = "cx.partner-feedback"  # compacted: partners' reports on playbook steps
     SURVEY_INVITES: Final = "cx.survey-invites"
+    HANDOVERS: Final = "cx.handovers"  # compacted: each team's shift handovers, with their acknowledgement
+    HANDOVER_ACKS: Final = "cx.handover-acks"  # acknowledgements of handovers: the audit trail
     HISTORY: Final = "cx.metrics.history"  # compacted: closed days and intervals of every metric, for years
     RAW_PREFIX: Final = "cx.raw."  # + connector name: records exactly as the source sent them
     ESCALATION_PREFIX: Final = "cx.escalations."  # + team id: what the team is paged with

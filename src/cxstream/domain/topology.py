@@ -15,6 +15,7 @@ from cxstream.domain.base import Strict
 from cxstream.domain.cases.followup import INVITE_LABELS, FollowUp
 from cxstream.domain.catalog import Topics
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.handovers.spec import HandoverSpec
 from cxstream.domain.impact.audits import Audits
 from cxstream.domain.impact.plateaus import ImpactSpec
 from cxstream.domain.ingest.journey import JourneyMap
@@ -25,6 +26,7 @@ from cxstream.domain.locations.playbooks import Playbooks
 from cxstream.domain.locations.spec import Locations
 from cxstream.domain.metrics.spec import Indicator, MetricsSpec
 from cxstream.domain.remediation.spec import Remediation
+from cxstream.domain.tolerance.spec import ToleranceSpec, check_pairs
 from cxstream.domain.workforce.presence import PRESENCE_DIMENSIONS
 from cxstream.domain.workforce.spec import Workforce
 
@@ -151,6 +153,8 @@ class TopologyFile(Strict):
     governance: Governance | None = None
     audits: Audits | None = None
     impact: ImpactSpec | None = None
+    tolerance: ToleranceSpec | None = None
+    handovers: HandoverSpec | None = None
 
 
 Loc = tuple[str | int, ...]
@@ -252,6 +256,8 @@ class Topology(Strict):
     governance: Governance = Governance()
     audits: Audits = Audits()
     impact: ImpactSpec = ImpactSpec()
+    tolerance: ToleranceSpec = ToleranceSpec()
+    handovers: HandoverSpec = HandoverSpec()
 
     def topic(self, name: str) -> TopicSpec:
         for topic in self.topics:
@@ -327,6 +333,10 @@ def check_singletons(topology: Topology) -> list[Problem]:
     problems.extend(_check_locations(topology, teams))
     problems.extend(_check_playbooks(topology, teams))
     problems.extend(_check_audits(topology, teams))
+    problems.extend(_check_handovers(topology, teams))
+    problems.extend(
+        Problem(loc=loc, message=message) for loc, message in check_pairs(topology.tolerance, topology.metrics)
+    )
     for j, name in enumerate(topology.followup.contact_policy.cap_by):
         if name not in (*INVITE_LABELS, "trigger"):
             problems.append(
@@ -371,6 +381,25 @@ def _check_playbooks(topology: Topology, teams: set[str]) -> list[Problem]:
         if found is None or "playbook_revision" not in found.decides:
             problems.append(Problem(loc=("playbooks", "feedback", "committee"), message=f"{committee!r} is not a "
                                     "governance committee that decides playbook_revision"))  # fmt: skip
+    return problems
+
+
+def _check_handovers(topology: Topology, teams: set[str]) -> list[Problem]:
+    """Shifts belong to declared teams (once each); handovers need their two topics."""
+    problems = []
+    seen: set[str] = set()
+    for i, team in enumerate(topology.handovers.teams):
+        if team.team not in teams:
+            problems.append(Problem(loc=("handovers", "teams", i, "team"), message=f"{team.team!r} is not a team"))
+        elif team.team in seen:
+            problems.append(Problem(loc=("handovers", "teams", i, "team"), message=f"{team.team!r} is listed twice"))
+        seen.add(team.team)
+    declared = {t.name for t in topology.topics}
+    if topology.handovers.teams:
+        for name in (Topics.HANDOVERS, Topics.HANDOVER_ACKS):
+            if name not in declared:
+                problems.append(Problem(loc=("handovers", "teams"), message=f"handovers need the topic {name!r} "
+                                        "(declare it in topics.yaml)"))  # fmt: skip
     return problems
 
 

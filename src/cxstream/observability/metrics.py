@@ -369,6 +369,15 @@ PLAYBOOK_REVISIONS = Counter(
     registry=REGISTRY,
 )
 
+# --- shift handovers -----------------------------------------------------------------------------------------
+HANDOVERS_PUBLISHED = Counter(
+    "cxstream_handovers_published_total",
+    "Shift handovers published on cx.handovers by the routing side, by team and state (published at the shift's "
+    "end, escalated when not acknowledged in time, acknowledged).",
+    ["team", "state"],
+    registry=REGISTRY,
+)
+
 # --- survey invites -------------------------------------------------------------------------------------------
 SURVEY_INVITES = Counter(
     "cxstream_survey_invites_total",

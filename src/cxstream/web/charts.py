@@ -258,16 +258,18 @@ class XY:
 
 
 def curve(title: str, x_unit: str, y_unit: str, series: Sequence[tuple[str, Sequence[XY]]], *,
-          marker: Level | None = None, width: int = 900, height: int = 260, font: int = 14) -> str:  # fmt: skip
-    """Lines over a numeric x axis, each with its interval band, points with n drawn as dots, and a labelled
-    vertical marker (e.g. today's value)."""
-    xs = [p.x for _, points in series for p in points] + ([marker.value] if marker else [])
+          marker: Level | None = None, markers: Sequence[Level] = (), width: int = 900, height: int = 260,
+          font: int = 14) -> str:  # fmt: skip
+    """Lines over a numeric x axis, each with its interval band, points with n drawn as dots, and labelled
+    vertical markers (e.g. today's value; a tolerance point and the levels proposed around it)."""
+    verticals = [*([marker] if marker is not None else []), *markers]
+    xs = [p.x for _, points in series for p in points] + [m.value for m in verticals]
     ys = [v for _, points in series for p in points for v in (p.y, p.low, p.high) if v is not None]
     x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
     y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
     pad = (y1 - y0) * 0.08 or 1.0
     y0, y1 = y0 - pad, y1 + pad
-    left, right, top, bottom = font * 4.2, font * 9, font * 3.2, font * 2.6
+    left, right, top, bottom = font * 4.2, font * 9, font * (3.2 + 1.1 * (len(verticals) > 1)), font * 2.6
 
     def px(x: float) -> float:
         return left + (x - x0) / ((x1 - x0) or 1) * (width - left - right)
@@ -284,12 +286,13 @@ def curve(title: str, x_unit: str, y_unit: str, series: Sequence[tuple[str, Sequ
     for tick in _ticks(x0, x1):
         parts.append(f'<text x="{px(tick):.1f}" y="{height - font * 1.2:.1f}" text-anchor="middle" '
                      f'font-size="{font}" fill="{DIM}">{escape(format_value(tick, x_unit))}</text>')  # fmt: skip
-    if marker is not None:
-        colour = LEVEL_COLOURS.get(marker.kind, DIM)
-        parts.append(f'<line class="marker" x1="{px(marker.value):.1f}" x2="{px(marker.value):.1f}" y1="{top:.1f}" '
-                     f'y2="{height - bottom:.1f}" stroke="{colour}" stroke-dasharray="6 4"/><text '
-                     f'x="{px(marker.value):.1f}" y="{top - 6:.1f}" text-anchor="middle" font-size="{font}" '
-                     f'fill="{colour}">{escape(marker.name)}</text>')  # fmt: skip
+    for i, mark in enumerate(verticals):
+        colour = LEVEL_COLOURS.get(mark.kind, DIM)
+        label_y = top - 6 - (i % 2) * font * 1.1  # neighbours' labels on two rows
+        parts.append(f'<line class="marker" data-kind="{escape(mark.kind)}" x1="{px(mark.value):.1f}" '
+                     f'x2="{px(mark.value):.1f}" y1="{top:.1f}" y2="{height - bottom:.1f}" stroke="{colour}" '
+                     f'stroke-dasharray="6 4"/><text x="{px(mark.value):.1f}" y="{label_y:.1f}" '
+                     f'text-anchor="middle" font-size="{font}" fill="{colour}">{escape(mark.name)}</text>')  # fmt: skip
     for k, (name, points) in enumerate(series):
         colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
         valued = [p for p in points if p.y is not None]

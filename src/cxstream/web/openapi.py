@@ -13,7 +13,7 @@ from cxstream import __version__
 from cxstream.domain.history.views import Grain
 from cxstream.domain.metrics.spec import DIMENSIONS, MetricsSpec
 from cxstream.domain.workforce.spec import Attribution
-from cxstream.web import openapi_impact, openapi_locations, openapi_remediation
+from cxstream.web import openapi_impact, openapi_locations, openapi_remediation, openapi_shifts
 from cxstream.web.warroom import POSTABLE
 
 JSON = "application/json"
@@ -218,7 +218,8 @@ def _schemas() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def document(spec: MetricsSpec, located: Sequence[str] = ()) -> dict[str, Any]:
+def document(spec: MetricsSpec, located: Sequence[str] = (), pairs: Sequence[str] = (),
+             rules: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
     definition = {"name": "definition", "in": "path", "required": True,
                   "schema": {"type": "string", "enum": [d.id for d in spec.definitions]}}  # fmt: skip
     window = {"name": "window", "in": "path", "required": True,
@@ -411,6 +412,7 @@ def document(spec: MetricsSpec, located: Sequence[str] = ()) -> dict[str, Any]:
     paths.update(openapi_remediation.paths(secured, ERRORS))
     paths.update(openapi_locations.paths(secured, ERRORS, list(located)))
     paths.update(openapi_impact.paths(secured, ERRORS))
+    paths.update(openapi_shifts.paths(secured, ERRORS, list(pairs), list(rules)))
     return {
         "openapi": "3.0.3",
         "info": {"title": "cxstream worker API", "version": __version__,
@@ -427,8 +429,9 @@ def document(spec: MetricsSpec, located: Sequence[str] = ()) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def register(app: faust.App, spec: MetricsSpec, located: Sequence[str] = ()) -> None:
-    body = document(spec, located)
+def register(app: faust.App, spec: MetricsSpec, located: Sequence[str] = (), pairs: Sequence[str] = (),
+             rules: Sequence[str] = ()) -> None:  # fmt: skip
+    body = document(spec, located, pairs, rules)
 
     @app.page("/openapi.json")
     async def openapi(view: Any, request: Any) -> Any:

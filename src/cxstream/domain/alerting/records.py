@@ -19,6 +19,7 @@ class BreachKind(StrEnum):
     STAFFING_GAP = "STAFFING_GAP"  # the agents on a queue's floor fall short of its forecast (workforce)
     EXECUTION_GAP = "EXECUTION_GAP"  # a location outside the funnel of all locations, or its chart's rule fired
     AUDIT_DRIFT = "AUDIT_DRIFT"  # an audited standard no longer kept: a material, significant fall (impact)
+    HANDOVER = "HANDOVER"  # a shift's handover not acknowledged in time by the incoming shift
 
 
 class Status(StrEnum):

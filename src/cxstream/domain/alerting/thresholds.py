@@ -30,6 +30,7 @@ from cxstream.domain.base import Json, Strict, as_int, digest, obj, opt_int, opt
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.metrics.spec import Indicator
 from cxstream.domain.metrics.stats import Estimate, Sufficient
+from cxstream.domain.origin import Origin
 
 
 class Method(StrEnum):
@@ -107,6 +108,7 @@ class ThresholdRule(Levels):
     for_windows: int = Field(1, ge=1, description="window: consecutive evaluations beyond the level to fire")
     overrides: tuple[Override, ...] = Field((), description="the first override whose matchers match wins")
     summary: str = ""
+    origin: Origin | None = Field(None, description="where the levels came from (none: typed by hand)")
 
     @model_validator(mode="after")
     def _consistent(self) -> ThresholdRule:

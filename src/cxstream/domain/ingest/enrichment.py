@@ -21,10 +21,12 @@ class Enricher:
         journey: JourneyMap,
         analyzer: VerbatimAnalyzer,
         tier: Callable[[CanonicalEvent], str | None] | None = None,
+        bands: Callable[[CanonicalEvent], dict[str, str]] | None = None,
     ) -> None:
         self.journey = journey
         self.analyzer = analyzer
         self.tier = tier  # a helpdesk contact's complexity tier (workforce), kept in its attributes
+        self.bands = bands  # a survey answer's bands of the operational values it knows (customer tolerance)
         # the arm:<metric> tags of the experiments the event's units are in (set by the worker, which reads them)
         self.experiments: Callable[[CanonicalEvent], dict[str, str]] | None = None
 
@@ -38,6 +40,10 @@ class Enricher:
             tier = self.tier(event)
             if tier is not None:
                 event = event.model_copy(update={"attributes": {**event.attributes, TIER_ATTRIBUTE: tier}})
+        if self.bands is not None:
+            tags = {k: v for k, v in self.bands(event).items() if k not in event.attributes}
+            if tags:
+                event = event.model_copy(update={"attributes": {**event.attributes, **tags}})
         survey = event.survey
         text = (survey.verbatim if survey else None) or event.comment
         if not text or DRIVERS_ATTRIBUTE in event.attributes:

@@ -46,21 +46,31 @@ class SeenEvent:
 @dataclass(frozen=True)
 class TicketCreation:
     """When a ticket was opened, the raw partition that saw it, and what its life has held since: public agent
-    replies (touches) and reopens. Stored as ``[created ms, partition]``, with ``touches, reopens`` after them
-    once either is counted (entries written before they were counted carry only the first two)."""
+    replies (touches), reopens, its first reply and its last solving (what a rating of the ticket is weighed
+    against: ``domain.tolerance``). Stored as ``[created ms, partition]``, with ``touches, reopens`` after them
+    once either is counted, and ``first reply ms, solved ms`` (either may be null) after those once either is
+    known (entries written before they were kept carry fewer)."""
 
     created_ms: int
     partition: int
     touches: int = 0
     reopens: int = 0
+    first_reply_ms: int | None = None
+    solved_ms: int | None = None
 
     def to_json(self) -> list[Json]:
         head: list[Json] = [self.created_ms, self.partition]
+        if self.first_reply_ms is not None or self.solved_ms is not None:
+            return [*head, self.touches, self.reopens, self.first_reply_ms, self.solved_ms]
         return head if not (self.touches or self.reopens) else [*head, self.touches, self.reopens]
 
     @classmethod
     def from_json(cls, data: object) -> TicketCreation:
         items = seq(data, "ticket creation")
+        if len(items) >= 6:
+            return cls(as_int(items[0]), as_int(items[1]), as_int(items[2]), as_int(items[3]),
+                       None if items[4] is None else as_int(items[4]),
+                       None if items[5] is None else as_int(items[5]))  # fmt: skip
         if len(items) >= 4:
             return cls(as_int(items[0]), as_int(items[1]), as_int(items[2]), as_int(items[3]))
         return cls(as_int(items[0]), as_int(items[1]))

@@ -8,11 +8,13 @@ records are keyed by ticket id, so a ticket's events share a raw partition and t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation
 from cxstream.domain.ingest.memory import TicketCreation
+from cxstream.domain.tolerance.bands import FIRST_REPLY_ATTRIBUTE, RESOLUTION_ATTRIBUTE
 
 TOUCHES_ATTRIBUTE = "touches"
 REOPENED_ATTRIBUTE = "reopened"
@@ -51,7 +53,10 @@ def touches_bucket(touches: int) -> str:
 
 
 def with_life(event: CanonicalEvent, known: TicketCreation | None) -> CanonicalEvent:
-    """The event with its ticket's touches and reopens so far (as attributes), for a later event of a known ticket."""
+    """The event with its ticket's touches and reopens so far (as attributes), for a later event of a known ticket;
+    a rating of a known ticket gets its first-response and resolution times (what customer tolerance weighs)."""
+    if known is not None and event.event_type is EventType.SURVEY_RESPONSE:
+        return _with_times(event, known)
     if known is None or event.event_type not in LIFE_EVENTS:
         return event
     attributes = {**event.attributes, TOUCHES_ATTRIBUTE: touches_bucket(known.touches),
@@ -59,12 +64,32 @@ def with_life(event: CanonicalEvent, known: TicketCreation | None) -> CanonicalE
     return event.model_copy(update={"attributes": attributes})
 
 
+def _with_times(event: CanonicalEvent, known: TicketCreation) -> CanonicalEvent:
+    times = {}
+    if known.first_reply_ms is not None and known.first_reply_ms >= known.created_ms:
+        times[FIRST_REPLY_ATTRIBUTE] = f"{(known.first_reply_ms - known.created_ms) / 60_000:.1f}"
+    if known.solved_ms is not None and known.solved_ms >= known.created_ms:
+        times[RESOLUTION_ATTRIBUTE] = f"{(known.solved_ms - known.created_ms) / 3_600_000:.2f}"
+    times = {k: v for k, v in times.items() if k not in event.attributes}
+    return event.model_copy(update={"attributes": {**event.attributes, **times}}) if times else event
+
+
+def _when(event: CanonicalEvent) -> int:
+    op = event.operation
+    return to_ms(op.actual_at if op is not None and op.actual_at is not None else event.event_time)
+
+
 def lived(event: CanonicalEvent, known: TicketCreation | None) -> TicketCreation | None:
-    """The ticket's memory after this event, when the event changes it (a reply or a reopen of a known ticket)."""
+    """The ticket's memory after this event, when the event changes it (a reply, a reopen, the first reply or a
+    solving of a known ticket)."""
     if known is None:
         return None
     if event.event_type is EventType.TICKET_REPLY:
-        return TicketCreation(known.created_ms, known.partition, known.touches + 1, known.reopens)
+        return replace(known, touches=known.touches + 1)
     if event.event_type is EventType.TICKET_REOPENED:
-        return TicketCreation(known.created_ms, known.partition, known.touches, known.reopens + 1)
+        return replace(known, reopens=known.reopens + 1)
+    if event.event_type is EventType.TICKET_FIRST_REPLY and known.first_reply_ms is None:
+        return replace(known, first_reply_ms=_when(event))
+    if event.event_type is EventType.TICKET_SOLVED:
+        return replace(known, solved_ms=_when(event))
     return None

@@ -34,6 +34,9 @@ def measure(definition: MetricDefinition, event: CanonicalEvent) -> Sufficient |
         return None
     if definition.touchpoints and event.touchpoint not in definition.touchpoints:
         return None
+    for name in definition.bands:
+        if name not in event.attributes:
+            return None  # kept per band of an operational value: only answers that know it
     indicator = definition.indicator
     out = Sufficient()
     if indicator in SURVEY_INDICATORS:

@@ -15,11 +15,15 @@ from pydantic import Field, field_validator, model_validator
 from cxstream.domain.base import Strict
 from cxstream.domain.durations import parse_duration_ms
 from cxstream.domain.ingest.events import SurveyMetric
+from cxstream.domain.origin import Origin
 
 DIMENSIONS = ("team", "region", "site", "journey_stage", "touchpoint", "channel")
 #: Dimensions kept in an event's attributes by enrichment (not in every definition's default scope): a helpdesk
 #: contact's complexity tier (``topologies/workforce.yaml``).
-ATTRIBUTE_DIMENSIONS = ("tier", "arm")  # arm: the attribute arm:<metric> (experiments)
+#: The bands of an operational value a survey answer knows (``topologies/tolerance.yaml``): a definition that keeps
+#: one counts only the answers that carry it.
+BAND_DIMENSIONS = ("delay_band", "first_response_band", "resolution_band")
+ATTRIBUTE_DIMENSIONS = ("tier", "arm", *BAND_DIMENSIONS)  # arm: the attribute arm:<metric> (experiments)
 UNKNOWN = "-"  # the value of a dimension the event does not carry
 
 
@@ -195,11 +199,17 @@ class MetricDefinition(Strict):
     touchpoints: tuple[str, ...] = Field((), description="only events at these touchpoints; empty: any")
     dimensions: tuple[str, ...] = Field(DIMENSIONS, description="the finest scope kept")
     sla: str | None = Field(None, description="duration indicators: the threshold for SLA compliance")
+    sla_origin: Origin | None = Field(None, description="where the SLA came from (none: typed by hand)")
     min_n: int | None = Field(None, ge=1, description="default: metrics.min_n")
     history: HistoryPolicy = Field(default_factory=HistoryPolicy, description="closed days kept as history")
     display: str | None = Field(None, min_length=1, max_length=40, description="the name people read")
     unit: str | None = Field(None, max_length=12, description="default: the indicator's (%, min, h, points ...)")
     scale: str | None = Field(None, max_length=60, description="what the value is on, e.g. 'share of 4-5 on 1-5'")
+
+    @cached_property
+    def bands(self) -> tuple[str, ...]:
+        """The band dimensions it keeps: it counts only the answers that carry each."""
+        return tuple(d for d in self.dimensions if d in BAND_DIMENSIONS)
 
     @property
     def title(self) -> str:
