@@ -165,7 +165,8 @@ def draw_action(data: st.DataObject, state: CaseState) -> Action:
     role = data.draw(st.sampled_from([None, "supervisor", "viewer"]))
     actor = "timer:sla" if data.draw(st.booleans()) else "someone"
     at = data.draw(st.integers(0, 10 * 24 * H))
-    return Action(f"act-{next(_counter)}", "case-1", kind, actor, at, *text, role)
+    item = data.draw(st.sampled_from([None, "", "rem-1"]))
+    return Action(f"act-{next(_counter)}", "case-1", kind, actor, at, *text, role, item_id=item)
 
 
 @settings(max_examples=300, deadline=None)
@@ -189,8 +190,8 @@ def test_no_sequence_of_actions_reaches_an_invalid_case(
             assert action.role == "supervisor" and (action.comment or "").strip()
         case = after
         assert isinstance(case.state, CaseState)
-        if case.state in DONE:  # a resolved case always has its documentation
-            assert case.documented and case.resolved_ms is not None
+        if case.state in DONE:  # a resolved case has its documentation, or is contained with an investigation
+            assert (case.documented or case.contained_and_investigating) and case.resolved_ms is not None
             assert case.follow_up_due_ms is None or case.follow_up_outcome
         if case.state is CaseState.CLOSED:
             assert case.closed_ms is not None
@@ -284,3 +285,61 @@ def test_what_else_hears_of_a_case_change() -> None:
         act(ActionType.RESOLVE, 120_000, root_cause_category="process:staffing"),
     )
     assert done.state is CaseState.RESOLVED and effects(taken, done).tell_contacts  # ended: invites may resume
+
+
+DEPTH = CasePolicy(
+    sla={"CRITICAL": Sla(acknowledge="15m", contain="1h", resolve="1d", investigate="14d"),
+         "WARNING": Sla(acknowledge="2h", resolve="3d")},
+)  # fmt: skip
+
+
+def test_a_case_is_contained_fast_and_investigated_on_its_own_clock() -> None:
+    case = apply(None, act(ActionType.OPEN, 0, actor="system:routing", team="logistics", severity="CRITICAL",
+                           breach_id="br-1"), DEPTH)  # fmt: skip
+    assert case.contain_due_ms == H and due_steps(case, H) == ["acknowledge", "contain"]
+    case = apply(case, act(ActionType.ACKNOWLEDGE, 5 * M), DEPTH)
+    case = apply(case, act(ActionType.CONTAIN, 20 * M, action_taken="Re-sent the parcel by courier, refund of "
+                                                                   "the shipping fee"), DEPTH)  # fmt: skip
+    assert case.contained_ms == 20 * M and case.containment.startswith("Re-sent")  # type: ignore[union-attr]
+    assert due_steps(case, 2 * H) == []  # contained in time
+    case = apply(case, act(ActionType.INVESTIGATE, 30 * M, item_id="rem-7f3a"), DEPTH)
+    assert case.investigation_item == "rem-7f3a" and case.investigation_due_ms == 30 * M + 14 * 24 * H
+    # resolved the same hour without the root cause: the customer is helped, the why is still open
+    case = apply(case, act(ActionType.RESOLVE, 40 * M), DEPTH)
+    assert case.state is CaseState.RESOLVED and case.root_cause_category is None
+    assert case.action_taken == case.containment and case.action_owner == "j.devries"
+    assert due_steps(case, 30 * M + 14 * 24 * H) == ["investigate"]  # the investigation keeps its deadline
+    case = apply(case, act(ActionType.CONCLUDE, 3 * 24 * H, root_cause_category="carrier:capacity"), DEPTH)
+    assert case.investigation_concluded_ms == 3 * 24 * H and case.root_cause_category == "carrier:capacity"
+    assert due_steps(case, 30 * 24 * H) == []
+
+
+@pytest.mark.parametrize(
+    ("steps", "rule"),
+    [
+        ([act(ActionType.CONTAIN, M, action_taken="refund")], "case.transition"),  # not acknowledged yet
+        ([act(ActionType.ACKNOWLEDGE, M), act(ActionType.CONTAIN, M)], "case.containment"),
+        ([act(ActionType.INVESTIGATE, M)], "case.investigation_item"),
+        ([act(ActionType.CONCLUDE, M, root_cause_category="x")], "case.investigation"),
+        ([act(ActionType.INVESTIGATE, M, item_id="rem-1"), act(ActionType.CONCLUDE, M)], "case.root_cause"),
+        # contained, but the why handed to nobody: resolving needs the root cause as before
+        ([act(ActionType.ACKNOWLEDGE, M), act(ActionType.CONTAIN, M, action_taken="refund"),
+          act(ActionType.RESOLVE, M)], "case.root_cause"),
+    ],
+)  # fmt: skip
+def test_speed_and_depth_refusals_name_their_rule(steps: list[Action], rule: str) -> None:
+    case = apply(None, act(ActionType.OPEN, 0, actor="system:routing", team="logistics", severity="CRITICAL"), DEPTH)
+    for step in steps[:-1]:
+        case = apply(case, step, DEPTH)
+    with pytest.raises(Refused) as refused:
+        apply(case, steps[-1], DEPTH)
+    assert refused.value.rule_id == rule
+
+
+def test_a_reopened_case_is_contained_again_but_keeps_its_investigation() -> None:
+    case = apply(None, act(ActionType.OPEN, 0, actor="system:routing", team="logistics", severity="CRITICAL"), DEPTH)
+    for step in (act(ActionType.ACKNOWLEDGE, M), act(ActionType.CONTAIN, M, action_taken="refund"),
+                 act(ActionType.INVESTIGATE, M, item_id="rem-1"), act(ActionType.RESOLVE, 2 * M),
+                 act(ActionType.REOPEN, H, comment="parcel lost again")):  # fmt: skip
+        case = apply(case, step, DEPTH)
+    assert case.contained_ms is None and case.contain_due_ms == 2 * H and case.investigation_item == "rem-1"

@@ -38,6 +38,9 @@ ACTIONS = {
     "close": ("CLOSE", "closed by {actor}"),
     "reopen": ("REOPEN", "reopened by {actor}; its SLA clock starts again"),
     "comment": ("COMMENT", "comment added by {actor}"),
+    "contain": ("CONTAIN", "contained by {actor}: done for the customer now"),
+    "investigate": ("INVESTIGATE", "investigation linked by {actor}; it keeps its own deadline"),
+    "conclude": ("CONCLUDE", "investigation concluded by {actor}"),
 }
 
 
@@ -100,11 +103,23 @@ def _show(ctx: Any, options: dict[str, Any], case_id: str, record: Any) -> int:
     if record is None:
         return fail(f"no case {case_id} on {CASES_TOPIC}", EXIT_FAILED)
     keys = ("state", "severity", "team", "breach_id", "assignee", "root_cause_category", "root_cause_code",
-            "action_taken", "action_owner", "recurring", "overdue", "ladder_level", "follow_up_outcome")  # fmt: skip
+            "action_taken", "action_owner", "recurring", "overdue", "ladder_level", "follow_up_outcome",
+            "containment", "investigation_item")  # fmt: skip
     print(case_id)
     for key in keys:
         print(f"  {key:20} {record.get(key)}")
-    for key in ("opened_at", "acknowledge_due_at", "resolve_due_at", "follow_up_due_at", "resolved_at", "closed_at"):
+    for key in (
+        "opened_at",
+        "acknowledge_due_at",
+        "contain_due_at",
+        "contained_at",
+        "resolve_due_at",
+        "follow_up_due_at",
+        "resolved_at",
+        "closed_at",
+        "investigation_due_at",
+        "investigation_concluded_at",
+    ):
         if record.get(key) is not None:
             print(f"  {key:20} {at_text(record[key])}")
     records, _ = asyncio.run(read_decoded(options, ctx.codec(CASE_ACTIONS_TOPIC), CASE_ACTIONS_TOPIC))
@@ -132,7 +147,7 @@ def _act(ctx: Any, options: dict[str, Any], args: argparse.Namespace, case_id: s
         at_ms=to_ms(now), comment=args.comment, assignee=getattr(args, "to", None),
         root_cause_category=getattr(args, "root_cause", None), action_taken=getattr(args, "action_taken", None),
         action_owner=getattr(args, "owner", None), outcome=getattr(args, "outcome", None), role=args.role,
-        root_cause_code=getattr(args, "cause_code", None),
+        root_cause_code=getattr(args, "cause_code", None), item_id=getattr(args, "item", None),
     )  # fmt: skip
     if record is None:
         return fail(f"no case {case_id} on {CASES_TOPIC} yet (cases open when their breach is escalated)", EXIT_FAILED)
@@ -161,10 +176,14 @@ def add_parsers(sub: Any) -> None:
         "assign": "assign the case to someone",
         "document": "document the action taken and its owner",
         "follow-up": "record the outcome of the customer call-back (hot alerts)",
-        "resolve": "resolve: needs root cause, action taken and owner (given now or documented before)",
+        "resolve": "resolve: needs root cause, action taken and owner (given now or documented before), or the case "
+        "contained with an investigation linked",
         "close": "close a resolved case (a recurring one: --role supervisor and a --comment)",
         "reopen": "reopen a resolved or closed case (--comment says why)",
         "comment": "add a comment",
+        "contain": "contain: what was done for the customer now (its own SLA: cases.sla.<severity>.contain)",
+        "investigate": "link the investigation of why to a remediation item (its own SLA: .investigate)",
+        "conclude": "the investigation found the root cause",
     }
     for name, text in helps.items():
         a = actions.add_parser(name, help=text)
@@ -174,6 +193,13 @@ def add_parsers(sub: Any) -> None:
         a.add_argument("--comment", default=None, required=name in {"reopen", "comment"})
         if name in {"ack", "assign"}:
             a.add_argument("--to", default=None, required=name == "assign", help="assignee")
+        if name == "contain":
+            a.add_argument("--action-taken", required=True, help="what was done for the customer now")
+        if name == "investigate":
+            a.add_argument("--item", required=True, help="the remediation item (cxstream changes list), e.g. rem-...")
+        if name == "conclude":
+            a.add_argument("--root-cause", default=None, help="root-cause category in words, e.g. carrier:capacity")
+            a.add_argument("--cause-code", default=None, help="root-cause code of the taxonomy")
         if name in {"document", "resolve"}:
             a.add_argument("--action-taken", default=None, required=name == "document", help="what was done")
             a.add_argument("--owner", default=None, required=name == "document", help="who owns that action")

@@ -103,6 +103,9 @@ def _schemas() -> dict[str, Any]:
             "root_cause_code": NULLABLE_STRING, "recurring": {"type": "boolean"},
             "overdue": {"type": "array", "items": {"type": "string"}},
             "ladder_level": {"type": "integer"}, "version": {"type": "integer"},
+            "contain_due_at": NULLABLE_TIME, "contained_at": NULLABLE_TIME, "containment": NULLABLE_STRING,
+            "investigation_item": NULLABLE_STRING, "investigation_due_at": NULLABLE_TIME,
+            "investigation_concluded_at": NULLABLE_TIME,
         },
     }  # fmt: skip
     breach = {
@@ -209,7 +212,7 @@ def _schemas() -> dict[str, Any]:
                 "action": {"type": "string", "enum": list(POSTABLE)},
                 **{name: {"type": "string"} for name in ("comment", "assignee", "root_cause_category",
                                                         "root_cause_code", "action_taken", "action_owner",
-                                                        "outcome")},
+                                                        "outcome", "item_id")},
             },
         },
         "CaseActionAccepted": {"type": "object", "required": ["action_id", "case_id", "state"],

@@ -33,7 +33,8 @@ from cxstream.web.auth import COOKIE, Denied, Gate, audit, refuse
 from cxstream.web.reads import Reads, Reply, breach_rows, case_row, case_rows
 
 #: Actions people may post (the others are recorded by cxstream itself).
-POSTABLE = ("ACKNOWLEDGE", "ASSIGN", "DOCUMENT_ACTION", "FOLLOW_UP", "RESOLVE", "CLOSE", "REOPEN", "COMMENT")
+POSTABLE = ("ACKNOWLEDGE", "ASSIGN", "DOCUMENT_ACTION", "FOLLOW_UP", "RESOLVE", "CLOSE", "REOPEN", "COMMENT",
+            "CONTAIN", "INVESTIGATE", "CONCLUDE")  # fmt: skip
 
 
 def served_over_tls(request: Any) -> bool:
@@ -158,7 +159,7 @@ def register(
                 at_ms=to_ms(now), comment=_text(body, "comment"), assignee=_text(body, "assignee"),
                 root_cause_category=_text(body, "root_cause_category"), action_taken=_text(body, "action_taken"),
                 action_owner=_text(body, "action_owner"), outcome=_text(body, "outcome"), role=principal.role.value,
-                root_cause_code=_text(body, "root_cause_code"),
+                root_cause_code=_text(body, "root_cause_code"), item_id=_text(body, "item_id"),
             )  # fmt: skip
             try:
                 after = apply(case, action, policy, causes)

@@ -67,6 +67,9 @@ class ActionType(StrEnum):
     OVERDUE = "OVERDUE"
     ESCALATE = "ESCALATE"
     FLAG_RECURRING = "FLAG_RECURRING"
+    CONTAIN = "CONTAIN"  # what was done for the customer now (speed), before the why is known
+    INVESTIGATE = "INVESTIGATE"  # the why goes to the remediation backlog: an item, with its own SLA (depth)
+    CONCLUDE = "CONCLUDE"  # the investigation found the root cause
 
 
 #: Which state each state-changing action needs, and where it leads.
@@ -85,6 +88,7 @@ SUPERVISOR = "supervisor"
 SLA_TIMER = "timer:sla"
 #: Actions only cxstream itself records (actor prefix ``timer:`` or ``system:``).
 SYSTEM_ACTIONS = frozenset({ActionType.OVERDUE, ActionType.ESCALATE, ActionType.FLAG_RECURRING})
+DEPTH_ACTIONS = frozenset({ActionType.CONTAIN, ActionType.INVESTIGATE, ActionType.CONCLUDE})
 REMEMBERED_ACTIONS = 64  # action ids kept per case, so an action replayed after a crash is applied once
 
 
@@ -98,11 +102,15 @@ class Refused(ValueError):
 class Sla(Strict):
     acknowledge: str = Field(description="acknowledge within this after the case opens (or reopens)")
     resolve: str = Field(description="resolve within this after the case opens (or reopens)")
+    contain: str | None = Field(None, description="contain (do something for the customer now) within this after "
+                                                  "the case opens; none: no containment step")  # fmt: skip
+    investigate: str | None = Field(None, description="conclude a linked investigation within this after it is "
+                                                      "linked; none: no deadline")  # fmt: skip
 
-    @field_validator("acknowledge", "resolve")
+    @field_validator("acknowledge", "resolve", "contain", "investigate")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        if parse_duration_ms(value) <= 0:
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration_ms(value) <= 0:
             raise ValueError("must be positive")
         return value
 
@@ -164,6 +172,7 @@ class Action:
     severity: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     follow_up: bool = False  # a hot alert: the customer must be called back
+    item_id: str | None = None  # INVESTIGATE: the remediation item that carries the investigation
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,12 @@ class Case:
     follow_up_outcome: str | None = None
     overdue: tuple[str, ...] = ()  # which SLA steps went overdue: acknowledge, resolve, follow_up
     ladder_level: int = 0  # the highest escalation level paged for it
+    contain_due_ms: int | None = None  # speed: when the customer must have had something done for them
+    contained_ms: int | None = None
+    containment: str | None = None  # what was done for the customer now
+    investigation_item: str | None = None  # depth: the remediation item that carries the why
+    investigation_due_ms: int | None = None
+    investigation_concluded_ms: int | None = None
     version: int = 0
     last_action_id: str | None = None
     applied: tuple[str, ...] = ()
@@ -199,6 +214,12 @@ class Case:
     @property
     def documented(self) -> bool:
         return bool(self.root_cause_category and self.action_taken and self.action_owner)
+
+    @property
+    def contained_and_investigating(self) -> bool:
+        """Contained for the customer with the why handed to an investigation: resolvable before the root cause
+        is known (the investigation keeps its own deadline)."""
+        return self.contained_ms is not None and self.investigation_item is not None
 
 
 def _need(value: str | None, rule: str, what: str) -> str:
@@ -225,6 +246,7 @@ def _open(action: Action, policy: CasePolicy) -> Case:
         escalation_ids=(action.escalation_id,) if action.escalation_id else (),
         labels=dict(action.labels),
         follow_up_due_ms=at + parse_duration_ms(policy.follow_up_within) if action.follow_up else None,
+        contain_due_ms=at + parse_duration_ms(sla.contain) if sla.contain else None,
     )
 
 
@@ -251,9 +273,13 @@ def apply(case: Case | None, action: Action, policy: CasePolicy, causes: RootCau
             names = ", ".join(sorted(s.value for s in allowed))
             raise Refused("case.transition", f"{kind.value} needs the case in {names}; it is {case.state.value}")
         after = _transition(case, action, target, policy)
-        if kind is ActionType.RESOLVE and causes is not None and (problem := causes.check(after.root_cause_code)):
+        pending = after.investigation_item is not None and after.investigation_concluded_ms is None
+        problem = causes.check(after.root_cause_code) if kind is ActionType.RESOLVE and causes and not pending else None
+        if problem:
             raise Refused("case.root_cause_code", problem)
         return _stamp(after, action)
+    if kind in DEPTH_ACTIONS:
+        return _stamp(_depth(case, action, policy), action)
     return _stamp(_annotate(case, action), action)
 
 
@@ -270,6 +296,12 @@ def _transition(case: Case, action: Action, target: CaseState, policy: CasePolic
             root_cause_category=action.root_cause_category or case.root_cause_category,
             root_cause_code=action.root_cause_code or case.root_cause_code,
         )
+    if kind is ActionType.RESOLVE and case.contained_and_investigating and not _documents(action, case):
+        # speed without losing depth: contained for the customer, the why open on the backlog with its own SLA
+        if case.follow_up_due_ms is not None and case.follow_up_outcome is None:
+            raise Refused("case.follow_up", "the customer call-back has no outcome yet (FOLLOW_UP with an outcome)")
+        return replace(case, state=target, resolved_ms=at, action_taken=case.action_taken or case.containment,
+                       action_owner=case.action_owner or action.actor)  # fmt: skip
     if kind is ActionType.RESOLVE:
         resolved = replace(
             case,
@@ -304,8 +336,44 @@ def _transition(case: Case, action: Action, target: CaseState, policy: CasePolic
         action_owner=None,
         acknowledge_due_ms=at + parse_duration_ms(sla.acknowledge),
         resolve_due_ms=at + parse_duration_ms(sla.resolve),
-        overdue=(),
+        contain_due_ms=at + parse_duration_ms(sla.contain) if sla.contain else None,
+        contained_ms=None,
+        containment=None,
+        overdue=tuple(s for s in case.overdue if s == "investigate"),  # the investigation keeps its deadline
     )
+
+
+def _documents(action: Action, case: Case) -> bool:
+    """Whether a RESOLVE brings (or finds) the full documentation: root cause, action and owner."""
+    return bool((action.root_cause_category or case.root_cause_category) and (action.action_taken or case.action_taken)
+                and (action.action_owner or case.action_owner))  # fmt: skip
+
+
+def _depth(case: Case, action: Action, policy: CasePolicy) -> Case:
+    """CONTAIN, INVESTIGATE and CONCLUDE: speed and depth as separate steps with separate deadlines."""
+    kind, at = action.action, action.at_ms
+    if kind is ActionType.CONTAIN:
+        if case.state not in (CaseState.ACKNOWLEDGED, CaseState.ACTION_DOCUMENTED):
+            raise Refused("case.transition", f"CONTAIN needs the case acknowledged; it is {case.state.value}")
+        what = _need(action.action_taken, "case.containment", "what was done for the customer (action_taken)")
+        # containment is an action taken: the case counts as documented (the root cause may come later)
+        return replace(case, state=CaseState.ACTION_DOCUMENTED, contained_ms=case.contained_ms or at,
+                       containment=what, action_taken=case.action_taken or what,
+                       action_owner=case.action_owner or action.actor)  # fmt: skip
+    if kind is ActionType.INVESTIGATE:
+        if case.state is CaseState.CLOSED:
+            raise Refused("case.transition", "a closed case takes no investigation; reopen it first")
+        item = _need(action.item_id, "case.investigation_item", "the remediation item that carries the investigation")
+        sla = policy.sla_for(case.severity).investigate
+        return replace(case, investigation_item=item, investigation_due_ms=at + parse_duration_ms(sla) if sla else None,
+                       investigation_concluded_ms=None)  # fmt: skip
+    if case.investigation_item is None:
+        raise Refused("case.investigation", "no investigation is linked (INVESTIGATE with an item first)")
+    if case.investigation_concluded_ms is not None:
+        raise Refused("case.investigation", "the investigation is concluded already")
+    category = _need(action.root_cause_category or action.root_cause_code, "case.root_cause", "the root cause found")
+    return replace(case, investigation_concluded_ms=at, root_cause_category=action.root_cause_category or category,
+                   root_cause_code=action.root_cause_code or case.root_cause_code)  # fmt: skip
 
 
 def _annotate(case: Case, action: Action) -> Case:
@@ -358,7 +426,7 @@ def selected(
 
 
 def due_steps(case: Case, now_ms: int) -> list[str]:
-    """SLA steps past due and not yet recorded overdue: acknowledge, resolve, follow_up."""
+    """SLA steps past due and not yet recorded overdue: acknowledge, resolve, follow_up, contain, investigate."""
     return [step for step, _ in _due(case, now_ms)]
 
 
@@ -375,6 +443,12 @@ def _due(case: Case, now_ms: int) -> list[tuple[str, int]]:
         and now_ms >= case.follow_up_due_ms
     ):
         steps.append(("follow_up", case.follow_up_due_ms))
+    if (case.contain_due_ms is not None and case.contained_ms is None and case.state not in DONE
+            and now_ms >= case.contain_due_ms):  # fmt: skip
+        steps.append(("contain", case.contain_due_ms))
+    if (case.investigation_due_ms is not None and case.investigation_concluded_ms is None
+            and now_ms >= case.investigation_due_ms):  # fmt: skip
+        steps.append(("investigate", case.investigation_due_ms))
     return [(s, due) for s, due in steps if s not in case.overdue]
 
 
@@ -432,6 +506,7 @@ def action_from_record(record: Mapping[str, object]) -> Action:
         labels=text_map(record.get("labels"), "labels"),
         follow_up=bool(record.get("follow_up", False)),
         root_cause_code=text("root_cause_code"),
+        item_id=text("item_id"),
     )
 
 
@@ -443,7 +518,7 @@ def action_record(action: Action) -> dict[str, object]:
         "action_taken": action.action_taken, "action_owner": action.action_owner, "outcome": action.outcome,
         "role": action.role, "breach_id": action.breach_id, "escalation_id": action.escalation_id,
         "team": action.team, "severity": action.severity, "labels": dict(action.labels),
-        "follow_up": action.follow_up, "root_cause_code": action.root_cause_code,
+        "follow_up": action.follow_up, "root_cause_code": action.root_cause_code, "item_id": action.item_id,
     }  # fmt: skip
 
 
@@ -495,6 +570,12 @@ def case_from_json(data: Mapping[str, object]) -> Case:
         last_action_id=text("last_action_id"),
         applied=str_list(data.get("applied"), "applied"),
         root_cause_code=text("root_cause_code"),
+        contain_due_ms=ms("contain_due_ms"),
+        contained_ms=ms("contained_ms"),
+        containment=text("containment"),
+        investigation_item=text("investigation_item"),
+        investigation_due_ms=ms("investigation_due_ms"),
+        investigation_concluded_ms=ms("investigation_concluded_ms"),
     )
 
 
@@ -535,7 +616,10 @@ def case_record(case: Case) -> Record:
         "follow_up_due_at": at(case.follow_up_due_ms), "follow_up_outcome": case.follow_up_outcome,
         "overdue": list(case.overdue), "ladder_level": case.ladder_level,
         "last_action_id": case.last_action_id, "version": case.version, "updated_at": at(case.updated_ms),
-        "root_cause_code": case.root_cause_code,
+        "root_cause_code": case.root_cause_code, "contain_due_at": at(case.contain_due_ms),
+        "contained_at": at(case.contained_ms), "containment": case.containment,
+        "investigation_item": case.investigation_item, "investigation_due_at": at(case.investigation_due_ms),
+        "investigation_concluded_at": at(case.investigation_concluded_ms),
     }  # fmt: skip
 
 

@@ -29,14 +29,23 @@ def _hhmm(ms: int) -> str:
 
 
 def next_step(case: Case) -> tuple[str | None, int | None]:
-    """The SLA step the case waits for and when it is due."""
+    """The SLA step the case waits for and when it is due: acknowledge, contain, resolve, follow up, and once it is
+    resolved, a linked investigation that has not concluded."""
     if case.state in (CaseState.OPEN, CaseState.REOPENED):
         return "acknowledge", case.acknowledge_due_ms
     if case.state in (CaseState.ACKNOWLEDGED, CaseState.ACTION_DOCUMENTED):
+        if case.contain_due_ms is not None and case.contained_ms is None:
+            return "contain", case.contain_due_ms
         return "resolve", case.resolve_due_ms
     if case.state is CaseState.RESOLVED and case.follow_up_due_ms is not None and case.follow_up_outcome is None:
         return "follow_up", case.follow_up_due_ms
+    if _investigating(case):
+        return "investigate", case.investigation_due_ms
     return None, None
+
+
+def _investigating(case: Case) -> bool:
+    return case.investigation_item is not None and case.investigation_concluded_ms is None
 
 
 def _breaches(ledger: ShiftLedger, team: str, w: ShiftWindow) -> list[BreachLine]:
@@ -70,8 +79,9 @@ def _cases(ledger: ShiftLedger, team: str, w: ShiftWindow) -> list[CaseLine]:
         if case.team != team or case.opened_ms >= w.end_ms:
             continue
         done = _done(ledger, case.case_id, w)
-        if case.state in DONE and not done and not (w.start_ms <= case.updated_ms < w.end_ms):
-            continue  # closed before the shift and untouched by it
+        touched = bool(done) or w.start_ms <= case.updated_ms < w.end_ms
+        if case.state in DONE and not touched and not _investigating(case):
+            continue  # closed before the shift and untouched by it, with no investigation open
         step, due = next_step(case)
         left = None if due is None else (due - w.end_ms) // 60_000
         out.append(CaseLine(case.case_id, case.state.value, case.severity, case.assignee, case.breach_id,
