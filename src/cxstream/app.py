@@ -405,7 +405,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     if shifts is not None:
         acks_out = app.topic(Topics.HANDOVER_ACKS, key_type=bytes, key_serializer="raw",
                              value_serializer=codec_name(Topics.HANDOVER_ACKS))  # fmt: skip
-        handovers_web.register(app, gate, shifts, acks_out)
+        handovers_web.register(app, gate, shifts, acks_out, [t.team for t in ctx.topology.handovers.teams])
     targets = TargetFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.TARGETS))
     app.task(targets.run)
     impact_web.register(app, gate, ctx.topology.metrics, history_feed, regions, ctx.topology.audits,

@@ -54,9 +54,17 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         {"name": "wall-apac", "role": "viewer", "regions": ["apac"], "token": VIEWER},
     ])  # fmt: skip
     # the experiments' and verdicts' live sums every 5 s (the default is a minute)
-    env["CXSTREAM_TOPOLOGY_DIR"] = str(
-        edited_topology(tmp_path, [("remediation.yaml", "    before: 7d ", "    check_every: 5s\n    before: 7d ")])
+    topology = edited_topology(
+        tmp_path, [("remediation.yaml", "    before: 7d ", "    check_every: 5s\n    before: 7d ")]
     )
+    # a cx-operations shift that ends while the test runs: its handover is on the page before the review
+    boundary = (datetime.now(UTC) + timedelta(seconds=75)).replace(microsecond=0)
+    (topology / "handovers.yaml").write_text(
+        "handovers:\n  ack_within: 30m\n  grace: 3s\n  teams:\n    - team: cx-operations\n      time_zone: UTC\n"
+        f'      shifts:\n        - {{name: day, start: "{boundary - timedelta(hours=10):%H:%M:%S}"}}\n'
+        f'        - {{name: night, start: "{boundary:%H:%M:%S}"}}\n'
+    )
+    env["CXSTREAM_TOPOLOGY_DIR"] = str(topology)
     worker = spawn(["worker"], env, tmp_path / "worker.log")
     try:
         eventually(lambda: worker.poll() is None and ready(port), 180, "the worker to be ready")
@@ -89,10 +97,18 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
         contacts = past_contacts(today - timedelta(days=21), 21, per_weekday=300)  # three weeks for the staffing view
         by_site = site_answers(today, {"ams-1": ("emea", 0.55), "chi-1": ("amer", 0.82), "sin-1": ("apac", 0.8)},
                                days=35)  # fmt: skip
-        past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=40), *contacts,
+        past.write_bytes(b"\n".join([*past_records(today - timedelta(days=183), 182, per_day=120), *contacts,
                                      *by_site]))  # fmt: skip
         loaded = cxstream(["import", "--history", "--source", "canonical", str(past)], bootstrap)
         assert loaded.returncode == 0, loaded.stderr
+        # from the history: the customers' tolerance of late deliveries, and levels proposed as a diff to review
+        tolerated = cxstream(["thresholds", "tolerance", "--pair", "delivery-delay.csat", "--json"], bootstrap)
+        assert tolerated.returncode == 0, tolerated.stderr
+        assert next(c for c in json.loads(tolerated.stdout) if not c["scope"])["claimed"]
+        proposed = cxstream(["thresholds", "propose", "--rule", "delivery.delay.high", "--diff"], bootstrap)
+        assert proposed.returncode == 0, proposed.stderr
+        assert "--- a/alerting.yaml" in proposed.stdout and "+      origin:" in proposed.stdout, proposed.stdout
+        assert "--- a/metrics.yaml" in proposed.stdout and "SLA target: within" in proposed.stdout
         # late deliveries, mostly from Amsterdam, and a remediation item with its change for the improvement view
         asyncio.run(produce(bootstrap, [late_delivery(f"pg-late-{tag}-{i}", "ams-1" if i < 30 else "waw-1", 30)
                                         for i in range(36)]))  # fmt: skip
@@ -261,6 +277,38 @@ def test_the_page_shows_what_the_api_returns_and_turns_a_breached_region_red(boo
                 shown_audit = next(a for a in audits if a["id"] == "late-delivery-sla")
                 assert shown_audit["results"] and all("n" in r for r in shown_audit["results"])
                 page.locator("#impact").screenshot(path=str(ARTIFACTS / "warroom-impact.png"))
+
+                # thresholds: the tolerance curve with its band, the tolerance point and the levels proposed for the
+                # delivery-delay rule; the levels in force say where they came from
+                eventually(lambda: page.query_selector("#tolerance-chart svg"), 60, "the tolerance curve")
+                chart = page.inner_html("#tolerance-chart")
+                overall = next(
+                    c for c in api(port, "/api/tolerance?pair=delivery-delay.csat")["curves"] if not c["scope"]
+                )
+                assert "answers per band" in chart and "<polygon" in chart and f"n={overall['n']:,}" in chart
+                assert overall["claimed"], overall["reason"]  # the past's customers mind a delivery 12 h late
+                assert 'data-kind="target"' in chart and "tolerate delivery delay up to" in page.inner_text(
+                    "#tolerance-note")  # fmt: skip
+                assert 'data-kind="warning"' in chart and 'data-kind="critical"' in chart  # the proposed levels
+                rules = api(port, "/api/thresholds")["in_force"]
+                eventually(lambda: "…" not in page.inner_text("#level-rows"), 90, "every rule's proposal")
+                assert len(page.query_selector_all("#level-rows tr")) == len(rules)
+                assert "typed by hand" in page.inner_text("#level-rows")
+                page.locator("#thresholds").screenshot(path=str(ARTIFACTS / "warroom-thresholds.png"))
+
+                # the handover of the shift that ended during the test, acknowledged from the page
+                [handover] = eventually(lambda: api(port, "/api/handovers?team=cx-operations")["handovers"] or None,
+                                        150, "the handover at the shift boundary")  # fmt: skip
+                page.select_option("#handover-team", "cx-operations")
+                eventually(lambda: page.query_selector("#handover-list .handover button.ack"), 30, "the handover")
+                shown_handover = page.inner_text("#handover-list")
+                assert handover["shift"] == "day" and handover["next_shift"] == "night" and handover["breaches"]
+                assert "Pick up" in shown_handover, shown_handover
+                assert all(b["rule_id"] in shown_handover for b in handover["breaches"]), shown_handover
+                assert all(c["case_id"] in shown_handover for c in handover["cases"]), shown_handover
+                page.locator("#handovers").screenshot(path=str(ARTIFACTS / "warroom-handovers.png"))
+                page.click("#handover-list .handover button.ack")
+                eventually(lambda: "acknowledged by test-admin" in page.inner_text("#handover-list"), 30, "the ack")
                 # the review pack of the scope, opened from the page's link with the page's session
                 page.fill("#change-scope", "region:emea")
                 page.dispatch_event("#change-scope", "change")

@@ -3,6 +3,7 @@ side's records of one shift, its Avro round trip, and the escalation of an unack
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -194,3 +195,21 @@ def test_declared_shifts_are_checked_at_start() -> None:
             {"team": "x", "shifts": [{"name": "a", "start": "06:00"}, {"name": "b", "start": "06:00"}]}
         )
     assert timedelta(0) < timedelta(milliseconds=SPEC.ack_within_ms)
+
+
+def test_a_viewer_sees_no_customer_words_in_a_handover() -> None:
+    from cxstream.domain.access.principal import MASK, Principal, Role
+    from cxstream.domain.handovers.records import BreachLine
+    from cxstream.web.handovers import shown
+
+    day = shift_at(TEAM, ms("2026-12-05T09:00:00"))
+    ledger = ShiftLedger()
+    hot = _breach("b-hot", Status.FIRING, "2026-12-05T08:00:00")
+    ledger.add_breach({**hot, "kind": "HOT_ALERT", "summary": 'Detractor threatens to leave: "I am cancelling"'})
+    handover = build_handover(SPEC, TEAM, day, ledger, [], ms("2026-12-05T13:02:00"))
+    assert isinstance(handover.breaches[0], BreachLine) and "cancelling" in handover.pick_up[0]
+    viewer = shown(handover, Principal("wall", Role.VIEWER), ms("2026-12-05T13:05:00"))
+    assert viewer["breaches"][0]["summary"] == MASK  # type: ignore[index, call-overload]
+    assert "cancelling" not in json.dumps(viewer) and MASK in viewer["pick_up"][0]  # type: ignore[index]
+    analyst = shown(handover, Principal("ana", Role.ANALYST), ms("2026-12-05T13:05:00"))
+    assert "cancelling" in json.dumps(analyst)

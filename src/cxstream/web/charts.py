@@ -269,7 +269,7 @@ def curve(title: str, x_unit: str, y_unit: str, series: Sequence[tuple[str, Sequ
     y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
     pad = (y1 - y0) * 0.08 or 1.0
     y0, y1 = y0 - pad, y1 + pad
-    left, right, top, bottom = font * 4.2, font * 9, font * (3.2 + 1.1 * (len(verticals) > 1)), font * 2.6
+    left, right, top, bottom = font * 4.2, font * 9, font * (3.2 + 1.1 * max(min(len(verticals), 3) - 1, 0)), font * 2.6
 
     def px(x: float) -> float:
         return left + (x - x0) / ((x1 - x0) or 1) * (width - left - right)
@@ -286,9 +286,10 @@ def curve(title: str, x_unit: str, y_unit: str, series: Sequence[tuple[str, Sequ
     for tick in _ticks(x0, x1):
         parts.append(f'<text x="{px(tick):.1f}" y="{height - font * 1.2:.1f}" text-anchor="middle" '
                      f'font-size="{font}" fill="{DIM}">{escape(format_value(tick, x_unit))}</text>')  # fmt: skip
-    for i, mark in enumerate(verticals):
+    rows = min(len(verticals), 3)
+    for i, mark in enumerate(sorted(verticals, key=lambda m: m.value)):
         colour = LEVEL_COLOURS.get(mark.kind, DIM)
-        label_y = top - 6 - (i % 2) * font * 1.1  # neighbours' labels on two rows
+        label_y = top - 6 - (i % rows if rows else 0) * font * 1.1  # neighbours' labels on rows of their own
         parts.append(f'<line class="marker" data-kind="{escape(mark.kind)}" x1="{px(mark.value):.1f}" '
                      f'x2="{px(mark.value):.1f}" y1="{top:.1f}" y2="{height - bottom:.1f}" stroke="{colour}" '
                      f'stroke-dasharray="6 4"/><text x="{px(mark.value):.1f}" y="{label_y:.1f}" '

@@ -1,6 +1,7 @@
 """Shift handovers over HTTP, from every worker's :class:`~cxstream.agents.handovers.HandoverFeed`.
 
-* ``GET /api/handovers?team=&limit=`` - the latest handovers (newest first) of the token's teams;
+* ``GET /api/handovers?team=&limit=`` - the latest handovers (newest first) of the token's teams, and the teams
+  with declared shifts;
 * ``GET /api/handovers/{handover_id}`` - one handover;
 * ``POST /api/handovers/{handover_id}/ack`` - ``{"note": "..."}``: the incoming supervisor acknowledges it (a
   supervisor of the team or an admin); published on ``cx.handover-acks`` and audited. ``409`` when it is
@@ -10,13 +11,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import faust
 
 from cxstream.agents.handovers import HandoverFeed
-from cxstream.domain.access.principal import Principal, Role
-from cxstream.domain.base import now_ms
+from cxstream.domain.access.principal import MASK, Principal, Role
+from cxstream.domain.base import JsonObject, now_ms
 from cxstream.domain.handovers.records import Handover, HandoverAck
 from cxstream.domain.handovers.views import handover_json
 from cxstream.web.auth import Denied, Gate, audit, refuse
@@ -24,11 +26,26 @@ from cxstream.web.auth import Denied, Gate, audit, refuse
 NOTE_MAX = 2000
 
 
+def shown(handover: Handover, principal: Principal, now: int) -> JsonObject:
+    """The handover as the principal may see it: a hot alert's summary quotes the customer, so it is masked (in the
+    breach and in what to pick up) for roles without personal-data permission."""
+    if principal.sees_pii:
+        return handover_json(handover, now)
+    quoted = [b.summary for b in handover.breaches if b.kind == "HOT_ALERT"]
+    lines = []
+    for line in handover.pick_up:
+        for text in quoted:
+            line = line.replace(text, MASK)
+        lines.append(line)
+    breaches = tuple(replace(b, summary=MASK) if b.kind == "HOT_ALERT" else b for b in handover.breaches)
+    return handover_json(replace(handover, breaches=breaches, pick_up=tuple(lines)), now)
+
+
 def _sees(principal: Principal, handover: Handover) -> bool:
     return principal.role is Role.ADMIN or not principal.teams or handover.team in principal.teams
 
 
-def register(app: faust.App, gate: Gate, feed: HandoverFeed, acks_topic: Any) -> None:
+def register(app: faust.App, gate: Gate, feed: HandoverFeed, acks_topic: Any, teams: list[str]) -> None:
     @app.page("/api/handovers")
     async def handovers(view: Any, request: Any) -> Any:
         try:
@@ -43,8 +60,10 @@ def register(app: faust.App, gate: Gate, feed: HandoverFeed, acks_topic: Any) ->
         except ValueError:
             return view.json({"error": "limit is a whole number from 1 to 200"}, status=400)
         now = now_ms()
-        shown = [h for h in feed.book.latest(team, 1000) if _sees(principal, h)][:limit]
-        return view.json({"handovers": [handover_json(h, now) for h in shown], "n": len(shown), "ready": feed.ready})
+        chosen = [h for h in feed.book.latest(team, 1000) if _sees(principal, h)][:limit]
+        readable = [t for t in teams if principal.role is Role.ADMIN or not principal.teams or t in principal.teams]
+        return view.json({"handovers": [shown(h, principal, now) for h in chosen], "n": len(chosen),
+                          "ready": feed.ready, "teams": readable})  # fmt: skip
 
     @app.page("/api/handovers/{handover_id}")
     async def one(view: Any, request: Any, handover_id: str) -> Any:
@@ -57,7 +76,7 @@ def register(app: faust.App, gate: Gate, feed: HandoverFeed, acks_topic: Any) ->
             return view.json({"error": f"no handover {handover_id}"}, status=404)
         if not _sees(principal, found):
             return view.json({"error": f"{principal.name} does not see {found.team}'s handovers"}, status=403)
-        return view.json(handover_json(found, now_ms()))
+        return view.json(shown(found, principal, now_ms()))
 
     @app.page("/api/handovers/{handover_id}/ack")
     class Acknowledge(faust.web.View):

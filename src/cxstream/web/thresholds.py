@@ -49,10 +49,10 @@ def tolerance_chart(found: ToleranceCurve, proposal: RuleProposal | None) -> str
     if scope is not None and scope.warning is not None and scope.critical is not None:
         marks.append(Level(f"warning {scope.warning:g} {found.unit}", scope.warning, "warning"))
         marks.append(Level(f"critical {scope.critical:g} {found.unit}", scope.critical, "critical"))
-    where = ", ".join(f"{k} {v}" for k, v in found.scope.items()) or "all scopes"
+    where = ", ".join(f"{k} {v.upper() if k == 'region' else v}" for k, v in found.scope.items()) or "over all"
     title = f"{found.satisfaction_label} by {found.operational_label.lower()} ({found.unit}), {where}, n={t.n:,}"
-    return curve(title, found.unit, "%", [("answers per band", answers), ("curve", fitted)], markers=marks,
-                 width=900, height=300, font=14)  # fmt: skip
+    return curve(title, found.unit, "%", [("answers", answers), ("curve", fitted)], markers=marks, width=900,
+                 height=300, font=14)  # fmt: skip
 
 
 def _region_allowed(gate: Gate, principal: Any, where: Mapping[str, str]) -> None:
@@ -97,7 +97,13 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
             return refuse(view, denied)
         found = curves(tolerance, pair, metrics, history.index, now_ms(), only=where)
         found = [c for c in found if principal.reads_scope(c.scope)] if where is None else found
-        body: dict[str, Any] = {"pair": pair.id, "curves": [curve_json(c) for c in found]}
+        pairs = []
+        for p in tolerance.pairs:
+            operational, satisfaction = metrics.definition(p.operational), metrics.definition(p.satisfaction)
+            pairs.append({"id": p.id, "title": satisfaction.title, "operational": p.operational,
+                          "operational_label": operational.title,
+                          "satisfaction": p.satisfaction, "satisfaction_label": satisfaction.title})  # fmt: skip
+        body: dict[str, Any] = {"pair": pair.id, "pairs": pairs, "curves": [curve_json(c) for c in found]}
         if request.query.get("chart") == "svg" and found:
             body["chart"] = tolerance_chart(found[0], proposal_for(pair.operational, where or {}))
         return view.json(body)

@@ -26,7 +26,7 @@ class ToleranceCurve:
     operational_label: str  # e.g. "Delivery delay"
     unit: str  # of the operational value
     satisfaction: str
-    satisfaction_label: str  # e.g. "CSAT (share of 4-5)"
+    satisfaction_label: str  # what counts as satisfied, e.g. "CSAT" or "easy answers (CES 5-7)"
     start_ms: int
     end_ms: int
     tolerance: Tolerance
@@ -80,5 +80,5 @@ def curves(spec: ToleranceSpec, pair: TolerancePair, metrics: MetricsSpec, index
         where = dict(scope)
         text = sentence(found, _who(where, names or {}), operational.title.lower(), unit)
         out.append(ToleranceCurve(pair.id, where, operational.id, operational.title, unit, satisfaction.id,
-                                  f"{satisfaction.title}: {probe.label}", start, end, found, text))  # fmt: skip
+                                  probe.label, start, end, found, text))  # fmt: skip
     return out
