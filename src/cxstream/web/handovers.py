@@ -41,8 +41,13 @@ def shown(handover: Handover, principal: Principal, now: int) -> JsonObject:
     return handover_json(replace(handover, breaches=breaches, pick_up=tuple(lines)), now)
 
 
+def _reads(principal: Principal, team: str) -> bool:
+    """A team's handovers are read by admins, by tokens of no particular team, and by the team's own tokens."""
+    return principal.role is Role.ADMIN or not principal.teams or team in principal.teams
+
+
 def _sees(principal: Principal, handover: Handover) -> bool:
-    return principal.role is Role.ADMIN or not principal.teams or handover.team in principal.teams
+    return _reads(principal, handover.team)
 
 
 def register(app: faust.App, gate: Gate, feed: HandoverFeed, acks_topic: Any, teams: list[str]) -> None:
@@ -61,7 +66,7 @@ def register(app: faust.App, gate: Gate, feed: HandoverFeed, acks_topic: Any, te
             return view.json({"error": "limit is a whole number from 1 to 200"}, status=400)
         now = now_ms()
         chosen = [h for h in feed.book.latest(team, 1000) if _sees(principal, h)][:limit]
-        readable = [t for t in teams if principal.role is Role.ADMIN or not principal.teams or t in principal.teams]
+        readable = [t for t in teams if _reads(principal, t)]
         return view.json({"handovers": [shown(h, principal, now) for h in chosen], "n": len(chosen),
                           "ready": feed.ready, "teams": readable})  # fmt: skip
 

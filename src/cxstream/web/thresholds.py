@@ -66,14 +66,20 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
             return view.json({"error": "no metric history on this worker"}, status=404)
         return view.json({"error": "the metric history is still being read"}, status=503)
 
-    def proposal_for(metric: str, where: Mapping[str, str] | None) -> RuleProposal | None:
+    def proposal_for(rule: ThresholdRule | None, where: Mapping[str, str] | None) -> RuleProposal | None:
+        """The rule's levels proposed from the history and the tolerance of the pairs on its metric."""
         assert history is not None
-        rule = next((r for r in rules if r.metric == metric), None)
         if rule is None:
             return None
-        pairs = [p for p in tolerance.pairs if p.operational == metric]
+        pairs = [p for p in tolerance.pairs if p.operational == rule.metric]
         found = [c for p in pairs for c in curves(tolerance, p, metrics, history.index, now_ms())]
         return propose(rule, metrics, history.index, datetime.now(UTC), found, only=where)
+
+    def asked_scope(request: Any, principal: Any) -> dict[str, str] | None:
+        """The ``scope`` asked for (None: every scope); raises ValueError for a bad one, Denied outside the token's."""
+        where = parse_scope(str(request.query.get("scope"))) if request.query.get("scope") else None
+        _region_allowed(gate, principal, where or {})
+        return where
 
     @app.page("/api/tolerance")
     async def tolerance_view(view: Any, request: Any) -> Any:
@@ -89,8 +95,7 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
         except KeyError:
             return view.json({"error": f"no tolerance pair {pair_id!r}"}, status=400)
         try:
-            where = parse_scope(str(request.query.get("scope"))) if request.query.get("scope") else None
-            _region_allowed(gate, principal, where or {})
+            where = asked_scope(request, principal)
         except ValueError as exc:
             return view.json({"error": str(exc)}, status=400)
         except Denied as denied:
@@ -105,7 +110,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
                           "satisfaction": p.satisfaction, "satisfaction_label": satisfaction.title})  # fmt: skip
         body: dict[str, Any] = {"pair": pair.id, "pairs": pairs, "curves": [curve_json(c) for c in found]}
         if request.query.get("chart") == "svg" and found:
-            body["chart"] = tolerance_chart(found[0], proposal_for(pair.operational, where or {}))
+            rule = next((r for r in rules if r.metric == pair.operational), None)
+            body["chart"] = tolerance_chart(found[0], proposal_for(rule, where or {}))
         return view.json(body)
 
     @app.page("/api/thresholds")
@@ -124,15 +130,13 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
         if history is None or not history.ready:
             return unavailable(view)
         try:
-            where = parse_scope(str(request.query.get("scope"))) if request.query.get("scope") else None
-            _region_allowed(gate, principal, where or {})
+            where = asked_scope(request, principal)
         except ValueError as exc:
             return view.json({"error": str(exc)}, status=400)
         except Denied as denied:
             return refuse(view, denied)
-        pairs = [p for p in tolerance.pairs if p.operational == rule.metric]
-        found = [c for p in pairs for c in curves(tolerance, p, metrics, history.index, now_ms())]
-        proposal = propose(rule, metrics, history.index, datetime.now(UTC), found, only=where)
+        proposal = proposal_for(rule, where)
+        assert proposal is not None
         readable = replace(proposal, scopes=tuple(s for s in proposal.scopes if principal.reads_scope(s.scope)))
         body["proposal"] = proposal_json(readable)
         return view.json(body)
