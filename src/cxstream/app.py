@@ -205,6 +205,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         Table=FencedTable,  # every table's changelog records carry their writer's epoch (agents.fencing)
     )
     app.transport = transport = SkipAwareTransport(app.conf.broker_consumer, app)  # skipped records stay uncommitted
+    transport.fetch_wait_ms = round(settings.consumer_fetch_wait * 1000)
     transport.compacted = frozenset(t.name for t in ctx.topology.topics if t.cleanup_policy is not CleanupPolicy.DELETE)
     recovery = CheckedRecovery(app, app.tables, beacon=app.tables.beacon, loop=app.tables.loop)
     recovery.client_options = aiokafka_options(settings, bootstrap)

@@ -36,7 +36,7 @@ def quick_slas(tmp_path: Path) -> Path:
     checked every 2 s; the ladder's own levels stay long, so only the SLA makes it climb."""
     return edited_topology(tmp_path, [
         ("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n"),
-        ("cases.yaml", "CRITICAL: {acknowledge: 15m, resolve: 1d}", "CRITICAL: {acknowledge: 15s, resolve: 1d}"),
+        ("cases.yaml", "CRITICAL: {acknowledge: 15m, contain: 1h,", "CRITICAL: {acknowledge: 15s, contain: 1h,"),
         ("cases.yaml", "check_every: 15s", "check_every: 2s"),
     ])  # fmt: skip
 

@@ -53,6 +53,15 @@ class EarliestAwareConsumerThread(driver.AIOKafkaConsumerThread):
         await super().on_start()
         await earliest.correct(self._ensure_consumer())
 
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """Faust's worker consumer with the fetch wait of ``CXSTREAM_CONSUMER_FETCH_WAIT`` instead of the 1.5 s
+        Faust fixes (set before the consumer starts: aiokafka hands it to its fetcher then)."""
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = getattr(transport, "fetch_wait_ms", None)
+        if wait_ms is not None:
+            consumer._fetch_max_wait_ms = int(wait_ms)
+        return consumer
+
     async def seek_to_committed(self) -> Any:
         return await self.call_thread(self._seek_to_committed_or_start)
 
@@ -216,3 +225,4 @@ class SkipAwareTransport(driver.Transport):
     Consumer: ClassVar[Any] = SkipAwareConsumer
     Producer: ClassVar[Any] = DrainingProducer
     compacted: frozenset[str] = frozenset()  # compacted input topics: offsets may be missing there
+    fetch_wait_ms: int | None = None  # the consumer's fetch wait (None: Faust's)
