@@ -123,7 +123,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def baseline(count: int, interval_s: float) -> list[float]:
+def baseline(count: int, interval_s: float, fetch_wait_ms: int | None = None) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
 
         async def topics() -> None:
@@ -142,6 +142,7 @@ def baseline(count: int, interval_s: float) -> list[float]:
             "bench.in",
             "bench.out",
             tmp,
+            *([str(fetch_wait_ms)] if fetch_wait_ms is not None else []),
         ]
         forwarder = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -154,7 +155,7 @@ def baseline(count: int, interval_s: float) -> list[float]:
             forwarder.wait(60)
 
 
-def cxstream(count: int, interval_s: float, demo_rate: float) -> list[float]:
+def cxstream(count: int, interval_s: float, demo_rate: float, fetch_wait_s: float | None = None) -> list[float]:
     codec = load_context(Settings()).codecs.for_topic(TEAM_TOPIC, "cxstream.Escalation")
     by_breach: dict[str, str] = {}
 
@@ -173,6 +174,8 @@ def cxstream(count: int, interval_s: float, demo_rate: float) -> list[float]:
             CXSTREAM_KAFKA_BOOTSTRAP=broker.bootstrap, CXSTREAM_WEB_PORT=str(port), CXSTREAM_LOG_LEVEL="WARNING",
             CXSTREAM_LOG_FORMAT="json", CXSTREAM_DATA_DIR=str(Path(tmp) / "data"), CXSTREAM_APP_ID="bench-latency",
         )  # fmt: skip
+        if fetch_wait_s is not None:
+            env["CXSTREAM_CONSUMER_FETCH_WAIT"] = str(fetch_wait_s)
         cli = [sys.executable, "-m", "cxstream.cli"]
         subprocess.run([*cli, "topics", "apply"], env=env, cwd=ROOT, check=True, capture_output=True)
         log = (Path(tmp) / "worker.log").open("wb")
@@ -210,16 +213,32 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=200, help="probes per path (default 200)")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between probes (default 0.25)")
     parser.add_argument("--demo-rate", type=float, default=20.0, help="background demo records/s (default 20)")
+    parser.add_argument("--busy-rate", type=float, default=1000.0,
+                        help="background records/s of the busy run (default 1,000; 0 leaves it out)")  # fmt: skip
     args = parser.parse_args()
+    wait_s = Settings().consumer_fetch_wait
     print(f"latency: {args.probes} probes per path, one every {args.interval:g} s; cxstream under "
-          f"{args.demo_rate:g} demo records/s of background traffic")  # fmt: skip
-    base = baseline(args.probes, args.interval)
+          f"{args.demo_rate:g} demo records/s of background traffic; what a hop waits for: the consumer's fetch "
+          f"wait, Faust's fixed 1.5 s against cxstream's {wait_s:g} s (CXSTREAM_CONSUMER_FETCH_WAIT)")  # fmt: skip
+    faust_hop = baseline(args.probes, args.interval)
+    base = baseline(args.probes, args.interval, round(wait_s * 1000))
+    before = cxstream(args.probes, args.interval, args.demo_rate, 1.5)
     ours = cxstream(args.probes, args.interval, args.demo_rate)
-    print(f"{'minimal Faust agent, one hop (topic -> topic)':58} {describe(base)}")
-    print(f"{'cxstream, event produced -> escalation on the team topic':58} {describe(ours)}")
+    busy = cxstream(args.probes, args.interval, args.busy_rate) if args.busy_rate > 0 else []
+    print(f"{'minimal Faust agent, one hop, fetch wait 1.5 s':62} {describe(faust_hop)}")
+    print(f"{f'minimal Faust agent, one hop, fetch wait {wait_s:g} s':62} {describe(base)}")
+    print(f"{f'cxstream, produce -> escalation, fetch wait 1.5 s, {args.demo_rate:g}/s':62} {describe(before)}")
+    print(f"{f'cxstream, produce -> escalation, fetch wait {wait_s:g} s, {args.demo_rate:g}/s':62} {describe(ours)}")
+    if busy:
+        print(f"{f'cxstream, produce -> escalation, fetch wait {wait_s:g} s, {args.busy_rate:g}/s':62} "
+              f"{describe(busy)}")  # fmt: skip
     p50 = percentile(ours, 0.5) / percentile(base, 0.5)
     p99 = percentile(ours, 0.99) / percentile(base, 0.99)
-    print(f"latency ratio cxstream / one minimal hop: p50 {p50:.1f}, p99 {p99:.1f} (n={len(ours)} and {len(base)})")
+    gain50 = percentile(ours, 0.5) / percentile(before, 0.5)
+    gain99 = percentile(ours, 0.99) / percentile(before, 0.99)
+    print(f"latency ratio cxstream / one minimal hop (both {wait_s:g} s): p50 {p50:.1f}, p99 {p99:.1f} "
+          f"(n={len(ours)} and {len(base)}); cxstream at {wait_s:g} s / at 1.5 s: p50 {gain50:.2f}, "
+          f"p99 {gain99:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

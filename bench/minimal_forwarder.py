@@ -1,5 +1,6 @@
 """Baseline for the latency part of ``make bench``: the smallest Faust agent that forwards each message of one
-topic to another, on the same broker and machine as cxstream. Runs until it is stopped."""
+topic to another, on the same broker and machine as cxstream. Runs until it is stopped. An optional fifth
+argument sets its consumer's fetch wait in milliseconds (Faust fixes 1,500), as cxstream's worker does."""
 
 from __future__ import annotations
 
@@ -12,6 +13,18 @@ import faust
 
 def main() -> None:
     bootstrap, source_name, target_name, datadir = sys.argv[1:5]
+    if len(sys.argv) > 5:
+        from faust.transport.drivers import aiokafka as driver
+
+        wait_ms = int(sys.argv[5])
+        create = driver.AIOKafkaConsumerThread._create_worker_consumer
+
+        def waiting(self: Any, transport: Any) -> Any:
+            consumer = create(self, transport)
+            consumer._fetch_max_wait_ms = wait_ms
+            return consumer
+
+        driver.AIOKafkaConsumerThread._create_worker_consumer = waiting  # type: ignore[method-assign]
     app = faust.App(
         f"bench-forwarder-{int(time.time())}",
         broker=f"kafka://{bootstrap}",

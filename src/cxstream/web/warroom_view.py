@@ -114,8 +114,10 @@ def tile_status(rule: ThresholdRule | None, region: str, value: float | None, in
 
 
 def tile_definitions(spec: MetricsSpec) -> list[MetricDefinition]:
-    """The survey metrics kept by region: a tile each per region."""
-    return [d for d in spec.definitions if d.indicator in SURVEY_INDICATORS and "region" in d.dimensions]
+    """The survey metrics kept by region: a tile each per region. Those kept per band of an operational value
+    (the customer-tolerance curves' data, a part of a stage's answers) are not headline numbers: no tile."""
+    return [d for d in spec.definitions
+            if d.indicator in SURVEY_INDICATORS and "region" in d.dimensions and not d.bands]  # fmt: skip
 
 
 def _levels(rule: ThresholdRule | None, region: str, unit: str) -> list[charts.Level]:

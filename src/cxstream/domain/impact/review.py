@@ -129,6 +129,8 @@ def build_review(scope: Mapping[str, str], start_ms: int, end_ms: int, metrics: 
     for definition in metrics.definitions:
         if measured(definition, Sufficient()) is None or any(k not in definition.dimensions for k in scope):
             continue
+        if definition.bands:
+            continue  # a part of a stage's answers, kept per band for the tolerance curves: not a reviewed metric
         now_days = _stats(index, definition.id, scope, start_ms, end_ms)
         before_days = _stats(index, definition.id, scope, start_ms - length, start_ms)
         now = _measure(definition, Sufficient.merged(now_days.values()), metrics.confidence)
