@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     broker_heartbeat_interval: Seconds = 1.0
     broker_rebalance_timeout: Seconds = 20.0
     consumer_fetch_wait: Seconds = Field(
-        0.1,
+        0.05,
         description="how long the broker may hold the worker's fetch when it has nothing new (Faust fixes "
         "1.5 s; a broker that does not answer a waiting fetch as soon as data arrives makes every hop wait for it)",
     )
