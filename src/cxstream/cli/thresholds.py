@@ -83,7 +83,9 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  levels: {describe(rule.origin)}")
         for override in rule.overrides:
             merged = rule.levels_merged(override)
-            print(f"  {','.join(override.matchers)}: warning {merged.warning}, critical {merged.critical}")
+            shown = ", ".join(f"{k} {v:g}" for k, v in (("warning", merged.warning), ("critical", merged.critical),
+                                                         ("clear", merged.clear)) if v is not None)  # fmt: skip
+            print(f"  {','.join(override.matchers)}: {shown}")
         if definition.sla is not None:
             print(f"  SLA {definition.sla}: {describe(definition.sla_origin)}")
     return EXIT_OK
