@@ -42,8 +42,8 @@ def shown(handover: Handover, principal: Principal, now: int) -> JsonObject:
 
 
 def _reads(principal: Principal, team: str) -> bool:
-    """A team's handovers are read by admins, by tokens of no particular team, and by the team's own tokens."""
-    return principal.role is Role.ADMIN or not principal.teams or team in principal.teams
+    """A team's handovers are read as its cases are: the principal's team scope (admins read every team)."""
+    return principal.in_scope(None, team)
 
 
 def _sees(principal: Principal, handover: Handover) -> bool:

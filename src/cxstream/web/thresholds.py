@@ -23,10 +23,10 @@ import faust
 from cxstream.agents.history import HistoryFeed
 from cxstream.domain.alerting.thresholds import ThresholdRule
 from cxstream.domain.base import now_ms
-from cxstream.domain.metrics.spec import MetricsSpec
+from cxstream.domain.metrics.spec import DAY_MS, MetricsSpec
 from cxstream.domain.tolerance.curves import ToleranceCurve, curves
 from cxstream.domain.tolerance.proposals import RuleProposal, propose
-from cxstream.domain.tolerance.spec import ToleranceSpec
+from cxstream.domain.tolerance.spec import TolerancePair, ToleranceSpec
 from cxstream.domain.tolerance.views import curve_json, in_force_json, proposal_json
 from cxstream.web.auth import Denied, Gate, refuse
 from cxstream.web.charts import XY, Level, curve
@@ -66,13 +66,26 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
             return view.json({"error": "no metric history on this worker"}, status=404)
         return view.json({"error": "the metric history is still being read"}, status=503)
 
+    computed: dict[str, tuple[tuple[int, int], list[ToleranceCurve]]] = {}
+
+    def curves_of(pair: TolerancePair) -> list[ToleranceCurve]:
+        """The pair's curves over all and per scope, computed once per day and history size: each is hundreds of
+        bootstrap fits, and the page asks for them with the chart and again with every rule's proposal."""
+        assert history is not None
+        at = now_ms()
+        version = (at // DAY_MS, history.index.count())
+        held = computed.get(pair.id)
+        if held is None or held[0] != version:
+            held = (version, curves(tolerance, pair, metrics, history.index, at))
+            computed[pair.id] = held
+        return held[1]
+
     def proposal_for(rule: ThresholdRule | None, where: Mapping[str, str] | None) -> RuleProposal | None:
         """The rule's levels proposed from the history and the tolerance of the pairs on its metric."""
         assert history is not None
         if rule is None:
             return None
-        pairs = [p for p in tolerance.pairs if p.operational == rule.metric]
-        found = [c for p in pairs for c in curves(tolerance, p, metrics, history.index, now_ms())]
+        found = [c for p in tolerance.pairs if p.operational == rule.metric for c in curves_of(p)]
         return propose(rule, metrics, history.index, datetime.now(UTC), found, only=where)
 
     def asked_scope(request: Any, principal: Any) -> dict[str, str] | None:
@@ -100,8 +113,8 @@ def register(app: faust.App, gate: Gate, metrics: MetricsSpec, tolerance: Tolera
             return view.json({"error": str(exc)}, status=400)
         except Denied as denied:
             return refuse(view, denied)
-        found = curves(tolerance, pair, metrics, history.index, now_ms(), only=where)
-        found = [c for c in found if principal.reads_scope(c.scope)] if where is None else found
+        found = [c for c in curves_of(pair) if (dict(c.scope) == where if where is not None else
+                                                 principal.reads_scope(c.scope))]  # fmt: skip
         pairs = []
         for p in tolerance.pairs:
             operational, satisfaction = metrics.definition(p.operational), metrics.definition(p.satisfaction)

@@ -104,9 +104,9 @@ def _ladder(ledger: ShiftLedger, team: str, w: ShiftWindow) -> list[LadderLine]:
 
 
 def _silences(ledger: ShiftLedger, team: str, w: ShiftWindow) -> list[SilenceLine]:
-    return sorted((SilenceLine(n.silence_id, n.matchers, n.created_by, n.comment, n.starts_ms, n.ends_ms)
-                   for n in ledger.silences.values() if w.start_ms <= n.added_ms < w.end_ms and n.concerns(team)),
-                  key=lambda s: s.starts_ms)  # fmt: skip
+    added = [n.silence for n in ledger.silences.values() if w.start_ms <= n.added_ms < w.end_ms and n.concerns(team)]
+    return sorted((SilenceLine(s.id, tuple(str(m) for m in s.matchers), s.created_by, s.comment, s.starts_ms,
+                               s.ends_ms) for s in added), key=lambda s: s.starts_ms)  # fmt: skip
 
 
 def _pick_up(breaches: Sequence[BreachLine], cases: Sequence[CaseLine], ledger: ShiftLedger, team: str,
@@ -119,8 +119,9 @@ def _pick_up(breaches: Sequence[BreachLine], cases: Sequence[CaseLine], ledger: 
         who = f", with {c.assignee}" if c.assignee else ", unassigned"
         lines.append(f"case {c.case_id} ({c.severity}, {c.state.lower()}{who}): {c.next_step.replace('_', '-')} {when}")
     for note in ledger.silences.values():
-        if note.concerns(team) and w.end_ms <= note.ends_ms < next_end_ms and note.expired_by is None:
-            lines.append(f"silence {note.silence_id} ({', '.join(note.matchers)}) ends at {_hhmm(note.ends_ms)}")
+        s = note.silence
+        if note.concerns(team) and w.end_ms <= s.ends_ms < next_end_ms and note.expired_by is None:
+            lines.append(f"silence {s.id} ({', '.join(str(m) for m in s.matchers)}) ends at {_hhmm(s.ends_ms)}")
     return tuple(lines)
 
 

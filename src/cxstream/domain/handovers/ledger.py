@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cxstream.domain.base import as_str, opt_str, str_list, text_map, to_ms
+from cxstream.domain.alerting.routing import Silence
+from cxstream.domain.alerting.silences import silence_from_record
+from cxstream.domain.base import as_str, opt_str, text_map, to_ms
 from cxstream.domain.base import as_time as _time
 from cxstream.domain.cases.machine import DONE, Action, Case, action_from_record, case_from_record
 
@@ -35,19 +37,14 @@ class BreachEvent:
 
 @dataclass(frozen=True)
 class SilenceNote:
-    silence_id: str
-    matchers: tuple[str, ...]
-    created_by: str
-    comment: str
-    starts_ms: int
-    ends_ms: int
+    silence: Silence
     added_ms: int  # when cxstream first saw it (its first record's updated_at)
     expired_by: str | None = None
 
     def concerns(self, team: str) -> bool:
-        """Silences naming an owner concern that team; the others concern everybody."""
-        owners = [m.split("=", 1)[1] for m in self.matchers if m.startswith("owner=")]
-        return not owners or team in owners
+        """A silence whose matchers test the owner concerns the teams they match; the others concern everybody."""
+        owners = [m for m in self.silence.matchers if m.label == "owner"]
+        return all(m.matches({"owner": team}) for m in owners)
 
 
 @dataclass
@@ -76,16 +73,11 @@ class ShiftLedger:
             actions.append(action)
 
     def add_silence(self, record: Mapping[str, object]) -> None:
-        silence_id = as_str(record["silence_id"])
-        updated = to_ms(_time(record["updated_at"]))
-        held = self.silences.get(silence_id)
-        note = SilenceNote(
-            silence_id, str_list(record.get("matchers")), as_str(record["created_by"]),
-            as_str(record["comment"]), to_ms(_time(record["starts_at"])), to_ms(_time(record["ends_at"])),
-            held.added_ms if held is not None else updated,
-            opt_str(record.get("updated_by")) if held is not None else None,
-        )  # fmt: skip
-        self.silences[silence_id] = note
+        silence = silence_from_record(record)
+        held = self.silences.get(silence.id)
+        added = held.added_ms if held is not None else to_ms(_time(record["updated_at"]))
+        expired_by = opt_str(record.get("updated_by")) if held is not None else None
+        self.silences[silence.id] = SilenceNote(silence, added, expired_by)
 
     def forget(self, before_ms: int) -> None:
         """Drops what no handover from now on can need: records older than ``before_ms`` and cases done before."""
@@ -102,5 +94,5 @@ class ShiftLedger:
         for case_id in list(self.actions):
             self.actions[case_id] = [a for a in self.actions[case_id] if a.at_ms >= before_ms]
         for silence_id, note in list(self.silences.items()):
-            if note.ends_ms < before_ms:
+            if note.silence.ends_ms < before_ms:
                 del self.silences[silence_id]

@@ -86,7 +86,8 @@ def handover_text(h: Handover, now_ms: int) -> list[str]:
     lines.append(f"  metrics that moved most ({len(h.metrics)}):")
     for m in h.metrics:
         scope = ", ".join(f"{k}={v}" for k, v in m.scope.items()) or "over all"
-        lines.append(f"    {m.label} ({scope}): {_value(m.before, m.unit)} (n={m.before_n}) -> "
+        lines.append(f"    {m.label} ({scope}): {_value(m.before, m.unit)} (n={m.before_n}, 95 % CI "
+                     f"{_value(m.before_low, '')} to {_value(m.before_high, '')}) -> "
                      f"{_value(m.after, m.unit)} (n={m.after_n}, 95 % CI {_value(m.after_low, '')} to "
                      f"{_value(m.after_high, '')})" + (f", z {m.z:+.1f}" if m.z is not None else ""))  # fmt: skip
     return lines
