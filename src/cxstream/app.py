@@ -19,6 +19,7 @@ from cxstream.agents import remediation as remediation_agents
 from cxstream.agents.assignment import held
 from cxstream.agents.audits import AuditWatch
 from cxstream.agents.calendar_feed import CalendarFeed
+from cxstream.agents.cell_replica import CellReplica
 from cxstream.agents.consumer import SkipAwareTransport
 from cxstream.agents.dead_letters import DLQ_TOPIC, DeadLetterSink
 from cxstream.agents.experiments import ExperimentFeed
@@ -224,6 +225,15 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     if metric_tables.enabled:
         metric_tables.history = feed
         app.task(feed.run)
+    if metric_tables.enabled and alerts.thresholds:  # other workers' cells, for threshold rules over every partition
+        metric_tables.replica = CellReplica(
+            aiokafka_options(settings, bootstrap),
+            metric_tables.table.changelog_topic.get_topic_name(),
+            {rule.metric for rule in alerts.thresholds},
+            metric_tables.partial,
+            fetch_wait_ms=round(settings.consumer_fetch_wait * 1000),
+        )
+        app.task(metric_tables.replica.run)
     staffing_ = Staffing(app, ctx.topology.metrics, ctx.topology.workforce,
                          lambda: feed.index if metric_tables.enabled and feed.ready else None)  # fmt: skip
     places = ctx.topology.locations

@@ -11,8 +11,12 @@ A control topic rather than timers doing the work: Faust tables can only change 
 a message handled again after a crash is harmless (rules ignore windows already judged; the desk ignores hot
 alerts it knows; records published again carry the same ids).
 
-Threshold rules need windows covering every ``cx.events`` partition: a worker holding only some skips the
-threshold part of the round and says so (``cxstream_breach_evaluations_total{outcome="skipped_partial"}``).
+Threshold rules read windows over every ``cx.events`` partition: the partitions this worker holds from its own
+table, the others' from the cells their owners wrote to the metric changelog (:mod:`cxstream.agents.cell_replica`;
+cells are sufficient statistics, so the merge is exact). While that replica is loading, or a partition has no owner
+(a rebalance), the threshold part of the round is skipped and says so
+(``cxstream_breach_evaluations_total{outcome="skipped_partial"}``); the sequential test catches up on the buckets
+it missed at the next round.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from cxstream.observability.metrics import (
     ESCALATIONS,
     EXPECTED_FALSE_BREACHES,
     OPEN_BREACHES,
+    THRESHOLD_PARTITIONS,
     UNROUTED_ALERTS,
 )
 
@@ -279,12 +284,15 @@ def register(
     async def _thresholds(at_ms: int) -> list[Breach]:
         if not alerting.thresholds:
             return []
-        have, total = tables.coverage()
-        if have != total:
+        whole = tables.whole()
+        if whole is None:
             BREACH_EVALUATIONS.labels(outcome="skipped_partial").inc()
             return []
+        cells, replicated = whole
+        THRESHOLD_PARTITIONS.labels(source="own").set(tables.coverage()[1] - replicated)
+        THRESHOLD_PARTITIONS.labels(source="replica").set(replicated)
         known = {BreachKey.decode(k): BreachState.from_json(v) for k, v in list(states.items()) if v is not None}
-        round_ = evaluate_thresholds(alerting, metrics, tables.snapshot(), known, from_ms(at_ms))
+        round_ = evaluate_thresholds(alerting, metrics, cells, known, from_ms(at_ms))
         for breach in round_.breaches:
             await _send_breach(breach)
         for key, state in round_.changed.items():

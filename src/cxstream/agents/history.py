@@ -53,8 +53,9 @@ class TopicFeed:
     topic: str = ""
     topics: tuple[str, ...] = ()  # a feed of several topics names them here and overrides ``apply_from``
 
-    def __init__(self, client_options: dict[str, Any]) -> None:
+    def __init__(self, client_options: dict[str, Any], fetch_wait_ms: int | None = None) -> None:
         self.client_options = client_options
+        self.fetch_wait_ms = fetch_wait_ms  # None: aiokafka's 500 ms
         self.ready = False
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
@@ -62,6 +63,10 @@ class TopicFeed:
 
     def apply_from(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         self.apply(key, value)
+
+    def apply_message(self, tp: TopicPartition, message: Any) -> None:
+        """One fetched record; a feed that needs its partition, offset or headers overrides this."""
+        self.apply_from(tp.topic, message.key, message.value)
 
     def _names(self) -> tuple[str, ...]:
         return self.topics or (self.topic,)
@@ -84,7 +89,10 @@ class TopicFeed:
                 await asyncio.sleep(5)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(**self.client_options, enable_auto_commit=False, auto_offset_reset="earliest")
+        waits = {} if self.fetch_wait_ms is None else {"fetch_max_wait_ms": self.fetch_wait_ms}
+        consumer = AIOKafkaConsumer(
+            **self.client_options, **waits, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         consumer = await earliest.start(consumer)
         try:
             tps: list[TopicPartition] = []
@@ -106,7 +114,7 @@ class TopicFeed:
                 batch = await consumer.getmany(timeout_ms=1000)
                 for tp, messages in batch.items():
                     for message in messages:
-                        self.apply_from(tp.topic, message.key, message.value)
+                        self.apply_message(tp, message)
                 self.after_batch()
                 if not self.ready and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
                     self.ready = True

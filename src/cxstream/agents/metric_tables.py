@@ -29,7 +29,8 @@ from collections.abc import Iterable, Iterator
 import faust
 from faust.types import TP
 
-from cxstream.agents.assignment import held
+from cxstream.agents.assignment import held, owned
+from cxstream.agents.cell_replica import CellReplica
 from cxstream.agents.history import HistoryFeed, Outgoing
 from cxstream.agents.housekeeping import PartitionClock
 from cxstream.agents.stores import Store
@@ -84,6 +85,7 @@ class MetricTables:
         self._closed_to: dict[int, int] = {}  # the closed-through time of each partition's last closing
         self._shortest_period = min(min(periods_of(spec).values(), key=min, default=(DAY_MS,)))
         self.history: HistoryFeed | None = None
+        self.replica: CellReplica | None = None  # the other workers' cells of the threshold rules' metrics
         self._outbox: list[Outgoing] = []
         self._progress: dict[int, Progress] = {}  # per cx.events partition, since it was last assigned
         app.on_partitions_revoked.connect(self._forget_progress)
@@ -237,6 +239,25 @@ class MetricTables:
 
     def held_partitions(self) -> set[int]:
         return held(self._app, self._events_topic)
+
+    def partial(self) -> bool:
+        """This worker holds some ``cx.events`` partitions but not all (another worker holds the rest)."""
+        return 0 < len(self.held_partitions()) < self._partitions
+
+    def whole(self) -> tuple[list[Cell], int] | None:
+        """The cells of every ``cx.events`` partition: this worker's own, and for the partitions other workers hold
+        their cells as the replica read them from the changelog (the threshold rules' metrics only). Returns the
+        cells and how many partitions came from the replica; None while that cannot be had (the replica still
+        loading, or a partition without an owner: in a rebalance)."""
+        mine = self.held_partitions()
+        if len(mine) == self._partitions:
+            return self.snapshot(), 0
+        if self.replica is None or not self.replica.ready:
+            return None
+        others = set(range(self._partitions)) - mine
+        if not others <= owned(self._app, self.table.changelog_topic.get_topic_name()):
+            return None
+        return self.snapshot(self.replica.cells(others)), len(others)
 
     def snapshot(self, extra: Iterable[Cell] = ()) -> list[Cell]:
         """The stored cells of the ``cx.events`` partitions this worker holds (standby copies of other workers'

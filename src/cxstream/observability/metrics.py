@@ -267,8 +267,22 @@ BREACHES = Counter(
 )
 BREACH_EVALUATIONS = Counter(
     "cxstream_breach_evaluations_total",
-    "Threshold evaluation rounds, by outcome: done, or skipped because this worker holds only part of cx.events.",
+    "Threshold evaluation rounds, by outcome: done, or skipped_partial because some cx.events partitions could be "
+    "read neither here nor from the other workers' cells (no owner yet, or the cell replica still loading).",
     ["outcome"],
+    registry=REGISTRY,
+)
+THRESHOLD_PARTITIONS = Gauge(
+    "cxstream_threshold_partitions",
+    "cx.events partitions the last threshold round read, by where their cells came from: own (this worker's "
+    "table) or replica (other workers' cells, read from the metric table's changelog).",
+    ["source"],
+    registry=REGISTRY,
+)
+REPLICA_CELLS = Gauge(
+    "cxstream_cell_replica_cells",
+    "Cells of the threshold rules' metrics this worker keeps from the metric table's changelog (0 while it holds "
+    "every cx.events partition itself and needs no replica).",
     registry=REGISTRY,
 )
 EXPECTED_FALSE_BREACHES = Gauge(
