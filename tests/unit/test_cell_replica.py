@@ -52,7 +52,8 @@ def changelog(cells: Table, epoch: int) -> Iterator[tuple[int, int, list[tuple[s
         yield partition, offsets[partition], header, faust_key(MARKER_KEY), str(epoch).encode()
         offsets[partition] += 1
     for key, value in cells.items():
-        yield key.partition, offsets[key.partition], header, faust_key(key.encode()), json.dumps(value.to_json()).encode()
+        encoded = json.dumps(value.to_json()).encode()
+        yield key.partition, offsets[key.partition], header, faust_key(key.encode()), encoded
         offsets[key.partition] += 1
 
 
