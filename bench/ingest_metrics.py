@@ -142,6 +142,136 @@ def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
         worker.wait(60)
 
 
+BENCH_TOKEN = "bench-admin-token-0001"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid``'s process tree so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent = 0.0
+    for proc in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent += (int(fields[11]) + int(fields[12])) / ticks
+    return spent
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
+def held_partitions(port: int) -> set[int]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/peer/cells?definition=csat.delivery&local=1",
+                                     headers={"Authorization": f"Bearer {BENCH_TOKEN}"})  # fmt: skip
+    return set(json.loads(urllib.request.urlopen(request, timeout=10).read())["partitions"])
+
+
+def run_group(bootstrap: str, count: int, workdir: Path, workers: int) -> dict[str, float]:
+    """``workers`` cxstream workers of one app share the partitions: they start first (and settle who holds
+    what), then the records are produced; the clock runs from the first record any of them received to the
+    last event counted by all of them."""
+    traffic = DemoTraffic(seed=11, malformed_share=0.0)
+    now = datetime.now(UTC)
+    raw = [traffic.next(now) for _ in range(count)]
+    ports = [free_port() for _ in range(workers)]
+    procs = []
+    for i, port in enumerate(ports):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}
+        env.update(
+            CXSTREAM_KAFKA_BOOTSTRAP=bootstrap, CXSTREAM_WEB_PORT=str(port), CXSTREAM_LOG_LEVEL="WARNING",
+            CXSTREAM_LOG_FORMAT="json", CXSTREAM_DATA_DIR=str(workdir / f"cxstream-{i}"),
+            CXSTREAM_APP_ID="bench-group", CXSTREAM_API_TOKENS=json.dumps([{"name": "bench", "role": "admin",
+                                                                           "token": BENCH_TOKEN}]),
+        )  # fmt: skip
+        if i == 0:
+            subprocess.run([sys.executable, "-m", "cxstream.cli", "topics", "apply"], env=env, cwd=ROOT, check=True,
+                           capture_output=True)  # fmt: skip
+        log = (workdir / f"worker-{i}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "cxstream.cli", "worker"], env=env, cwd=ROOT, stdout=log,
+                                      stderr=subprocess.STDOUT))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"a cxstream worker exited; see {workdir}")
+            try:
+                held = [held_partitions(port) for port in ports]
+            except (OSError, ValueError, KeyError):
+                time.sleep(1)
+                continue
+            if all(held) and len(set().union(*held)) == 6 and sum(len(h) for h in held) == 6:
+                break
+            time.sleep(1)
+        else:
+            raise SystemExit("the workers did not share the partitions within 10 minutes")
+        asyncio.run(produce(bootstrap, [(r.topic, r.key, r.value) for r in raw]))
+        start = cpu0 = busy0 = None
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            totals: dict[str, float] = {}
+            for port in ports:
+                for name, value in scrape(port).items():
+                    totals[name] = totals.get(name, 0.0) + value
+            if start is None and totals.get("cxstream_records_received_total", 0.0) > 0:
+                start = time.monotonic()
+                cpu0, busy0 = sum(cpu_seconds(p.pid) for p in procs), machine_busy()
+            accounted = sum(
+                totals.get(name, 0.0)
+                for name in ("cxstream_records_normalized_total", "cxstream_dead_letters_total",
+                             "cxstream_records_duplicate_total", "cxstream_records_ignored_total")
+            )  # fmt: skip
+            published = totals.get("cxstream_events_published_total", 0.0)
+            if start is not None and accounted >= count and totals.get("cxstream_events_total", 0.0) >= published > 0:
+                seconds = time.monotonic() - start
+                assert cpu0 is not None and busy0 is not None
+                busy1 = machine_busy()
+                return {
+                    "workers": workers,
+                    "events": count,
+                    "seconds": seconds,
+                    "events_per_s": count / seconds,
+                    "worker_cpu_s": sum(cpu_seconds(p.pid) for p in procs) - cpu0,
+                    "machine_busy_share": (busy1[0] - busy0[0]) / max(1e-9, busy1[1] - busy0[1]),
+                    "peak_rss_mib": max(peak_rss_mib(p.pid) for p in procs),
+                }
+            time.sleep(POLL_S)
+        raise SystemExit("the workers did not finish within 30 minutes")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
+
+
+def scaling(counts: list[int], repeat: int, events: int) -> None:
+    """``--workers 1,2,3``: records/s per worker count, efficiency against one worker, where the CPU went."""
+    runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+    for i in range(repeat):
+        for n in counts:
+            with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+                runs[n].append(run_group(broker.bootstrap, events, Path(tmp), n))
+            print(f"run {i + 1}, {n} worker(s): {runs[n][-1]['events_per_s']:.0f} records/s")
+    print()
+    one = statistics.fmean(r["events_per_s"] for r in runs[counts[0]]) / counts[0]
+    print(f"{'workers':>8} {'records/s':>34} {'efficiency':>11} {'worker CPU ms/record':>21} {'machine busy':>13}")
+    for n in counts:
+        rate = statistics.fmean(r["events_per_s"] for r in runs[n])
+        cpu_ms = statistics.fmean(1000 * r["worker_cpu_s"] / r["events"] for r in runs[n])
+        busy = statistics.fmean(r["machine_busy_share"] for r in runs[n])
+        print(f"{n:>8} {summary(runs[n], 'events_per_s'):>34} {rate / (n * one):>11.2f} {cpu_ms:>21.2f} "
+              f"{100 * busy:>12.0f}%")  # fmt: skip
+    print(
+        f"efficiency: records/s over (workers x the per-worker rate of {counts[0]}); {os.cpu_count()} CPUs on "
+        "this machine: once the workers keep every CPU busy, more workers cannot add records/s here"
+    )
+
+
 def summary(runs: list[dict[str, float]], key: str) -> str:
     values = [r[key] for r in runs]
     mean = statistics.fmean(values)
@@ -154,7 +284,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="raw records per run (default 20000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, alternating (default 3)")
+    parser.add_argument(
+        "--workers",
+        help="worker counts to compare, e.g. 1,2,3: records/s of a group of workers "
+        "sharing the partitions, and the scaling efficiency (instead of the single-worker comparison)",
+    )
     args = parser.parse_args()
+    if args.workers:
+        counts = [int(n) for n in args.workers.split(",") if n.strip()]
+        print(f"{args.events} records per run, {args.repeat} runs of each worker count, a fresh embedded broker per "
+              f"run, {os.cpu_count()} CPUs")  # fmt: skip
+        scaling(counts, args.repeat, args.events)
+        return
     print(f"{args.events} records per run, {args.repeat} runs of each, a fresh embedded broker per run, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     baseline: list[dict[str, float]] = []
