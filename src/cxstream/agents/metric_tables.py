@@ -25,6 +25,7 @@ validation and metrics.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import faust
 from faust.types import TP
@@ -241,8 +242,12 @@ class MetricTables:
         return held(self._app, self._events_topic)
 
     def partial(self) -> bool:
-        """This worker holds some ``cx.events`` partitions but not all (another worker holds the rest)."""
-        return 0 < len(self.held_partitions()) < self._partitions
+        """This worker has its share of the group's partitions, and that share lacks some ``cx.events`` partitions
+        (other workers hold them). Before its first assignment a worker knows nothing yet."""
+        assignor: Any = self._app.assignor
+        if assignor is None or not assignor.assigned_actives():
+            return False
+        return len(self.held_partitions()) < self._partitions
 
     def whole(self) -> tuple[list[Cell], int] | None:
         """The cells of every ``cx.events`` partition: this worker's own, and for the partitions other workers hold
