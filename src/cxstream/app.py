@@ -45,6 +45,7 @@ from cxstream.connectors.base import Connector
 from cxstream.domain.access.principal import Access, tokens_from_env
 from cxstream.domain.access.sessions import Sessions, derived_key
 from cxstream.domain.catalog import Topics
+from cxstream.domain.handovers.moves import team_definitions
 from cxstream.domain.ingest.enrichment import Enricher
 from cxstream.domain.ingest.validation import Validator
 from cxstream.domain.ingest.verbatim import VerbatimAnalyzer
@@ -225,11 +226,15 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     if metric_tables.enabled:
         metric_tables.history = feed
         app.task(feed.run)
-    if metric_tables.enabled and alerts.thresholds:  # other workers' cells, for threshold rules over every partition
+    # other workers' cells, for threshold rules and handovers over every partition
+    replicated = {rule.metric for rule in alerts.thresholds} | {
+        d.id for team in ctx.topology.handovers.teams for d in team_definitions(ctx.topology.metrics, team.team)
+    }
+    if metric_tables.enabled and replicated:
         metric_tables.replica = CellReplica(
             aiokafka_options(settings, bootstrap),
             metric_tables.table.changelog_topic.get_topic_name(),
-            {rule.metric for rule in alerts.thresholds},
+            replicated,
             metric_tables.partial,
             fetch_wait_ms=round(settings.consumer_fetch_wait * 1000),
         )
@@ -258,8 +263,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         app.task(shifts.run)
 
         def live_cells() -> list[Cell]:
-            have, total = metric_tables.coverage()
-            return metric_tables.snapshot() if metric_tables.enabled and have == total else []
+            whole = metric_tables.whole() if metric_tables.enabled else None
+            return whole[0] if whole is not None else []
 
         handovers = HandoverWatch(app, ctx.topology.handovers, ctx.topology.metrics, shifts, live_cells,
                                   codec_name(Topics.HANDOVERS))  # fmt: skip

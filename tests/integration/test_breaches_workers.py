@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cxstream.kafka.embedded import free_port
-from tests.integration.procs import eventually, ready, spawn, stop
+from tests.integration.procs import edited_topology, eventually, ready, spawn, stop
 from tests.integration.test_breaches import answers, breaches, escalations, produce
 from tests.integration.test_ingest import scrape, total
 from tests.integration.test_metrics import ADMIN_TOKEN, worker_env
@@ -43,8 +43,10 @@ def test_three_workers_raise_the_breach_one_worker_raises_and_keep_it_across_a_s
     app_id = f"cxstream-three-{uuid.uuid4().hex[:8]}"
     ports = [free_port() for _ in range(3)]
     envs = [worker_env(bootstrap, port, app_id, tmp_path / f"data-{i}") for i, port in enumerate(ports)]
+    quick = edited_topology(tmp_path, [("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n")])
     for env in envs:
         env["CXSTREAM_LOG_LEVEL"] = "INFO"
+        env["CXSTREAM_TOPOLOGY_DIR"] = str(quick)  # a round every 2 s rather than 15 s
     workers = [spawn(["worker"], env, tmp_path / f"worker-{i}.log") for i, env in enumerate(envs)]
     desk = -1
     try:

@@ -1,5 +1,6 @@
-"""Every partition's cells of the threshold rules' metrics, read from the metric table's changelog, so that the
-routing desk can evaluate threshold rules while other workers hold some ``cx.events`` partitions.
+"""Every partition's cells of the metrics threshold rules and shift handovers read, from the metric table's
+changelog, so that the routing desk can evaluate threshold rules (and write handovers) while other workers hold
+some ``cx.events`` partitions.
 
 Cells are sufficient statistics per source partition (:mod:`cxstream.domain.metrics.cells`): a window over every
 partition is the exact merge of each partition's cells, whichever worker wrote them. The changelog is where a
@@ -8,7 +9,7 @@ writer dropped, owner markers skipped, tombstones deleting) gives the cells the 
 
 The replica starts when it is wanted: a worker holding every ``cx.events`` partition reads its own table and
 never pays for it. Once wanted it keeps following, so the desk moving to another worker of a multi-worker
-group finds it warm. It holds only the definitions threshold rules read.
+group finds it warm. It holds only the definitions threshold rules and handovers read.
 """
 
 from __future__ import annotations

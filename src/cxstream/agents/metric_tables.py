@@ -86,7 +86,7 @@ class MetricTables:
         self._closed_to: dict[int, int] = {}  # the closed-through time of each partition's last closing
         self._shortest_period = min(min(periods_of(spec).values(), key=min, default=(DAY_MS,)))
         self.history: HistoryFeed | None = None
-        self.replica: CellReplica | None = None  # the other workers' cells of the threshold rules' metrics
+        self.replica: CellReplica | None = None  # the other workers' cells that rules and handovers read
         self._outbox: list[Outgoing] = []
         self._progress: dict[int, Progress] = {}  # per cx.events partition, since it was last assigned
         app.on_partitions_revoked.connect(self._forget_progress)
@@ -251,9 +251,9 @@ class MetricTables:
 
     def whole(self) -> tuple[list[Cell], int] | None:
         """The cells of every ``cx.events`` partition: this worker's own, and for the partitions other workers hold
-        their cells as the replica read them from the changelog (the threshold rules' metrics only). Returns the
-        cells and how many partitions came from the replica; None while that cannot be had (the replica still
-        loading, or a partition without an owner: in a rebalance)."""
+        their cells as the replica read them from the changelog (the definitions threshold rules and handovers
+        read). Returns the cells and how many partitions came from the replica; None while that cannot be had (the
+        replica still loading, or a partition without an owner: in a rebalance)."""
         mine = self.held_partitions()
         if len(mine) == self._partitions:
             return self.snapshot(), 0

@@ -281,8 +281,8 @@ THRESHOLD_PARTITIONS = Gauge(
 )
 REPLICA_CELLS = Gauge(
     "cxstream_cell_replica_cells",
-    "Cells of the threshold rules' metrics this worker keeps from the metric table's changelog (0 while it holds "
-    "every cx.events partition itself and needs no replica).",
+    "Cells of the metrics threshold rules and handovers read that this worker keeps from the metric table's "
+    "changelog (0 while it holds every cx.events partition itself and needs no replica).",
     registry=REGISTRY,
 )
 EXPECTED_FALSE_BREACHES = Gauge(

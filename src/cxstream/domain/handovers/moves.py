@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from cxstream.domain.handovers.records import MetricMove
 from cxstream.domain.handovers.spec import ShiftWindow
 from cxstream.domain.metrics.cells import Cell
-from cxstream.domain.metrics.spec import Indicator, MetricsSpec
+from cxstream.domain.metrics.spec import Indicator, MetricDefinition, MetricsSpec
 from cxstream.domain.metrics.stats import Estimate, z_value
 from cxstream.domain.metrics.windows import estimate_of, stats_between
 
@@ -26,8 +26,13 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def team_definitions(spec: MetricsSpec, team: str) -> list[MetricDefinition]:
+    """The definitions a team's handover compares: those it owns, but per-band splits and contact counts."""
+    return [d for d in spec.definitions if d.owner == team and not d.bands and d.indicator is not Indicator.CONTACTS]
+
+
 def metric_moves(spec: MetricsSpec, cells: Iterable[Cell], team: str, w: ShiftWindow, top: int) -> list[MetricMove]:
-    owned = [d for d in spec.definitions if d.owner == team and not d.bands and d.indicator is not Indicator.CONTACTS]
+    owned = team_definitions(spec, team)
     wanted = {d.id for d in owned}
     by_definition: dict[str, list[Cell]] = {}
     for cell in cells:
