@@ -84,28 +84,46 @@ class Analysis:
     language: str
 
 
-def _match(words: list[str], start: int, term: str) -> bool:
-    parts = term.split(" ")
-    if start + len(parts) > len(words):
-        return False
-    for offset, part in enumerate(parts):
-        word = words[start + offset]
-        if part.endswith("*"):
-            if not word.startswith(part[:-1]):
-                return False
-        elif word != part:
-            return False
-    return True
+def _pattern(*terms: str) -> re.Pattern[str]:
+    """Where one of ``terms`` starts, as a regular expression over the words joined by single spaces: each part a
+    whole word ('word*': a word starting so), the parts consecutive words. Zero-width, so every start is found."""
+    bodies = [
+        " ".join(re.escape(p[:-1]) + "[^ ]*" if p.endswith("*") else re.escape(p) for p in term.split(" "))
+        + r"(?![^ ])"
+        for term in terms
+    ]
+    return re.compile(r"(?<![^ ])(?=" + "|".join(bodies) + ")")
 
 
-def _occurs(words: list[str], term: str) -> list[int]:
-    return [i for i in range(len(words)) if _match(words, i, term)]
+@dataclass(frozen=True)
+class _Compiled:
+    """A lexicon's terms as patterns (compiled once, not per comment)."""
+
+    drivers: tuple[tuple[str, re.Pattern[str]], ...]  # a driver is named when any of its terms occurs
+    negations: tuple[re.Pattern[str], ...]
+    positive: tuple[re.Pattern[str], ...]
+    negative: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, lexicon: Lexicon) -> _Compiled:
+        def patterns(terms: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+            return tuple(_pattern(t) for t in terms)
+
+        return cls(tuple((d, _pattern(*t)) for d, t in lexicon.drivers.items() if t), patterns(lexicon.negations),
+                   patterns(lexicon.positive), patterns(lexicon.negative))  # fmt: skip
+
+
+def _occurs(text: str, index: dict[int, int], pattern: re.Pattern[str]) -> list[int]:
+    """The word positions where ``pattern`` starts in ``text`` (words joined by spaces; ``index``: character
+    offset of each word -> its position)."""
+    return [index[m.start()] for m in pattern.finditer(text)]
 
 
 class VerbatimAnalyzer:
     def __init__(self, spec: VerbatimSpec) -> None:
         self.spec = spec
         self._by_language = {lex.language: lex for lex in spec.lexicons}
+        self._compiled = {lex.language: _Compiled.of(lex) for lex in spec.lexicons}
 
     def lexicon_for(self, language: str | None) -> Lexicon | None:
         code = (language or self.spec.default_language).lower().split("-")[0]
@@ -115,15 +133,22 @@ class VerbatimAnalyzer:
         lexicon = self.lexicon_for(language)
         if lexicon is None or not text:
             return Analysis((), None, language or self.spec.default_language)
+        terms = self._compiled[lexicon.language]
         words = _WORD.findall(text.lower())
-        drivers = tuple(
-            driver for driver, terms in lexicon.drivers.items() if any(_occurs(words, term) for term in terms)
-        )
-        negated = {i + k for t in lexicon.negations for i in _occurs(words, t) for k in range(1, NEGATION_REACH + 1)}
+        joined = " ".join(words)
+        index: dict[int, int] = {}
+        at = 0
+        for position, word in enumerate(words):
+            index[at] = position
+            at += len(word) + 1
+        drivers = tuple(driver for driver, pattern in terms.drivers if pattern.search(joined))
+        negated = {
+            i + k for p in terms.negations for i in _occurs(joined, index, p) for k in range(1, NEGATION_REACH + 1)
+        }
         positive = negative = 0
-        for polarity, terms in ((1, lexicon.positive), (-1, lexicon.negative)):
-            for term in terms:
-                for i in _occurs(words, term):
+        for polarity, patterns in ((1, terms.positive), (-1, terms.negative)):
+            for pattern in patterns:
+                for i in _occurs(joined, index, pattern):
                     if (polarity if i not in negated else -polarity) > 0:
                         positive += 1
                     else:
