@@ -172,7 +172,7 @@ def held_partitions(port: int) -> set[int]:
     return set(json.loads(urllib.request.urlopen(request, timeout=10).read())["partitions"])
 
 
-def run_group(bootstrap: str, count: int, workdir: Path, workers: int) -> dict[str, float]:
+def run_group(bootstrap: str, count: int, workdir: Path, workers: int, standby: int | None) -> dict[str, float]:
     """``workers`` cxstream workers of one app share the partitions: they start first (and settle who holds
     what), then the records are produced; the clock runs from the first record any of them received to the
     last event counted by all of them."""
@@ -189,6 +189,8 @@ def run_group(bootstrap: str, count: int, workdir: Path, workers: int) -> dict[s
             CXSTREAM_APP_ID="bench-group", CXSTREAM_API_TOKENS=json.dumps([{"name": "bench", "role": "admin",
                                                                            "token": BENCH_TOKEN}]),
         )  # fmt: skip
+        if standby is not None:
+            env["CXSTREAM_STANDBY_REPLICAS"] = str(standby)
         if i == 0:
             subprocess.run([sys.executable, "-m", "cxstream.cli", "topics", "apply"], env=env, cwd=ROOT, check=True,
                            capture_output=True)  # fmt: skip
@@ -249,13 +251,13 @@ def run_group(bootstrap: str, count: int, workdir: Path, workers: int) -> dict[s
             proc.wait(60)
 
 
-def scaling(counts: list[int], repeat: int, events: int) -> None:
+def scaling(counts: list[int], repeat: int, events: int, standby: int | None) -> None:
     """``--workers 1,2,3``: records/s per worker count, efficiency against one worker, where the CPU went."""
     runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
     for i in range(repeat):
         for n in counts:
             with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-                runs[n].append(run_group(broker.bootstrap, events, Path(tmp), n))
+                runs[n].append(run_group(broker.bootstrap, events, Path(tmp), n, standby))
             print(f"run {i + 1}, {n} worker(s): {runs[n][-1]['events_per_s']:.0f} records/s")
     print()
     one = statistics.fmean(r["events_per_s"] for r in runs[counts[0]]) / counts[0]
@@ -289,12 +291,18 @@ def main() -> None:
         help="worker counts to compare, e.g. 1,2,3: records/s of a group of workers "
         "sharing the partitions, and the scaling efficiency (instead of the single-worker comparison)",
     )
+    parser.add_argument(
+        "--standby",
+        type=int,
+        help="with --workers: CXSTREAM_STANDBY_REPLICAS for the workers (default: the setting's default, 1)",
+    )
     args = parser.parse_args()
     if args.workers:
         counts = [int(n) for n in args.workers.split(",") if n.strip()]
+        standby = "" if args.standby is None else f", {args.standby} standby replicas"
         print(f"{args.events} records per run, {args.repeat} runs of each worker count, a fresh embedded broker per "
-              f"run, {os.cpu_count()} CPUs")  # fmt: skip
-        scaling(counts, args.repeat, args.events)
+              f"run, {os.cpu_count()} CPUs{standby}")  # fmt: skip
+        scaling(counts, args.repeat, args.events, args.standby)
         return
     print(f"{args.events} records per run, {args.repeat} runs of each, a fresh embedded broker per run, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
