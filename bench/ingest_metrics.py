@@ -87,20 +87,44 @@ def run_baseline(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
     return dict(json.loads(result.read_text()))
 
 
-def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
+ACCOUNTED = ("cxstream_records_normalized_total", "cxstream_dead_letters_total", "cxstream_records_duplicate_total",
+             "cxstream_records_ignored_total")  # fmt: skip
+BENCH_TOKEN = "bench-admin-token-0001"
+
+
+def demo_records(count: int) -> list[tuple[str, bytes | None, bytes]]:
+    """``count`` raw demo records (topic, key, value), the same every run."""
     traffic = DemoTraffic(seed=11, malformed_share=0.0)
     now = datetime.now(UTC)
-    raw = [traffic.next(now) for _ in range(count)]
-    port = free_port()
+    return [(r.topic, r.key, r.value) for r in (traffic.next(now) for _ in range(count))]
+
+
+def cxstream_env(bootstrap: str, port: int, data: Path, app_id: str) -> dict[str, str]:
+    """A worker's environment: this machine's, without any CXSTREAM_ setting but the bench's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}
     env.update(
         CXSTREAM_KAFKA_BOOTSTRAP=bootstrap, CXSTREAM_WEB_PORT=str(port), CXSTREAM_LOG_LEVEL="WARNING",
-        CXSTREAM_LOG_FORMAT="json", CXSTREAM_DATA_DIR=str(workdir / "cxstream"), CXSTREAM_APP_ID="bench-cxstream",
+        CXSTREAM_LOG_FORMAT="json", CXSTREAM_DATA_DIR=str(data), CXSTREAM_APP_ID=app_id,
+        CXSTREAM_API_TOKENS=json.dumps([{"name": "bench", "role": "admin", "token": BENCH_TOKEN}]),
     )  # fmt: skip
+    return env
+
+
+def finished(totals: dict[str, float], count: int) -> bool:
+    """Every raw record accounted for (normalized, dead-lettered, duplicate or ignored), every event counted."""
+    accounted = sum(totals.get(name, 0.0) for name in ACCOUNTED)
+    published = totals.get("cxstream_events_published_total", 0.0)
+    return accounted >= count and totals.get("cxstream_events_total", 0.0) >= published > 0
+
+
+def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
+    raw = demo_records(count)
+    port = free_port()
+    env = cxstream_env(bootstrap, port, workdir / "cxstream", "bench-cxstream")
     # topics first (the worker's own apply), then the records, then the worker
     subprocess.run([sys.executable, "-m", "cxstream.cli", "topics", "apply"], env=env, cwd=ROOT, check=True,
                    capture_output=True)  # fmt: skip
-    asyncio.run(produce(bootstrap, [(r.topic, r.key, r.value) for r in raw]))
+    asyncio.run(produce(bootstrap, raw))
     log = (workdir / "worker.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "cxstream.cli", "worker"], env=env, cwd=ROOT, stdout=log,
                               stderr=subprocess.STDOUT)  # fmt: skip
@@ -118,18 +142,11 @@ def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
             received = totals.get("cxstream_records_received_total", 0.0)
             if start is None and received > 0:
                 start = time.monotonic()
-            published = totals.get("cxstream_events_published_total", 0.0)
-            counted = totals.get("cxstream_events_total", 0.0)
-            accounted = sum(
-                totals.get(name, 0.0)
-                for name in ("cxstream_records_normalized_total", "cxstream_dead_letters_total",
-                             "cxstream_records_duplicate_total", "cxstream_records_ignored_total")
-            )  # fmt: skip
-            if start is not None and accounted >= count and counted >= published > 0:
+            if start is not None and finished(totals, count):
                 seconds = time.monotonic() - start
                 return {
                     "events": count,
-                    "canonical_events": published,
+                    "canonical_events": totals.get("cxstream_events_published_total", 0.0),
                     "metric_updates": totals.get("cxstream_metric_updates_total", 0.0),
                     "seconds": seconds,
                     "events_per_s": count / seconds,
@@ -140,9 +157,6 @@ def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
     finally:
         worker.terminate()
         worker.wait(60)
-
-
-BENCH_TOKEN = "bench-admin-token-0001"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -176,19 +190,11 @@ def run_group(bootstrap: str, count: int, workdir: Path, workers: int, standby: 
     """``workers`` cxstream workers of one app share the partitions: they start first (and settle who holds
     what), then the records are produced; the clock runs from the first record any of them received to the
     last event counted by all of them."""
-    traffic = DemoTraffic(seed=11, malformed_share=0.0)
-    now = datetime.now(UTC)
-    raw = [traffic.next(now) for _ in range(count)]
+    raw = demo_records(count)
     ports = [free_port() for _ in range(workers)]
     procs = []
     for i, port in enumerate(ports):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}
-        env.update(
-            CXSTREAM_KAFKA_BOOTSTRAP=bootstrap, CXSTREAM_WEB_PORT=str(port), CXSTREAM_LOG_LEVEL="WARNING",
-            CXSTREAM_LOG_FORMAT="json", CXSTREAM_DATA_DIR=str(workdir / f"cxstream-{i}"),
-            CXSTREAM_APP_ID="bench-group", CXSTREAM_API_TOKENS=json.dumps([{"name": "bench", "role": "admin",
-                                                                           "token": BENCH_TOKEN}]),
-        )  # fmt: skip
+        env = cxstream_env(bootstrap, port, workdir / f"cxstream-{i}", "bench-group")
         if standby is not None:
             env["CXSTREAM_STANDBY_REPLICAS"] = str(standby)
         if i == 0:
@@ -212,7 +218,7 @@ def run_group(bootstrap: str, count: int, workdir: Path, workers: int, standby: 
             time.sleep(1)
         else:
             raise SystemExit("the workers did not share the partitions within 10 minutes")
-        asyncio.run(produce(bootstrap, [(r.topic, r.key, r.value) for r in raw]))
+        asyncio.run(produce(bootstrap, raw))
         start = cpu0 = busy0 = None
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
@@ -223,13 +229,7 @@ def run_group(bootstrap: str, count: int, workdir: Path, workers: int, standby: 
             if start is None and totals.get("cxstream_records_received_total", 0.0) > 0:
                 start = time.monotonic()
                 cpu0, busy0 = sum(cpu_seconds(p.pid) for p in procs), machine_busy()
-            accounted = sum(
-                totals.get(name, 0.0)
-                for name in ("cxstream_records_normalized_total", "cxstream_dead_letters_total",
-                             "cxstream_records_duplicate_total", "cxstream_records_ignored_total")
-            )  # fmt: skip
-            published = totals.get("cxstream_events_published_total", 0.0)
-            if start is not None and accounted >= count and totals.get("cxstream_events_total", 0.0) >= published > 0:
+            if start is not None and finished(totals, count):
                 seconds = time.monotonic() - start
                 assert cpu0 is not None and busy0 is not None
                 busy1 = machine_busy()

@@ -30,12 +30,17 @@ def held(port: int) -> set[int]:
     return set(body["partitions"]) if status == 200 else set()
 
 
-def replicated(port: int) -> float:
-    """How many partitions the worker's last threshold round read from the other workers' cells."""
+def sample(port: int, name: str, **labels: str) -> float:
+    """One metric of a worker (0 when it does not answer: a killed one)."""
     try:
-        return total(scrape(port), "cxstream_threshold_partitions", source="replica")
+        return total(scrape(port), name, **labels)
     except OSError:
         return 0.0
+
+
+def replicated(port: int) -> float:
+    """How many partitions the worker's last threshold round read from the other workers' cells."""
+    return sample(port, "cxstream_threshold_partitions", source="replica")
 
 
 def emea_answers(ports: list[int]) -> list[int] | None:
@@ -50,10 +55,7 @@ def emea_answers(ports: list[int]) -> list[int] | None:
 
 
 def rounds(port: int) -> float:
-    try:
-        return total(scrape(port), "cxstream_breach_evaluations_total", outcome="done")
-    except OSError:
-        return 0.0
+    return sample(port, "cxstream_breach_evaluations_total", outcome="done")
 
 
 def evaluating(ports: list[int]) -> list[int] | None:
