@@ -118,6 +118,25 @@ class FencedTable(faust.Table[Any, Any]):
             self._epochs = Epochs()
         return self._epochs
 
+    def _partition(self, key: Any) -> int:
+        partition = self.partition_for_key(key)
+        if partition is None:  # only tables with use_partitioner; cxstream has none
+            raise TypeError(f"table {self.name}: a changelog write needs its partition")
+        return partition
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        """Faust's, without the future message it no longer gets back (writes wait in the producer's batch)."""
+        partition = self._partition(key)
+        self.send_changelog(partition, key, value)
+        self._maybe_set_key_ttl(key, partition)
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        partition = self._partition(key)
+        self.send_changelog(partition, key, None, value_serializer="raw")
+        self._maybe_del_key_ttl(key, partition)
+        self._sensor_on_del(self, key)
+
     def send_changelog(
         self,
         partition: int | None,
@@ -130,16 +149,26 @@ class FencedTable(faust.Table[Any, Any]):
         if partition is None:  # only tables with use_partitioner; cxstream has none
             raise TypeError(f"table {self.name}: a changelog write needs its partition")
         epoch = self.epochs.writing(partition, base.now_ms())
-        return self.changelog_topic.send_soon(
-            key=key,
-            value=value,
-            partition=partition,
-            headers=[(EPOCH_HEADER, str(epoch).encode())],
-            key_serializer=key_serializer if key_serializer is not None else self.key_serializer,
-            value_serializer=value_serializer if value_serializer is not None else self.value_serializer,
-            callback=self._on_changelog_sent,
-            eager_partitioning=True,
-        )
+        self._write(partition, key, value, epoch, key_serializer, value_serializer)
+        return None
+
+    def _write(self, partition: int, key: Any, value: Any, epoch: int, key_serializer: Any = None,
+               value_serializer: Any = None) -> None:  # fmt: skip
+        """One changelog record, serialized as Faust's changelog topic would, with the writer's epoch; through the
+        producer's batched writes when it has them (see :mod:`cxstream.agents.changelog_writes`)."""
+        headers = [(EPOCH_HEADER, str(epoch).encode())]
+        key_serializer = key_serializer if key_serializer is not None else self.key_serializer
+        value_serializer = value_serializer if value_serializer is not None else self.value_serializer
+        writes = getattr(self.app.producer, "changelog_writes", None)
+        if writes is None:
+            self.changelog_topic.send_soon(key=key, value=value, partition=partition, headers=headers,
+                                           key_serializer=key_serializer, value_serializer=value_serializer,
+                                           callback=self._on_changelog_sent, eager_partitioning=True)  # fmt: skip
+            return
+        topic = self.changelog_topic
+        key_bytes = topic.prepare_key(key, key_serializer)[0]
+        value_bytes = topic.prepare_value(value, value_serializer)[0] if value is not None else None
+        writes.put(self, topic.get_topic_name(), partition, key_bytes, value_bytes, headers)
 
     def apply_changelog_batch(self, batch: Iterable[EventT[Any]]) -> None:
         kept = []
@@ -165,14 +194,7 @@ class FencedTable(faust.Table[Any, Any]):
         now = base.now_ms()
         for tp in sorted(active_tps):
             epoch = self.epochs.take(tp.partition, now)
-            self.changelog_topic.send_soon(
-                key=MARKER_KEY,
-                value=epoch,  # a number: it decodes for every table's value type (JSON values, counters)
-                partition=tp.partition,
-                headers=[(EPOCH_HEADER, str(epoch).encode())],
-                key_serializer=self.key_serializer,
-                value_serializer=self.value_serializer,
-                eager_partitioning=True,
-            )
+            # the value is a number: it decodes for every table's value type (JSON values, counters)
+            self._write(tp.partition, MARKER_KEY, epoch, epoch)
             OWNER_EPOCHS.labels(table=self.name).inc()
         await super().on_recovery_completed(active_tps, standby_tps)

@@ -68,6 +68,13 @@ OWNER_EPOCHS = Counter(
     ["table"],
     registry=REGISTRY,
 )
+CHANGELOG_COALESCED = Counter(
+    "cxstream_changelog_coalesced_total",
+    "Table writes replaced by a newer write of the same key before their batch went to Kafka (only the newest "
+    "is sent), by changelog topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
 CHANGELOG_FENCED = Counter(
     "cxstream_changelog_fenced_total",
     "Changelog records not applied in recovery or on a standby copy because a worker that had lost the "
