@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from cxstream.agents.scorecards import TicketFeed
 from cxstream.domain.base import to_ms
-from cxstream.domain.ingest.events import CanonicalEvent, EventType, Operation, Survey, SurveyMetric
+from cxstream.domain.ingest.events import TYPE_HEADER, CanonicalEvent, EventType, Operation, Survey, SurveyMetric
 from cxstream.domain.workforce.scorecards import (
     Prior,
     benjamini_hochberg,
@@ -23,6 +26,8 @@ from cxstream.domain.workforce.scorecards import (
 )
 from cxstream.domain.workforce.spec import Attribution, ScorecardSpec
 from cxstream.domain.workforce.tickets import read_tickets
+from cxstream.serde.avro import AvroCodec, SingleObjectFraming
+from cxstream.serde.catalog import SchemaCatalog
 
 T0 = datetime(2026, 11, 30, 9, tzinfo=UTC)
 
@@ -164,3 +169,23 @@ def test_pure_noise_raises_almost_no_coaching_flag_by_simulation() -> None:
         priors = dict.fromkeys(("csat", "ces", "fcr", "reopen"), Prior(0.85, 50))
         teams_flagged += bool(coaching_flags(tallies, shares, priors, 0.1))
     assert teams_flagged / 300 <= 0.13  # Benjamini-Hochberg under no difference: at most q, plus noise
+
+
+def test_the_ticket_feed_skips_events_whose_type_header_no_scorecard_reads() -> None:
+    root = Path(__file__).resolve().parents[2]
+    catalog = SchemaCatalog.from_dir(root / "schemas")
+    codec = AvroCodec(catalog.get("cxstream.CanonicalEvent"), SingleObjectFraming(catalog))
+    feed = TicketFeed({}, codec, ScorecardSpec())
+
+    def message(kind: EventType, ticket: str, headers: list[tuple[str, bytes]]) -> SimpleNamespace:
+        value = codec.encode(event(kind, ticket, 0).to_record())
+        return SimpleNamespace(key=ticket.encode(), value=value, headers=headers)
+
+    def header(kind: EventType) -> list[tuple[str, bytes]]:
+        return [(TYPE_HEADER, kind.value.encode())]
+
+    feed.apply_message(None, message(EventType.TICKET_CREATED, "T1", header(EventType.TICKET_CREATED)))
+    feed.apply_message(None, message(EventType.TICKET_CREATED, "T2", []))  # no header: decoded and read
+    # a header naming a type scorecards do not read: skipped without decoding (the value is not even valid Avro)
+    feed.apply_message(None, SimpleNamespace(key=b"T3", value=b"not avro", headers=header(EventType.ORDER_CREATED)))
+    assert set(feed.tickets) == {"helpdesk:T1", "helpdesk:T2"} and feed.undecodable == 0

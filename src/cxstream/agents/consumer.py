@@ -29,7 +29,7 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
-from cxstream.agents.changelog_writes import MAX_WAITING, ChangelogWrites
+from cxstream.agents.outbox import MAX_WAITING, Outbox
 from cxstream.kafka import earliest
 from cxstream.observability.logging import get_logger
 from cxstream.observability.metrics import COMMITS_HELD, RECORDS_SKIPPED, REREADS, SEEKS_TO_START
@@ -183,7 +183,7 @@ class SkipAwareConsumer(driver.Consumer):
 class DrainingBuffer(ProducerBuffer):
     """Faust's producer buffer (sends to topics wait in it), knowing when it has handed everything over."""
 
-    changelog_writes: ChangelogWrites | None = None  # the producer's table writes, for the streams' back-pressure
+    outbox: Outbox | None = None  # the producer's table writes, for the streams' back-pressure
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -199,7 +199,7 @@ class DrainingBuffer(ProducerBuffer):
     async def wait_until_ebb(self) -> None:
         """Faust's wait (its own buffer), and a batch of the table writes handed over when too many wait."""
         await super().wait_until_ebb()
-        writes = self.changelog_writes
+        writes = self.outbox
         if writes is not None and writes.size > MAX_WAITING:
             await writes.hand_over()
 
@@ -213,7 +213,7 @@ class DrainingBuffer(ProducerBuffer):
 
 class DrainingProducer(driver.Producer):
     """Faust's producer, whose flush waits for the whole buffer and for every table write
-    (:class:`~cxstream.agents.changelog_writes.ChangelogWrites`, which tables write through).
+    (:class:`~cxstream.agents.outbox.Outbox`, which tables write through).
 
     Faust's flush gives up waiting for its buffer after 0.1 s without a send (``flush_atmost``), and the consumer
     commits right after it: table writes still in the buffer (up to its hundred messages, more when it is full)
@@ -224,10 +224,10 @@ class DrainingProducer(driver.Producer):
         super().__init__(*args, **kwargs)
         self.buffer = DrainingBuffer(loop=self.loop, beacon=self.beacon)
         self.buffer.app = self.app
-        self.changelog_writes = self.buffer.changelog_writes = ChangelogWrites(self)
+        self.outbox = self.buffer.outbox = Outbox(self)
 
     async def flush(self) -> None:
-        await self.changelog_writes.drain()
+        await self.outbox.drain()
         buffer = self.buffer
         if isinstance(buffer, DrainingBuffer):
             await buffer.drain()

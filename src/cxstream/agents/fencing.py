@@ -155,11 +155,11 @@ class FencedTable(faust.Table[Any, Any]):
     def _write(self, partition: int, key: Any, value: Any, epoch: int, key_serializer: Any = None,
                value_serializer: Any = None) -> None:  # fmt: skip
         """One changelog record, serialized as Faust's changelog topic would, with the writer's epoch; through the
-        producer's batched writes when it has them (see :mod:`cxstream.agents.changelog_writes`)."""
+        producer's batched writes when it has them (see :mod:`cxstream.agents.outbox`)."""
         headers = [(EPOCH_HEADER, str(epoch).encode())]
         key_serializer = key_serializer if key_serializer is not None else self.key_serializer
         value_serializer = value_serializer if value_serializer is not None else self.value_serializer
-        writes = getattr(self.app.producer, "changelog_writes", None)
+        writes = getattr(self.app.producer, "outbox", None)
         if writes is None:
             self.changelog_topic.send_soon(key=key, value=value, partition=partition, headers=headers,
                                            key_serializer=key_serializer, value_serializer=value_serializer,

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from cxstream.agents import outbox
 from cxstream.agents.guard import Guards
 from cxstream.agents.stores import Store
 from cxstream.domain.base import now_ms, to_ms
@@ -56,7 +57,7 @@ class Contacts:
     followup: FollowUp
 
     async def _send(self, customer_id: str, message: ContactMessage) -> None:
-        await self.topic.send(key=customer_id.encode(), value=encode_contact_message(message))
+        await outbox.send(self.topic, customer_id.encode(), encode_contact_message(message))
 
     async def event(self, event: CanonicalEvent) -> None:
         for request in invite_requests(self.followup.invite_triggers, event):
@@ -119,10 +120,10 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
         if decision is None:  # decided before a crash; if it was sent, send it again (same invite id)
             SURVEY_INVITES.labels(survey=request.survey, outcome="replayed").inc()
             if resend_on_replay(contact, request):
-                await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, now_ms()))
+                await outbox.send(invites, str(request.customer_id).encode(), invite_record(request, now_ms()))
         elif decision.send:
             caps[key] += 1
-            await invites.send(key=str(request.customer_id).encode(), value=invite_record(request, now_ms()))
+            await outbox.send(invites, str(request.customer_id).encode(), invite_record(request, now_ms()))
             SURVEY_INVITES.labels(survey=request.survey, outcome="sent").inc()
         else:
             assert decision.reason is not None

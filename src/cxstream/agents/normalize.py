@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 
+from cxstream.agents import outbox
 from cxstream.agents.dead_letters import DeadLetterSink, message_headers
 from cxstream.agents.guard import Guards
 from cxstream.agents.housekeeping import PartitionClock
@@ -19,7 +20,7 @@ from cxstream.domain import base
 from cxstream.domain.catalog import Tables, Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.enrichment import Enricher
-from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.ingest.events import TYPE_HEADER, CanonicalEvent
 from cxstream.domain.ingest.memory import RawPosition, SeenEvent, TicketCreation
 from cxstream.domain.ingest.tickets import creation_ms, lived, ticket_key, with_creation, with_life
 from cxstream.domain.ingest.validation import Validator
@@ -142,7 +143,8 @@ def register(
             RECORDS_DUPLICATE.labels(source=source).inc()
             return
         for canonical in fresh:
-            await events.send(key=canonical.key.encode(), value=canonical.to_record())
+            await outbox.send(events, canonical.key.encode(), canonical.to_record(),
+                              [(TYPE_HEADER, canonical.event_type.value.encode())])  # fmt: skip
             seen[canonical.event_id] = SeenEvent(now_ms, message.partition, RawPosition(message.topic, message.offset))
             remember_ticket(canonical, message.partition)
             EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()

@@ -11,7 +11,7 @@ from typing import Any
 from cxstream.agents.history import TopicFeed
 from cxstream.domain.base import now_ms
 from cxstream.domain.catalog import Topics
-from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.ingest.events import TYPE_HEADER, CanonicalEvent, EventType
 from cxstream.domain.metrics.spec import DAY_MS
 from cxstream.domain.workforce.spec import ScorecardSpec
 from cxstream.domain.workforce.tickets import TicketLife, add_event
@@ -36,6 +36,15 @@ class TicketFeed(TopicFeed):
         self.tickets: dict[str, TicketLife] = {}
         self.undecodable = 0
         self._since_sweep = 0
+
+    def apply_message(self, tp: Any, message: Any) -> None:
+        """Records whose type header names a type no scorecard reads are skipped undecoded."""
+        for name, value in message.headers or ():
+            if name == TYPE_HEADER:
+                if value.decode(errors="replace") not in READ:
+                    return
+                break
+        self.apply(message.key, message.value)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:

@@ -59,6 +59,9 @@ TICKET_TYPES = frozenset(
 ORDER_TYPES = frozenset({EventType.ORDER_CREATED, EventType.ORDER_GOODS_ISSUED, EventType.ORDER_DELIVERED})
 
 MANUAL_FLAG = "manual"
+#: The header in which a ``cx.events`` record carries its event type (the enum's value), so a reader that wants a
+#: few types skips the others without decoding them. Records without it (written by another producer) are decoded.
+TYPE_HEADER = "cxstream-event-type"
 
 
 def utc(value: datetime) -> datetime:
