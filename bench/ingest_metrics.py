@@ -148,6 +148,9 @@ def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
                     "events": count,
                     "canonical_events": totals.get("cxstream_events_published_total", 0.0),
                     "metric_updates": totals.get("cxstream_metric_updates_total", 0.0),
+                    "messages_in": totals.get("cxstream_messages_in_total", 0.0),
+                    "messages_out": totals.get("cxstream_messages_out_total", 0.0),
+                    "coalesced": totals.get("cxstream_changelog_coalesced_total", 0.0),
                     "seconds": seconds,
                     "events_per_s": count / seconds,
                     "peak_rss_mib": peak_rss_mib(worker.pid),
@@ -329,6 +332,12 @@ def main() -> None:
     print(
         f"per run cxstream wrote {last['canonical_events']:.0f} canonical events and "
         f"{last['metric_updates']:.0f} metric cell updates for {last['events']:.0f} raw records"
+    )
+    per = last["events"]
+    print(
+        f"per raw record (last run): {last['messages_in'] / per:.2f} messages consumed by agents, "
+        f"{last['messages_out'] / per:.2f} records produced (topics and changelogs), "
+        f"{last['coalesced'] / per:.2f} table writes replaced by a newer one of the same key before they left"
     )
 
 

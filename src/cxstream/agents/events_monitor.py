@@ -29,7 +29,7 @@ from cxstream.domain.ingest.events import CanonicalEvent, EventType
 from cxstream.domain.locations.feedback import FeedbackError
 from cxstream.domain.workforce.presence import Presence
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS
+from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS, child
 from cxstream.serde.avro import AvroCodec
 
 EVENTS_TOPIC = Topics.EVENTS
@@ -135,7 +135,7 @@ def register(
 
 def observe(record: dict[str, Any]) -> None:
     source = str(record["source"])
-    EVENTS.labels(source=source, event_type=str(record["event_type"])).inc()
+    child(EVENTS, source, str(record["event_type"])).inc()
     event_time, ingest_time = record["event_time"], record["ingest_time"]
     if isinstance(event_time, datetime) and isinstance(ingest_time, datetime):
-        EVENT_INGEST_DELAY.labels(source=source).observe(max(0.0, (ingest_time - event_time).total_seconds()))
+        child(EVENT_INGEST_DELAY, source).observe(max(0.0, (ingest_time - event_time).total_seconds()))

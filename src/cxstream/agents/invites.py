@@ -39,7 +39,7 @@ from cxstream.domain.cases.machine import DONE, Case
 from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.ingest.events import CanonicalEvent, EventType
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import SURVEY_INVITES
+from cxstream.observability.metrics import SURVEY_INVITES, child
 
 AGENT = "cxstream.invites"
 CONTACTS_TOPIC = Internal.CONTACTS
@@ -124,7 +124,7 @@ def register(app: faust.App, followup: FollowUp, invites_serializer: str, partit
         elif decision.send:
             caps[key] += 1
             await outbox.send(invites, str(request.customer_id).encode(), invite_record(request, now_ms()))
-            SURVEY_INVITES.labels(survey=request.survey, outcome="sent").inc()
+            child(SURVEY_INVITES, request.survey, "sent").inc()
         else:
             assert decision.reason is not None
             SURVEY_INVITES.labels(survey=request.survey, outcome=decision.reason.value).inc()

@@ -60,6 +60,7 @@ from cxstream.observability.metrics import (
     METRIC_DUPLICATES,
     METRIC_UPDATES,
     METRIC_UPDATES_SKIPPED,
+    child,
 )
 
 log = get_logger(__name__)
@@ -171,7 +172,7 @@ class MetricTables:
                 METRIC_UPDATES_SKIPPED.labels(definition=update.key.definition).inc()
                 continue
             self.cells[key] = value
-            METRIC_UPDATES.labels(definition=update.key.definition).inc()
+            child(METRIC_UPDATES, update.key.definition).inc()
             written += 1
         if prior is None:
             self.seen[event.event_id] = AppliedEvent(offset, to_ms(event.event_time), partition)

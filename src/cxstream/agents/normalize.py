@@ -32,6 +32,7 @@ from cxstream.observability.metrics import (
     RECORDS_NORMALIZED,
     RECORDS_RECEIVED,
     VALIDATION_FINDINGS,
+    child,
 )
 
 AGENT = "cxstream.normalize"
@@ -105,7 +106,7 @@ def register(
     async def normalize(stream: Any) -> None:
         await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
-            RECORDS_RECEIVED.labels(source=connectors[event.message.topic].name).inc()
+            child(RECORDS_RECEIVED, connectors[event.message.topic].name).inc()
             await guard.run(event, event, _handle, _failed)
 
     async def _failed(event: Any, exc: Exception) -> None:
@@ -129,7 +130,7 @@ def register(
         )
         outcome = normalize_record(connector, message.value or b"", context, validator, enrich_with_tickets)
         for finding in outcome.findings:
-            VALIDATION_FINDINGS.labels(source=source, rule=finding.rule_id, action=finding.action.value).inc()
+            child(VALIDATION_FINDINGS, source, finding.rule_id, finding.action.value).inc()
         if outcome.rejects:
             assert outcome.stage is not None
             await dead_letters.send(event, source=source, stage=outcome.stage, reasons=outcome.rejects)
@@ -147,6 +148,6 @@ def register(
                               [(TYPE_HEADER, canonical.event_type.value.encode())])  # fmt: skip
             seen[canonical.event_id] = SeenEvent(now_ms, message.partition, RawPosition(message.topic, message.offset))
             remember_ticket(canonical, message.partition)
-            EVENTS_PUBLISHED.labels(source=source, event_type=canonical.event_type.value).inc()
-        RECORDS_NORMALIZED.labels(source=source).inc()
+            child(EVENTS_PUBLISHED, source, canonical.event_type.value).inc()
+        child(RECORDS_NORMALIZED, source).inc()
         forget(message.partition)
