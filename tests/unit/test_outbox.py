@@ -28,10 +28,13 @@ class RecordingProducer:
 
     sent: list[tuple[str, int | None, bytes | None, bytes | None]] = field(default_factory=list)
     fail: bool = False
+    pause_s: float = 0.0  # how long each send takes to be accepted (a producer whose buffer is full)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None,
                    timestamp: float | None, headers: Any) -> asyncio.Future[Metadata]:  # fmt: skip
+        if self.pause_s:
+            await asyncio.sleep(self.pause_s)
         self.sent.append((topic, partition, key, value))
         delivery: asyncio.Future[Metadata] = asyncio.get_running_loop().create_future()
         if self.fail:
@@ -92,12 +95,26 @@ def test_writes_leave_by_themselves_after_the_linger() -> None:
     assert asyncio.run(scenario()) == [("t-changelog", 0, b"k", b"v")]
 
 
+def test_writes_made_while_a_slow_batch_leaves_follow_it_without_a_flush() -> None:
+    async def scenario() -> list[Any]:
+        producer = RecordingProducer(pause_s=outbox_module.LINGER_S * 3)
+        box = Outbox(producer)
+        table = Table()
+        box.put(table, "t-changelog", 0, b"a", b"1", [])
+        await asyncio.sleep(outbox_module.LINGER_S * 1.5)  # the first batch is leaving (slowly)
+        box.put(table, "t-changelog", 0, b"b", b"2", [])
+        await asyncio.sleep(outbox_module.LINGER_S * 12)
+        return producer.sent
+
+    assert asyncio.run(scenario()) == [("t-changelog", 0, b"a", b"1"), ("t-changelog", 0, b"b", b"2")]
+
+
 def test_a_refused_record_fails_this_flush_and_every_later_one() -> None:
     async def scenario() -> None:
         producer = RecordingProducer(fail=True)
         box = Outbox(producer)
         box.put(Table(), "t-changelog", 0, b"k", b"v", [])
-        with pytest.raises(RuntimeError, match="a table changelog write failed: OSError: broker refused"):
+        with pytest.raises(RuntimeError, match="a record sent through the outbox failed: OSError: broker refused"):
             await box.drain()
         producer.fail = False
         with pytest.raises(RuntimeError, match="broker refused"):  # no later commit may pass the lost write

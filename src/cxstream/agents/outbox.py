@@ -87,8 +87,10 @@ class Outbox:
 
     def _start(self) -> None:
         self._timer = None
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._send_in_background())
+        if self._task is not None and not self._task.done():  # the batch before is still leaving: look again later
+            self._timer = asyncio.get_running_loop().call_later(LINGER_S, self._start)
+            return
+        self._task = asyncio.ensure_future(self._send_in_background())
 
     async def _send_in_background(self) -> None:
         try:
@@ -146,4 +148,6 @@ class Outbox:
             await asyncio.gather(*list(self._unacknowledged), return_exceptions=True)
         failure = self._failure  # it stays: no later commit may pass the lost write either
         if failure is not None:
-            raise RuntimeError(f"a table changelog write failed: {type(failure).__name__}: {failure}") from failure
+            raise RuntimeError(
+                f"a record sent through the outbox failed: {type(failure).__name__}: {failure}"
+            ) from failure
