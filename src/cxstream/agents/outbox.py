@@ -28,7 +28,7 @@ from typing import Any
 from faust.types import TP
 
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import CHANGELOG_COALESCED, MESSAGES_OUT, SEND_ERRORS
+from cxstream.observability.metrics import CHANGELOG_COALESCED, MESSAGES_OUT, SEND_ERRORS, child
 
 log = get_logger(__name__)
 #: How long a write waits for later writes of its key before its batch goes to the producer. Standby copies
@@ -62,8 +62,6 @@ class Outbox:
         self._task: asyncio.Future[None] | None = None
         self._unacknowledged: set[asyncio.Future[Any]] = set()
         self._failure: BaseException | None = None
-        self._coalesced: dict[str, Any] = {}  # label children per topic
-        self._out: dict[str, Any] = {}
 
     @property
     def size(self) -> int:
@@ -74,16 +72,10 @@ class Outbox:
         """Queue one serialized write (``value`` None: a deletion) of ``table`` to ``partition`` of ``topic``."""
         slot = (topic, partition, key)
         if self._waiting.pop(slot, None) is not None:
-            self._count_coalesced(topic)
+            child(CHANGELOG_COALESCED, topic).inc()
         self._waiting[slot] = (value, headers, table)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(LINGER_S, self._start)
-
-    def _count_coalesced(self, topic: str) -> None:
-        child = self._coalesced.get(topic)
-        if child is None:
-            child = self._coalesced[topic] = CHANGELOG_COALESCED.labels(topic=topic)
-        child.inc()
 
     def _start(self) -> None:
         self._timer = None
@@ -104,20 +96,20 @@ class Outbox:
         async with self._lock:
             batch, self._waiting = self._waiting, {}
             for (topic, partition, key), (value, headers, table) in batch.items():
-                delivery = await self._producer.send(topic, key, value, partition=partition, timestamp=None,
-                                                     headers=headers)  # fmt: skip
-                self._unacknowledged.add(delivery)
-                delivery.add_done_callback(partial(self._acknowledged, table, topic))
+                await self._send(topic, key, value, partition, headers, table)
 
     async def send(self, topic: Any, key: Any, value: Any, headers: list[tuple[str, bytes]] | None = None) -> None:
         """One record for a Faust ``topic``, serialized by it and partitioned by its key, now."""
         key_bytes = topic.prepare_key(key, None)[0]
         value_bytes = topic.prepare_value(value, None)[0]
-        name = topic.get_topic_name()
-        delivery = await self._producer.send(name, key_bytes, value_bytes, partition=None, timestamp=None,
-                                             headers=headers)  # fmt: skip
+        await self._send(topic.get_topic_name(), key_bytes, value_bytes, None, headers, None)
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
+                    headers: list[tuple[str, bytes]] | None, table: Any) -> None:  # fmt: skip
+        """Hand one record to the producer and track its acknowledgement (``table``: whose changelog it is)."""
+        delivery = await self._producer.send(topic, key, value, partition=partition, timestamp=None, headers=headers)
         self._unacknowledged.add(delivery)
-        delivery.add_done_callback(partial(self._acknowledged, None, name))
+        delivery.add_done_callback(partial(self._acknowledged, table, topic))
 
     def _acknowledged(self, table: Any, topic: str, delivery: asyncio.Future[Any]) -> None:
         self._unacknowledged.discard(delivery)
@@ -129,10 +121,7 @@ class Outbox:
             SEND_ERRORS.labels(topic=topic).inc()
             self._failure = self._failure or exc
             return
-        out = self._out.get(topic)
-        if out is None:
-            out = self._out[topic] = MESSAGES_OUT.labels(topic=topic)
-        out.inc()
+        child(MESSAGES_OUT, topic).inc()
         if table is not None:  # where a persistent store resumes its recovery
             metadata = delivery.result()
             table.data.set_persisted_offset(TP(topic, metadata.partition), metadata.offset)

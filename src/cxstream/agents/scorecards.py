@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cxstream.agents.dead_letters import message_headers
 from cxstream.agents.history import TopicFeed
 from cxstream.domain.base import now_ms
 from cxstream.domain.catalog import Topics
@@ -39,11 +40,9 @@ class TicketFeed(TopicFeed):
 
     def apply_message(self, tp: Any, message: Any) -> None:
         """Records whose type header names a type no scorecard reads are skipped undecoded."""
-        for name, value in message.headers or ():
-            if name == TYPE_HEADER:
-                if value.decode(errors="replace") not in READ:
-                    return
-                break
+        kind = message_headers(message).get(TYPE_HEADER)
+        if kind is not None and kind.decode(errors="replace") not in READ:
+            return
         self.apply(message.key, message.value)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:

@@ -13,32 +13,21 @@ from cxstream.observability.metrics import (
     REBALANCE_SECONDS,
     REBALANCES,
     SEND_ERRORS,
+    child,
 )
 
 
 class PrometheusSensor(faust.Sensor):
-    """Counts messages in and out per topic; times rebalances. Label children are cached per topic."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._in: dict[str, Any] = {}
-        self._out: dict[str, Any] = {}
+    """Counts messages in and out per topic; times rebalances."""
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        child = self._in.get(tp.topic)
-        if child is None:
-            child = self._in[tp.topic] = MESSAGES_IN.labels(topic=tp.topic)
-        child.inc()
+        child(MESSAGES_IN, tp.topic).inc()
 
     def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
         return topic
 
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
-        topic = str(state)
-        child = self._out.get(topic)
-        if child is None:
-            child = self._out[topic] = MESSAGES_OUT.labels(topic=topic)
-        child.inc()
+        child(MESSAGES_OUT, str(state)).inc()
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
         SEND_ERRORS.labels(topic=str(state)).inc()
