@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import struct
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +21,7 @@ from cxstream.serde.avro import (
     EncodeError,
     SingleObjectFraming,
     read_avro_json,
+    record_branches,
     to_avro_json,
 )
 from cxstream.serde.catalog import SchemaCatalog, SchemaError, parse_schema_text
@@ -168,3 +171,22 @@ def test_schema_file_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "Bad.avsc").write_text("{not json")
     with pytest.raises(SchemaError, match=r"Bad\.avsc:1: not JSON"):
         SchemaCatalog.from_dir(tmp_path)
+
+
+def test_record_branches_are_named_for_the_writer_without_changing_the_bytes() -> None:
+    """The codec names the record branch of a null-or-record union (fastavro then skips validating the block to
+    choose it): the bytes are those of the plain write, and a block that does not fit still fails, naming the
+    schema."""
+    entry = CATALOG.get("cxstream.CanonicalEvent")
+    codec = FACTORY.for_topic("cx.events", entry.name)
+    assert record_branches(entry.hinted) == {"survey": "cxstream.SurveyBlock", "operation": "cxstream.OperationBlock"}
+    record = read_avro_json(entry, (ROOT / "examples/topics/cx.events.json").read_text())
+    assert record["survey"] is not None
+    plain = io.BytesIO()
+    fastavro.schemaless_writer(plain, entry.hinted, record)
+    encoded = codec.encode(record)
+    assert encoded[10:] == plain.getvalue()
+    assert codec.decode(encoded) == record
+    assert record_branches(CATALOG.get("cxstream.HistoryRecord").hinted) == {}  # two record branches: fastavro picks
+    with pytest.raises(EncodeError, match=r"cxstream\.CanonicalEvent"):
+        codec.encode({**record, "survey": {"metric": "CSAT"}})
