@@ -34,7 +34,7 @@ def handovers(bootstrap: str, handover_id: str) -> list[dict[str, Any]]:
 def test_a_shift_boundary_publishes_its_handover_and_an_unacknowledged_one_escalates(
     bootstrap: str, tmp_path: Path
 ) -> None:
-    boundary = (datetime.now(UTC) + timedelta(seconds=90)).replace(microsecond=0)
+    boundary = (datetime.now(UTC) + timedelta(seconds=55)).replace(microsecond=0)
     start = boundary - timedelta(hours=2)
     topology = edited_topology(tmp_path, [("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n")])
     (topology / "handovers.yaml").write_text(
