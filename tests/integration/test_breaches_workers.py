@@ -137,6 +137,11 @@ def test_three_workers_raise_the_breach_one_worker_raises_and_keep_it_across_a_s
                    "three threshold rounds on a surviving worker, over every partition")  # fmt: skip
         [new_desk] = eventually(lambda: evaluating([ports[i] for i in survivors]), 60, "the desk on a survivor")
         assert replicated(ports[survivors[new_desk]]) == PARTITIONS - len(held(ports[survivors[new_desk]])) > 0
+        # the other survivor runs no rounds: it reports none of the desk's gauges (a sum over the workers counts the
+        # open breach once)
+        other = ports[survivors[1 - new_desk]]
+        assert sample(other, "cxstream_threshold_partitions") == sample(other, "cxstream_open_breaches") == 0
+        assert sample(ports[survivors[new_desk]], "cxstream_open_breaches", severity="CRITICAL") >= 1
         after = breaches(bootstrap)
         assert {b["breach_id"] for b in after} == {breach["breach_id"]}
         assert not [b for b in after if b["status"] == "RESOLVED"]

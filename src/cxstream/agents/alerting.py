@@ -27,6 +27,7 @@ from typing import Any
 
 import faust
 
+from cxstream.agents.assignment import held
 from cxstream.agents.audits import AuditWatch
 from cxstream.agents.guard import Guards
 from cxstream.agents.handovers import HandoverWatch
@@ -159,6 +160,17 @@ def register(
                 name, key_type=bytes, key_serializer="raw", value_serializer=serializer_for(name)
             )
         return team_topics[receiver]
+
+    def left_the_desk(*args: object, **kwargs: object) -> None:
+        """The desk's gauges describe the rounds of the worker holding the control topic. A worker the desk moved
+        away from drops them: a sum over the workers counts each open breach once, and no worker goes on showing a
+        round it no longer runs."""
+        if not held(app, topic.get_topic_name()):
+            for gauge in (THRESHOLD_PARTITIONS, OPEN_BREACHES, EXPECTED_FALSE_BREACHES):
+                gauge.clear()
+            UNROUTED_ALERTS.set(0)
+
+    app.on_partitions_assigned.connect(left_the_desk)
 
     @app.timer(parse_duration_ms(alerting.evaluate_every) / 1000, on_leader=True)  # type: ignore[untyped-decorator]
     async def tick() -> None:

@@ -284,7 +284,8 @@ BREACH_EVALUATIONS = Counter(
 THRESHOLD_PARTITIONS = Gauge(
     "cxstream_threshold_partitions",
     "cx.events partitions the last threshold round read, by where their cells came from: own (this worker's "
-    "table) or replica (other workers' cells, read from the metric table's changelog).",
+    "table) or replica (other workers' cells, read from the metric table's changelog). Only the worker holding "
+    "the routing desk reports it.",
     ["source"],
     registry=REGISTRY,
 )
@@ -297,13 +298,14 @@ REPLICA_CELLS = Gauge(
 EXPECTED_FALSE_BREACHES = Gauge(
     "cxstream_expected_false_breaches_per_day",
     "False breaches a day a threshold rule expects over its scopes at the answer volumes of the last hours, "
-    "were every scope at no_change on the good side of its first level (Siegmund's approximation).",
+    "were every scope at no_change on the good side of its first level (Siegmund's approximation). Only the worker "
+    "holding the routing desk reports it.",
     ["rule"],
     registry=REGISTRY,
 )
 OPEN_BREACHES = Gauge(
     "cxstream_open_breaches",
-    "Breaches currently open, by rule and severity.",
+    "Breaches currently open, by rule and severity. Only the worker holding the routing desk reports them.",
     ["rule", "severity"],
     registry=REGISTRY,
 )
@@ -327,7 +329,8 @@ ESCALATION_LATENCY = Histogram(
 )
 UNROUTED_ALERTS = Gauge(
     "cxstream_unrouted_alerts",
-    "Alerts that no team route matched and only the default route took (since the routing state began).",
+    "Alerts that no team route matched and only the default route took (since the routing state began); 0 on "
+    "workers not holding the routing desk.",
     registry=REGISTRY,
 )
 SCORECARD_TICKETS = Gauge(
