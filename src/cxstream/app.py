@@ -339,6 +339,8 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         events.partitions,
         guards,
         ctx.enricher,
+        alerts.hot_alerts,
+        control,
     )
     readiness = health.Readiness(
         app,

@@ -167,6 +167,11 @@ def test_a_hot_alert_climbs_its_ladder_across_a_restart_until_acknowledged_and_s
         eventually(lambda: 1 in ladder(), 90, "the team lead to be paged (level 1)")
         [first] = [e for e in escalations(bootstrap, "cx-operations") if hot["breach_id"] in e["breach_ids"]][:1]
         assert first["level"] == 0 and first["first_event_time"] is not None and "cancelling" in first["summary"]
+        # the rules were tried once, where the event was made (the events agent skips records that say so): one
+        # alert raised, none the desk had to drop as already known
+        samples = scrape(port)
+        assert total(samples, "cxstream_hot_alerts_total", rule="detractor.critical-driver", outcome="raised") == 1
+        assert total(samples, "cxstream_duplicates_total", topic="cxstream-alerting-control") == 0
 
         stop(worker, signal.SIGKILL)
         worker = spawn(["worker"], env, tmp_path / "worker-2.log")

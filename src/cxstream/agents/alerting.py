@@ -21,8 +21,9 @@ it missed at the next round.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -46,7 +47,7 @@ from cxstream.domain.alerting.control import (
 )
 from cxstream.domain.alerting.desk import ENDING_ACTIONS, AlertDesk, Outcome
 from cxstream.domain.alerting.evaluation import evaluate_thresholds
-from cxstream.domain.alerting.hot_alerts import HotAlert
+from cxstream.domain.alerting.hot_alerts import HotAlert, HotAlertRule, detect
 from cxstream.domain.alerting.records import Breach, LastBreach
 from cxstream.domain.alerting.routing import Silence
 from cxstream.domain.alerting.spec import Alerting
@@ -56,6 +57,7 @@ from cxstream.domain.base import Json, from_ms, now_ms
 from cxstream.domain.cases.machine import action_record
 from cxstream.domain.catalog import Internal, Tables, Topics
 from cxstream.domain.durations import parse_duration_ms
+from cxstream.domain.ingest.events import CanonicalEvent
 from cxstream.domain.metrics.spec import MetricsSpec
 from cxstream.domain.topology import ESCALATION_PREFIX
 from cxstream.observability.logging import get_logger
@@ -67,6 +69,7 @@ from cxstream.observability.metrics import (
     ESCALATION_LATENCY,
     ESCALATIONS,
     EXPECTED_FALSE_BREACHES,
+    HOT_ALERTS,
     OPEN_BREACHES,
     THRESHOLD_PARTITIONS,
     UNROUTED_ALERTS,
@@ -106,6 +109,17 @@ class Control:
 
     async def hot(self, alert: HotAlert) -> None:
         await self.send(HotInput(alert))
+
+    async def try_hot_rules(self, rules: Sequence[HotAlertRule], event: CanonicalEvent) -> None:
+        """Send the hot alerts ``event`` raises to the routing side; count the rules it matched too late for."""
+        alerts, stale = detect(rules, event, datetime.now(UTC))
+        for alert in alerts:
+            await self.hot(alert)
+            HOT_ALERTS.labels(rule=alert.rule_id, outcome="raised").inc()
+        for rule_id in stale:
+            HOT_ALERTS.labels(rule=rule_id, outcome="stale").inc()
+        if stale:
+            log.info("hot_alert_stale", event_id=event.event_id, rules=stale)
 
     async def silence(self, silence: Silence) -> None:
         await self.send(SilenceInput(silence))

@@ -1,35 +1,35 @@
 """Reads ``cx.events`` once for everything done per canonical event: every record must decode with the
 canonical schema (the ones that do not go to the dead-letter topic with the reason); events are counted by
 source and type, source delay is measured, the live metric tables are updated, and the hot-alert rules are
-tried (what they raise goes to the routing side's control topic, and so do agents' status changes, for the
-staffing gaps); partner feedback is republished on ``cx.partner-feedback``. Events too late for their windows
-are counted and dead-lettered with the reason.
+tried on records the normalizing agent has not tried them on (what they raise goes to the routing side's control
+topic, and so do agents' status changes, for the staffing gaps); partner feedback is republished on
+``cx.partner-feedback``. Events too late for their windows are counted and dead-lettered with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
 
 from cxstream.agents.alerting import Control
-from cxstream.agents.dead_letters import DeadLetterSink
+from cxstream.agents.dead_letters import DeadLetterSink, message_headers
 from cxstream.agents.guard import Guards
 from cxstream.agents.history import HistorySink
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.partner_feedback import FeedbackSink
 from cxstream.domain.alerting.control import PresenceInput
-from cxstream.domain.alerting.hot_alerts import HotAlertRule, detect
+from cxstream.domain.alerting.hot_alerts import HotAlertRule
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
-from cxstream.domain.ingest.events import CanonicalEvent, EventType
+from cxstream.domain.ingest.events import HOT_RULES_HEADER, CanonicalEvent, EventType
 from cxstream.domain.locations.feedback import FeedbackError
 from cxstream.domain.workforce.presence import Presence
 from cxstream.observability.logging import get_logger
-from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, HOT_ALERTS, LATE_EVENTS, child
+from cxstream.observability.metrics import EVENT_INGEST_DELAY, EVENTS, LATE_EVENTS, child
 from cxstream.serde.avro import AvroCodec
 
 EVENTS_TOPIC = Topics.EVENTS
@@ -70,9 +70,9 @@ def register(
         if metrics is not None and metrics.enabled:
             canonical = CanonicalEvent.from_record(record)
             await _update_metrics(event, canonical)
-        if hot_rules and control is not None:
+        if hot_rules and control is not None and HOT_RULES_HEADER not in message_headers(event.message):
             canonical = canonical or CanonicalEvent.from_record(record)
-            await _hot_alerts(canonical)
+            await control.try_hot_rules(hot_rules, canonical)
         if control is not None and control.staffing is not None and record["event_type"] == AGENT_STATUS:
             presence = Presence.of(canonical or CanonicalEvent.from_record(record))
             if presence is not None:
@@ -97,17 +97,6 @@ def register(
             reasons=[Reason("process.events_monitor", f"{type(exc).__name__}: {exc}")],
             event_id=record.get("event_id"),
         )
-
-    async def _hot_alerts(canonical: CanonicalEvent) -> None:
-        assert control is not None
-        alerts, stale = detect(hot_rules, canonical, datetime.now(UTC))
-        for alert in alerts:
-            await control.hot(alert)
-            HOT_ALERTS.labels(rule=alert.rule_id, outcome="raised").inc()
-        for rule_id in stale:
-            HOT_ALERTS.labels(rule=rule_id, outcome="stale").inc()
-        if stale:
-            log.info("hot_alert_stale", event_id=canonical.event_id, rules=stale)
 
     async def _update_metrics(event: Any, canonical: CanonicalEvent) -> None:
         assert metrics is not None

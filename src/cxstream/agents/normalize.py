@@ -4,12 +4,14 @@ every record received is counted as normalized, dead-lettered, duplicate or igno
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from cxstream.agents import outbox
+from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink, message_headers
 from cxstream.agents.guard import Guards
 from cxstream.agents.housekeeping import PartitionClock
@@ -17,10 +19,11 @@ from cxstream.agents.stores import Store
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
 from cxstream.domain import base
+from cxstream.domain.alerting.hot_alerts import HotAlertRule
 from cxstream.domain.catalog import Tables, Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.enrichment import Enricher
-from cxstream.domain.ingest.events import TYPE_HEADER, CanonicalEvent
+from cxstream.domain.ingest.events import HOT_RULES_HEADER, TYPE_HEADER, CanonicalEvent
 from cxstream.domain.ingest.memory import RawPosition, SeenEvent, TicketCreation
 from cxstream.domain.ingest.tickets import creation_ms, lived, ticket_key, with_creation, with_life
 from cxstream.domain.ingest.validation import Validator
@@ -50,9 +53,15 @@ def register(
     partitions: int,
     guards: Guards,
     enrich: Enricher | None = None,
+    hot_rules: Sequence[HotAlertRule] = (),
+    control: Control | None = None,
 ) -> None:
+    """``hot_rules`` are tried on each new canonical event here, where it is made, and what they raise goes to the
+    routing side's ``control`` at once: a hot alert no longer waits in ``cx.events`` behind the backlog. The record
+    then carries ``HOT_RULES_HEADER``, so the events agent does not try them again."""
     if not connectors:
         return
+    hot = control if hot_rules else None
     raw_topics = app.topic(
         *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
@@ -144,8 +153,11 @@ def register(
             RECORDS_DUPLICATE.labels(source=source).inc()
             return
         for canonical in fresh:
-            await outbox.send(events, canonical.key.encode(), canonical.to_record(),
-                              [(TYPE_HEADER, canonical.event_type.value.encode())])  # fmt: skip
+            marks = [(TYPE_HEADER, canonical.event_type.value.encode())]
+            if hot is not None:
+                await hot.try_hot_rules(hot_rules, canonical)
+                marks.append((HOT_RULES_HEADER, b"1"))
+            await outbox.send(events, canonical.key.encode(), canonical.to_record(), marks)
             seen[canonical.event_id] = SeenEvent(now_ms, message.partition, RawPosition(message.topic, message.offset))
             remember_ticket(canonical, message.partition)
             child(EVENTS_PUBLISHED, source, canonical.event_type.value).inc()

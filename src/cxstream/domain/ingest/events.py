@@ -62,6 +62,9 @@ MANUAL_FLAG = "manual"
 #: The header in which a ``cx.events`` record carries its event type (the enum's value), so a reader that wants a
 #: few types skips the others without decoding them. Records without it (written by another producer) are decoded.
 TYPE_HEADER = "cxstream-event-type"
+#: The header saying the normalizing agent tried the hot-alert rules on a ``cx.events`` record already (and sent what
+#: they raised straight to the routing side, a hop sooner); readers of the topic try them only on records without it.
+HOT_RULES_HEADER = "cxstream-hot-rules-tried"
 
 
 def utc(value: datetime) -> datetime:
