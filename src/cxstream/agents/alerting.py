@@ -71,6 +71,9 @@ from cxstream.observability.metrics import (
     EXPECTED_FALSE_BREACHES,
     HOT_ALERTS,
     OPEN_BREACHES,
+    QUEUE_AGENTS_REQUIRED,
+    QUEUE_AGENTS_STAFFED,
+    QUEUE_SERVICE_LEVEL,
     THRESHOLD_PARTITIONS,
     UNROUTED_ALERTS,
 )
@@ -82,6 +85,9 @@ DESK_TABLE = Tables.ESCALATION_STATE
 DESK_KEY = "state"  # the desk table holds one value: the whole DeskState
 BREACHES_TOPIC = Topics.BREACHES
 CASE_ACTIONS_TOPIC = Topics.CASE_ACTIONS
+#: what the routing desk's rounds set: only the worker holding the desk reports them
+DESK_GAUGES = (THRESHOLD_PARTITIONS, OPEN_BREACHES, EXPECTED_FALSE_BREACHES, QUEUE_AGENTS_STAFFED,
+               QUEUE_AGENTS_REQUIRED, QUEUE_SERVICE_LEVEL)  # fmt: skip
 log = get_logger(__name__)
 
 
@@ -180,7 +186,7 @@ def register(
         away from drops them: a sum over the workers counts each open breach once, and no worker goes on showing a
         round it no longer runs."""
         if not held(app, topic.get_topic_name()):
-            for gauge in (THRESHOLD_PARTITIONS, OPEN_BREACHES, EXPECTED_FALSE_BREACHES):
+            for gauge in DESK_GAUGES:
                 gauge.clear()
             UNROUTED_ALERTS.set(0)
 

@@ -340,19 +340,22 @@ SCORECARD_TICKETS = Gauge(
 )
 QUEUE_AGENTS_STAFFED = Gauge(
     "cxstream_queue_agents_staffed",
-    "Agents on a workforce queue's floor now (staffed status on a matching channel), from agent-status events.",
+    "Agents on a workforce queue's floor now (staffed status on a matching channel), from agent-status events. "
+    "Only the worker holding the routing desk reports it.",
     ["queue"],
     registry=REGISTRY,
 )
 QUEUE_AGENTS_REQUIRED = Gauge(
     "cxstream_queue_agents_required",
-    "Agents the current interval's forecast needs on a workforce queue for its service-level target.",
+    "Agents the current interval's forecast needs on a workforce queue for its service-level target. "
+    "Only the worker holding the routing desk reports it.",
     ["queue"],
     registry=REGISTRY,
 )
 QUEUE_SERVICE_LEVEL = Gauge(
     "cxstream_queue_projected_service_level",
-    "Lowest service level the agents on a queue's floor now give over the staffing-gap look-ahead (0-1).",
+    "Lowest service level the agents on a queue's floor now give over the staffing-gap look-ahead (0-1). "
+    "Only the worker holding the routing desk reports it.",
     ["queue"],
     registry=REGISTRY,
 )
