@@ -94,7 +94,9 @@ def test_a_falling_metric_raises_one_breach_and_one_escalation_across_a_restart(
         assert not [e for e in others if breach["breach_id"] in e["breach_ids"]]
 
         stop(worker, signal.SIGKILL)
-        worker = spawn(["worker"], env, tmp_path / "worker-2.log")
+        # restarted with rounds every 2 s instead of 15 (only the clock differs: the state is the dead worker's)
+        quick = edited_topology(tmp_path, [("alerting.yaml", "alerting:\n", "alerting:\n  evaluate_every: 2s\n")])
+        worker = spawn(["worker"], {**env, "CXSTREAM_TOPOLOGY_DIR": str(quick)}, tmp_path / "worker-2.log")
         eventually(lambda: worker.poll() is None and ready(port), 240, "the restarted worker to be ready")
         eventually(lambda: total(scrape(port), "cxstream_breach_evaluations_total", outcome="done") >= 3, 120,
                    "three evaluation rounds after the restart")  # fmt: skip
