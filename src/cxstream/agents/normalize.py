@@ -109,6 +109,17 @@ def register(
             tickets.expire(partition, now_ms - ticket_horizon_ms, partition_of=lambda v: v.partition,
                            time_of=lambda v: v.created_ms)  # fmt: skip
 
+    async def tried_hot_rules(control: Control, canonical: CanonicalEvent) -> bool:
+        """Whether the hot-alert rules were tried on ``canonical`` and what they raised was sent. A failure costs
+        neither the event nor its alert: the record goes out without the mark, and the events agent tries again
+        (and dead-letters the record with the reason if it fails there too)."""
+        try:
+            await control.try_hot_rules(hot_rules, canonical)
+        except Exception:
+            log.exception("hot_rules_failed", event_id=canonical.event_id)
+            return False
+        return True
+
     guard = guards.of(AGENT)
 
     @app.agent(raw_topics, name=AGENT)
@@ -154,8 +165,7 @@ def register(
             return
         for canonical in fresh:
             marks = [(TYPE_HEADER, canonical.event_type.value.encode())]
-            if hot is not None:
-                await hot.try_hot_rules(hot_rules, canonical)
+            if hot is not None and await tried_hot_rules(hot, canonical):
                 marks.append((HOT_RULES_HEADER, b"1"))
             await outbox.send(events, canonical.key.encode(), canonical.to_record(), marks)
             seen[canonical.event_id] = SeenEvent(now_ms, message.partition, RawPosition(message.topic, message.offset))
