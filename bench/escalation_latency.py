@@ -1,6 +1,7 @@
 """``make bench``, latency part: from the produce of an event that demands action to the arrival of its
-escalation on the team topic, through the whole path (raw topic -> normalization -> cx.events -> hot-alert
-rules -> routing -> cx.escalations.<team>), while the demo source keeps the worker busy with ordinary traffic.
+escalation on the team topic, through the whole path (raw topic -> normalization and the hot-alert rules ->
+control topic -> routing -> cx.escalations.<team>), while the demo source keeps the worker busy with ordinary
+traffic.
 The baseline, measured in the same run on a fresh broker: a minimal Faust agent forwarding each message from
 one topic to another (one hop of the five that cxstream's path takes).
 
