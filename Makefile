@@ -58,8 +58,9 @@ test-unit: install tools ## Run the tests that need no broker
 stress: install tools ## Long fault runs (a paused worker 1 + CXSTREAM_STRESS_REPEATS times, default 5; a rebalance storm, then a SIGKILL)
 	$(BIN)/python -m pytest -m stress $(ARGS)
 
-bench: install ## Throughput, memory per table key and with 1M customers, and event-to-escalation latency on the embedded broker, against minimal Faust agents; history backfill rate and bytes per stored day; execution gaps under no difference against their budget
+bench: install ## Throughput (and its ceiling without Faust), memory per table key and with 1M customers, and event-to-escalation latency on the embedded broker, against minimal Faust agents; history backfill rate and bytes per stored day; execution gaps under no difference against their budget
 	$(BIN)/python bench/ingest_metrics.py $(ARGS)
+	$(BIN)/python bench/bare_pipeline.py
 	$(BIN)/python bench/escalation_latency.py
 	$(BIN)/python bench/history_backfill.py
 	$(BIN)/python bench/table_memory.py
