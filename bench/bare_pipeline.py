@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,16 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from ingest_metrics import ROOT, create_topic, demo_records, produce, run_baseline
+from ingest_metrics import ROOT, create_topic, cxstream_env, demo_records, produce, run_baseline
 
 from cxstream.app import load_context
 from cxstream.connectors.base import RawContext
 from cxstream.connectors.pipeline import normalize_record
 from cxstream.domain.ingest.enrichment import drivers_of
 from cxstream.domain.ingest.events import CanonicalEvent
+from cxstream.domain.ingest.memory import RawPosition, SeenEvent
 from cxstream.domain.metrics.cells import CellValue, apply_update
 from cxstream.domain.metrics.measure import updates_for
-from cxstream.kafka.embedded import EmbeddedBroker
+from cxstream.kafka.embedded import EmbeddedBroker, free_port
 from cxstream.settings import Settings
 
 CHANGELOG = "bench.bare.changelog"
@@ -56,7 +56,7 @@ async def run_bare(bootstrap: str, count: int) -> tuple[float, float]:
     events = AIOKafkaConsumer("cx.events", **options)
     for client in (producer, raw, events):
         await client.start()
-    seen: dict[str, list[object]] = {}
+    seen: dict[str, SeenEvent] = {}
     cells: dict[str, CellValue] = {}
     done = {"raw": 0, "published": 0, "read": 0}
 
@@ -73,9 +73,15 @@ async def run_bare(bootstrap: str, count: int) -> tuple[float, float]:
                     for event in outcome.events:
                         if event.event_id in seen:
                             continue
-                        entry = seen[event.event_id] = [time.time_ns() // 1_000_000, message.partition, message.offset]
-                        key = json.dumps(event.event_id).encode()
-                        await producer.send(CHANGELOG, json.dumps(entry).encode(), key=key, partition=message.partition)
+                        entry = seen[event.event_id] = SeenEvent(
+                            time.time_ns() // 1_000_000, message.partition, RawPosition(message.topic, message.offset)
+                        )
+                        await producer.send(
+                            CHANGELOG,
+                            json.dumps(entry.to_json()).encode(),
+                            key=json.dumps(event.event_id).encode(),
+                            partition=message.partition,
+                        )
                         await producer.send("cx.events", codec.encode(event.to_record()), key=event.key.encode())
                         done["published"] += 1
 
@@ -110,16 +116,16 @@ def main() -> None:
     args = parser.parse_args()
     print(f"ceiling: the hot path's business work on aiokafka without Faust, {args.events} records per run, "
           f"{args.repeat} runs of each, a fresh embedded broker per run")  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CXSTREAM_")}
     baseline: list[float] = []
     bare: list[float] = []
     cpu: list[float] = []
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
             baseline.append(run_baseline(broker.bootstrap, args.events, Path(tmp))["events_per_s"])
-        with EmbeddedBroker() as broker:
-            subprocess.run([sys.executable, "-m", "cxstream.cli", "topics", "apply"], cwd=ROOT, check=True,
-                           env={**env, "CXSTREAM_KAFKA_BOOTSTRAP": broker.bootstrap}, capture_output=True)  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+            env = cxstream_env(broker.bootstrap, free_port(), Path(tmp) / "cxstream", "bench-bare")
+            subprocess.run([sys.executable, "-m", "cxstream.cli", "topics", "apply"], env=env, cwd=ROOT, check=True,
+                           capture_output=True)  # fmt: skip
             asyncio.run(create_topic(broker.bootstrap, CHANGELOG, 6))
             asyncio.run(produce(broker.bootstrap, demo_records(args.events)))
             rate, per_record = asyncio.run(run_bare(broker.bootstrap, args.events))

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from cxstream.domain.catalog import Internal
 from cxstream.kafka.embedded import free_port
 from tests.integration.foreign import SingleObjectReader, consume_all
 from tests.integration.procs import CXSTREAM, ROOT, edited_topology, eventually, ready, spawn, stop
@@ -173,7 +174,7 @@ def test_a_hot_alert_climbs_its_ladder_across_a_restart_until_acknowledged_and_s
         # alert raised, none the desk had to drop as already known
         samples = scrape(port)
         assert total(samples, "cxstream_hot_alerts_total", rule="detractor.critical-driver", outcome="raised") == 1
-        assert total(samples, "cxstream_duplicates_total", topic="cxstream-alerting-control") == 0
+        assert total(samples, "cxstream_duplicates_total", topic=Internal.ALERTING_CONTROL) == 0
 
         stop(worker, signal.SIGKILL)
         worker = spawn(["worker"], env, tmp_path / "worker-2.log")
