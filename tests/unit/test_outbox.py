@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.memory_records import MemoryRecords
 from faust.types import TP
 
 from cxstream.agents import outbox as outbox_module
 from cxstream.agents.outbox import Outbox
-from cxstream.observability.metrics import CHANGELOG_COALESCED
+from cxstream.observability.metrics import CHANGELOG_COALESCED, MESSAGES_OUT
 
 
 class Metadata(NamedTuple):
@@ -24,26 +26,45 @@ class Metadata(NamedTuple):
 
 @dataclass
 class RecordingProducer:
-    """Keeps what it was given; acknowledges each record with the next offset of its partition, or fails it."""
+    """Keeps what it was given, one record (Faust's ``send``) or a record batch (aiokafka's ``send_batch``, its
+    records read back with aiokafka's own reader) at a time; acknowledges each with the next offsets of its
+    partition, or fails it."""
 
     sent: list[tuple[str, int | None, bytes | None, bytes | None]] = field(default_factory=list)
     fail: bool = False
     pause_s: float = 0.0  # how long each send takes to be accepted (a producer whose buffer is full)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    batch_size: int = 16384  # bytes (aiokafka's default)
+    requests: list[tuple[str, int, int]] = field(default_factory=list)  # (topic, partition, records) per send
+
+    def _ensure_producer(self) -> RecordingProducer:  # Faust's name for its aiokafka producer
+        return self
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(self.batch_size, 0)
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, *, partition: int | None,
                    timestamp: float | None, headers: Any) -> asyncio.Future[Metadata]:  # fmt: skip
+        return await self._accept(topic, partition or 0, [(key, value)])
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> asyncio.Future[Metadata]:
+        records = MemoryRecords(bytes(batch._build())).next_batch()
+        assert records is not None
+        return await self._accept(topic, partition, [(r.key, r.value) for r in records])
+
+    async def _accept(self, topic: str, partition: int, records: list[tuple[bytes | None, bytes | None]]
+                      ) -> asyncio.Future[Metadata]:  # fmt: skip
         if self.pause_s:
             await asyncio.sleep(self.pause_s)
-        self.sent.append((topic, partition, key, value))
+        self.sent += [(topic, partition, key, value) for key, value in records]
+        self.requests.append((topic, partition, len(records)))
         delivery: asyncio.Future[Metadata] = asyncio.get_running_loop().create_future()
         if self.fail:
             delivery.set_exception(OSError("broker refused the record"))
         else:
-            part = partition or 0
-            offset = self.offsets.get((topic, part), 0)
-            self.offsets[(topic, part)] = offset + 1
-            delivery.set_result(Metadata(part, offset))
+            offset = self.offsets.get((topic, partition), 0)
+            self.offsets[(topic, partition)] = offset + len(records)
+            delivery.set_result(Metadata(partition, offset))  # a batch's first offset, as aiokafka gives it
         return delivery
 
 
@@ -76,11 +97,35 @@ def test_only_the_newest_value_of_a_key_leaves_in_the_order_last_written() -> No
 
     before = CHANGELOG_COALESCED.labels(topic="t-changelog")._value.get()
     producer, table = asyncio.run(scenario())
-    assert producer.sent == [("t-changelog", 1, b"a", b"3"), ("t-changelog", 2, b"a", b"4"),
-                             ("t-changelog", 1, b"b", None)]  # fmt: skip
+    # each partition's writes in the order last written, one record batch per partition
+    assert producer.sent == [("t-changelog", 1, b"a", b"3"), ("t-changelog", 1, b"b", None),
+                             ("t-changelog", 2, b"a", b"4")]  # fmt: skip
+    assert producer.requests == [("t-changelog", 1, 2), ("t-changelog", 2, 1)]
     assert CHANGELOG_COALESCED.labels(topic="t-changelog")._value.get() - before == 2
     # a persistent store learns the offset of its partition's last acknowledged write
     assert table.data.persisted == {TP("t-changelog", 1): 1, TP("t-changelog", 2): 0}
+
+
+def test_a_partitions_writes_fill_batches_in_order_and_a_write_bigger_than_a_batch_fills_one_alone() -> None:
+    async def scenario() -> tuple[RecordingProducer, Table]:
+        producer, table = RecordingProducer(batch_size=400), Table()
+        box = Outbox(producer)
+        for i in range(10):
+            box.put(table, "big-changelog", 0, f"k{i}".encode(), b"x" * 60, [("cxstream-epoch", b"7")])
+        box.put(table, "big-changelog", 0, b"huge", b"y" * 1000, [])
+        box.put(table, "big-changelog", 0, b"after", b"z", [])
+        await box.drain()
+        return producer, table
+
+    before = MESSAGES_OUT.labels(topic="big-changelog")._value.get()
+    producer, table = asyncio.run(scenario())
+    keys = [key for _, _, key, _ in producer.sent]
+    assert keys == [f"k{i}".encode() for i in range(10)] + [b"huge", b"after"]
+    assert producer.sent[10][3] == b"y" * 1000
+    sizes = [n for _, _, n in producer.requests]
+    assert sizes == [3, 3, 3, 1, 1, 1]  # three small writes fit 400 bytes; the big one fills a batch alone
+    assert MESSAGES_OUT.labels(topic="big-changelog")._value.get() - before == 12
+    assert table.data.persisted == {TP("big-changelog", 0): 11}
 
 
 def test_writes_leave_by_themselves_after_the_linger() -> None:

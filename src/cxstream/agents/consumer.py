@@ -29,6 +29,7 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
+from cxstream.agents.delivery import EagerDelivery
 from cxstream.agents.outbox import MAX_WAITING, Outbox
 from cxstream.kafka import earliest
 from cxstream.observability.logging import get_logger
@@ -107,7 +108,7 @@ def head_is_handled(committed: int | None, lowest_acked: int, gaps: Iterable[tup
     return not missing or (lenient and len(missing) <= 1)
 
 
-class SkipAwareConsumer(driver.Consumer):
+class SkipAwareConsumer(EagerDelivery, driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_since: dict[Any, float] = {}  # partition -> when its commits started waiting for its head

@@ -3,10 +3,12 @@ channel's publish path: measured on this machine, about 150 µs of CPU per table
 send, and a raw record makes about 2.6 table writes and 1.3 topic records).
 
 * Table changelog writes are serialized at once (the same bytes Faust's changelog topic would write) and wait
-  in the :class:`Outbox`; every ``LINGER_S`` the waiting writes go to the aiokafka producer one after the
-  other, in the order they were last written. A key written again before its batch left keeps only its newest
-  value (and its place moves to the end): the changelog is compacted, and a recovery that applied the older
-  value would overwrite it with the newer one next anyway. Each cell, de-duplication entry and case is
+  in the :class:`Outbox`; every ``LINGER_S`` the waiting writes go to the aiokafka producer, each changelog
+  partition's in the order they were last written, packed into as few record batches as its batch size allows
+  (aiokafka's batch interface: one delivery future and one acknowledgement per batch, not per record). A key
+  written again before its batch left keeps only its newest value (and its place moves to the end): the
+  changelog is compacted, and a recovery that applied the older value would overwrite it with the newer one next
+  anyway. Each cell, de-duplication entry and case is
   idempotent by itself (see :mod:`cxstream.agents.metric_tables`), so a crash that leaves some keys' newer
   values and not others' is a state a replay from the committed offsets repairs, as it repairs a crash
   between two Faust sends.
@@ -38,6 +40,7 @@ LINGER_S = 0.05
 MAX_WAITING = 20_000
 
 Key = tuple[str, int, bytes | None]  # changelog topic, partition, key bytes
+Write = tuple[bytes | None, bytes | None, list[tuple[str, bytes]], Any]  # key, value (None: deletion), headers, table
 
 
 async def send(topic: Any, key: Any, value: Any, headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -94,9 +97,34 @@ class Outbox:
     async def hand_over(self) -> None:
         """Give every waiting write to the producer (not waiting for Kafka's acknowledgement)."""
         async with self._lock:
-            batch, self._waiting = self._waiting, {}
-            for (topic, partition, key), (value, headers, table) in batch.items():
-                await self._send(topic, key, value, partition, headers, table)
+            waiting, self._waiting = self._waiting, {}
+            partitions: dict[tuple[str, int], list[Write]] = {}
+            for (topic, partition, key), (value, headers, table) in waiting.items():
+                partitions.setdefault((topic, partition), []).append((key, value, headers, table))
+            for (topic, partition), writes in partitions.items():
+                await self._send_batches(topic, partition, writes)
+
+    async def _send_batches(self, topic: str, partition: int, writes: list[Write]) -> None:
+        """One changelog partition's writes, in order, in record batches of the producer's batch size (a write
+        bigger than that fills a batch of its own: aiokafka takes any record into an empty batch)."""
+        kafka = self._producer._ensure_producer()
+        batch, table = kafka.create_batch(), writes[0][3]
+        for key, value, headers, table in writes:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is not None:
+                continue
+            await self._submit(kafka, batch, topic, partition, table)
+            batch = kafka.create_batch()
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                raise RuntimeError(f"an empty record batch refused a write to {topic} [{partition}]")
+        if batch.record_count():
+            await self._submit(kafka, batch, topic, partition, table)
+
+    async def _submit(self, kafka: Any, batch: Any, topic: str, partition: int, table: Any) -> None:
+        batch.close()  # nothing else joins it: the producer's own sends to this partition start a batch of their own
+        records = batch.record_count()
+        delivery = await kafka.send_batch(batch, topic, partition=partition)
+        self._unacknowledged.add(delivery)
+        delivery.add_done_callback(partial(self._acknowledged, table, topic, records))
 
     async def send(self, topic: Any, key: Any, value: Any, headers: list[tuple[str, bytes]] | None = None) -> None:
         """One record for a Faust ``topic``, serialized by it and partitioned by its key, now."""
@@ -109,9 +137,10 @@ class Outbox:
         """Hand one record to the producer and track its acknowledgement (``table``: whose changelog it is)."""
         delivery = await self._producer.send(topic, key, value, partition=partition, timestamp=None, headers=headers)
         self._unacknowledged.add(delivery)
-        delivery.add_done_callback(partial(self._acknowledged, table, topic))
+        delivery.add_done_callback(partial(self._acknowledged, table, topic, 1))
 
-    def _acknowledged(self, table: Any, topic: str, delivery: asyncio.Future[Any]) -> None:
+    def _acknowledged(self, table: Any, topic: str, records: int, delivery: asyncio.Future[Any]) -> None:
+        """``delivery`` of ``records`` records (a record batch, or one record) to ``topic`` is settled."""
         self._unacknowledged.discard(delivery)
         if delivery.cancelled():
             self._failure = self._failure or asyncio.CancelledError(f"a record for {topic} was cancelled")
@@ -121,10 +150,10 @@ class Outbox:
             SEND_ERRORS.labels(topic=topic).inc()
             self._failure = self._failure or exc
             return
-        child(MESSAGES_OUT, topic).inc()
-        if table is not None:  # where a persistent store resumes its recovery
-            metadata = delivery.result()
-            table.data.set_persisted_offset(TP(topic, metadata.partition), metadata.offset)
+        child(MESSAGES_OUT, topic).inc(records)
+        metadata = delivery.result()  # of the batch's first record
+        if table is not None and metadata is not None:  # where a persistent store resumes its recovery
+            table.data.set_persisted_offset(TP(topic, metadata.partition), metadata.offset + records - 1)
 
     async def drain(self) -> None:
         """Hand over every waiting write and wait until Kafka acknowledged each one handed over so far; raises
