@@ -117,5 +117,8 @@ class EagerDelivery:
             if consumer.transport.app.should_stop:
                 return
             raise
+        except Exception as exc:
+            consumer.log.exception("Drain messages raised: %r", exc)  # Faust's own message for it
+            raise
         finally:
             consumer.diag.unset_flag(CONSUMER_FETCHING)
