@@ -8,10 +8,9 @@ send, and a raw record makes about 2.6 table writes and 1.3 topic records).
   (aiokafka's batch interface: one delivery future and one acknowledgement per batch, not per record). A key
   written again before its batch left keeps only its newest value (and its place moves to the end): the
   changelog is compacted, and a recovery that applied the older value would overwrite it with the newer one next
-  anyway. Each cell, de-duplication entry and case is
-  idempotent by itself (see :mod:`cxstream.agents.metric_tables`), so a crash that leaves some keys' newer
-  values and not others' is a state a replay from the committed offsets repairs, as it repairs a crash
-  between two Faust sends.
+  anyway. Each cell, de-duplication entry and case is idempotent by itself (see
+  :mod:`cxstream.agents.metric_tables`), so a crash that leaves some keys' newer values and not others' is a
+  state a replay from the committed offsets repairs, as it repairs a crash between two Faust sends.
 * Records for the pipeline's own topics (:func:`send`: canonical events) go to the producer at once, serialized
   by the Faust topic they are for, and partitioned as Faust would (by key).
 
