@@ -11,8 +11,8 @@ send, and a raw record makes about 2.6 table writes and 1.3 topic records).
   anyway. Each cell, de-duplication entry and case is idempotent by itself (see
   :mod:`cxstream.agents.metric_tables`), so a crash that leaves some keys' newer values and not others' is a
   state a replay from the committed offsets repairs, as it repairs a crash between two Faust sends.
-* Records for the pipeline's own topics (:func:`send`: canonical events) go to the producer at once, serialized
-  by the Faust topic they are for, and partitioned as Faust would (by key).
+* Records for the pipeline's own topics (:func:`send`: canonical events, contacts, invites) go to the producer at
+  once, serialized by the Faust topic they are for, and partitioned as Faust would (by key).
 
 Nothing is committed before its records are with Kafka: the consumer flushes the producer before each commit,
 and :class:`~cxstream.agents.consumer.DrainingProducer` hands over every waiting write and waits for the
@@ -57,7 +57,7 @@ class Outbox:
     sent through it (see the module docstring)."""
 
     def __init__(self, producer: Any) -> None:
-        self._producer = producer  # faust's producer: its ``send`` gives aiokafka's delivery future
+        self._producer = producer  # faust's: its ``send`` gives aiokafka's delivery future; batches go to its aiokafka
         self._waiting: dict[Key, tuple[bytes | None, list[tuple[str, bytes]], Any]] = {}
         self._lock = asyncio.Lock()  # one batch at a time: each partition's writes stay in order
         self._timer: asyncio.TimerHandle | None = None
@@ -107,8 +107,8 @@ class Outbox:
         """One changelog partition's writes, in order, in record batches of the producer's batch size (a write
         bigger than that fills a batch of its own: aiokafka takes any record into an empty batch)."""
         kafka = self._producer._ensure_producer()
-        batch, table = kafka.create_batch(), writes[0][3]
-        for key, value, headers, table in writes:
+        batch, table = kafka.create_batch(), writes[0][3]  # a changelog partition is one table's
+        for key, value, headers, _ in writes:
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is not None:
                 continue
             await self._submit(kafka, batch, topic, partition, table)
