@@ -31,6 +31,7 @@ from cxstream.agents.locations import SiteWatch
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.partner_feedback import FeedbackFeed, FeedbackSink, Revisions
 from cxstream.agents.partner_feedback import register as register_revisions
+from cxstream.agents.recent_events import RecentEvents
 from cxstream.agents.recovery import CheckedRecovery
 from cxstream.agents.remediation import EvidenceFeed
 from cxstream.agents.remediation_feed import RemediationFeed
@@ -299,6 +300,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     )
     regions = {s.id: s.region for s in ctx.topology.reference.sites}
     feedback_sink = FeedbackSink(app, codec_name(Topics.PARTNER_FEEDBACK), regions)
+    recent = RecentEvents()  # what normalization published, for this worker's readers of cx.events
     events_monitor.register(
         app,
         ctx.codec(events_monitor.EVENTS_TOPIC),
@@ -310,6 +312,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         contacts,
         HistorySink(app, history_codec),
         feedback_sink,
+        recent,
     )
     actions_topic = ctx.topology.topic(alerting.CASE_ACTIONS_TOPIC)
     causes = ctx.topology.remediation.root_causes if ctx.topology.remediation is not None else None
@@ -334,13 +337,14 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
         app,
         ctx.connectors,
         ctx.validator,
-        codec_name(events_monitor.EVENTS_TOPIC),
+        ctx.codec(events_monitor.EVENTS_TOPIC),
         dead_letters,
         events.partitions,
         guards,
         ctx.enricher,
         alerts.hot_alerts,
         control,
+        recent,
     )
     readiness = health.Readiness(
         app,
@@ -376,7 +380,7 @@ def create_app(ctx: Context, bootstrap: str, *, brokers: int = 1) -> faust.App:
     history_feed = feed if metric_tables.enabled else None
     workforce.register(app, gate, ctx.topology, history_feed, control.staffing if control else None)
     tickets = TicketFeed(aiokafka_options(settings, bootstrap), ctx.codec(events_monitor.EVENTS_TOPIC),
-                         ctx.topology.workforce.scorecards)  # fmt: skip
+                         ctx.topology.workforce.scorecards, recent)  # fmt: skip
     app.task(tickets.run)
     quality.register(app, gate, ctx.topology, history_feed, tickets)
     planned = CalendarFeed(aiokafka_options(settings, bootstrap), ctx.codec(Topics.CALENDAR))

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cxstream.agents.recent_events import RecentEvents
 from cxstream.agents.scorecards import TicketFeed
 from cxstream.domain.base import to_ms
 from cxstream.domain.ingest.events import TYPE_HEADER, CanonicalEvent, EventType, Operation, Survey, SurveyMetric
@@ -188,4 +189,22 @@ def test_the_ticket_feed_skips_events_whose_type_header_no_scorecard_reads() -> 
     feed.apply_message(None, message(EventType.TICKET_CREATED, "T2", []))  # no header: decoded and read
     # a header naming a type scorecards do not read: skipped without decoding (the value is not even valid Avro)
     feed.apply_message(None, SimpleNamespace(key=b"T3", value=b"not avro", headers=header(EventType.ORDER_CREATED)))
+    assert set(feed.tickets) == {"helpdesk:T1", "helpdesk:T2"} and feed.undecodable == 0
+
+
+def test_the_ticket_feed_takes_an_event_this_worker_published_without_decoding_it() -> None:
+    root = Path(__file__).resolve().parents[2]
+    catalog = SchemaCatalog.from_dir(root / "schemas")
+    codec = AvroCodec(catalog.get("cxstream.CanonicalEvent"), SingleObjectFraming(catalog))
+    recent = RecentEvents()
+    feed = TicketFeed({}, codec, ScorecardSpec(), recent)
+    published = event(EventType.TICKET_CREATED, "T1", 0)
+    # the bytes are the key: a value at hand is not decoded (this one would not even decode), one not at hand is
+    recent.remember(b"published by this worker", published)
+    feed.apply_message(None, SimpleNamespace(key=b"T1", value=b"published by this worker", headers=[]))
+    other = event(EventType.TICKET_CREATED, "T2", 0)
+    feed.apply_message(None, SimpleNamespace(key=b"T2", value=codec.encode(other.to_record()), headers=[]))
+    # a type no scorecard reads, at hand, is skipped as a decoded one would be
+    recent.remember(b"an order", event(EventType.ORDER_CREATED, "T3", 0))
+    feed.apply_message(None, SimpleNamespace(key=b"T3", value=b"an order", headers=[]))
     assert set(feed.tickets) == {"helpdesk:T1", "helpdesk:T2"} and feed.undecodable == 0

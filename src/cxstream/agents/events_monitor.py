@@ -9,7 +9,6 @@ topic, and so do agents' status changes, for the staffing gaps); partner feedbac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import faust
@@ -21,8 +20,10 @@ from cxstream.agents.history import HistorySink
 from cxstream.agents.invites import Contacts
 from cxstream.agents.metric_tables import MetricTables
 from cxstream.agents.partner_feedback import FeedbackSink
+from cxstream.agents.recent_events import RecentEvents
 from cxstream.domain.alerting.control import PresenceInput
 from cxstream.domain.alerting.hot_alerts import HotAlertRule
+from cxstream.domain.base import Record
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.dead_letter import Reason, Stage
 from cxstream.domain.ingest.events import HOT_RULES_HEADER, CanonicalEvent, EventType
@@ -34,8 +35,9 @@ from cxstream.serde.avro import AvroCodec
 
 EVENTS_TOPIC = Topics.EVENTS
 AGENT = "cxstream.events-monitor"
-AGENT_STATUS = EventType.AGENT_STATUS.value
-PARTNER_FEEDBACK = EventType.PARTNER_FEEDBACK.value
+READER = "events-agent"  # in cxstream_events_read_back_total
+#: what the agent reads: an event this worker published (found in its recent events), or a decoded record
+Read = CanonicalEvent | Record
 log = get_logger(__name__)
 
 
@@ -50,7 +52,9 @@ def register(
     contacts: Contacts | None = None,
     history: HistorySink | None = None,
     feedback: FeedbackSink | None = None,
+    recent: RecentEvents | None = None,
 ) -> None:
+    """An event this worker published itself is taken from ``recent`` when it is still there, not decoded again."""
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
     guard = guards.of(AGENT)
@@ -59,43 +63,46 @@ def register(
     async def events_monitor(stream: Any) -> None:
         await guard.hold()  # a restarted agent stopped at the limit stays stopped
         async for event in stream.events():
+            found = recent.find(event.value, READER) if recent is not None else None
+            if found is not None:
+                await guard.run(event, (event, found), _handle, _failed)
+                continue
             record = await dead_letters.decoded(event, codec, EVENTS_TOPIC)
             if record is not None:
                 await guard.run(event, (event, record), _handle, _failed)
 
-    async def _handle(item: tuple[Any, dict[str, Any]]) -> None:
-        event, record = item
-        observe(record)
-        canonical = None
+    async def _handle(item: tuple[Any, Read]) -> None:
+        event, read = item
+        # a decoded record the canonical model refuses fails here, and goes to the dead-letter topic
+        canonical = read if isinstance(read, CanonicalEvent) else CanonicalEvent.from_record(read)
+        observe(canonical)
         if metrics is not None and metrics.enabled:
-            canonical = CanonicalEvent.from_record(record)
             await _update_metrics(event, canonical)
         if hot_rules and control is not None and HOT_RULES_HEADER not in message_headers(event.message):
-            canonical = canonical or CanonicalEvent.from_record(record)
             await control.try_hot_rules(hot_rules, canonical)
-        if control is not None and control.staffing is not None and record["event_type"] == AGENT_STATUS:
-            presence = Presence.of(canonical or CanonicalEvent.from_record(record))
+        if control is not None and control.staffing is not None and canonical.event_type is EventType.AGENT_STATUS:
+            presence = Presence.of(canonical)
             if presence is not None:
                 await control.send(PresenceInput(presence))
         if contacts is not None:
-            await contacts.event(canonical or CanonicalEvent.from_record(record))
-        if feedback is not None and record["event_type"] == PARTNER_FEEDBACK:
+            await contacts.event(canonical)
+        if feedback is not None and canonical.event_type is EventType.PARTNER_FEEDBACK:
             try:
-                await feedback.publish(canonical or CanonicalEvent.from_record(record))
+                await feedback.publish(canonical)
             except FeedbackError as exc:
                 await dead_letters.send(event, source=EVENTS_TOPIC, stage=Stage.PROCESS,
                                         reasons=[Reason("feedback.fields", str(exc))],
-                                        event_id=record.get("event_id"))  # fmt: skip
+                                        event_id=canonical.event_id)  # fmt: skip
 
-    async def _failed(item: tuple[Any, dict[str, Any]], exc: Exception) -> None:
-        event, record = item
+    async def _failed(item: tuple[Any, Read], exc: Exception) -> None:
+        event, read = item
         log.exception("events_monitor_failed", offset=event.message.offset)
         await dead_letters.send(
             event,
             source=EVENTS_TOPIC,
             stage=Stage.PROCESS,
             reasons=[Reason("process.events_monitor", f"{type(exc).__name__}: {exc}")],
-            event_id=record.get("event_id"),
+            event_id=event_id_of(read),
         )
 
     async def _update_metrics(event: Any, canonical: CanonicalEvent) -> None:
@@ -122,9 +129,14 @@ def register(
             await history.publish(closed)
 
 
-def observe(record: dict[str, Any]) -> None:
-    source = str(record["source"])
-    child(EVENTS, source, str(record["event_type"])).inc()
-    event_time, ingest_time = record["event_time"], record["ingest_time"]
-    if isinstance(event_time, datetime) and isinstance(ingest_time, datetime):
-        child(EVENT_INGEST_DELAY, source).observe(max(0.0, (ingest_time - event_time).total_seconds()))
+def event_id_of(read: Read) -> str | None:
+    if isinstance(read, CanonicalEvent):
+        return read.event_id
+    value = read.get("event_id")
+    return value if isinstance(value, str) else None
+
+
+def observe(event: CanonicalEvent) -> None:
+    child(EVENTS, event.source, event.event_type.value).inc()
+    delay = (event.ingest_time - event.event_time).total_seconds()
+    child(EVENT_INGEST_DELAY, event.source).observe(max(0.0, delay))

@@ -15,6 +15,7 @@ from cxstream.agents.alerting import Control
 from cxstream.agents.dead_letters import DeadLetterSink, message_headers
 from cxstream.agents.guard import Guards
 from cxstream.agents.housekeeping import PartitionClock
+from cxstream.agents.recent_events import RecentEvents
 from cxstream.agents.stores import Store
 from cxstream.connectors.base import MANUAL_ORIGIN, ORIGIN_HEADER, Connector, RawContext
 from cxstream.connectors.pipeline import normalize_record
@@ -37,6 +38,7 @@ from cxstream.observability.metrics import (
     VALIDATION_FINDINGS,
     child,
 )
+from cxstream.serde.avro import AvroCodec
 
 AGENT = "cxstream.normalize"
 SEEN_TABLE = Tables.SEEN_EVENT_IDS
@@ -48,24 +50,26 @@ def register(
     app: faust.App,
     connectors: dict[str, Connector],
     validator: Validator,
-    events_serializer: str,
+    events_codec: AvroCodec,
     dead_letters: DeadLetterSink,
     partitions: int,
     guards: Guards,
     enrich: Enricher | None = None,
     hot_rules: Sequence[HotAlertRule] = (),
     control: Control | None = None,
+    recent: RecentEvents | None = None,
 ) -> None:
     """``hot_rules`` are tried on each new canonical event here, where it is made, and what they raise goes to the
     routing side's ``control`` at once: a hot alert no longer waits in ``cx.events`` behind the backlog. The record
-    then carries ``HOT_RULES_HEADER``, so the events agent does not try them again."""
+    then carries ``HOT_RULES_HEADER``, so the events agent does not try them again. Each event published is
+    remembered in ``recent`` with its bytes, for the readers of ``cx.events`` in this worker."""
     if not connectors:
         return
     hot = control if hot_rules else None
     raw_topics = app.topic(
         *sorted(connectors), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    events = app.topic(Topics.EVENTS, key_type=bytes, key_serializer="raw", value_serializer=events_serializer)
+    events = app.topic(Topics.EVENTS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     # event id -> when and where it was first published; expires after the duplicate horizon
     seen = Store(app.Table(SEEN_TABLE, default=None, key_type=str, value_type=None, partitions=partitions),
                  SeenEvent.from_json, SeenEvent.to_json)  # fmt: skip
@@ -167,7 +171,10 @@ def register(
             marks = [(TYPE_HEADER, canonical.event_type.value.encode())]
             if hot is not None and await tried_hot_rules(hot, canonical):
                 marks.append((HOT_RULES_HEADER, b"1"))
-            await outbox.send(events, canonical.key.encode(), canonical.to_record(), marks)
+            value = events_codec.encode(canonical.to_record())
+            if recent is not None:
+                recent.remember(value, canonical)
+            await outbox.send(events, canonical.key.encode(), value, marks)
             seen[canonical.event_id] = SeenEvent(now_ms, message.partition, RawPosition(message.topic, message.offset))
             remember_ticket(canonical, message.partition)
             child(EVENTS_PUBLISHED, source, canonical.event_type.value).inc()

@@ -10,6 +10,7 @@ from typing import Any
 
 from cxstream.agents.dead_letters import message_headers
 from cxstream.agents.history import TopicFeed
+from cxstream.agents.recent_events import RecentEvents
 from cxstream.domain.base import now_ms
 from cxstream.domain.catalog import Topics
 from cxstream.domain.ingest.events import TYPE_HEADER, CanonicalEvent, EventType
@@ -24,15 +25,19 @@ log = get_logger(__name__)
 #: Event types a scorecard reads (others are skipped before the canonical model is built).
 READ = frozenset(t.value for t in (EventType.TICKET_CREATED, EventType.TICKET_REPLY, EventType.TICKET_SOLVED,
                                    EventType.TICKET_REOPENED, EventType.SURVEY_RESPONSE))  # fmt: skip
+READER = "ticket-feed"  # in cxstream_events_read_back_total
 EXPIRE_EVERY = 10_000  # records between sweeps of quiet tickets
 
 
 class TicketFeed(TopicFeed):
     topic = Topics.EVENTS
 
-    def __init__(self, client_options: dict[str, Any], codec: AvroCodec, spec: ScorecardSpec) -> None:
+    def __init__(self, client_options: dict[str, Any], codec: AvroCodec, spec: ScorecardSpec,
+                 recent: RecentEvents | None = None) -> None:  # fmt: skip
+        """An event this worker published itself is taken from ``recent`` when it is still there."""
         super().__init__(client_options)
         self.codec = codec
+        self.recent = recent
         self.keep_ms = spec.keep_days * DAY_MS
         self.tickets: dict[str, TicketLife] = {}
         self.undecodable = 0
@@ -42,6 +47,10 @@ class TicketFeed(TopicFeed):
         """Records whose type header names a type no scorecard reads are skipped undecoded."""
         kind = message_headers(message).get(TYPE_HEADER)
         if kind is not None and kind.decode(errors="replace") not in READ:
+            return
+        found = self.recent.find(message.value, READER) if self.recent is not None else None
+        if found is not None:
+            self.add(found)
             return
         self.apply(message.key, message.value)
 
@@ -59,6 +68,11 @@ class TicketFeed(TopicFeed):
             event = CanonicalEvent.from_record(record)
         except ValueError:
             self.undecodable += 1
+            return
+        self.add(event)
+
+    def add(self, event: CanonicalEvent) -> None:
+        if event.event_type.value not in READ:
             return
         add_event(self.tickets, event)
         self._since_sweep += 1

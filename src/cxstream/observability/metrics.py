@@ -70,6 +70,13 @@ OWNER_EPOCHS = Counter(
     ["table"],
     registry=REGISTRY,
 )
+EVENTS_READ_BACK = Counter(
+    "cxstream_events_read_back_total",
+    "Canonical events this worker read back from cx.events, by reader and by whether the event it had published "
+    "itself was still at hand (found) or had to be decoded again (decoded).",
+    ["reader", "outcome"],
+    registry=REGISTRY,
+)
 CHANGELOG_COALESCED = Counter(
     "cxstream_changelog_coalesced_total",
     "Table writes replaced by a newer write of the same key before their batch went to Kafka (only the newest "
