@@ -156,8 +156,8 @@ def register(
         value_serializer="raw",
     )  # fmt: skip
     states = app.Table(STATE_TABLE, default=None, key_type=str, value_type=None, partitions=1)
-    # the whole desk is one value (one record per save, so a crash never leaves half of it): about 1.5 KB per open
-    # hot alert, over Kafka's default 1 MB per record at some 650 of them; its changelog takes what the producer sends
+    # the whole desk is one value (one record per save, so a crash never leaves half of it): about 1.4 KB per open
+    # hot alert, over Kafka's default 1 MB per record at some 740 of them; its changelog takes what the producer sends
     largest = {"max.message.bytes": str(app.conf.producer_max_request_size)}
     desk_table = app.Table(DESK_TABLE, default=None, key_type=str, value_type=None, partitions=1,
                            extra_topic_configs=largest)  # fmt: skip
