@@ -59,10 +59,11 @@ def scrape(port: int) -> dict[str, float]:
     totals: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("cxstream_") and " " in line:
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            if 'outcome="found"' in line:  # canonical events read back without decoding them again
-                name += ":found"
-            totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+            series, value = line.rsplit(" ", 1)
+            name = series.split("{", 1)[0]
+            totals[name] = totals.get(name, 0.0) + float(value)  # each metric summed over its labels
+            if series != name:
+                totals[series] = float(value)  # and each labelled series as it is
     return totals
 
 
@@ -112,6 +113,11 @@ def cxstream_env(bootstrap: str, port: int, data: Path, app_id: str) -> dict[str
     return env
 
 
+def found_in(totals: dict[str, float], metric: str) -> float:
+    """The sum of ``metric``'s series labelled ``outcome="found"``."""
+    return sum(v for k, v in totals.items() if k.startswith(metric + "{") and 'outcome="found"' in k)
+
+
 def finished(totals: dict[str, float], count: int) -> bool:
     """Every raw record accounted for (normalized, dead-lettered, duplicate or ignored), every event counted."""
     accounted = sum(totals.get(name, 0.0) for name in ACCOUNTED)
@@ -153,9 +159,8 @@ def run_cxstream(bootstrap: str, count: int, workdir: Path) -> dict[str, float]:
                     "messages_in": totals.get("cxstream_messages_in_total", 0.0),
                     "messages_out": totals.get("cxstream_messages_out_total", 0.0),
                     "coalesced": totals.get("cxstream_changelog_coalesced_total", 0.0),
-                    "read_back": totals.get("cxstream_events_read_back_total", 0.0)
-                    + totals.get("cxstream_events_read_back_total:found", 0.0),
-                    "read_back_found": totals.get("cxstream_events_read_back_total:found", 0.0),
+                    "read_back": totals.get("cxstream_events_read_back_total", 0.0),
+                    "read_back_found": found_in(totals, "cxstream_events_read_back_total"),
                     "seconds": seconds,
                     "events_per_s": count / seconds,
                     "peak_rss_mib": peak_rss_mib(worker.pid),

@@ -222,7 +222,7 @@ def register(
         outcome = await _handle(current, message, now_ms())
         await _publish(outcome)
         if not isinstance(message, PresenceInput):  # an agent's status is the staffing side's: the desk is unchanged
-            save(current)  # (serializing the whole desk was about 4 % of a worker's CPU at 1,000 demo records/s)
+            save(current)  # (a save serializes the whole desk: see docs/alerting.md)
         ALERTING_INPUTS.labels(kind=messages.kind_of(message), outcome="ignored" if outcome is None else "done").inc()
 
     async def failed(event: Any, exc: Exception) -> None:
